@@ -1,1 +1,17 @@
-pub fn hello() {}
+//! turbojwt's core: compact JWS parsing, signature verification and signing with aws-lc,
+//! key parsing and caching, and JWT claim validation. Pure Rust; the Python bindings live
+//! in the `turbojwt-python` crate.
+
+pub mod alg;
+pub mod b64;
+pub mod cache;
+pub mod claims;
+pub mod der;
+pub mod error;
+pub mod json;
+pub mod jws;
+pub mod keys;
+pub mod pem;
+
+pub use alg::{Algorithm, AlgorithmSet};
+pub use error::{ErrorKind, JwtError, Result};

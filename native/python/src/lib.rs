@@ -1,3 +1,27 @@
+//! `turbojwt._native`: PyO3 bindings over `turbojwt-core`. Only conversions, GIL handling
+//! and exception mapping live here; the JWT logic is in the core crate.
+
 use pyo3::prelude::*;
+
+mod bench;
+mod decode;
+mod encode;
+mod errors;
+mod keys;
+mod limits;
+mod policy;
+
 #[pymodule]
-fn _native(_m: &Bound<'_, PyModule>) -> PyResult<()> { Ok(()) }
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_function(wrap_pyfunction!(decode::decode_fast, m)?)?;
+    m.add_function(wrap_pyfunction!(encode::encode_fast, m)?)?;
+    m.add_class::<decode::Verifier>()?;
+    m.add_function(wrap_pyfunction!(keys::key_cache_info, m)?)?;
+    m.add_function(wrap_pyfunction!(keys::key_cache_clear, m)?)?;
+    m.add_function(wrap_pyfunction!(keys::set_key_cache_size, m)?)?;
+    m.add_function(wrap_pyfunction!(limits::set_limits, m)?)?;
+    m.add_function(wrap_pyfunction!(limits::get_limits, m)?)?;
+    m.add_function(wrap_pyfunction!(bench::bench_verify_floor, m)?)?;
+    Ok(())
+}

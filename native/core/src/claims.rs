@@ -1,0 +1,249 @@
+//! Registered-claim validation with PyJWT's order, semantics and messages.
+
+use std::cmp::Ordering;
+
+use crate::error::{ErrorKind, JwtError, Result};
+use crate::json::{Audience, Claims, Field, Time};
+
+/// `audience=` / `issuer=`: one string or several.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Expected {
+    One(String),
+    Any(Vec<String>),
+}
+
+/// The claim checks of one decode call (PyJWT's merged options plus the arguments).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClaimsPolicy {
+    pub verify_exp: bool,
+    pub verify_nbf: bool,
+    pub verify_iat: bool,
+    pub verify_aud: bool,
+    pub verify_iss: bool,
+    pub verify_sub: bool,
+    pub verify_jti: bool,
+    pub strict_aud: bool,
+    pub require: Vec<String>,
+    pub audience: Option<Expected>,
+    pub issuer: Option<Expected>,
+    pub subject: Option<String>,
+    pub leeway: f64,
+}
+
+impl Default for ClaimsPolicy {
+    fn default() -> Self {
+        ClaimsPolicy {
+            verify_exp: true,
+            verify_nbf: true,
+            verify_iat: true,
+            verify_aud: true,
+            verify_iss: true,
+            verify_sub: true,
+            verify_jti: true,
+            strict_aud: false,
+            require: Vec::new(),
+            audience: None,
+            issuer: None,
+            subject: None,
+            leeway: 0.0,
+        }
+    }
+}
+
+/// Python's exact `int` vs `float` comparison (NaN compares unordered).
+fn cmp_time(t: Time, f: f64) -> Option<Ordering> {
+    match t {
+        Time::Invalid => None,
+        Time::Big(b) => b.partial_cmp(&f),
+        Time::Int(i) => {
+            if f.is_nan() {
+                return None;
+            }
+            if f >= 1.7e38 {
+                return Some(Ordering::Less);
+            }
+            if f <= -1.7e38 {
+                return Some(Ordering::Greater);
+            }
+            let fl = f.floor();
+            let fi = fl as i128;
+            Some(match i.cmp(&fi) {
+                Ordering::Equal if f > fl => Ordering::Less,
+                o => o,
+            })
+        }
+    }
+}
+
+impl ClaimsPolicy {
+    /// Validates `claims` as of `now` (seconds since the epoch, as a float like PyJWT's).
+    pub fn validate(&self, c: &Claims<'_>, now: f64) -> Result<()> {
+        for (present, name) in c.required_present.iter().zip(&self.require) {
+            if !present {
+                return Err(JwtError::missing_claim(name.clone()));
+            }
+        }
+        let leeway = self.leeway;
+        if let (Some(iat), true) = (c.iat, self.verify_iat) {
+            if iat == Time::Invalid {
+                return Err(JwtError::new(ErrorKind::InvalidIssuedAt, "Issued At claim (iat) must be an integer."));
+            }
+            if cmp_time(iat, now + leeway) == Some(Ordering::Greater) {
+                return Err(JwtError::new(ErrorKind::ImmatureSignature, "The token is not yet valid (iat)"));
+            }
+        }
+        if let (Some(nbf), true) = (c.nbf, self.verify_nbf) {
+            if nbf == Time::Invalid {
+                return Err(JwtError::decode("Not Before claim (nbf) must be an integer."));
+            }
+            if cmp_time(nbf, now + leeway) == Some(Ordering::Greater) {
+                return Err(JwtError::new(ErrorKind::ImmatureSignature, "The token is not yet valid (nbf)"));
+            }
+        }
+        if let (Some(exp), true) = (c.exp, self.verify_exp) {
+            if exp == Time::Invalid {
+                return Err(JwtError::decode("Expiration Time claim (exp) must be an integer."));
+            }
+            if matches!(cmp_time(exp, now - leeway), Some(Ordering::Less | Ordering::Equal)) {
+                return Err(JwtError::new(ErrorKind::ExpiredSignature, "Signature has expired"));
+            }
+        }
+        if self.verify_iss {
+            self.validate_iss(c)?;
+        }
+        if self.verify_aud {
+            self.validate_aud(c)?;
+        }
+        if self.verify_sub {
+            match &c.sub {
+                Field::Absent => {}
+                Field::WrongType => return Err(JwtError::new(ErrorKind::InvalidSubject, "Subject must be a string")),
+                Field::Value(s) => {
+                    if self.subject.as_deref().is_some_and(|want| want != s) {
+                        return Err(JwtError::new(ErrorKind::InvalidSubject, "Invalid subject"));
+                    }
+                }
+            }
+        }
+        if self.verify_jti && c.jti == Field::WrongType {
+            return Err(JwtError::new(ErrorKind::InvalidJti, "JWT ID must be a string"));
+        }
+        Ok(())
+    }
+
+    fn validate_iss(&self, c: &Claims<'_>) -> Result<()> {
+        let Some(expected) = &self.issuer else { return Ok(()) };
+        let iss = match &c.iss {
+            Field::Absent => return Err(JwtError::missing_claim("iss")),
+            Field::WrongType => {
+                return Err(JwtError::new(ErrorKind::InvalidIssuer, "Payload Issuer (iss) must be a string"))
+            }
+            Field::Value(s) => s,
+        };
+        let ok = match expected {
+            Expected::One(want) => want == iss,
+            Expected::Any(wants) => wants.iter().any(|w| w == iss),
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(JwtError::new(ErrorKind::InvalidIssuer, "Invalid issuer"))
+        }
+    }
+
+    fn validate_aud(&self, c: &Claims<'_>) -> Result<()> {
+        let invalid = |m: &'static str| Err(JwtError::new(ErrorKind::InvalidAudience, m));
+        let Some(expected) = &self.audience else {
+            return match c.aud {
+                Audience::Absent => Ok(()),
+                _ => invalid("Invalid audience"),
+            };
+        };
+        if c.aud == Audience::Absent {
+            return Err(JwtError::missing_claim("aud"));
+        }
+        if self.strict_aud {
+            let Expected::One(want) = expected else { return invalid("Invalid audience (strict)") };
+            let Audience::Str(got) = &c.aud else { return invalid("Invalid claim format in token (strict)") };
+            return if want == got { Ok(()) } else { invalid("Audience doesn't match (strict)") };
+        }
+        let matches = |want: &String| match &c.aud {
+            Audience::Str(s) => s == want,
+            Audience::List(l) => l.iter().any(|s| s == want),
+            _ => false,
+        };
+        if c.aud == Audience::Invalid {
+            return invalid("Invalid claim format in token");
+        }
+        let any = match expected {
+            Expected::One(want) => matches(want),
+            Expected::Any(wants) => wants.iter().any(matches),
+        };
+        if any {
+            Ok(())
+        } else {
+            invalid("Audience doesn't match")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json::scan_claims;
+
+    fn check(p: &ClaimsPolicy, json: &str, now: f64) -> std::result::Result<(), String> {
+        let c = scan_claims(json.as_bytes(), &p.require, 64).unwrap();
+        p.validate(&c, now).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn time_boundaries_match_pyjwt() {
+        let p = ClaimsPolicy::default();
+        assert!(check(&p, r#"{"exp":100}"#, 99.5).is_ok());
+        assert_eq!(check(&p, r#"{"exp":100}"#, 100.0).unwrap_err(), "ExpiredSignatureError: Signature has expired");
+        assert!(check(&p, r#"{"nbf":100}"#, 100.0).is_ok());
+        assert!(check(&p, r#"{"nbf":101}"#, 100.5).is_err());
+        assert!(check(&p, r#"{"iat":"100"}"#, 100.0).is_ok());
+        let lee = ClaimsPolicy { leeway: 10.0, ..Default::default() };
+        assert!(check(&lee, r#"{"exp":95}"#, 100.0).is_ok());
+        assert_eq!(
+            check(&p, r#"{"exp":"x"}"#, 1.0).unwrap_err(),
+            "DecodeError: Expiration Time claim (exp) must be an integer."
+        );
+        assert!(check(&p, r#"{"exp":1e300}"#, 1.0).is_ok());
+        assert!(check(&p, r#"{"exp":-1e300}"#, 1.0).is_err());
+    }
+
+    #[test]
+    fn audience_rules() {
+        let p = ClaimsPolicy { audience: Some(Expected::One("a".into())), ..Default::default() };
+        assert!(check(&p, r#"{"aud":["x","a"]}"#, 0.0).is_ok());
+        assert_eq!(check(&p, r#"{"aud":"ab"}"#, 0.0).unwrap_err(), "InvalidAudienceError: Audience doesn't match");
+        assert_eq!(check(&p, r#"{}"#, 0.0).unwrap_err(), "MissingRequiredClaimError: Token is missing the \"aud\" claim");
+        let none = ClaimsPolicy::default();
+        assert_eq!(check(&none, r#"{"aud":"a"}"#, 0.0).unwrap_err(), "InvalidAudienceError: Invalid audience");
+        let strict = ClaimsPolicy { strict_aud: true, ..p.clone() };
+        assert_eq!(
+            check(&strict, r#"{"aud":["a"]}"#, 0.0).unwrap_err(),
+            "InvalidAudienceError: Invalid claim format in token (strict)"
+        );
+        let empty = ClaimsPolicy { audience: Some(Expected::Any(vec![])), ..Default::default() };
+        assert!(check(&empty, r#"{"aud":"a"}"#, 0.0).is_err());
+    }
+
+    #[test]
+    fn issuer_subject_jti_require() {
+        let p = ClaimsPolicy {
+            issuer: Some(Expected::Any(vec!["i1".into(), "i2".into()])),
+            subject: Some("s".into()),
+            require: vec!["jti".into()],
+            ..Default::default()
+        };
+        assert!(check(&p, r#"{"iss":"i2","sub":"s","jti":"j"}"#, 0.0).is_ok());
+        assert_eq!(check(&p, r#"{"iss":"i2","sub":"s"}"#, 0.0).unwrap_err(), "MissingRequiredClaimError: Token is missing the \"jti\" claim");
+        assert_eq!(check(&p, r#"{"iss":"i","sub":"s","jti":"j"}"#, 0.0).unwrap_err(), "InvalidIssuerError: Invalid issuer");
+        assert_eq!(check(&p, r#"{"iss":"i1","sub":"t","jti":"j"}"#, 0.0).unwrap_err(), "InvalidSubjectError: Invalid subject");
+        assert_eq!(check(&p, r#"{"iss":"i1","sub":"s","jti":5}"#, 0.0).unwrap_err(), "InvalidJTIError: JWT ID must be a string");
+    }
+}

@@ -1,0 +1,593 @@
+//! One pass over the header and claims JSON with jiter: registered members are read into
+//! typed fields, everything else is skipped without allocating. Duplicate top-level
+//! members and nesting beyond the depth limit are refused here.
+
+use std::borrow::Cow;
+
+use jiter::{Jiter, JiterResult, Peek};
+
+use crate::alg::Algorithm;
+use crate::error::{JwtError, Result, Segment};
+
+/// A top-level member name (escapes decoded, so "\u0061lg" and "alg" are the same member),
+/// borrowed from the input when it had no escapes.
+fn member_name<'j>(input: &'j [u8], name: &str) -> Cow<'j, [u8]> {
+    match anchored(input, name) {
+        Cow::Borrowed(b) => Cow::Borrowed(b.as_bytes()),
+        Cow::Owned(o) => Cow::Owned(o.into_bytes()),
+    }
+}
+
+/// A string value, borrowed from the input when it had no escapes.
+fn anchored<'j>(input: &'j [u8], s: &str) -> Cow<'j, str> {
+    let start = input.as_ptr() as usize;
+    let p = s.as_ptr() as usize;
+    if p >= start && p + s.len() <= start + input.len() {
+        let off = p - start;
+        // SAFETY: the same bytes as `s`, which is valid UTF-8.
+        Cow::Borrowed(unsafe { std::str::from_utf8_unchecked(&input[off..off + s.len()]) })
+    } else {
+        Cow::Owned(s.to_owned())
+    }
+}
+
+struct Members<'j> {
+    seen: Vec<Cow<'j, [u8]>>,
+}
+
+impl<'j> Members<'j> {
+    fn new() -> Self {
+        Members { seen: Vec::with_capacity(16) }
+    }
+    /// Records a member name; false when it was already there.
+    fn insert(&mut self, name: Cow<'j, [u8]>) -> bool {
+        if self.seen.iter().any(|s| s.len() == name.len() && **s == *name) {
+            return false;
+        }
+        self.seen.push(name);
+        true
+    }
+}
+
+fn skip(j: &mut Jiter<'_>, peek: Peek, depth: usize, max_depth: usize) -> JiterResult<bool> {
+    match peek {
+        Peek::Array => {
+            if depth >= max_depth {
+                return Ok(false);
+            }
+            let mut next = j.known_array()?;
+            while let Some(p) = next {
+                if !skip(j, p, depth + 1, max_depth)? {
+                    return Ok(false);
+                }
+                next = j.array_step()?;
+            }
+            Ok(true)
+        }
+        Peek::Object => {
+            if depth >= max_depth {
+                return Ok(false);
+            }
+            let mut key = j.known_object()?.is_some();
+            while key {
+                let p = j.peek()?;
+                if !skip(j, p, depth + 1, max_depth)? {
+                    return Ok(false);
+                }
+                key = j.next_key()?.is_some();
+            }
+            Ok(true)
+        }
+        _ => j.known_skip(peek).map(|_| true),
+    }
+}
+
+fn depth_error(segment: Segment, max_depth: usize) -> JwtError {
+    let name = match segment {
+        Segment::Header => "header",
+        Segment::Payload => "payload",
+    };
+    JwtError::decode(format!("Invalid {name} string: JSON nested deeper than {max_depth} levels"))
+}
+
+fn duplicate_error(segment: Segment, name: &[u8]) -> JwtError {
+    let which = match segment {
+        Segment::Header => "header",
+        Segment::Payload => "payload",
+    };
+    JwtError::decode(format!(
+        "Invalid {which} string: duplicate member {:?} (refused: two JSON parsers could disagree on its value)",
+        String::from_utf8_lossy(name)
+    ))
+}
+
+fn not_object_error(segment: Segment) -> JwtError {
+    JwtError::decode(match segment {
+        Segment::Header => "Invalid header string: must be a json object",
+        Segment::Payload => "Invalid payload string: must be a json object",
+    })
+}
+
+/// What a member callback did with the value.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Consumed,
+    /// Left for the walker to skip.
+    Skip,
+    /// Nesting went past the depth limit.
+    TooDeep,
+}
+
+impl From<bool> for Step {
+    fn from(consumed: bool) -> Self {
+        if consumed {
+            Step::Consumed
+        } else {
+            Step::Skip
+        }
+    }
+}
+
+/// Walks a top-level JSON object, calling `on_member(name, jiter, peek)` for each member.
+fn walk_object<'j, F>(input: &'j [u8], segment: Segment, max_depth: usize, mut on_member: F) -> Result<()>
+where
+    F: FnMut(&[u8], &mut Jiter<'j>, Peek) -> JiterResult<Step>,
+{
+    let bad = |e: jiter::JiterError| {
+        let which = match segment {
+            Segment::Header => "header",
+            Segment::Payload => "payload",
+        };
+        JwtError::bad_json(segment, format!("Invalid {which} string: {}", e.error_type))
+    };
+    let mut j = Jiter::new(input).with_allow_inf_nan();
+    let peek = j.peek().map_err(bad)?;
+    if peek != Peek::Object {
+        // Valid JSON that is not an object gets PyJWT's message; invalid JSON a parse error.
+        let ok = skip(&mut j, peek, 1, max_depth).map_err(bad)?;
+        if !ok {
+            return Err(depth_error(segment, max_depth));
+        }
+        j.finish().map_err(bad)?;
+        return Err(not_object_error(segment));
+    }
+    if max_depth == 0 {
+        return Err(depth_error(segment, max_depth));
+    }
+    let mut members = Members::new();
+    let mut key = j.known_object().map_err(bad)?.map(|k| member_name(input, k));
+    while let Some(name) = key {
+        let name_ref: &[u8] = &name;
+        let name_copy: Cow<'j, [u8]> = match &name {
+            Cow::Borrowed(b) => Cow::Borrowed(b),
+            Cow::Owned(o) => Cow::Owned(o.clone()),
+        };
+        if !members.insert(name_copy) {
+            return Err(duplicate_error(segment, name_ref));
+        }
+        let p = j.peek().map_err(bad)?;
+        match on_member(name_ref, &mut j, p).map_err(bad)? {
+            Step::Consumed => {}
+            Step::Skip => {
+                if !skip(&mut j, p, 1, max_depth).map_err(bad)? {
+                    return Err(depth_error(segment, max_depth));
+                }
+            }
+            Step::TooDeep => return Err(depth_error(segment, max_depth)),
+        }
+        key = j.next_key().map_err(bad)?.map(|k| member_name(input, k));
+    }
+    j.finish().map_err(bad)?;
+    Ok(())
+}
+
+/// The `alg` header parameter as far as verification cares.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HeaderAlg {
+    Missing,
+    Known(Algorithm),
+    /// A string naming no algorithm the core implements (may still be in the allow-list).
+    Unknown(String),
+    /// Not a string, or an empty string: never in an allow-list of names.
+    Invalid,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Field<T> {
+    Absent,
+    Value(T),
+    /// Present but not of the expected JSON type.
+    WrongType,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CritItem {
+    Name(String),
+    NotString,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Header<'j> {
+    pub alg: HeaderAlg,
+    pub kid: Field<Cow<'j, str>>,
+    pub typ: Field<Cow<'j, str>>,
+    /// `None`: absent; `Some(None)`: present but not an array.
+    pub crit: Option<Option<Vec<CritItem>>>,
+    pub has_b64: bool,
+    /// `b64` is exactly JSON `false` (RFC 7797 unencoded payload).
+    pub b64_false: bool,
+}
+
+pub fn scan_header(input: &[u8], max_depth: usize) -> Result<Header<'_>> {
+    let mut h = Header {
+        alg: HeaderAlg::Missing,
+        kid: Field::Absent,
+        typ: Field::Absent,
+        crit: None,
+        has_b64: false,
+        b64_false: false,
+    };
+    walk_object(input, Segment::Header, max_depth, |name, j, peek| {
+        match name {
+            b"alg" => {
+                h.alg = if peek == Peek::String {
+                    let s = j.known_str()?;
+                    match Algorithm::from_name(s) {
+                        Some(a) => HeaderAlg::Known(a),
+                        None if s.is_empty() => HeaderAlg::Invalid,
+                        None => HeaderAlg::Unknown(s.to_owned()),
+                    }
+                } else {
+                    HeaderAlg::Invalid
+                };
+                Ok((peek == Peek::String).into())
+            }
+            b"kid" | b"typ" => {
+                let v = if peek == Peek::String {
+                    Field::Value(anchored(input, j.known_str()?))
+                } else {
+                    Field::WrongType
+                };
+                if name == b"kid" {
+                    h.kid = v;
+                } else {
+                    h.typ = v;
+                }
+                Ok((peek == Peek::String).into())
+            }
+            b"b64" => {
+                h.has_b64 = true;
+                if peek == Peek::False {
+                    h.b64_false = true;
+                }
+                Ok(Step::Skip)
+            }
+            b"crit" => {
+                if peek != Peek::Array {
+                    h.crit = Some(None);
+                    return Ok(Step::Skip);
+                }
+                let mut items = Vec::new();
+                let mut next = j.known_array()?;
+                while let Some(p) = next {
+                    if p == Peek::String {
+                        items.push(CritItem::Name(j.known_str()?.to_owned()));
+                    } else {
+                        items.push(CritItem::NotString);
+                        // Nested values inside crit are bounded by the depth limit too.
+                        if !skip(j, p, 2, max_depth)? {
+                            return Ok(Step::TooDeep);
+                        }
+                    }
+                    next = j.array_step()?;
+                }
+                h.crit = Some(Some(items));
+                Ok(Step::Consumed)
+            }
+            _ => Ok(Step::Skip),
+        }
+    })?;
+    Ok(h)
+}
+
+/// A time claim (`exp`, `nbf`, `iat`) converted the way PyJWT's `int(value)` converts it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Time {
+    Int(i128),
+    /// Beyond i128: kept as its (signed, possibly infinite) float approximation.
+    Big(f64),
+    /// `int()` would raise (null, list, object, NaN, infinity, non-numeric string).
+    Invalid,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Audience<'j> {
+    /// Absent, or a falsy value (null, false, 0, "", [], {}), which PyJWT treats as absent.
+    Absent,
+    Str(Cow<'j, str>),
+    List(Vec<Cow<'j, str>>),
+    /// A truthy value that is neither a string nor a list of strings.
+    Invalid,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Claims<'j> {
+    pub exp: Option<Time>,
+    pub nbf: Option<Time>,
+    pub iat: Option<Time>,
+    pub iss: Field<Cow<'j, str>>,
+    pub sub: Field<Cow<'j, str>>,
+    pub jti: Field<Cow<'j, str>>,
+    pub aud: Audience<'j>,
+    /// One flag per name in the `require` list: present and not null.
+    pub required_present: Vec<bool>,
+}
+
+/// Python's `int(str)`: surrounding whitespace, a sign, decimal digits with single
+/// underscores between them. Non-ASCII digits are refused (documented deviation).
+fn int_from_str(s: &str) -> Time {
+    let t = s.trim_matches(|c: char| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c));
+    let (neg, digits) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let b = digits.as_bytes();
+    if b.is_empty() || !b[0].is_ascii_digit() || !b[b.len() - 1].is_ascii_digit() {
+        return Time::Invalid;
+    }
+    let mut clean = String::with_capacity(b.len());
+    let mut prev_underscore = false;
+    for &c in b {
+        match c {
+            b'0'..=b'9' => {
+                clean.push(c as char);
+                prev_underscore = false;
+            }
+            b'_' if !prev_underscore => prev_underscore = true,
+            _ => return Time::Invalid,
+        }
+    }
+    // CPython refuses int() of strings over 4300 digits (sys.int_info.str_digits_check_threshold).
+    if clean.len() > 4300 {
+        return Time::Invalid;
+    }
+    int_from_digits(neg, &clean)
+}
+
+fn int_from_digits(neg: bool, digits: &str) -> Time {
+    match digits.parse::<i128>() {
+        Ok(v) => Time::Int(if neg { -v } else { v }),
+        Err(_) => {
+            let f: f64 = digits.parse().unwrap_or(f64::INFINITY);
+            Time::Big(if neg { -f } else { f })
+        }
+    }
+}
+
+fn time_from_number(raw: &[u8]) -> Time {
+    let Ok(s) = std::str::from_utf8(raw) else { return Time::Invalid };
+    if s.bytes().any(|c| matches!(c, b'.' | b'e' | b'E' | b'N' | b'I')) {
+        // A JSON float: int() truncates; NaN and infinities (incl. overflow like 1e400) raise.
+        match s.parse::<f64>() {
+            Ok(f) if f.is_finite() => {
+                let t = f.trunc();
+                if t.abs() < 1e38 {
+                    Time::Int(t as i128)
+                } else {
+                    Time::Big(t)
+                }
+            }
+            _ => Time::Invalid,
+        }
+    } else {
+        let (neg, digits) = match s.strip_prefix('-') {
+            Some(d) => (true, d),
+            None => (false, s),
+        };
+        int_from_digits(neg, digits)
+    }
+}
+
+fn read_time(j: &mut Jiter<'_>, peek: Peek) -> JiterResult<(Time, bool)> {
+    Ok(match peek {
+        Peek::True => (Time::Int(1), false),
+        Peek::False => (Time::Int(0), false),
+        Peek::String => (int_from_str(j.known_str()?), true),
+        p if p.is_num() => (time_from_number(j.known_number_bytes(p)?), true),
+        _ => (Time::Invalid, false),
+    })
+}
+
+fn read_str_field<'j>(input: &'j [u8], j: &mut Jiter<'j>, peek: Peek) -> JiterResult<(Field<Cow<'j, str>>, bool)> {
+    if peek == Peek::String {
+        Ok((Field::Value(anchored(input, j.known_str()?)), true))
+    } else {
+        Ok((Field::WrongType, false))
+    }
+}
+
+fn is_falsy_number(raw: &[u8]) -> bool {
+    std::str::from_utf8(raw).ok().and_then(|s| s.parse::<f64>().ok()).is_some_and(|f| f == 0.0)
+}
+
+fn read_aud<'j>(input: &'j [u8], j: &mut Jiter<'j>, peek: Peek, max_depth: usize) -> JiterResult<(Audience<'j>, Step)> {
+    Ok(match peek {
+        Peek::String => {
+            let s = anchored(input, j.known_str()?);
+            (if s.is_empty() { Audience::Absent } else { Audience::Str(s) }, Step::Consumed)
+        }
+        Peek::Null | Peek::False => (Audience::Absent, Step::Skip),
+        Peek::True => (Audience::Invalid, Step::Skip),
+        Peek::Array => {
+            let mut items = Vec::new();
+            let mut invalid = false;
+            let mut next = j.known_array()?;
+            while let Some(p) = next {
+                if p == Peek::String && !invalid {
+                    items.push(anchored(input, j.known_str()?));
+                } else {
+                    invalid = true;
+                    if p == Peek::String {
+                        j.known_str()?;
+                    } else if !skip(j, p, 2, max_depth)? {
+                        return Ok((Audience::Invalid, Step::TooDeep));
+                    }
+                }
+                next = j.array_step()?;
+            }
+            let aud = if invalid {
+                Audience::Invalid
+            } else if items.is_empty() {
+                Audience::Absent
+            } else {
+                Audience::List(items)
+            };
+            (aud, Step::Consumed)
+        }
+        Peek::Object => {
+            // {} is falsy (absent); a non-empty object is an invalid format.
+            let start = j.current_index();
+            if !skip(j, peek, 1, max_depth)? {
+                return Ok((Audience::Invalid, Step::TooDeep));
+            }
+            let raw = &input[start..j.current_index()];
+            let empty = raw.iter().filter(|b| !b.is_ascii_whitespace()).count() == 2;
+            (if empty { Audience::Absent } else { Audience::Invalid }, Step::Consumed)
+        }
+        p if p.is_num() => {
+            let raw = j.known_number_bytes(p)?;
+            (if is_falsy_number(raw) { Audience::Absent } else { Audience::Invalid }, Step::Consumed)
+        }
+        _ => (Audience::Invalid, Step::Skip),
+    })
+}
+
+/// Scans the claims object, reading the registered claims and the presence of `require`d ones.
+pub fn scan_claims<'j>(input: &'j [u8], require: &[String], max_depth: usize) -> Result<Claims<'j>> {
+    let mut c = Claims {
+        exp: None,
+        nbf: None,
+        iat: None,
+        iss: Field::Absent,
+        sub: Field::Absent,
+        jti: Field::Absent,
+        aud: Audience::Absent,
+        required_present: vec![false; require.len()],
+    };
+    walk_object(input, Segment::Payload, max_depth, |name, j, peek| {
+        if !require.is_empty() && peek != Peek::Null {
+            for (flag, r) in c.required_present.iter_mut().zip(require) {
+                if r.as_bytes() == name {
+                    *flag = true;
+                }
+            }
+        }
+        Ok(match name {
+            b"exp" | b"nbf" | b"iat" => {
+                let (t, consumed) = read_time(j, peek)?;
+                let slot = match name {
+                    b"exp" => &mut c.exp,
+                    b"nbf" => &mut c.nbf,
+                    _ => &mut c.iat,
+                };
+                *slot = Some(t);
+                consumed.into()
+            }
+            b"iss" | b"sub" | b"jti" => {
+                let (f, consumed) = read_str_field(input, j, peek)?;
+                match name {
+                    b"iss" => c.iss = f,
+                    b"sub" => c.sub = f,
+                    _ => c.jti = f,
+                }
+                consumed.into()
+            }
+            b"aud" => {
+                let (a, step) = read_aud(input, j, peek, max_depth)?;
+                c.aud = a;
+                step
+            }
+            _ => Step::Skip,
+        })
+    })?;
+    Ok(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_fields() {
+        let h = scan_header(br#"{"alg":"HS256","typ":"JWT","kid":"k1"}"#, 64).unwrap();
+        assert_eq!(h.alg, HeaderAlg::Known(Algorithm::HS256));
+        assert_eq!(h.kid, Field::Value(Cow::Borrowed("k1")));
+        let h = scan_header(br#"{"alg":5,"kid":7,"crit":["b64",1],"b64":false}"#, 64).unwrap();
+        assert_eq!(h.alg, HeaderAlg::Invalid);
+        assert_eq!(h.kid, Field::WrongType);
+        assert_eq!(h.crit, Some(Some(vec![CritItem::Name("b64".into()), CritItem::NotString])));
+        assert!(h.b64_false);
+    }
+
+    #[test]
+    fn duplicates_refused_even_when_escaped() {
+        let e = scan_header(br#"{"alg":"HS256","\u0061lg":"none"}"#, 64).unwrap_err();
+        assert!(e.message.contains("duplicate member"), "{e}");
+        assert!(scan_claims(br#"{"exp":1,"exp":2}"#, &[], 64).is_err());
+        // nested duplicates are left to last-wins, like json.loads
+        assert!(scan_claims(br#"{"x":{"a":1,"a":2}}"#, &[], 64).is_ok());
+    }
+
+    #[test]
+    fn depth_and_shape() {
+        let deep = format!("{{\"a\":{}1{}}}", "[".repeat(100), "]".repeat(100));
+        let e = scan_claims(deep.as_bytes(), &[], 64).unwrap_err();
+        assert!(e.message.contains("nested deeper"), "{e}");
+        let e = scan_claims(b"[1]", &[], 64).unwrap_err();
+        assert_eq!(e.message, "Invalid payload string: must be a json object");
+        let e = scan_claims(b"{bad", &[], 64).unwrap_err();
+        assert!(matches!(e.detail, crate::error::Detail::BadJson { .. }));
+    }
+
+    #[test]
+    fn time_conversions_follow_python_int() {
+        let c = scan_claims(br#"{"exp":1.9,"nbf":" -12_3 ","iat":true}"#, &[], 64).unwrap();
+        assert_eq!(c.exp, Some(Time::Int(1)));
+        assert_eq!(c.nbf, Some(Time::Int(-123)));
+        assert_eq!(c.iat, Some(Time::Int(1)));
+        let c = scan_claims(br#"{"exp":"1.5","nbf":null,"iat":1e400}"#, &[], 64).unwrap();
+        assert_eq!((c.exp, c.nbf, c.iat), (Some(Time::Invalid), Some(Time::Invalid), Some(Time::Invalid)));
+        let c = scan_claims(br#"{"exp":NaN,"nbf":"1__0","iat":1000000000000000000000000000000000000000000}"#, &[], 64).unwrap();
+        assert_eq!((c.exp, c.nbf), (Some(Time::Invalid), Some(Time::Invalid)));
+        assert!(matches!(c.iat, Some(Time::Big(f)) if f > 1e41));
+    }
+
+    #[test]
+    fn audience_shapes() {
+        fn aud(j: &str) -> Audience<'static> {
+            match scan_claims(j.as_bytes(), &[], 64).unwrap().aud {
+                Audience::Str(s) => Audience::Str(Cow::Owned(s.into_owned())),
+                Audience::List(l) => Audience::List(l.into_iter().map(|s| Cow::Owned(s.into_owned())).collect()),
+                Audience::Absent => Audience::Absent,
+                Audience::Invalid => Audience::Invalid,
+            }
+        }
+        assert_eq!(aud(r#"{"aud":"a"}"#), Audience::Str("a".into()));
+        assert_eq!(aud(r#"{"aud":["a","b"]}"#), Audience::List(vec!["a".into(), "b".into()]));
+        assert_eq!(aud(r#"{"aud":["a",1]}"#), Audience::Invalid);
+        for falsy in [r#""""#, "[]", "{}", "0", "0.0", "null", "false"] {
+            assert_eq!(aud(&format!(r#"{{"aud":{falsy}}}"#)), Audience::Absent, "{falsy}");
+        }
+        for truthy in ["1", "true", r#"{"a":1}"#] {
+            assert_eq!(aud(&format!(r#"{{"aud":{truthy}}}"#)), Audience::Invalid, "{truthy}");
+        }
+    }
+
+    #[test]
+    fn required_presence() {
+        let req = vec!["exp".to_string(), "x".to_string(), "n".to_string()];
+        let c = scan_claims(br#"{"exp":1,"n":null}"#, &req, 64).unwrap();
+        assert_eq!(c.required_present, vec![true, false, false]);
+    }
+}

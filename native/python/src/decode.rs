@@ -1,0 +1,255 @@
+//! The native decode path: `decode_fast` for `turbojwt.decode()` and the compiled `Verifier`.
+//! Each returns `NotImplemented` when the call needs the Python reference path (a key or
+//! argument the core does not take); that decision is always made before any side effect.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use jiter::{FloatMode, PartialMode, PythonParse, StringCacheMode};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyString};
+use turbojwt_core::alg::Family;
+use turbojwt_core::jws::{self, AlgPolicy, Limits};
+use turbojwt_core::json::{scan_claims, scan_header};
+use turbojwt_core::keys::KeyProblem;
+use turbojwt_core::{Algorithm, ErrorKind, JwtError};
+
+use crate::errors::{exception, to_pyerr, warn_key_length};
+use crate::keys::{resolve, ResolvedKey};
+use crate::limits::limits;
+use crate::policy::{build, DecodePolicy};
+
+const PARSER: PythonParse = PythonParse {
+    allow_inf_nan: true,
+    cache_mode: StringCacheMode::Keys,
+    partial_mode: PartialMode::Off,
+    catch_duplicate_keys: false,
+    float_mode: FloatMode::Float,
+};
+
+pub fn now() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
+
+fn json_to_py<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyAny>> {
+    PARSER
+        .python_parse(py, data)
+        .map_err(|e| exception(py, ErrorKind::Decode, &format!("Invalid JSON: {}", e.error_type)))
+}
+
+/// The token as bytes, or PyJWT's error for a wrong type; None for a str that is not
+/// UTF-8 encodable (lone surrogates), which the Python path reports as PyJWT does.
+fn token_bytes<'a>(py: Python<'_>, jwt: &'a Bound<'_, PyAny>) -> PyResult<Option<&'a [u8]>> {
+    if let Ok(s) = jwt.cast::<PyString>() {
+        return Ok(s.to_str().ok().map(str::as_bytes));
+    }
+    if let Ok(b) = jwt.cast::<PyBytes>() {
+        return Ok(Some(b.as_bytes()));
+    }
+    Err(exception(py, ErrorKind::Decode, "Invalid token type. Token must be a <class 'bytes'>"))
+}
+
+pub enum Outcome<'py> {
+    Done(Bound<'py, PyAny>),
+    Fallback,
+}
+
+fn key_error(py: Python<'_>, msg: &str) -> PyErr {
+    exception(py, ErrorKind::InvalidKey, msg)
+}
+
+/// Runs PyJWT's decode sequence natively. `key` None: verification is off or no usable key.
+pub fn run<'py>(
+    py: Python<'py>,
+    token: &[u8],
+    key: Option<&ResolvedKey>,
+    policy: &DecodePolicy,
+    limits: &Limits,
+    complete: bool,
+    at: f64,
+) -> PyResult<Outcome<'py>> {
+    let err = |e: JwtError, data: Option<&[u8]>| to_pyerr(py, &e, data);
+    let (mut parsed, payload_seg, crypto) = jws::split(token, limits).map_err(|e| err(e, None))?;
+    let header_json = std::mem::take(&mut parsed.header_json);
+    let header = scan_header(&header_json, limits.max_json_depth).map_err(|e| err(e, Some(&header_json)))?;
+    parsed.finish(&header, payload_seg, crypto).map_err(|e| err(e, None))?;
+    jws::validate_header(&header).map_err(|e| err(e, None))?;
+    if header.b64_false {
+        jws::validate_b64_crit(&header).map_err(|e| err(e, None))?;
+        return Err(exception(
+            py,
+            ErrorKind::Decode,
+            "It is required that you pass in a value for the \"detached_payload\" argument to decode a message having the b64 header set to false.",
+        ));
+    }
+    if policy.verify_signature {
+        let Some(key) = key else { return Ok(Outcome::Fallback) };
+        let alg_policy = match key.bound {
+            Some(alg) => AlgPolicy::Bound { alg, allowed: policy.algorithms.clone() },
+            None => match &policy.algorithms {
+                Some(set) => AlgPolicy::Allowed(set.clone()),
+                None => return Ok(Outcome::Fallback),
+            },
+        };
+        let alg = match jws::select_algorithm(&header, &alg_policy) {
+            Ok(a) => a,
+            Err(Some(e)) => return Err(err(e, None)),
+            Err(None) => return Ok(Outcome::Fallback),
+        };
+        if key.is_object && alg.family() == Family::Hmac {
+            return Ok(Outcome::Fallback);
+        }
+        match key.entry.check(alg) {
+            Ok(()) => {}
+            Err(KeyProblem::HmacRefused(m)) => return Err(key_error(py, m)),
+            Err(KeyProblem::Unsupported) => return Ok(Outcome::Fallback),
+        }
+        if let Some(msg) = key.entry.key_length_warning(alg) {
+            if policy.enforce_minimum_key_length {
+                return Err(key_error(py, &msg));
+            }
+            warn_key_length(py, &msg)?;
+        }
+        let verdict = if alg.family() == Family::Hmac {
+            jws::verify_signature(&key.entry, alg, &parsed)
+        } else {
+            // Public-key verification takes tens of microseconds: let other threads run.
+            py.detach(|| jws::verify_signature(&key.entry, alg, &parsed))
+        };
+        match verdict {
+            Ok(()) => {}
+            Err(Some(e)) => return Err(err(e, None)),
+            Err(None) => return Ok(Outcome::Fallback),
+        }
+    }
+    let claims = scan_claims(&parsed.payload, &policy.claims.require, limits.max_json_depth)
+        .map_err(|e| err(e, Some(&parsed.payload)))?;
+    policy.claims.validate(&claims, at).map_err(|e| err(e, None))?;
+    let payload = json_to_py(py, &parsed.payload)?;
+    if !complete {
+        return Ok(Outcome::Done(payload));
+    }
+    let out = PyDict::new(py);
+    out.set_item("payload", payload)?;
+    out.set_item("header", json_to_py(py, &header_json)?)?;
+    out.set_item("signature", PyBytes::new(py, &parsed.signature))?;
+    Ok(Outcome::Done(out.into_any()))
+}
+
+fn not_implemented(py: Python<'_>) -> Py<PyAny> {
+    py.NotImplemented()
+}
+
+/// `decode` / `decode_complete` of `turbojwt` (and of `PyJWT` instances): the native path,
+/// or NotImplemented for the Python one.
+#[pyfunction]
+#[pyo3(signature = (jwt, key, algorithms, options, audience, issuer, subject, leeway, base_options, complete))]
+#[allow(clippy::too_many_arguments)]
+pub fn decode_fast(
+    py: Python<'_>,
+    jwt: &Bound<'_, PyAny>,
+    key: &Bound<'_, PyAny>,
+    algorithms: Option<&Bound<'_, PyAny>>,
+    options: Option<&Bound<'_, PyAny>>,
+    audience: Option<&Bound<'_, PyAny>>,
+    issuer: Option<&Bound<'_, PyAny>>,
+    subject: Option<&Bound<'_, PyAny>>,
+    leeway: Option<&Bound<'_, PyAny>>,
+    base_options: Option<&Bound<'_, PyAny>>,
+    complete: bool,
+) -> PyResult<Py<PyAny>> {
+    let Some(policy) = build(options, base_options, algorithms, audience, issuer, subject, leeway)? else {
+        return Ok(not_implemented(py));
+    };
+    let resolved = if policy.verify_signature {
+        let Some(r) = resolve(py, key)? else { return Ok(not_implemented(py)) };
+        if policy.algorithms.is_none() && r.bound.is_none() {
+            return Err(exception(
+                py,
+                ErrorKind::Decode,
+                "It is required that you pass in a value for the \"algorithms\" argument when calling decode().",
+            ));
+        }
+        Some(r)
+    } else {
+        None
+    };
+    let Some(token) = token_bytes(py, jwt)? else { return Ok(not_implemented(py)) };
+    match run(py, token, resolved.as_ref(), &policy, &limits(), complete, now())? {
+        Outcome::Done(v) => Ok(v.unbind()),
+        Outcome::Fallback => Ok(not_implemented(py)),
+    }
+}
+
+/// A decode policy and key compiled once: `Verifier(key, algorithms=[...], ...)`.
+#[pyclass(module = "turbojwt._native", frozen)]
+pub struct Verifier {
+    key: Option<ResolvedKey>,
+    policy: DecodePolicy,
+    /// Python callable `(token, complete) -> result` running the reference path with the
+    /// same arguments, for keys or tokens the core hands over.
+    fallback: Py<PyAny>,
+    algorithms: Vec<String>,
+}
+
+#[pymethods]
+impl Verifier {
+    #[new]
+    #[pyo3(signature = (key, algorithms, audience, issuer, subject, leeway, options, fallback))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        key: &Bound<'_, PyAny>,
+        algorithms: &Bound<'_, PyAny>,
+        audience: Option<&Bound<'_, PyAny>>,
+        issuer: Option<&Bound<'_, PyAny>>,
+        subject: Option<&Bound<'_, PyAny>>,
+        leeway: Option<&Bound<'_, PyAny>>,
+        options: Option<&Bound<'_, PyAny>>,
+        fallback: Py<PyAny>,
+    ) -> PyResult<Self> {
+        let names: Vec<String> = algorithms
+            .extract()
+            .map_err(|_| PyTypeError::new_err("algorithms must be a list of algorithm names"))?;
+        if names.is_empty() {
+            return Err(PyValueError::new_err("algorithms must name at least one algorithm"));
+        }
+        let policy = build(options, None, Some(algorithms), audience, issuer, subject, leeway)?
+            .ok_or_else(|| PyTypeError::new_err("unsupported argument types for Verifier"))?;
+        let key = if policy.verify_signature { resolve(py, key)? } else { None };
+        Ok(Verifier { key, policy, fallback, algorithms: names })
+    }
+
+    /// Verifies `token` and returns its claims.
+    fn decode(&self, py: Python<'_>, token: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        self.call(py, token, false)
+    }
+
+    /// Verifies `token` and returns `{"header", "payload", "signature"}`.
+    fn decode_complete(&self, py: Python<'_>, token: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        self.call(py, token, true)
+    }
+
+    #[getter]
+    fn algorithms(&self) -> Vec<String> {
+        self.algorithms.clone()
+    }
+}
+
+impl Verifier {
+    fn call(&self, py: Python<'_>, token: &Bound<'_, PyAny>, complete: bool) -> PyResult<Py<PyAny>> {
+        if self.policy.verify_signature && self.key.is_none() {
+            return self.fallback.call1(py, (token, complete));
+        }
+        let Some(bytes) = token_bytes(py, token)? else { return self.fallback.call1(py, (token, complete)) };
+        match run(py, bytes, self.key.as_ref(), &self.policy, &limits(), complete, now())? {
+            Outcome::Done(v) => Ok(v.unbind()),
+            Outcome::Fallback => self.fallback.call1(py, (token, complete)),
+        }
+    }
+}
+
+/// Checks `alg` names an algorithm the core implements.
+pub fn algorithm(name: &str) -> PyResult<Algorithm> {
+    Algorithm::from_name(name).ok_or_else(|| PyValueError::new_err(format!("unknown algorithm {name:?}")))
+}

@@ -1,0 +1,161 @@
+//! Python key arguments -> cached parsed keys. str/bytes go straight to the core's key
+//! cache; cryptography key objects are converted to DER once and remembered by identity
+//! (the entry holds a reference, so the address cannot be reused while it is cached).
+
+use std::sync::{Arc, LazyLock};
+
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBytes, PyModule, PyString, PyTuple, PyType};
+use quick_cache::sync::Cache;
+use turbojwt_core::cache::{KeyCache, DEFAULT_CAPACITY};
+use turbojwt_core::keys::KeyEntry;
+use turbojwt_core::Algorithm;
+
+fn capacity_from_env() -> usize {
+    std::env::var("TURBOJWT_KEY_CACHE_SIZE").ok().and_then(|v| v.trim().parse().ok()).unwrap_or(DEFAULT_CAPACITY)
+}
+
+pub static KEY_CACHE: LazyLock<KeyCache> = LazyLock::new(|| KeyCache::new(capacity_from_env()));
+
+type ObjectEntry = Arc<(Py<PyAny>, Arc<KeyEntry>)>;
+static BY_IDENTITY: LazyLock<Cache<usize, ObjectEntry>> =
+    LazyLock::new(|| Cache::new(capacity_from_env().max(1)));
+
+struct CryptoTypes {
+    private: Py<PyTuple>,
+    public: Py<PyTuple>,
+    der: Py<PyAny>,
+    spki: Py<PyAny>,
+    pkcs8: Py<PyAny>,
+    no_encryption: Py<PyAny>,
+}
+
+static CRYPTO: PyOnceLock<CryptoTypes> = PyOnceLock::new();
+static PYJWK: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+fn crypto(py: Python<'_>) -> PyResult<&CryptoTypes> {
+    CRYPTO.get_or_try_init(py, || {
+        let asym = |m: &str| PyModule::import(py, format!("cryptography.hazmat.primitives.asymmetric.{m}"));
+        let rsa = asym("rsa")?;
+        let ec = asym("ec")?;
+        let ed25519 = asym("ed25519")?;
+        let ed448 = asym("ed448")?;
+        let ser = PyModule::import(py, "cryptography.hazmat.primitives.serialization")?;
+        let private = PyTuple::new(
+            py,
+            [
+                rsa.getattr("RSAPrivateKey")?,
+                ec.getattr("EllipticCurvePrivateKey")?,
+                ed25519.getattr("Ed25519PrivateKey")?,
+                ed448.getattr("Ed448PrivateKey")?,
+            ],
+        )?;
+        let public = PyTuple::new(
+            py,
+            [
+                rsa.getattr("RSAPublicKey")?,
+                ec.getattr("EllipticCurvePublicKey")?,
+                ed25519.getattr("Ed25519PublicKey")?,
+                ed448.getattr("Ed448PublicKey")?,
+            ],
+        )?;
+        Ok::<_, PyErr>(CryptoTypes {
+            private: private.unbind(),
+            public: public.unbind(),
+            der: ser.getattr("Encoding")?.getattr("DER")?.unbind(),
+            spki: ser.getattr("PublicFormat")?.getattr("SubjectPublicKeyInfo")?.unbind(),
+            pkcs8: ser.getattr("PrivateFormat")?.getattr("PKCS8")?.unbind(),
+            no_encryption: ser.getattr("NoEncryption")?.call0()?.unbind(),
+        })
+    })
+}
+
+pub fn pyjwk_type(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
+    PYJWK
+        .get_or_try_init(py, || {
+            PyModule::import(py, "turbojwt.api_jwk")?.getattr("PyJWK")?.cast_into::<PyType>().map(Bound::unbind).map_err(PyErr::from)
+        })
+        .map(|t| t.bind(py))
+}
+
+/// A key ready for the core, and the algorithm it is bound to when it came as a `PyJWK`.
+pub struct ResolvedKey {
+    pub entry: Arc<KeyEntry>,
+    pub bound: Option<Algorithm>,
+    /// Came as a cryptography key object: PyJWT refuses those for HMAC with a TypeError,
+    /// which the Python path reproduces.
+    pub is_object: bool,
+}
+
+/// The key material of a cryptography key object (DER SPKI or PKCS#8), or None.
+fn crypto_key_der(py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Option<Vec<u8>>> {
+    let c = crypto(py)?;
+    let der = if key.is_instance(c.private.bind(py).as_any())? {
+        key.call_method1("private_bytes", (c.der.bind(py), c.pkcs8.bind(py), c.no_encryption.bind(py)))?
+    } else if key.is_instance(c.public.bind(py).as_any())? {
+        key.call_method1("public_bytes", (c.der.bind(py), c.spki.bind(py)))?
+    } else {
+        return Ok(None);
+    };
+    Ok(Some(der.cast::<PyBytes>()?.as_bytes().to_vec()))
+}
+
+fn entry_for_object(py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Option<Arc<KeyEntry>>> {
+    let id = key.as_ptr() as usize;
+    if let Some(hit) = BY_IDENTITY.get(&id) {
+        if hit.0.bind(py).is(key) {
+            KEY_CACHE.record_hit();
+            return Ok(Some(hit.1.clone()));
+        }
+    }
+    let Some(der) = crypto_key_der(py, key)? else { return Ok(None) };
+    let entry = KEY_CACHE.get(&der);
+    if KEY_CACHE.info().maxsize > 0 {
+        BY_IDENTITY.insert(id, Arc::new((key.clone().unbind(), entry.clone())));
+    }
+    Ok(Some(entry))
+}
+
+/// Resolves a `key=` argument; `Ok(None)` means the core does not take this kind of key
+/// (the caller uses the Python reference path).
+pub fn resolve(py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Option<ResolvedKey>> {
+    if let Ok(s) = key.cast_exact::<PyString>() {
+        let Ok(text) = s.to_str() else { return Ok(None) };
+        return Ok(Some(ResolvedKey { entry: KEY_CACHE.get(text.as_bytes()), bound: None, is_object: false }));
+    }
+    if let Ok(b) = key.cast_exact::<PyBytes>() {
+        return Ok(Some(ResolvedKey { entry: KEY_CACHE.get(b.as_bytes()), bound: None, is_object: false }));
+    }
+    if key.is_instance(pyjwk_type(py)?.as_any())? {
+        let name: String = match key.getattr("algorithm_name")?.extract() {
+            Ok(n) => n,
+            Err(_) => return Ok(None),
+        };
+        let Some(alg) = Algorithm::from_name(&name) else { return Ok(None) };
+        let inner = key.getattr("key")?;
+        return Ok(resolve(py, &inner)?.map(|r| ResolvedKey { bound: Some(alg), ..r }));
+    }
+    Ok(entry_for_object(py, key)?.map(|entry| ResolvedKey { entry, bound: None, is_object: true }))
+}
+
+#[pyfunction]
+pub fn key_cache_info() -> (u64, u64, usize, usize) {
+    let i = KEY_CACHE.info();
+    (i.hits, i.misses, i.maxsize, i.currsize)
+}
+
+#[pyfunction]
+pub fn key_cache_clear() {
+    KEY_CACHE.clear();
+    BY_IDENTITY.clear();
+}
+
+#[pyfunction]
+pub fn set_key_cache_size(maxsize: usize) {
+    KEY_CACHE.set_maxsize(maxsize);
+    if maxsize == 0 {
+        BY_IDENTITY.clear();
+    }
+    BY_IDENTITY.set_capacity(maxsize.max(1) as u64);
+}

@@ -1,0 +1,189 @@
+//! decode() arguments -> the core's policies, with PyJWT's option merging. Anything of an
+//! unusual type yields None: the Python reference path then handles the call exactly.
+
+use pyo3::prelude::*;
+use pyo3::types::{PyDelta, PyDict, PyFloat, PyFrozenSet, PyInt, PyList, PySet, PyString, PyTuple};
+use turbojwt_core::claims::{ClaimsPolicy, Expected};
+use turbojwt_core::AlgorithmSet;
+
+/// Everything one decode call (or one `Verifier`) checks.
+#[derive(Clone, Debug)]
+pub struct DecodePolicy {
+    pub verify_signature: bool,
+    pub enforce_minimum_key_length: bool,
+    /// `None` when `algorithms` was not given (or empty).
+    pub algorithms: Option<AlgorithmSet>,
+    pub claims: ClaimsPolicy,
+}
+
+/// The strings of a list/tuple/set/frozenset, or None for any other type or item type.
+fn strings(obj: &Bound<'_, PyAny>) -> Option<Vec<String>> {
+    let collect = |it: Bound<'_, pyo3::types::PyIterator>| -> Option<Vec<String>> {
+        let mut out = Vec::new();
+        for item in it {
+            let item = item.ok()?;
+            out.push(item.cast_exact::<PyString>().ok()?.to_str().ok()?.to_owned());
+        }
+        Some(out)
+    };
+    if let Ok(l) = obj.cast_exact::<PyList>() {
+        let mut out = Vec::with_capacity(l.len());
+        for item in l.iter() {
+            out.push(item.cast_exact::<PyString>().ok()?.to_str().ok()?.to_owned());
+        }
+        return Some(out);
+    }
+    if let Ok(t) = obj.cast_exact::<PyTuple>() {
+        let mut out = Vec::with_capacity(t.len());
+        for item in t.iter() {
+            out.push(item.cast_exact::<PyString>().ok()?.to_str().ok()?.to_owned());
+        }
+        return Some(out);
+    }
+    if obj.cast_exact::<PySet>().is_ok() || obj.cast_exact::<PyFrozenSet>().is_ok() {
+        return collect(obj.try_iter().ok()?);
+    }
+    None
+}
+
+fn expected(obj: Option<&Bound<'_, PyAny>>) -> Option<Option<Expected>> {
+    match obj {
+        None => Some(None),
+        Some(o) if o.is_none() => Some(None),
+        Some(o) => {
+            if let Ok(s) = o.cast_exact::<PyString>() {
+                return Some(Some(Expected::One(s.to_str().ok()?.to_owned())));
+            }
+            Some(Some(Expected::Any(strings(o)?)))
+        }
+    }
+}
+
+fn leeway_seconds(obj: Option<&Bound<'_, PyAny>>) -> Option<f64> {
+    let Some(o) = obj else { return Some(0.0) };
+    if let Ok(f) = o.cast_exact::<PyFloat>() {
+        return Some(f.value());
+    }
+    if let Ok(i) = o.cast::<PyInt>() {
+        let v: i64 = i.extract().ok()?;
+        return (v.unsigned_abs() <= 1 << 53).then_some(v as f64);
+    }
+    if let Ok(d) = o.cast::<PyDelta>() {
+        return d.call_method0("total_seconds").ok()?.extract().ok();
+    }
+    None
+}
+
+fn truthy(d: &Bound<'_, PyDict>, key: &str) -> PyResult<Option<bool>> {
+    match d.get_item(key)? {
+        Some(v) => Ok(Some(v.is_truthy()?)),
+        None => Ok(None),
+    }
+}
+
+const VERIFY_CLAIMS: [&str; 7] =
+    ["verify_exp", "verify_nbf", "verify_iat", "verify_aud", "verify_iss", "verify_sub", "verify_jti"];
+
+/// Builds the policy of a `decode()` call. `base` is the PyJWT instance's options (None for
+/// the defaults), `options` the call's. Returns None to ask for the Python path.
+#[allow(clippy::too_many_arguments)]
+pub fn build(
+    options: Option<&Bound<'_, PyAny>>,
+    base: Option<&Bound<'_, PyAny>>,
+    algorithms: Option<&Bound<'_, PyAny>>,
+    audience: Option<&Bound<'_, PyAny>>,
+    issuer: Option<&Bound<'_, PyAny>>,
+    subject: Option<&Bound<'_, PyAny>>,
+    leeway: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Option<DecodePolicy>> {
+    let options = match options {
+        Some(o) if !o.is_none() => match o.cast_exact::<PyDict>() {
+            Ok(d) => Some(d.clone()),
+            Err(_) => return Ok(None),
+        },
+        _ => None,
+    };
+    let base = match base {
+        Some(o) if !o.is_none() => match o.cast::<PyDict>() {
+            Ok(d) => Some(d.clone()),
+            Err(_) => return Ok(None),
+        },
+        _ => None,
+    };
+    // PyJWT: the signature check follows the call's options only.
+    let verify_signature = match &options {
+        Some(d) => truthy(d, "verify_signature")?.unwrap_or(true),
+        None => true,
+    };
+    let mut claims = ClaimsPolicy::default();
+    let mut strict_aud = false;
+    let mut enforce = false;
+    let mut require: Option<Bound<'_, PyAny>> = None;
+    let mut flags = [true; 7];
+    // Instance options first, then the call's (with verify_* defaulting to False when the
+    // call turns verify_signature off), as PyJWT's `_merge_options` does.
+    for (layer, is_call) in [(&base, false), (&options, true)] {
+        let Some(d) = layer else { continue };
+        let sig_off = is_call && !verify_signature;
+        for (flag, name) in flags.iter_mut().zip(VERIFY_CLAIMS) {
+            match truthy(d, name)? {
+                Some(v) => *flag = v,
+                None if sig_off => *flag = false,
+                None => {}
+            }
+        }
+        if let Some(v) = truthy(d, "strict_aud")? {
+            strict_aud = v;
+        }
+        if let Some(v) = truthy(d, "enforce_minimum_key_length")? {
+            enforce = v;
+        }
+        if let Some(r) = d.get_item("require")? {
+            require = Some(r);
+        }
+    }
+    if let Some(r) = require {
+        match strings(&r) {
+            Some(v) => claims.require = v,
+            None => return Ok(None),
+        }
+    }
+    [
+        claims.verify_exp,
+        claims.verify_nbf,
+        claims.verify_iat,
+        claims.verify_aud,
+        claims.verify_iss,
+        claims.verify_sub,
+        claims.verify_jti,
+    ] = flags;
+    claims.strict_aud = strict_aud;
+
+    let algorithms = match algorithms {
+        None => None,
+        Some(a) if a.is_none() => None,
+        Some(a) => {
+            let Some(names) = strings(a) else { return Ok(None) };
+            let mut set = AlgorithmSet::new();
+            for n in &names {
+                set.insert_name(n);
+            }
+            (!set.is_empty()).then_some(set)
+        }
+    };
+    let Some(audience) = expected(audience) else { return Ok(None) };
+    let Some(issuer) = expected(issuer) else { return Ok(None) };
+    claims.audience = audience;
+    claims.issuer = issuer;
+    claims.subject = match subject {
+        None => None,
+        Some(s) if s.is_none() => None,
+        Some(s) => match s.cast_exact::<PyString>() {
+            Ok(s) => Some(s.to_str()?.to_owned()),
+            Err(_) => return Ok(None),
+        },
+    };
+    let Some(leeway) = leeway_seconds(leeway) else { return Ok(None) };
+    claims.leeway = leeway;
+    Ok(Some(DecodePolicy { verify_signature, enforce_minimum_key_length: enforce, algorithms, claims }))
+}
