@@ -1,50 +1,46 @@
 //! Strict base64url (RFC 7515 §2 and Appendix C): URL-safe alphabet, no padding, no
 //! whitespace, and zero unused trailing bits, so every value has exactly one encoding.
 
-use base64::alphabet;
-use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-use base64::Engine;
-
-const STRICT: GeneralPurpose = GeneralPurpose::new(
-    &alphabet::URL_SAFE,
-    GeneralPurposeConfig::new()
-        .with_encode_padding(false)
-        .with_decode_padding_mode(DecodePaddingMode::RequireNone)
-        .with_decode_allow_trailing_bits(false),
-);
-
-/// Standard-alphabet decoder for PEM bodies and OpenSSH blobs (padding as written there).
-const STANDARD_LENIENT_PAD: GeneralPurpose = GeneralPurpose::new(
-    &alphabet::STANDARD,
-    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
-);
+use base64_simd::{forgiving_decode_to_vec, URL_SAFE_NO_PAD};
 
 /// Decodes one base64url segment; `None` when it is not canonical base64url.
 #[inline]
 pub fn decode(input: &[u8]) -> Option<Vec<u8>> {
-    STRICT.decode(input).ok()
+    URL_SAFE_NO_PAD.decode_to_vec(input).ok()
 }
 
-/// Decodes into `out` (cleared first); returns false when not canonical base64url.
+/// Decodes into `out` (replacing its contents); false when not canonical base64url.
 #[inline]
 pub fn decode_into(input: &[u8], out: &mut Vec<u8>) -> bool {
-    out.clear();
-    STRICT.decode_vec(input, out).is_ok()
+    match URL_SAFE_NO_PAD.decode_to_vec(input) {
+        Ok(v) => {
+            *out = v;
+            true
+        }
+        Err(_) => false,
+    }
 }
 
 #[inline]
 pub fn encode(input: &[u8]) -> String {
-    STRICT.encode(input)
+    URL_SAFE_NO_PAD.encode_to_string(input)
 }
 
 #[inline]
 pub fn encode_into(input: &[u8], out: &mut String) {
-    STRICT.encode_string(input, out)
+    let start = out.len();
+    let n = URL_SAFE_NO_PAD.encoded_length(input.len());
+    let mut buf = std::mem::take(out).into_bytes();
+    buf.resize(start + n, 0);
+    let _ = URL_SAFE_NO_PAD.encode(input, base64_simd::Out::from_slice(&mut buf[start..]));
+    // SAFETY: base64 output is ASCII and the prefix was a String.
+    *out = unsafe { String::from_utf8_unchecked(buf) };
 }
 
-/// Standard base64 (with or without padding), whitespace already removed by the caller.
+/// Standard base64 with or without padding (PEM bodies, OpenSSH blobs); the caller has
+/// removed line breaks.
 pub fn decode_standard(input: &[u8]) -> Option<Vec<u8>> {
-    STANDARD_LENIENT_PAD.decode(input).ok()
+    forgiving_decode_to_vec(input).ok()
 }
 
 #[cfg(test)]

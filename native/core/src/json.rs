@@ -82,7 +82,7 @@ fn skip(j: &mut Jiter<'_>, peek: Peek, depth: usize, max_depth: usize) -> JiterR
     }
 }
 
-fn depth_error(segment: Segment, max_depth: usize) -> JwtError {
+pub fn depth_error(segment: Segment, max_depth: usize) -> JwtError {
     let name = match segment {
         Segment::Header => "header",
         Segment::Payload => "payload",
@@ -90,7 +90,7 @@ fn depth_error(segment: Segment, max_depth: usize) -> JwtError {
     JwtError::decode(format!("Invalid {name} string: JSON nested deeper than {max_depth} levels"))
 }
 
-fn duplicate_error(segment: Segment, name: &[u8]) -> JwtError {
+pub fn duplicate_error(segment: Segment, name: &[u8]) -> JwtError {
     let which = match segment {
         Segment::Header => "header",
         Segment::Payload => "payload",
@@ -101,7 +101,7 @@ fn duplicate_error(segment: Segment, name: &[u8]) -> JwtError {
     ))
 }
 
-fn not_object_error(segment: Segment) -> JwtError {
+pub fn not_object_error(segment: Segment) -> JwtError {
     JwtError::decode(match segment {
         Segment::Header => "Invalid header string: must be a json object",
         Segment::Payload => "Invalid payload string: must be a json object",
@@ -325,7 +325,7 @@ pub struct Claims<'j> {
 
 /// Python's `int(str)`: surrounding whitespace, a sign, decimal digits with single
 /// underscores between them. Non-ASCII digits are refused (documented deviation).
-fn int_from_str(s: &str) -> Time {
+pub fn int_from_str(s: &str) -> Time {
     let t = s.trim_matches(|c: char| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c));
     let (neg, digits) = match t.as_bytes().first() {
         Some(b'-') => (true, &t[1..]),

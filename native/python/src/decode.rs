@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString};
 use turbojwt_core::alg::Family;
 use turbojwt_core::jws::{self, AlgPolicy, Limits};
-use turbojwt_core::json::{scan_claims, scan_header};
+use turbojwt_core::json::scan_header;
 use turbojwt_core::keys::KeyProblem;
 use turbojwt_core::{Algorithm, ErrorKind, JwtError};
 
@@ -18,6 +18,7 @@ use crate::errors::{exception, to_pyerr, warn_key_length};
 use crate::keys::{resolve, ResolvedKey};
 use crate::limits::limits;
 use crate::policy::{build, DecodePolicy};
+use crate::pyjson::{payload_to_py, PyErrOr};
 
 const PARSER: PythonParse = PythonParse {
     allow_inf_nan: true,
@@ -122,10 +123,14 @@ pub fn run<'py>(
             Err(None) => return Ok(Outcome::Fallback),
         }
     }
-    let claims = scan_claims(&parsed.payload, &policy.claims.require, limits.max_json_depth)
-        .map_err(|e| err(e, Some(&parsed.payload)))?;
+    let (payload, registered) = match payload_to_py(py, &parsed.payload, limits.max_json_depth) {
+        Ok(built) => built,
+        Err(PyErrOr::Core(e)) => return Err(err(e, Some(&parsed.payload))),
+        Err(PyErrOr::Py(e)) => return Err(e),
+    };
+    let claims = registered.claims(&payload, &policy.claims.require)?;
     policy.claims.validate(&claims, at).map_err(|e| err(e, None))?;
-    let payload = json_to_py(py, &parsed.payload)?;
+    let payload = payload.into_any();
     if !complete {
         return Ok(Outcome::Done(payload));
     }

@@ -175,7 +175,7 @@ fn with_numeric_dates<'py>(py: Python<'py>, payload: &Bound<'py, PyDict>) -> PyR
 /// `turbojwt.encode` natively: returns the token, or NotImplemented for the Python path
 /// (custom encoders, unusual headers or keys, detached payloads, registered algorithms).
 #[pyfunction]
-#[pyo3(signature = (payload, key, algorithm, headers, sort_headers))]
+#[pyo3(signature = (payload, key, algorithm, headers, sort_headers, enforce_minimum_key_length))]
 pub fn encode_fast(
     py: Python<'_>,
     payload: &Bound<'_, PyAny>,
@@ -183,6 +183,7 @@ pub fn encode_fast(
     algorithm: Option<&str>,
     headers: Option<&Bound<'_, PyAny>>,
     sort_headers: bool,
+    enforce_minimum_key_length: bool,
 ) -> PyResult<Py<PyAny>> {
     let fallback = || Ok(py.NotImplemented());
     let Ok(payload) = payload.cast_exact::<PyDict>() else { return fallback() };
@@ -260,7 +261,7 @@ pub fn encode_fast(
         return fallback(); // PyJWT fails its own way signing with a public key
     }
     if let Some(msg) = resolved.entry.key_length_warning(alg) {
-        if crate::encode::enforce_minimum_key_length(py)? {
+        if enforce_minimum_key_length {
             return Err(exception(py, ErrorKind::InvalidKey, &msg));
         }
         warn_key_length(py, &msg)?;
@@ -274,19 +275,5 @@ pub fn encode_fast(
     match signed {
         Ok(token) => Ok(PyString::new(py, &token).into_any().unbind()),
         Err(_) => fallback(),
-    }
-}
-
-static JWS_OPTIONS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-
-/// The global PyJWS object's `enforce_minimum_key_length` option (PyJWT reads it on encode).
-fn enforce_minimum_key_length(py: Python<'_>) -> PyResult<bool> {
-    let jws = JWS_OPTIONS
-        .get_or_try_init(py, || PyModule::import(py, "turbojwt.api_jws")?.getattr("_jws_global_obj").map(Bound::unbind))?
-        .bind(py);
-    let options = jws.getattr("options")?;
-    match options.get_item("enforce_minimum_key_length") {
-        Ok(v) => v.is_truthy(),
-        Err(_) => Ok(false),
     }
 }

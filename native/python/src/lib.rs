@@ -10,6 +10,7 @@ mod errors;
 mod keys;
 mod limits;
 mod policy;
+mod pyjson;
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -1,0 +1,91 @@
+"""``Verifier``: a key and a decode policy compiled once for hot paths (gateways, batches)."""
+
+from __future__ import annotations
+
+from collections.abc import Container, Iterable, Sequence
+from datetime import timedelta
+from typing import Any
+
+from . import _native
+from .api_jwk import PyJWK
+from .api_jws import get_algorithm_by_name
+from .api_jwt import decode, decode_complete
+from .exceptions import InvalidKeyError
+
+
+class Verifier:
+    """Verifies tokens with one key and one policy, giving the verdicts ``turbojwt.decode``
+    gives with the same arguments, without re-reading them on every call.
+
+    >>> v = Verifier(public_pem, algorithms=["RS256"], audience="api", issuer="https://idp")
+    >>> claims = v.decode(token)
+    """
+
+    __slots__ = ("_native", "decode", "decode_complete", "key", "options", "audience", "issuer", "subject", "leeway")
+
+    def __init__(
+        self,
+        key: Any,
+        *,
+        algorithms: Sequence[str],
+        audience: str | Iterable[str] | None = None,
+        issuer: str | Container[str] | None = None,
+        subject: str | None = None,
+        leeway: float | timedelta = 0,
+        options: dict[str, Any] | None = None,
+    ) -> None:
+        if isinstance(algorithms, str) or not all(isinstance(a, str) for a in algorithms):
+            raise TypeError("algorithms must be a list of algorithm names, e.g. ['RS256']")
+        algorithms = list(algorithms)
+        if not algorithms:
+            raise ValueError("algorithms must name at least one algorithm")
+        if options is not None and not isinstance(options, dict):
+            raise TypeError("options must be a dict or None")
+        if not isinstance(leeway, (int, float, timedelta)):
+            raise TypeError("leeway must be a number of seconds or a timedelta")
+        if (options or {}).get("verify_signature", True) and not isinstance(key, PyJWK):
+            _check_key(key, algorithms)
+
+        def fallback(token: Any, complete: bool) -> Any:
+            fn = decode_complete if complete else decode
+            return fn(
+                token, key, algorithms=algorithms, options=options, audience=audience,
+                issuer=issuer, subject=subject, leeway=leeway,
+            )
+
+        self._native = _native.Verifier(key, algorithms, audience, issuer, subject, leeway, options, fallback)
+        # Bound native methods: a call goes straight into Rust.
+        self.decode = self._native.decode
+        self.decode_complete = self._native.decode_complete
+        self.key = key
+        self.options = options
+        self.audience = audience
+        self.issuer = issuer
+        self.subject = subject
+        self.leeway = leeway
+
+    @property
+    def algorithms(self) -> list[str]:
+        return list(self._native.algorithms)
+
+    def __repr__(self) -> str:
+        return f"Verifier(algorithms={self.algorithms!r}, audience={self.audience!r}, issuer={self.issuer!r})"
+
+
+def _check_key(key: Any, algorithms: list[str]) -> None:
+    """Refuse at construction a key that no allowed algorithm can use (as decode would)."""
+    first_error: Exception | None = None
+    for name in algorithms:
+        try:
+            alg = get_algorithm_by_name(name)
+        except NotImplementedError:
+            continue
+        try:
+            alg.prepare_key(key)
+            return
+        except (InvalidKeyError, TypeError, ValueError) as e:
+            first_error = first_error or e
+    if first_error is not None:
+        if isinstance(first_error, InvalidKeyError):
+            raise first_error
+        raise InvalidKeyError(f"The key cannot be used with {algorithms}: {first_error}") from first_error
