@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 
 use jiter::{Jiter, JiterResult, Peek};
+use smallvec::SmallVec;
 
 use crate::alg::Algorithm;
 use crate::error::{JwtError, Result, Segment};
@@ -32,12 +33,12 @@ fn anchored<'j>(input: &'j [u8], s: &str) -> Cow<'j, str> {
 }
 
 struct Members<'j> {
-    seen: Vec<Cow<'j, [u8]>>,
+    seen: SmallVec<[Cow<'j, [u8]>; 16]>,
 }
 
 impl<'j> Members<'j> {
     fn new() -> Self {
-        Members { seen: Vec::with_capacity(16) }
+        Members { seen: SmallVec::new() }
     }
     /// Records a member name; false when it was already there.
     fn insert(&mut self, name: Cow<'j, [u8]>) -> bool {

@@ -30,12 +30,10 @@ impl From<PyErr> for Stop {
     }
 }
 
-/// Strings go through jiter's cache of recent Python strings (claim names, issuers,
-/// audiences and scopes repeat from token to token), so most cost no allocation.
+/// A string value. (Member names instead go through jiter's cache: they repeat from token
+/// to token and arrive with their hash computed, which the dict insert needs.)
 fn py_str<'py>(py: Python<'py>, s: &str) -> Bound<'py, PyString> {
-    if s.len() <= 64 {
-        jiter::cached_py_string(py, s)
-    } else if s.is_ascii() {
+    if s.is_ascii() {
         // SAFETY: checked ASCII just above.
         unsafe { jiter::pystring_ascii_new(py, s) }
     } else {
@@ -117,6 +115,33 @@ pub struct Registered<'py> {
     aud: Option<Bound<'py, PyAny>>,
 }
 
+fn registered_slot(name: &str) -> Option<u8> {
+    Some(match name {
+        "exp" => 0,
+        "nbf" => 1,
+        "iat" => 2,
+        "iss" => 3,
+        "sub" => 4,
+        "jti" => 5,
+        "aud" => 6,
+        _ => return None,
+    })
+}
+
+impl<'py> Registered<'py> {
+    fn slot(&mut self, n: u8) -> &mut Option<Bound<'py, PyAny>> {
+        match n {
+            0 => &mut self.exp,
+            1 => &mut self.nbf,
+            2 => &mut self.iat,
+            3 => &mut self.iss,
+            4 => &mut self.sub,
+            5 => &mut self.jti,
+            _ => &mut self.aud,
+        }
+    }
+}
+
 /// Parses the payload into a dict, refusing what the core's scanner refuses.
 pub fn payload_to_py<'py>(
     py: Python<'py>,
@@ -142,26 +167,16 @@ pub fn payload_to_py<'py>(
     let dict = presized_dict(py);
     let mut pairs = 0usize;
     let body = (|| -> Result<(), Stop> {
-        let mut key = j.known_object()?.map(|k| jiter::cached_py_string(py, k));
-        while let Some(k) = key {
+        let mut key = j.known_object()?.map(|k| (registered_slot(k), jiter::cached_py_string(py, k)));
+        while let Some((slot, k)) = key {
             pairs += 1;
             let p = j.peek()?;
             let v = value(py, &mut j, p, 1, max_depth)?;
-            let slot = match k.to_str()? {
-                "exp" => Some(&mut reg.exp),
-                "nbf" => Some(&mut reg.nbf),
-                "iat" => Some(&mut reg.iat),
-                "iss" => Some(&mut reg.iss),
-                "sub" => Some(&mut reg.sub),
-                "jti" => Some(&mut reg.jti),
-                "aud" => Some(&mut reg.aud),
-                _ => None,
-            };
             if let Some(slot) = slot {
-                *slot = Some(v.clone());
+                *reg.slot(slot) = Some(v.clone());
             }
             dict.set_item(k, v)?;
-            key = j.next_key()?.map(|k| jiter::cached_py_string(py, k));
+            key = j.next_key()?.map(|k| (registered_slot(k), jiter::cached_py_string(py, k)));
         }
         j.finish()?;
         Ok(())
@@ -195,6 +210,9 @@ fn time(v: &Bound<'_, PyAny>) -> Time {
         return Time::Int(b.is_true() as i128);
     }
     if let Ok(i) = v.cast_exact::<PyInt>() {
+        if let Ok(n) = i.extract::<i64>() {
+            return Time::Int(n as i128);
+        }
         return match i.extract::<i128>() {
             Ok(n) => Time::Int(n),
             Err(_) => Time::Big(if i.lt(0).unwrap_or(false) { f64::NEG_INFINITY } else { f64::INFINITY }),
