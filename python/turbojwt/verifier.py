@@ -8,7 +8,7 @@ from typing import Any
 
 from . import _native
 from .api_jwk import PyJWK
-from .api_jws import get_algorithm_by_name
+from .api_jws import _PUBLIC_KEY_ALGORITHMS, _unwrap_certificate_or_der, get_algorithm_by_name
 from .api_jwt import decode, decode_complete
 from .exceptions import InvalidKeyError
 
@@ -81,7 +81,7 @@ def _check_key(key: Any, algorithms: list[str]) -> None:
         except NotImplementedError:
             continue
         try:
-            alg.prepare_key(key)
+            alg.prepare_key(_unwrap_certificate_or_der(key) if isinstance(alg, _PUBLIC_KEY_ALGORITHMS) else key)
             return
         except (InvalidKeyError, TypeError, ValueError) as e:
             first_error = first_error or e

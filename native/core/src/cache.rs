@@ -1,9 +1,10 @@
 //! The bounded, thread-safe cache of parsed keys: key material -> [`KeyEntry`].
 
+use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use quick_cache::sync::Cache;
+use lru::LruCache;
 
 use crate::keys::KeyEntry;
 
@@ -18,34 +19,44 @@ pub struct CacheInfo {
     pub currsize: usize,
 }
 
+/// A strict LRU behind a mutex: lookups are a hash and a compare, far below the cost of
+/// the verification they guard, and the bound is exact (`currsize <= maxsize` always).
 pub struct KeyCache {
-    entries: Cache<Box<[u8]>, Arc<KeyEntry>>,
+    entries: Mutex<LruCache<Box<[u8]>, Arc<KeyEntry>, foldhash::fast::RandomState>>,
     hits: AtomicU64,
     misses: AtomicU64,
     maxsize: AtomicU64,
 }
 
+fn capacity(maxsize: usize) -> NonZeroUsize {
+    NonZeroUsize::new(maxsize.max(1)).unwrap()
+}
+
 impl KeyCache {
     pub fn new(maxsize: usize) -> Self {
         KeyCache {
-            // quick_cache wants a capacity of at least 1; maxsize 0 disables inserts below.
-            entries: Cache::new(maxsize.max(1)),
+            entries: Mutex::new(LruCache::with_hasher(capacity(maxsize), Default::default())),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             maxsize: AtomicU64::new(maxsize as u64),
         }
     }
 
+    fn lock(&self) -> MutexGuard<'_, LruCache<Box<[u8]>, Arc<KeyEntry>, foldhash::fast::RandomState>> {
+        // A panic while holding the lock cannot leave the LRU inconsistent for our use.
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// The entry for `material`, parsed on a miss. Parsing itself is lazy (see `KeyEntry`).
     pub fn get(&self, material: &[u8]) -> Arc<KeyEntry> {
-        if let Some(e) = self.entries.get(material) {
+        if let Some(e) = self.lock().get(material) {
             self.hits.fetch_add(1, Ordering::Relaxed);
-            return e;
+            return e.clone();
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
         let entry = Arc::new(KeyEntry::new(material));
         if self.maxsize.load(Ordering::Relaxed) > 0 {
-            self.entries.insert(material.into(), entry.clone());
+            self.lock().put(material.into(), entry.clone());
         }
         entry
     }
@@ -55,32 +66,28 @@ impl KeyCache {
         self.hits.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub fn record_miss(&self) {
-        self.misses.fetch_add(1, Ordering::Relaxed);
-    }
-
     pub fn info(&self) -> CacheInfo {
-        let maxsize = self.maxsize.load(Ordering::Relaxed) as usize;
         CacheInfo {
             hits: self.hits.load(Ordering::Relaxed),
             misses: self.misses.load(Ordering::Relaxed),
-            maxsize,
-            currsize: self.entries.len().min(maxsize),
+            maxsize: self.maxsize.load(Ordering::Relaxed) as usize,
+            currsize: self.lock().len(),
         }
     }
 
     pub fn clear(&self) {
-        self.entries.clear();
+        self.lock().clear();
         self.hits.store(0, Ordering::Relaxed);
         self.misses.store(0, Ordering::Relaxed);
     }
 
     pub fn set_maxsize(&self, maxsize: usize) {
+        let mut entries = self.lock();
         self.maxsize.store(maxsize as u64, Ordering::Relaxed);
         if maxsize == 0 {
-            self.entries.clear();
+            entries.clear();
         }
-        self.entries.set_capacity(maxsize.max(1) as u64);
+        entries.resize(capacity(maxsize));
     }
 }
 
@@ -99,11 +106,19 @@ mod tests {
             c.get(&i.to_be_bytes());
             assert!(c.info().currsize <= 16);
         }
+        for cap in [1usize, 2, 3, 7, 10, 100, 1000] {
+            c.set_maxsize(cap);
+            assert!(c.info().currsize <= cap);
+            for i in 0..(cap as u32 * 5) {
+                c.get(&(i + 7).to_le_bytes());
+                assert!(c.info().currsize <= cap, "cap {cap}: {}", c.info().currsize);
+            }
+        }
         c.set_maxsize(4);
         for i in 0..100u32 {
             c.get(&i.to_le_bytes());
         }
-        assert!(c.entries.len() <= 4, "len {}", c.entries.len());
+        assert!(c.info().currsize <= 4);
         c.clear();
         assert_eq!(c.info(), CacheInfo { hits: 0, misses: 0, maxsize: 4, currsize: 0 });
     }

@@ -2,12 +2,13 @@
 //! cache; cryptography key objects are converted to DER once and remembered by identity
 //! (the entry holds a reference, so the address cannot be reused while it is cached).
 
-use std::sync::{Arc, LazyLock};
+use std::num::NonZeroUsize;
+use std::sync::{Arc, LazyLock, Mutex};
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyModule, PyString, PyTuple, PyType};
-use quick_cache::sync::Cache;
+use lru::LruCache;
 use turbojwt_core::cache::{KeyCache, DEFAULT_CAPACITY};
 use turbojwt_core::keys::KeyEntry;
 use turbojwt_core::Algorithm;
@@ -18,9 +19,15 @@ fn capacity_from_env() -> usize {
 
 pub static KEY_CACHE: LazyLock<KeyCache> = LazyLock::new(|| KeyCache::new(capacity_from_env()));
 
-type ObjectEntry = Arc<(Py<PyAny>, Arc<KeyEntry>)>;
-static BY_IDENTITY: LazyLock<Cache<usize, ObjectEntry>> =
-    LazyLock::new(|| Cache::new(capacity_from_env().max(1)));
+/// Key objects by address; each entry keeps its object alive, so an address cannot be
+/// reused by another object while it is cached.
+type ByIdentity = LruCache<usize, (Py<PyAny>, Arc<KeyEntry>)>;
+static BY_IDENTITY: LazyLock<Mutex<ByIdentity>> =
+    LazyLock::new(|| Mutex::new(LruCache::new(NonZeroUsize::new(capacity_from_env().max(1)).unwrap())));
+
+fn by_identity() -> std::sync::MutexGuard<'static, ByIdentity> {
+    BY_IDENTITY.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 struct CryptoTypes {
     private: Py<PyTuple>,
@@ -103,16 +110,18 @@ fn crypto_key_der(py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Option<Vec
 
 fn entry_for_object(py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Option<Arc<KeyEntry>>> {
     let id = key.as_ptr() as usize;
-    if let Some(hit) = BY_IDENTITY.get(&id) {
-        if hit.0.bind(py).is(key) {
+    if let Some((obj, entry)) = by_identity().get(&id) {
+        if obj.bind(py).is(key) {
             KEY_CACHE.record_hit();
-            return Ok(Some(hit.1.clone()));
+            return Ok(Some(entry.clone()));
         }
     }
     let Some(der) = crypto_key_der(py, key)? else { return Ok(None) };
     let entry = KEY_CACHE.get(&der);
     if KEY_CACHE.info().maxsize > 0 {
-        BY_IDENTITY.insert(id, Arc::new((key.clone().unbind(), entry.clone())));
+        // Evicted objects are dropped here, with the GIL held.
+        let evicted = by_identity().push(id, (key.clone().unbind(), entry.clone()));
+        drop(evicted);
     }
     Ok(Some(entry))
 }
@@ -145,17 +154,23 @@ pub fn key_cache_info() -> (u64, u64, usize, usize) {
     (i.hits, i.misses, i.maxsize, i.currsize)
 }
 
+/// Empties the identity map; the old objects are released after the lock is let go,
+/// since a finalizer may run Python code.
+fn reset_identity(maxsize: usize) {
+    let cap = NonZeroUsize::new(maxsize.max(1)).unwrap();
+    let old = std::mem::replace(&mut *by_identity(), LruCache::new(cap));
+    drop(old);
+}
+
 #[pyfunction]
 pub fn key_cache_clear() {
     KEY_CACHE.clear();
-    BY_IDENTITY.clear();
+    reset_identity(KEY_CACHE.info().maxsize);
 }
 
 #[pyfunction]
 pub fn set_key_cache_size(maxsize: usize) {
     KEY_CACHE.set_maxsize(maxsize);
-    if maxsize == 0 {
-        BY_IDENTITY.clear();
-    }
-    BY_IDENTITY.set_capacity(maxsize.max(1) as u64);
+    // Re-converting a key object is cheap; start the identity map afresh at the new size.
+    reset_identity(maxsize);
 }
