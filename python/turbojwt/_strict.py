@@ -45,6 +45,14 @@ def _depth(value: Any) -> int:
     return 0
 
 
+def _has_lone_surrogate(value: Any) -> bool:
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def load_json_object(data: bytes, which: str) -> dict[str, Any]:
     """Parse a header or claims segment like PyJWT, plus the core's strictness."""
     try:
@@ -70,6 +78,8 @@ def load_json_object(data: bytes, which: str) -> dict[str, Any]:
         raise DecodeError(f"Invalid {which} string: {e}") from e
     if not isinstance(value, dict):
         raise DecodeError(f"Invalid {which} string: must be a json object")
+    if "\\u" in text and _has_lone_surrogate(value):
+        raise DecodeError(f"Invalid {which} string: lone surrogate escape (not representable in UTF-8)")
     if last_duplicates:
         raise DecodeError(
             f"Invalid {which} string: duplicate member {last_duplicates[0]!r} "

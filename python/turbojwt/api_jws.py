@@ -17,6 +17,7 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
+from . import _native
 from ._strict import check_token_length, decode_segment, load_json_object
 from .algorithms import (
     Algorithm,
@@ -100,7 +101,7 @@ class PyJWS:
             raise TypeError("Object is not of type `Algorithm`")
         self._algorithms[alg_id] = alg_obj
         self._valid_algs.add(alg_id)
-        self._native_ok = False
+        self._registry_changed()
 
     def unregister_algorithm(self, alg_id: str) -> None:
         """Unregisters an Algorithm; KeyError if it is not registered."""
@@ -108,7 +109,13 @@ class PyJWS:
             raise KeyError("The specified algorithm could not be removed because it is not registered.")
         del self._algorithms[alg_id]
         self._valid_algs.remove(alg_id)
+        self._registry_changed()
+
+    def _registry_changed(self) -> None:
+        # The native core implements the default algorithms only.
         self._native_ok = False
+        if self is _jws_global_obj:
+            _native.set_global_registry_modified()
 
     def get_algorithms(self) -> list[str]:
         """Returns a list of supported values for the `alg` parameter."""

@@ -393,44 +393,30 @@ def encode(
     return _jwt_global_obj.encode(payload, key, algorithm, headers, json_encoder, sort_headers)
 
 
-def decode(
-    jwt: str | bytes,
-    key: AllowedPublicKeys | PyJWK | str | bytes = "",
-    algorithms: Sequence[str] | None = None,
-    options: Options | None = None,
-    verify: bool | None = None,
-    detached_payload: bytes | None = None,
-    audience: str | Iterable[str] | None = None,
-    subject: str | None = None,
-    issuer: str | Container[str] | None = None,
-    leeway: float | timedelta = 0,
-    **kwargs: Any,
-) -> dict[str, Any]:
-    """Verify ``jwt`` and return its claims (PyJWT's ``jwt.decode``)."""
-    # The common call goes straight to the core, with no method dispatch in between.
-    if not kwargs and verify is None and detached_payload is None and _jws_global_obj._native_ok:
-        result = _decode_fast(jwt, key, algorithms, options, audience, issuer, subject, leeway, None, False)
-        if result is not NotImplemented:
-            return result  # type: ignore[no-any-return]
-    return _jwt_global_obj.decode(
-        jwt, key, algorithms, options, verify, detached_payload, audience, subject, issuer, leeway, **kwargs
+def _global_decode_reference(
+    jwt: Any,
+    key: Any,
+    algorithms: Any,
+    options: Any,
+    verify: Any,
+    detached_payload: Any,
+    audience: Any,
+    subject: Any,
+    issuer: Any,
+    leeway: Any,
+    kwargs: dict[str, Any] | None,
+    complete: bool,
+) -> Any:
+    """What the native ``decode``/``decode_complete`` hand over: the global PyJWT object's
+    reference path (kwargs warnings, detached payloads, registered algorithms, ...)."""
+    method = _jwt_global_obj.decode_complete if complete else _jwt_global_obj.decode
+    return method(
+        jwt, key, algorithms, options, verify, detached_payload,
+        audience=audience, subject=subject, issuer=issuer, leeway=leeway, **(kwargs or {}),
     )
 
 
-def decode_complete(
-    jwt: str | bytes,
-    key: AllowedPublicKeys | PyJWK | str | bytes = "",
-    algorithms: Sequence[str] | None = None,
-    options: Options | None = None,
-    verify: bool | None = None,
-    detached_payload: bytes | None = None,
-    audience: str | Iterable[str] | None = None,
-    issuer: str | Container[str] | None = None,
-    subject: str | None = None,
-    leeway: float | timedelta = 0,
-    **kwargs: Any,
-) -> dict[str, Any]:
-    """Like ``decode`` but returns ``{"header", "payload", "signature"}``."""
-    return _jwt_global_obj.decode_complete(
-        jwt, key, algorithms, options, verify, detached_payload, audience, issuer, subject, leeway, **kwargs
-    )
+# PyJWT's module-level decode functions, implemented natively (no Python frame on the
+# common path): jwt.decode(token, key, algorithms=[...], audience=..., issuer=...).
+decode = _native.decode
+decode_complete = _native.decode_complete

@@ -109,6 +109,19 @@ pub fn not_object_error(segment: Segment) -> JwtError {
     })
 }
 
+/// JOSE JSON is UTF-8 (RFC 7515 §5.1, RFC 8259 §8.1); jiter leaves bytes inside strings
+/// unchecked, so the whole segment is validated (a no-op scan for ASCII).
+pub fn check_utf8(input: &[u8], segment: Segment) -> Result<()> {
+    if input.is_ascii() || std::str::from_utf8(input).is_ok() {
+        return Ok(());
+    }
+    let which = match segment {
+        Segment::Header => "header",
+        Segment::Payload => "payload",
+    };
+    Err(JwtError::bad_json(segment, format!("Invalid {which} string: not valid UTF-8")))
+}
+
 /// What a member callback did with the value.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Step {
@@ -141,6 +154,7 @@ where
         };
         JwtError::bad_json(segment, format!("Invalid {which} string: {}", e.error_type))
     };
+    check_utf8(input, segment)?;
     let mut j = Jiter::new(input).with_allow_inf_nan();
     let peek = j.peek().map_err(bad)?;
     if peek != Peek::Object {
@@ -538,6 +552,13 @@ mod tests {
         assert!(scan_claims(br#"{"exp":1,"exp":2}"#, &[], 64).is_err());
         // nested duplicates are left to last-wins, like json.loads
         assert!(scan_claims(br#"{"x":{"a":1,"a":2}}"#, &[], 64).is_ok());
+    }
+
+    #[test]
+    fn invalid_utf8_refused() {
+        let e = scan_claims(b"{\"a\":\"\xff\"}", &[], 64).unwrap_err();
+        assert!(e.message.contains("UTF-8"), "{e}");
+        assert!(scan_claims("{\"a\":\"\u{e9}\"}".as_bytes(), &[], 64).is_ok());
     }
 
     #[test]

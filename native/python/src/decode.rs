@@ -2,11 +2,13 @@
 //! Each returns `NotImplemented` when the call needs the Python reference path (a key or
 //! argument the core does not take); that decision is always made before any side effect.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use jiter::{FloatMode, PartialMode, PythonParse, StringCacheMode};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyString};
 use turbojwt_core::alg::Family;
 use turbojwt_core::jws::{self, AlgPolicy, Limits};
@@ -139,6 +141,142 @@ pub fn run<'py>(
     out.set_item("header", json_to_py(py, &header_json)?)?;
     out.set_item("signature", PyBytes::new(py, &parsed.signature))?;
     Ok(Outcome::Done(out.into_any()))
+}
+
+/// An optional argument that tells "not passed" apart from an explicit `None` (PyJWT's
+/// defaults are `key=""` and `leeway=0`, and an explicit None behaves differently).
+pub enum Arg<'py> {
+    Missing,
+    Given(Bound<'py, PyAny>),
+}
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Arg<'py> {
+    type Error = PyErr;
+    fn extract(obj: pyo3::Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        Ok(Arg::Given(obj.to_owned()))
+    }
+}
+
+impl<'py> Arg<'py> {
+    fn or_else(self, f: impl FnOnce() -> Bound<'py, PyAny>) -> Bound<'py, PyAny> {
+        match self {
+            Arg::Missing => f(),
+            Arg::Given(v) => v,
+        }
+    }
+}
+
+/// False once an algorithm is registered on (or removed from) the global PyJWS object:
+/// then `turbojwt.decode` must consult the Python registry.
+static GLOBAL_REGISTRY_DEFAULT: AtomicBool = AtomicBool::new(true);
+
+#[pyfunction]
+pub fn set_global_registry_modified() {
+    GLOBAL_REGISTRY_DEFAULT.store(false, Ordering::Relaxed);
+}
+
+static GLOBAL_FALLBACK: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// `turbojwt.decode` / `turbojwt.decode_complete`, PyJWT's signature, entirely native on
+/// the common path (no Python frame in between); anything else goes to the reference path.
+#[allow(clippy::too_many_arguments)]
+fn global_decode(
+    py: Python<'_>,
+    jwt: &Bound<'_, PyAny>,
+    key: Arg<'_>,
+    algorithms: Option<&Bound<'_, PyAny>>,
+    options: Option<&Bound<'_, PyAny>>,
+    verify: Option<&Bound<'_, PyAny>>,
+    detached_payload: Option<&Bound<'_, PyAny>>,
+    audience: Option<&Bound<'_, PyAny>>,
+    subject: Option<&Bound<'_, PyAny>>,
+    issuer: Option<&Bound<'_, PyAny>>,
+    leeway: Arg<'_>,
+    kwargs: Option<&Bound<'_, PyDict>>,
+    complete: bool,
+) -> PyResult<Py<PyAny>> {
+    let key = key.or_else(|| PyString::new(py, "").into_any());
+    let simple = kwargs.is_none_or(|k| k.is_empty())
+        && verify.is_none()
+        && detached_payload.is_none()
+        && GLOBAL_REGISTRY_DEFAULT.load(Ordering::Relaxed);
+    if simple {
+        let lee = match &leeway {
+            Arg::Missing => None,
+            Arg::Given(v) => Some(v),
+        };
+        let r = decode_fast(py, jwt, &key, algorithms, options, audience, issuer, subject, lee, None, complete)?;
+        if !r.is(&py.NotImplemented()) {
+            return Ok(r);
+        }
+    }
+    let leeway = leeway.or_else(|| 0i32.into_pyobject(py).unwrap().into_any());
+    let fallback = GLOBAL_FALLBACK
+        .get_or_try_init(py, || {
+            pyo3::types::PyModule::import(py, "turbojwt.api_jwt")?.getattr("_global_decode_reference").map(Bound::unbind)
+        })?
+        .bind(py);
+    let none = py.None();
+    let none = none.bind(py);
+    fallback
+        .call1((
+            jwt,
+            key,
+            algorithms.unwrap_or(none),
+            options.unwrap_or(none),
+            verify.unwrap_or(none),
+            detached_payload.unwrap_or(none),
+            audience.unwrap_or(none),
+            subject.unwrap_or(none),
+            issuer.unwrap_or(none),
+            leeway,
+            kwargs.map(|k| k.as_any()).unwrap_or(none),
+            complete,
+        ))
+        .map(Bound::unbind)
+}
+
+/// `turbojwt.decode(jwt, key="", algorithms=None, options=None, verify=None,
+/// detached_payload=None, audience=None, subject=None, issuer=None, leeway=0, **kwargs)`
+#[pyfunction]
+#[pyo3(signature = (jwt, key=Arg::Missing, algorithms=None, options=None, verify=None, detached_payload=None, audience=None, subject=None, issuer=None, leeway=Arg::Missing, **kwargs))]
+#[allow(clippy::too_many_arguments)]
+pub fn decode(
+    py: Python<'_>,
+    jwt: &Bound<'_, PyAny>,
+    key: Arg<'_>,
+    algorithms: Option<&Bound<'_, PyAny>>,
+    options: Option<&Bound<'_, PyAny>>,
+    verify: Option<&Bound<'_, PyAny>>,
+    detached_payload: Option<&Bound<'_, PyAny>>,
+    audience: Option<&Bound<'_, PyAny>>,
+    subject: Option<&Bound<'_, PyAny>>,
+    issuer: Option<&Bound<'_, PyAny>>,
+    leeway: Arg<'_>,
+    kwargs: Option<&Bound<'_, PyDict>>,
+) -> PyResult<Py<PyAny>> {
+    global_decode(py, jwt, key, algorithms, options, verify, detached_payload, audience, subject, issuer, leeway, kwargs, false)
+}
+
+/// `turbojwt.decode_complete(...)`: as `decode`, returning header, payload and signature.
+#[pyfunction]
+#[pyo3(signature = (jwt, key=Arg::Missing, algorithms=None, options=None, verify=None, detached_payload=None, audience=None, issuer=None, subject=None, leeway=Arg::Missing, **kwargs))]
+#[allow(clippy::too_many_arguments)]
+pub fn decode_complete(
+    py: Python<'_>,
+    jwt: &Bound<'_, PyAny>,
+    key: Arg<'_>,
+    algorithms: Option<&Bound<'_, PyAny>>,
+    options: Option<&Bound<'_, PyAny>>,
+    verify: Option<&Bound<'_, PyAny>>,
+    detached_payload: Option<&Bound<'_, PyAny>>,
+    audience: Option<&Bound<'_, PyAny>>,
+    issuer: Option<&Bound<'_, PyAny>>,
+    subject: Option<&Bound<'_, PyAny>>,
+    leeway: Arg<'_>,
+    kwargs: Option<&Bound<'_, PyDict>>,
+) -> PyResult<Py<PyAny>> {
+    global_decode(py, jwt, key, algorithms, options, verify, detached_payload, audience, subject, issuer, leeway, kwargs, true)
 }
 
 fn not_implemented(py: Python<'_>) -> Py<PyAny> {

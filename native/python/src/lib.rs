@@ -16,6 +16,9 @@ mod pyjson;
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(decode::decode_fast, m)?)?;
+    m.add_function(wrap_pyfunction!(decode::decode, m)?)?;
+    m.add_function(wrap_pyfunction!(decode::decode_complete, m)?)?;
+    m.add_function(wrap_pyfunction!(decode::set_global_registry_modified, m)?)?;
     m.add_function(wrap_pyfunction!(encode::encode_fast, m)?)?;
     m.add_class::<decode::Verifier>()?;
     m.add_function(wrap_pyfunction!(keys::key_cache_info, m)?)?;

@@ -9,7 +9,7 @@ use jiter::{Jiter, JiterError, NumberAny, NumberInt, Peek};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString};
 use turbojwt_core::error::Segment;
-use turbojwt_core::json::{depth_error, duplicate_error, int_from_str, not_object_error, Audience, Claims, Field, Time};
+use turbojwt_core::json::{check_utf8, depth_error, duplicate_error, int_from_str, not_object_error, Audience, Claims, Field, Time};
 use turbojwt_core::JwtError;
 
 enum Stop {
@@ -148,6 +148,7 @@ pub fn payload_to_py<'py>(
     input: &[u8],
     max_depth: usize,
 ) -> Result<(Bound<'py, PyDict>, Registered<'py>), PyErrOr> {
+    check_utf8(input, Segment::Payload).map_err(PyErrOr::Core)?;
     let mut j = Jiter::new(input).with_allow_inf_nan();
     let mut reg = Registered::default();
     let fail = |e: Stop| match e {
