@@ -1,7 +1,8 @@
 //! Strict base64url (RFC 7515 §2 and Appendix C): URL-safe alphabet, no padding, no
 //! whitespace, and zero unused trailing bits, so every value has exactly one encoding.
 
-use base64_simd::{forgiving_decode_to_vec, URL_SAFE_NO_PAD};
+use base64_simd::{forgiving_decode_to_vec, Out, URL_SAFE_NO_PAD};
+use smallvec::SmallVec;
 
 /// Decodes one base64url segment; `None` when it is not canonical base64url.
 #[inline]
@@ -9,16 +10,14 @@ pub fn decode(input: &[u8]) -> Option<Vec<u8>> {
     URL_SAFE_NO_PAD.decode_to_vec(input).ok()
 }
 
-/// Decodes into `out` (replacing its contents); false when not canonical base64url.
+/// Decodes into `out` (replacing its contents; a `SmallVec` keeps short segments on the
+/// stack); false when not canonical base64url.
 #[inline]
-pub fn decode_into(input: &[u8], out: &mut Vec<u8>) -> bool {
-    match URL_SAFE_NO_PAD.decode_to_vec(input) {
-        Ok(v) => {
-            *out = v;
-            true
-        }
-        Err(_) => false,
-    }
+pub fn decode_into<const N: usize>(input: &[u8], out: &mut SmallVec<[u8; N]>) -> bool {
+    let Ok(len) = URL_SAFE_NO_PAD.decoded_length(input) else { return false };
+    out.clear();
+    out.resize(len, 0);
+    URL_SAFE_NO_PAD.decode(input, Out::from_slice(out.as_mut_slice())).is_ok()
 }
 
 #[inline]

@@ -20,7 +20,7 @@ fn member_name<'j>(input: &'j [u8], name: &str) -> Cow<'j, [u8]> {
 }
 
 /// A string value, borrowed from the input when it had no escapes.
-fn anchored<'j>(input: &'j [u8], s: &str) -> Cow<'j, str> {
+pub fn anchored<'j>(input: &'j [u8], s: &str) -> Cow<'j, str> {
     let start = input.as_ptr() as usize;
     let p = s.as_ptr() as usize;
     if p >= start && p + s.len() <= start + input.len() {
@@ -380,7 +380,16 @@ fn int_from_digits(neg: bool, digits: &str) -> Time {
     }
 }
 
-fn time_from_number(raw: &[u8]) -> Time {
+pub fn time_from_number(raw: &[u8]) -> Time {
+    // Fast path: a plain integer of up to 18 digits (every real timestamp).
+    let (neg, digits) = match raw.split_first() {
+        Some((b'-', d)) => (true, d),
+        _ => (false, raw),
+    };
+    if !digits.is_empty() && digits.len() <= 18 && digits.iter().all(u8::is_ascii_digit) {
+        let v = digits.iter().fold(0i64, |acc, d| acc * 10 + (d - b'0') as i64);
+        return Time::Int(if neg { -v } else { v } as i128);
+    }
     let Ok(s) = std::str::from_utf8(raw) else { return Time::Invalid };
     if s.bytes().any(|c| matches!(c, b'.' | b'e' | b'E' | b'N' | b'I')) {
         // A JSON float: int() truncates; NaN and infinities (incl. overflow like 1e400) raise.

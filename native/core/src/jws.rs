@@ -1,6 +1,8 @@
 //! Compact JWS: splitting, strict segment decoding, header checks, the algorithm policy and
 //! signature verification, in PyJWT's order so that every token gets PyJWT's verdict.
 
+use smallvec::SmallVec;
+
 use crate::alg::{Algorithm, AlgorithmSet};
 use crate::b64;
 use crate::error::{ErrorKind, JwtError, Result};
@@ -23,19 +25,25 @@ impl Default for Limits {
     }
 }
 
-/// A compact JWS split and decoded; `header` borrows from `header_json`.
+/// Decoded segments live on the stack up to these sizes (typical tokens never spill).
+pub type HeaderBuf = SmallVec<[u8; 256]>;
+pub type PayloadBuf = SmallVec<[u8; 1024]>;
+/// Up to an RSA-4096 signature.
+pub type SignatureBuf = SmallVec<[u8; 512]>;
+
+/// A compact JWS split and decoded.
 pub struct Jws<'t> {
     pub signing_input: &'t [u8],
-    pub header_json: Vec<u8>,
-    pub payload: Vec<u8>,
-    pub signature: Vec<u8>,
+    pub header_json: HeaderBuf,
+    pub payload: PayloadBuf,
+    pub signature: SignatureBuf,
 }
 
 fn padding_error(name: &str) -> JwtError {
     JwtError::decode(format!("Invalid {name} padding"))
 }
 
-fn decode_segment(segment: &[u8], name: &str, out: &mut Vec<u8>) -> Result<()> {
+fn decode_segment<const N: usize>(segment: &[u8], name: &str, out: &mut SmallVec<[u8; N]>) -> Result<()> {
     if b64::decode_into(segment, out) {
         Ok(())
     } else {
@@ -60,9 +68,9 @@ pub fn split<'t>(token: &'t [u8], limits: &Limits) -> Result<(Jws<'t>, &'t [u8],
     let first_dot = signing_input.iter().position(|&b| b == b'.').ok_or_else(|| JwtError::decode("Not enough segments"))?;
     let header_seg = &signing_input[..first_dot];
     let payload_seg = &signing_input[first_dot + 1..];
-    let mut header_json = Vec::with_capacity(header_seg.len() * 3 / 4 + 3);
+    let mut header_json = HeaderBuf::new();
     decode_segment(header_seg, "header", &mut header_json)?;
-    Ok((Jws { signing_input, header_json, payload: Vec::new(), signature: Vec::new() }, payload_seg, crypto))
+    Ok((Jws { signing_input, header_json, payload: PayloadBuf::new(), signature: SignatureBuf::new() }, payload_seg, crypto))
 }
 
 fn memchr_rev(token: &[u8]) -> Option<usize> {
@@ -78,14 +86,10 @@ impl<'t> Jws<'t> {
                 return Err(JwtError::decode("Payload segment must be empty when 'b64' is false."));
             }
         } else {
-            let mut payload = Vec::with_capacity(payload_seg.len() * 3 / 4 + 3);
-            decode_segment(payload_seg, "payload", &mut payload)?;
-            self.payload = payload;
+            decode_segment(payload_seg, "payload", &mut self.payload)?;
         }
-        let mut sig = Vec::with_capacity(crypto.len() * 3 / 4 + 3);
-        decode_segment(crypto, "crypto", &mut sig)?;
-        self.signature = sig;
-        Ok(())
+        decode_segment(crypto, "crypto", &mut self.signature)
+
     }
 }
 

@@ -125,12 +125,11 @@ pub fn run<'py>(
             Err(None) => return Ok(Outcome::Fallback),
         }
     }
-    let (payload, registered) = match payload_to_py(py, &parsed.payload, limits.max_json_depth) {
+    let (payload, claims) = match payload_to_py(py, &parsed.payload, &policy.claims.require, limits.max_json_depth) {
         Ok(built) => built,
         Err(PyErrOr::Core(e)) => return Err(err(e, Some(&parsed.payload))),
         Err(PyErrOr::Py(e)) => return Err(e),
     };
-    let claims = registered.claims(&payload, &policy.claims.require)?;
     policy.claims.validate(&claims, at).map_err(|e| err(e, None))?;
     let payload = payload.into_any();
     if !complete {

@@ -46,6 +46,31 @@ fn strings(obj: &Bound<'_, PyAny>) -> Option<Vec<String>> {
     None
 }
 
+/// `algorithms=[...]` as a set, read without copying the names.
+fn algorithm_set(obj: &Bound<'_, PyAny>) -> Option<AlgorithmSet> {
+    let mut set = AlgorithmSet::new();
+    let mut add = |item: Bound<'_, PyAny>| -> Option<()> {
+        set.insert_name(item.cast_exact::<PyString>().ok()?.to_str().ok()?);
+        Some(())
+    };
+    if let Ok(l) = obj.cast_exact::<PyList>() {
+        for item in l.iter() {
+            add(item)?;
+        }
+    } else if let Ok(t) = obj.cast_exact::<PyTuple>() {
+        for item in t.iter() {
+            add(item)?;
+        }
+    } else if obj.cast_exact::<PySet>().is_ok() || obj.cast_exact::<PyFrozenSet>().is_ok() {
+        for item in obj.try_iter().ok()? {
+            add(item.ok()?)?;
+        }
+    } else {
+        return None;
+    }
+    Some(set)
+}
+
 fn expected(obj: Option<&Bound<'_, PyAny>>) -> Option<Option<Expected>> {
     match obj {
         None => Some(None),
@@ -163,11 +188,7 @@ pub fn build(
         None => None,
         Some(a) if a.is_none() => None,
         Some(a) => {
-            let Some(names) = strings(a) else { return Ok(None) };
-            let mut set = AlgorithmSet::new();
-            for n in &names {
-                set.insert_name(n);
-            }
+            let Some(set) = algorithm_set(a) else { return Ok(None) };
             (!set.is_empty()).then_some(set)
         }
     };

@@ -9,7 +9,10 @@ use jiter::{Jiter, JiterError, NumberAny, NumberInt, Peek};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString};
 use turbojwt_core::error::Segment;
-use turbojwt_core::json::{check_utf8, depth_error, duplicate_error, int_from_str, not_object_error, Audience, Claims, Field, Time};
+use turbojwt_core::json::{
+    anchored, check_utf8, depth_error, duplicate_error, int_from_str, not_object_error, time_from_number, Audience, Claims,
+    Field, Time,
+};
 use turbojwt_core::JwtError;
 
 enum Stop {
@@ -103,18 +106,6 @@ fn presized_dict(py: Python<'_>) -> Bound<'_, PyDict> {
     }
 }
 
-/// The registered claims of a payload, as the Python objects built for it.
-#[derive(Default)]
-pub struct Registered<'py> {
-    exp: Option<Bound<'py, PyAny>>,
-    nbf: Option<Bound<'py, PyAny>>,
-    iat: Option<Bound<'py, PyAny>>,
-    iss: Option<Bound<'py, PyAny>>,
-    sub: Option<Bound<'py, PyAny>>,
-    jti: Option<Bound<'py, PyAny>>,
-    aud: Option<Bound<'py, PyAny>>,
-}
-
 fn registered_slot(name: &str) -> Option<u8> {
     Some(match name {
         "exp" => 0,
@@ -128,29 +119,103 @@ fn registered_slot(name: &str) -> Option<u8> {
     })
 }
 
-impl<'py> Registered<'py> {
-    fn slot(&mut self, n: u8) -> &mut Option<Bound<'py, PyAny>> {
-        match n {
-            0 => &mut self.exp,
-            1 => &mut self.nbf,
-            2 => &mut self.iat,
-            3 => &mut self.iss,
-            4 => &mut self.sub,
-            5 => &mut self.jti,
-            _ => &mut self.aud,
+/// A number's Python object from its JSON text (already validated by jiter).
+fn number_from_raw<'py>(py: Python<'py>, raw: &[u8]) -> Result<Bound<'py, PyAny>, Stop> {
+    let mut j = Jiter::new(raw).with_allow_inf_nan();
+    let p = j.peek()?;
+    value(py, &mut j, p, 0, 1)
+}
+
+/// A registered claim: its Python object, and its value in the core's form.
+fn registered<'py, 'j>(
+    py: Python<'py>,
+    input: &'j [u8],
+    j: &mut Jiter<'j>,
+    peek: Peek,
+    slot: u8,
+    claims: &mut Claims<'j>,
+    max_depth: usize,
+) -> Result<Bound<'py, PyAny>, Stop> {
+    match slot {
+        0..=2 => {
+            let (obj, t) = match peek {
+                Peek::String => {
+                    let s = j.known_str()?;
+                    (py_str(py, s).into_any(), int_from_str(s))
+                }
+                Peek::True | Peek::False => {
+                    let b = j.known_bool(peek)?;
+                    (PyBool::new(py, b).to_owned().into_any(), Time::Int(b as i128))
+                }
+                p if p.is_num() => {
+                    let raw = j.known_number_bytes(p)?;
+                    let t = time_from_number(raw);
+                    let obj = match t {
+                        // An integer literal (a float would keep its float type).
+                        Time::Int(i) if raw.iter().all(|b| b.is_ascii_digit() || *b == b'-') => match i64::try_from(i) {
+                            Ok(i) => PyInt::new(py, i).into_any(),
+                            Err(_) => number_from_raw(py, raw)?,
+                        },
+                        _ => number_from_raw(py, raw)?,
+                    };
+                    (obj, t)
+                }
+                _ => (value(py, j, peek, 1, max_depth)?, Time::Invalid),
+            };
+            *match slot {
+                0 => &mut claims.exp,
+                1 => &mut claims.nbf,
+                _ => &mut claims.iat,
+            } = Some(t);
+            Ok(obj)
+        }
+        3..=5 => {
+            let (obj, field) = if peek == Peek::String {
+                let s = j.known_str()?;
+                (py_str(py, s).into_any(), Field::Value(anchored(input, s)))
+            } else {
+                (value(py, j, peek, 1, max_depth)?, Field::WrongType)
+            };
+            *match slot {
+                3 => &mut claims.iss,
+                4 => &mut claims.sub,
+                _ => &mut claims.jti,
+            } = field;
+            Ok(obj)
+        }
+        _ => {
+            if peek == Peek::String {
+                let s = j.known_str()?;
+                claims.aud = if s.is_empty() { Audience::Absent } else { Audience::Str(anchored(input, s)) };
+                return Ok(py_str(py, s).into_any());
+            }
+            let obj = value(py, j, peek, 1, max_depth)?;
+            claims.aud = audience(&obj);
+            Ok(obj)
         }
     }
 }
 
-/// Parses the payload into a dict, refusing what the core's scanner refuses.
-pub fn payload_to_py<'py>(
+/// Parses the payload into a dict, refusing what the core's scanner refuses, and reads
+/// the registered claims (and the presence of `require`d ones) on the way.
+pub fn payload_to_py<'py, 'j>(
     py: Python<'py>,
-    input: &[u8],
+    input: &'j [u8],
+    require: &[String],
     max_depth: usize,
-) -> Result<(Bound<'py, PyDict>, Registered<'py>), PyErrOr> {
+) -> Result<(Bound<'py, PyDict>, Claims<'j>), PyErrOr> {
     check_utf8(input, Segment::Payload).map_err(PyErrOr::Core)?;
     let mut j = Jiter::new(input).with_allow_inf_nan();
-    let mut reg = Registered::default();
+    let mut claims = Claims {
+        exp: None,
+        nbf: None,
+        iat: None,
+        iss: Field::Absent,
+        sub: Field::Absent,
+        jti: Field::Absent,
+        aud: Audience::Absent,
+        required_present: Vec::new(),
+    };
     let fail = |e: Stop| match e {
         Stop::Json(je) => PyErrOr::Core(JwtError::bad_json(
             Segment::Payload,
@@ -172,10 +237,10 @@ pub fn payload_to_py<'py>(
         while let Some((slot, k)) = key {
             pairs += 1;
             let p = j.peek()?;
-            let v = value(py, &mut j, p, 1, max_depth)?;
-            if let Some(slot) = slot {
-                *reg.slot(slot) = Some(v.clone());
-            }
+            let v = match slot {
+                Some(slot) => registered(py, input, &mut j, p, slot, &mut claims, max_depth)?,
+                None => value(py, &mut j, p, 1, max_depth)?,
+            };
             dict.set_item(k, v)?;
             key = j.next_key()?.map(|k| (registered_slot(k), jiter::cached_py_string(py, k)));
         }
@@ -197,7 +262,11 @@ pub fn payload_to_py<'py>(
         }
         return Err(PyErrOr::Core(duplicate_error(Segment::Payload, b"?")));
     }
-    Ok((dict, reg))
+    for name in require {
+        let present = dict.get_item(name).map_err(PyErrOr::Py)?.is_some_and(|v| !v.is_none());
+        claims.required_present.push(present);
+    }
+    Ok((dict, claims))
 }
 
 pub enum PyErrOr {
@@ -205,52 +274,10 @@ pub enum PyErrOr {
     Py(PyErr),
 }
 
-/// Python's `int(value)` for a JSON-built value, as PyJWT applies it to exp/nbf/iat.
-fn time(v: &Bound<'_, PyAny>) -> Time {
-    if let Ok(b) = v.cast_exact::<PyBool>() {
-        return Time::Int(b.is_true() as i128);
-    }
-    if let Ok(i) = v.cast_exact::<PyInt>() {
-        if let Ok(n) = i.extract::<i64>() {
-            return Time::Int(n as i128);
-        }
-        return match i.extract::<i128>() {
-            Ok(n) => Time::Int(n),
-            Err(_) => Time::Big(if i.lt(0).unwrap_or(false) { f64::NEG_INFINITY } else { f64::INFINITY }),
-        };
-    }
-    if let Ok(f) = v.cast_exact::<PyFloat>() {
-        let f = f.value();
-        if !f.is_finite() {
-            return Time::Invalid;
-        }
-        let t = f.trunc();
-        return if t.abs() < 1e38 { Time::Int(t as i128) } else { Time::Big(t) };
-    }
-    if let Ok(s) = v.cast_exact::<PyString>() {
-        return s.to_str().map(int_from_str).unwrap_or(Time::Invalid);
-    }
-    Time::Invalid
-}
-
-fn str_field<'a>(v: &'a Option<Bound<'_, PyAny>>) -> Field<Cow<'a, str>> {
-    match v {
-        None => Field::Absent,
-        Some(v) => match v.cast_exact::<PyString>().ok().and_then(|s| s.to_str().ok()) {
-            Some(s) => Field::Value(Cow::Borrowed(s)),
-            None => Field::WrongType,
-        },
-    }
-}
-
-fn audience<'a>(v: &'a Option<Bound<'_, PyAny>>) -> Audience<'a> {
-    let Some(v) = v else { return Audience::Absent };
-    // PyJWT: a falsy aud counts as absent.
+/// PyJWT's view of a non-string `aud` value (falsy counts as absent).
+fn audience<'a>(v: &Bound<'_, PyAny>) -> Audience<'a> {
     if !v.is_truthy().unwrap_or(true) {
         return Audience::Absent;
-    }
-    if let Ok(s) = v.cast_exact::<PyString>() {
-        return s.to_str().map(|s| Audience::Str(Cow::Borrowed(s))).unwrap_or(Audience::Invalid);
     }
     if let Ok(l) = v.cast_exact::<PyList>() {
         let mut out = Vec::with_capacity(l.len());
@@ -263,24 +290,4 @@ fn audience<'a>(v: &'a Option<Bound<'_, PyAny>>) -> Audience<'a> {
         return Audience::List(out);
     }
     Audience::Invalid
-}
-
-impl<'py> Registered<'py> {
-    /// The claims in the core's form, borrowing strings from the Python objects.
-    pub fn claims(&self, dict: &Bound<'py, PyDict>, require: &[String]) -> PyResult<Claims<'_>> {
-        let mut required_present = Vec::with_capacity(require.len());
-        for name in require {
-            required_present.push(dict.get_item(name)?.is_some_and(|v| !v.is_none()));
-        }
-        Ok(Claims {
-            exp: self.exp.as_ref().map(time),
-            nbf: self.nbf.as_ref().map(time),
-            iat: self.iat.as_ref().map(time),
-            iss: str_field(&self.iss),
-            sub: str_field(&self.sub),
-            jti: str_field(&self.jti),
-            aud: audience(&self.aud),
-            required_present,
-        })
-    }
 }

@@ -1,0 +1,81 @@
+"""Type stubs for turbojwt's native module (Rust, PyO3). Use the public API in
+``turbojwt`` rather than these functions directly."""
+
+from collections.abc import Callable
+from typing import Any
+
+__version__: str
+
+def decode(
+    jwt: str | bytes,
+    key: Any = "",
+    algorithms: Any = None,
+    options: dict[str, Any] | None = None,
+    verify: bool | None = None,
+    detached_payload: bytes | None = None,
+    audience: Any = None,
+    subject: str | None = None,
+    issuer: Any = None,
+    leeway: Any = 0,
+    **kwargs: Any,
+) -> dict[str, Any]: ...
+def decode_complete(
+    jwt: str | bytes,
+    key: Any = "",
+    algorithms: Any = None,
+    options: dict[str, Any] | None = None,
+    verify: bool | None = None,
+    detached_payload: bytes | None = None,
+    audience: Any = None,
+    issuer: Any = None,
+    subject: str | None = None,
+    leeway: Any = 0,
+    **kwargs: Any,
+) -> dict[str, Any]: ...
+
+# Returns the result, or NotImplemented when the Python reference path must handle the call.
+def decode_fast(
+    jwt: Any,
+    key: Any,
+    algorithms: Any,
+    options: Any,
+    audience: Any,
+    issuer: Any,
+    subject: Any,
+    leeway: Any,
+    base_options: dict[str, Any] | None,
+    complete: bool,
+) -> Any: ...
+def encode_fast(
+    payload: Any,
+    key: Any,
+    algorithm: str | None,
+    headers: Any,
+    sort_headers: bool,
+    enforce_minimum_key_length: bool,
+) -> Any: ...
+def set_global_registry_modified() -> None: ...
+
+class Verifier:
+    def __new__(
+        cls,
+        key: Any,
+        algorithms: list[str],
+        audience: Any,
+        issuer: Any,
+        subject: Any,
+        leeway: Any,
+        options: dict[str, Any] | None,
+        fallback: Callable[[Any, bool], Any],
+    ) -> Verifier: ...
+    def decode(self, token: str | bytes) -> dict[str, Any]: ...
+    def decode_complete(self, token: str | bytes) -> dict[str, Any]: ...
+    @property
+    def algorithms(self) -> list[str]: ...
+
+def key_cache_info() -> tuple[int, int, int, int]: ...
+def key_cache_clear() -> None: ...
+def set_key_cache_size(maxsize: int) -> None: ...
+def set_limits(max_token_length: int | None = None, max_json_depth: int | None = None) -> tuple[int, int]: ...
+def get_limits() -> tuple[int, int]: ...
+def bench_verify_floor(alg: str, key: str | bytes, signing_input: bytes, signature: bytes, iterations: int) -> float: ...
