@@ -126,15 +126,38 @@ fn entry_for_object(py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Option<A
     Ok(Some(entry))
 }
 
+/// The last str/bytes key object seen, so the usual call (the same key constant every
+/// time) skips hashing the key material. Holding the object keeps its identity stable.
+static LAST_KEY: Mutex<Option<(Py<PyAny>, Arc<KeyEntry>)>> = Mutex::new(None);
+
+fn last_key() -> std::sync::MutexGuard<'static, Option<(Py<PyAny>, Arc<KeyEntry>)>> {
+    LAST_KEY.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn material_entry(py: Python<'_>, key: &Bound<'_, PyAny>, material: &[u8]) -> Arc<KeyEntry> {
+    if let Some((obj, entry)) = &*last_key() {
+        if obj.bind(py).is(key) {
+            KEY_CACHE.record_hit();
+            return entry.clone();
+        }
+    }
+    let entry = KEY_CACHE.get(material);
+    if KEY_CACHE.info().maxsize > 0 {
+        let previous = last_key().replace((key.clone().unbind(), entry.clone()));
+        drop(previous); // released outside the lock
+    }
+    entry
+}
+
 /// Resolves a `key=` argument; `Ok(None)` means the core does not take this kind of key
 /// (the caller uses the Python reference path).
 pub fn resolve(py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Option<ResolvedKey>> {
     if let Ok(s) = key.cast_exact::<PyString>() {
         let Ok(text) = s.to_str() else { return Ok(None) };
-        return Ok(Some(ResolvedKey { entry: KEY_CACHE.get(text.as_bytes()), bound: None, is_object: false }));
+        return Ok(Some(ResolvedKey { entry: material_entry(py, key, text.as_bytes()), bound: None, is_object: false }));
     }
     if let Ok(b) = key.cast_exact::<PyBytes>() {
-        return Ok(Some(ResolvedKey { entry: KEY_CACHE.get(b.as_bytes()), bound: None, is_object: false }));
+        return Ok(Some(ResolvedKey { entry: material_entry(py, key, b.as_bytes()), bound: None, is_object: false }));
     }
     if key.is_instance(pyjwk_type(py)?.as_any())? {
         let name: String = match key.getattr("algorithm_name")?.extract() {
@@ -160,6 +183,8 @@ fn reset_identity(maxsize: usize) {
     let cap = NonZeroUsize::new(maxsize.max(1)).unwrap();
     let old = std::mem::replace(&mut *by_identity(), LruCache::new(cap));
     drop(old);
+    let last = last_key().take();
+    drop(last);
 }
 
 #[pyfunction]

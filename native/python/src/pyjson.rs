@@ -126,7 +126,54 @@ fn number_from_raw<'py>(py: Python<'py>, raw: &[u8]) -> Result<Bound<'py, PyAny>
     value(py, &mut j, p, 0, 1)
 }
 
-/// A registered claim: its Python object, and its value in the core's form.
+/// A registered claim's JSON value, as far as validation needs it.
+enum Scalar<'j> {
+    Str(Cow<'j, str>),
+    /// Any other number, as `int()` would convert it.
+    Number(Time),
+    Bool(bool),
+    /// null, an array or an object: `obj` tells the rest.
+    Other,
+}
+
+/// Records a registered claim (slot from `registered_slot`) in the core's form.
+fn note_claim<'j>(claims: &mut Claims<'j>, slot: u8, value: Scalar<'j>, obj: &Bound<'_, PyAny>) {
+    match slot {
+        0..=2 => {
+            let t = match value {
+                Scalar::Str(s) => int_from_str(&s),
+                Scalar::Number(t) => t,
+                Scalar::Bool(b) => Time::Int(b as i128),
+                Scalar::Other => Time::Invalid,
+            };
+            *match slot {
+                0 => &mut claims.exp,
+                1 => &mut claims.nbf,
+                _ => &mut claims.iat,
+            } = Some(t);
+        }
+        3..=5 => {
+            let f = match value {
+                Scalar::Str(s) => Field::Value(s),
+                _ => Field::WrongType,
+            };
+            *match slot {
+                3 => &mut claims.iss,
+                4 => &mut claims.sub,
+                _ => &mut claims.jti,
+            } = f;
+        }
+        _ => {
+            claims.aud = match value {
+                Scalar::Str(s) if s.is_empty() => Audience::Absent,
+                Scalar::Str(s) => Audience::Str(s),
+                _ => audience(obj),
+            }
+        }
+    }
+}
+
+/// A registered claim read through jiter: its Python object, noted in `claims`.
 fn registered<'py, 'j>(
     py: Python<'py>,
     input: &'j [u8],
@@ -136,62 +183,142 @@ fn registered<'py, 'j>(
     claims: &mut Claims<'j>,
     max_depth: usize,
 ) -> Result<Bound<'py, PyAny>, Stop> {
-    match slot {
-        0..=2 => {
-            let (obj, t) = match peek {
-                Peek::String => {
-                    let s = j.known_str()?;
-                    (py_str(py, s).into_any(), int_from_str(s))
-                }
-                Peek::True | Peek::False => {
-                    let b = j.known_bool(peek)?;
-                    (PyBool::new(py, b).to_owned().into_any(), Time::Int(b as i128))
-                }
-                p if p.is_num() => {
-                    let raw = j.known_number_bytes(p)?;
-                    let t = time_from_number(raw);
-                    let obj = match t {
-                        // An integer literal (a float would keep its float type).
-                        Time::Int(i) if raw.iter().all(|b| b.is_ascii_digit() || *b == b'-') => match i64::try_from(i) {
-                            Ok(i) => PyInt::new(py, i).into_any(),
-                            Err(_) => number_from_raw(py, raw)?,
-                        },
-                        _ => number_from_raw(py, raw)?,
-                    };
-                    (obj, t)
-                }
-                _ => (value(py, j, peek, 1, max_depth)?, Time::Invalid),
-            };
-            *match slot {
-                0 => &mut claims.exp,
-                1 => &mut claims.nbf,
-                _ => &mut claims.iat,
-            } = Some(t);
-            Ok(obj)
+    let (obj, scalar) = match peek {
+        Peek::String => {
+            let s = anchored(input, j.known_str()?);
+            (py_str(py, &s).into_any(), Scalar::Str(s))
         }
-        3..=5 => {
-            let (obj, field) = if peek == Peek::String {
-                let s = j.known_str()?;
-                (py_str(py, s).into_any(), Field::Value(anchored(input, s)))
-            } else {
-                (value(py, j, peek, 1, max_depth)?, Field::WrongType)
-            };
-            *match slot {
-                3 => &mut claims.iss,
-                4 => &mut claims.sub,
-                _ => &mut claims.jti,
-            } = field;
-            Ok(obj)
+        Peek::True | Peek::False => {
+            let b = j.known_bool(peek)?;
+            (PyBool::new(py, b).to_owned().into_any(), Scalar::Bool(b))
         }
-        _ => {
-            if peek == Peek::String {
-                let s = j.known_str()?;
-                claims.aud = if s.is_empty() { Audience::Absent } else { Audience::Str(anchored(input, s)) };
-                return Ok(py_str(py, s).into_any());
+        p if p.is_num() => {
+            let raw = j.known_number_bytes(p)?;
+            (number_from_raw(py, raw)?, Scalar::Number(time_from_number(raw)))
+        }
+        _ => (value(py, j, peek, 1, max_depth)?, Scalar::Other),
+    };
+    note_claim(claims, slot, scalar, &obj);
+    Ok(obj)
+}
+
+/// The fast path for the usual claims set: a flat object of escape-free strings, small
+/// integers, booleans and nulls (nested values are handed to jiter in place). Returns
+/// `Ok(None)` on anything else, and the caller parses the whole payload with jiter, so
+/// every acceptance decision stays with jiter's full JSON parser.
+fn fast_object<'py, 'j>(
+    py: Python<'py>,
+    input: &'j str,
+    claims: &mut Claims<'j>,
+    max_depth: usize,
+) -> Result<Option<(Bound<'py, PyDict>, usize)>, Stop> {
+    #[inline]
+    fn ws(b: &[u8], mut i: usize) -> usize {
+        while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
+            i += 1;
+        }
+        i
+    }
+    /// An escape-free string starting after its opening quote: (text, index after the
+    /// closing quote), or None when it has escapes, control characters or no end.
+    #[inline]
+    fn plain_str(text: &str, start: usize) -> Option<(&str, usize)> {
+        let b = text.as_bytes();
+        let end = start + memchr::memchr2(b'"', b'\\', &b[start..])?;
+        if b[end] != b'"' || b[start..end].iter().any(|&c| c < 0x20) {
+            return None;
+        }
+        // Both ends sit next to ASCII quotes: character boundaries.
+        Some((text.get(start..end)?, end + 1))
+    }
+    let text = input;
+    let input = text.as_bytes();
+    let b = input;
+    let mut i = ws(b, 0);
+    if b.get(i) != Some(&b'{') {
+        return Ok(None);
+    }
+    let dict = presized_dict(py);
+    let mut pairs = 0usize;
+    i = ws(b, i + 1);
+    if b.get(i) == Some(&b'}') {
+        return Ok((ws(b, i + 1) == b.len()).then_some((dict, 0)));
+    }
+    loop {
+        if b.get(i) != Some(&b'"') {
+            return Ok(None);
+        }
+        let Some((key, after)) = plain_str(text, i + 1) else { return Ok(None) };
+        i = ws(b, after);
+        if b.get(i) != Some(&b':') {
+            return Ok(None);
+        }
+        i = ws(b, i + 1);
+        let slot = registered_slot(key);
+        let Some(&first) = b.get(i) else { return Ok(None) };
+        let (obj, scalar): (Bound<'py, PyAny>, Scalar<'j>) = match first {
+            b'"' => {
+                let Some((val, after)) = plain_str(text, i + 1) else { return Ok(None) };
+                i = after;
+                (py_str(py, val).into_any(), Scalar::Str(Cow::Borrowed(val)))
             }
-            let obj = value(py, j, peek, 1, max_depth)?;
-            claims.aud = audience(&obj);
-            Ok(obj)
+            b'-' | b'0'..=b'9' => {
+                let start = i;
+                let neg = first == b'-';
+                let digits_start = start + neg as usize;
+                let mut k = digits_start;
+                while k < b.len() && b[k].is_ascii_digit() {
+                    k += 1;
+                }
+                let digits = &b[digits_start..k];
+                let next = b.get(k).copied().unwrap_or(b'}');
+                // Only plain integers without leading zeros; floats go to jiter.
+                if digits.is_empty()
+                    || digits.len() > 18
+                    || (digits.len() > 1 && digits[0] == b'0')
+                    || matches!(next, b'.' | b'e' | b'E')
+                {
+                    return Ok(None);
+                }
+                let v = digits.iter().fold(0i64, |acc, d| acc * 10 + (d - b'0') as i64);
+                let v = if neg { -v } else { v };
+                i = k;
+                (PyInt::new(py, v).into_any(), Scalar::Number(Time::Int(v as i128)))
+            }
+            b't' if b[i..].starts_with(b"true") => {
+                i += 4;
+                (PyBool::new(py, true).to_owned().into_any(), Scalar::Bool(true))
+            }
+            b'f' if b[i..].starts_with(b"false") => {
+                i += 5;
+                (PyBool::new(py, false).to_owned().into_any(), Scalar::Bool(false))
+            }
+            b'n' if b[i..].starts_with(b"null") => {
+                i += 4;
+                (py.None().into_bound(py), Scalar::Other)
+            }
+            b'[' | b'{' => {
+                // A nested value: jiter parses exactly that value and says where it ended.
+                let mut j = Jiter::new(&b[i..]).with_allow_inf_nan();
+                let p = j.peek()?;
+                let v = value(py, &mut j, p, 1, max_depth)?;
+                i += j.current_index();
+                (v, Scalar::Other)
+            }
+            _ => return Ok(None),
+        };
+        if let Some(slot) = slot {
+            note_claim(claims, slot, scalar, &obj);
+        }
+        dict.set_item(jiter::cached_py_string(py, key), obj)?;
+        pairs += 1;
+        i = ws(b, i);
+        match b.get(i) {
+            Some(b',') => i = ws(b, i + 1),
+            Some(b'}') => {
+                return Ok((ws(b, i + 1) == b.len()).then_some((dict, pairs)));
+            }
+            _ => return Ok(None),
         }
     }
 }
@@ -204,18 +331,11 @@ pub fn payload_to_py<'py, 'j>(
     require: &[String],
     max_depth: usize,
 ) -> Result<(Bound<'py, PyDict>, Claims<'j>), PyErrOr> {
-    check_utf8(input, Segment::Payload).map_err(PyErrOr::Core)?;
-    let mut j = Jiter::new(input).with_allow_inf_nan();
-    let mut claims = Claims {
-        exp: None,
-        nbf: None,
-        iat: None,
-        iss: Field::Absent,
-        sub: Field::Absent,
-        jti: Field::Absent,
-        aud: Audience::Absent,
-        required_present: Vec::new(),
+    let Ok(text) = std::str::from_utf8(input) else {
+        return Err(PyErrOr::Core(check_utf8(input, Segment::Payload).unwrap_err()));
     };
+    let mut j = Jiter::new(input).with_allow_inf_nan();
+    let mut claims = empty_claims();
     let fail = |e: Stop| match e {
         Stop::Json(je) => PyErrOr::Core(JwtError::bad_json(
             Segment::Payload,
@@ -224,6 +344,11 @@ pub fn payload_to_py<'py, 'j>(
         Stop::TooDeep => PyErrOr::Core(depth_error(Segment::Payload, max_depth)),
         Stop::Py(e) => PyErrOr::Py(e),
     };
+    if let Some((dict, pairs)) = fast_object(py, text, &mut claims, max_depth).map_err(fail)? {
+        return finish_payload(py, input, dict, pairs, claims, require);
+    }
+    // The general path starts over with fresh claims.
+    claims = empty_claims();
     let peek = j.peek().map_err(|e| fail(e.into()))?;
     if peek != Peek::Object {
         value(py, &mut j, peek, 1, max_depth).map_err(fail)?;
@@ -248,6 +373,32 @@ pub fn payload_to_py<'py, 'j>(
         Ok(())
     })();
     body.map_err(fail)?;
+    finish_payload(py, input, dict, pairs, claims, require)
+}
+
+fn empty_claims<'j>() -> Claims<'j> {
+    Claims {
+        exp: None,
+        nbf: None,
+        iat: None,
+        iss: Field::Absent,
+        sub: Field::Absent,
+        jti: Field::Absent,
+        aud: Audience::Absent,
+        required_present: Vec::new(),
+    }
+}
+
+/// Refuses duplicate top-level members (the dict holds fewer items than pairs were read)
+/// and notes which `require`d claims are present and not null.
+fn finish_payload<'py, 'j>(
+    _py: Python<'py>,
+    input: &'j [u8],
+    dict: Bound<'py, PyDict>,
+    pairs: usize,
+    mut claims: Claims<'j>,
+    require: &[String],
+) -> Result<(Bound<'py, PyDict>, Claims<'j>), PyErrOr> {
     if dict.len() != pairs {
         // A member appeared twice: name it (error path only).
         let mut seen = std::collections::HashSet::new();
