@@ -31,9 +31,18 @@ pub type PayloadBuf = SmallVec<[u8; 1024]>;
 /// Up to an RSA-4096 signature.
 pub type SignatureBuf = SmallVec<[u8; 512]>;
 
-/// A compact JWS split and decoded.
-pub struct Jws<'t> {
+/// The four parts of a compact token, still encoded.
+#[derive(Clone, Copy)]
+pub struct Segments<'t> {
     pub signing_input: &'t [u8],
+    pub header: &'t [u8],
+    pub payload: &'t [u8],
+    pub crypto: &'t [u8],
+}
+
+/// Decoded header, payload and signature, in buffers the caller owns (on its stack).
+#[derive(Default)]
+pub struct Decoded {
     pub header_json: HeaderBuf,
     pub payload: PayloadBuf,
     pub signature: SignatureBuf,
@@ -51,10 +60,8 @@ fn decode_segment<const N: usize>(segment: &[u8], name: &str, out: &mut SmallVec
     }
 }
 
-/// Splits like PyJWT (`rsplit(".", 1)` then `split(".", 1)`) and base64url-decodes the
-/// header. The payload and signature are decoded by [`Jws::finish`] once the header is
-/// known, because an RFC 7797 header (`b64: false`) changes what the payload segment is.
-pub fn split<'t>(token: &'t [u8], limits: &Limits) -> Result<(Jws<'t>, &'t [u8], &'t [u8])> {
+/// Splits like PyJWT (`rsplit(".", 1)` then `split(".", 1)`), after the length limit.
+pub fn split<'t>(token: &'t [u8], limits: &Limits) -> Result<Segments<'t>> {
     if token.len() > limits.max_token_length {
         return Err(JwtError::decode(format!(
             "Token is {} bytes long, over the limit of {} bytes",
@@ -62,34 +69,33 @@ pub fn split<'t>(token: &'t [u8], limits: &Limits) -> Result<(Jws<'t>, &'t [u8],
             limits.max_token_length
         )));
     }
-    let last_dot = memchr_rev(token).ok_or_else(|| JwtError::decode("Not enough segments"))?;
+    let last_dot = memchr::memrchr(b'.', token).ok_or_else(|| JwtError::decode("Not enough segments"))?;
     let signing_input = &token[..last_dot];
-    let crypto = &token[last_dot + 1..];
-    let first_dot = signing_input.iter().position(|&b| b == b'.').ok_or_else(|| JwtError::decode("Not enough segments"))?;
-    let header_seg = &signing_input[..first_dot];
-    let payload_seg = &signing_input[first_dot + 1..];
-    let mut header_json = HeaderBuf::new();
-    decode_segment(header_seg, "header", &mut header_json)?;
-    Ok((Jws { signing_input, header_json, payload: PayloadBuf::new(), signature: SignatureBuf::new() }, payload_seg, crypto))
+    let first_dot = memchr::memchr(b'.', signing_input).ok_or_else(|| JwtError::decode("Not enough segments"))?;
+    Ok(Segments {
+        signing_input,
+        header: &signing_input[..first_dot],
+        payload: &signing_input[first_dot + 1..],
+        crypto: &token[last_dot + 1..],
+    })
 }
 
-fn memchr_rev(token: &[u8]) -> Option<usize> {
-    token.iter().rposition(|&b| b == b'.')
-}
+impl Segments<'_> {
+    pub fn decode_header(&self, out: &mut HeaderBuf) -> Result<()> {
+        decode_segment(self.header, "header", out)
+    }
 
-impl<'t> Jws<'t> {
-    /// Decodes the payload and signature segments according to the parsed header.
-    pub fn finish(&mut self, header: &Header<'_>, payload_seg: &[u8], crypto: &[u8]) -> Result<()> {
+    /// Decodes the payload and signature according to the parsed header: an RFC 7797
+    /// header (`b64: false`) means the payload travels separately and its segment is empty.
+    pub fn decode_rest(&self, header: &Header<'_>, payload: &mut PayloadBuf, signature: &mut SignatureBuf) -> Result<()> {
         if header.b64_false {
-            // RFC 7797 detached form: the compact payload segment must be empty.
-            if !payload_seg.is_empty() {
+            if !self.payload.is_empty() {
                 return Err(JwtError::decode("Payload segment must be empty when 'b64' is false."));
             }
         } else {
-            decode_segment(payload_seg, "payload", &mut self.payload)?;
+            decode_segment(self.payload, "payload", payload)?;
         }
-        decode_segment(crypto, "crypto", &mut self.signature)
-
+        decode_segment(self.crypto, "crypto", signature)
     }
 }
 
@@ -184,8 +190,13 @@ pub fn select_algorithm(h: &Header<'_>, policy: &AlgPolicy) -> std::result::Resu
 }
 
 /// Verifies the signature with a key entry already checked for `alg`.
-pub fn verify_signature(key: &KeyEntry, alg: Algorithm, jws: &Jws<'_>) -> std::result::Result<(), Option<JwtError>> {
-    match key.verify(alg, jws.signing_input, &jws.signature) {
+pub fn verify_signature(
+    key: &KeyEntry,
+    alg: Algorithm,
+    signing_input: &[u8],
+    signature: &[u8],
+) -> std::result::Result<(), Option<JwtError>> {
+    match key.verify(alg, signing_input, signature) {
         Ok(true) => Ok(()),
         Ok(false) => Err(Some(JwtError::new(ErrorKind::InvalidSignature, "Signature verification failed"))),
         Err(KeyProblem::HmacRefused(m)) => Err(Some(JwtError::new(ErrorKind::InvalidKey, m))),
@@ -193,19 +204,15 @@ pub fn verify_signature(key: &KeyEntry, alg: Algorithm, jws: &Jws<'_>) -> std::r
     }
 }
 
-/// Parses a compact token through header validation (PyJWT's `_load` + `_validate_headers`).
-/// The returned header borrows from `jws.header_json`, so callers scan it themselves:
-/// this helper returns the split parts ready for [`scan_header`].
-pub fn parse<'t>(token: &'t [u8], limits: &Limits) -> Result<Jws<'t>> {
-    let (mut jws, payload_seg, crypto) = split(token, limits)?;
-    let header_json = std::mem::take(&mut jws.header_json);
-    {
-        let header = scan_header(&header_json, limits.max_json_depth)?;
-        jws.finish(&header, payload_seg, crypto)?;
-        validate_header(&header)?;
-    }
-    jws.header_json = header_json;
-    Ok(jws)
+/// Parses a compact token through header validation (PyJWT's `_load` + `_validate_headers`)
+/// into `out`; returns the segments (the header is re-read from `out.header_json`).
+pub fn parse<'t>(token: &'t [u8], limits: &Limits, out: &mut Decoded) -> Result<Segments<'t>> {
+    let seg = split(token, limits)?;
+    seg.decode_header(&mut out.header_json)?;
+    let header = scan_header(&out.header_json, limits.max_json_depth)?;
+    seg.decode_rest(&header, &mut out.payload, &mut out.signature)?;
+    validate_header(&header)?;
+    Ok(seg)
 }
 
 #[cfg(test)]
@@ -223,17 +230,19 @@ mod tests {
     fn hs256_round_trip_and_tamper() {
         let key = KeyEntry::new(b"0123456789abcdef0123456789abcdef");
         let t = token(r#"{"alg":"HS256","typ":"JWT"}"#, r#"{"sub":"x"}"#, &key, Algorithm::HS256);
-        let jws = parse(t.as_bytes(), &Limits::default()).unwrap();
-        let h = scan_header(&jws.header_json, 64).unwrap();
+        let mut d = Decoded::default();
+        let seg = parse(t.as_bytes(), &Limits::default(), &mut d).unwrap();
+        let h = scan_header(&d.header_json, 64).unwrap();
         let mut set = AlgorithmSet::new();
         set.insert(Algorithm::HS256);
         let alg = select_algorithm(&h, &AlgPolicy::Allowed(set.clone())).unwrap();
-        assert!(verify_signature(&key, alg, &jws).is_ok());
+        assert!(verify_signature(&key, alg, seg.signing_input, &d.signature).is_ok());
         let mut bad = t.clone().into_bytes();
         let n = bad.len();
         bad[n - 2] = if bad[n - 2] == b'A' { b'B' } else { b'A' };
-        let jws = parse(&bad, &Limits::default()).unwrap();
-        let e = verify_signature(&key, alg, &jws).unwrap_err().unwrap();
+        let mut d2 = Decoded::default();
+        let seg2 = parse(&bad, &Limits::default(), &mut d2).unwrap();
+        let e = verify_signature(&key, alg, seg2.signing_input, &d2.signature).unwrap_err().unwrap();
         assert_eq!(e.kind, ErrorKind::InvalidSignature);
         let mut other = AlgorithmSet::new();
         other.insert(Algorithm::RS256);
@@ -246,7 +255,7 @@ mod tests {
     #[test]
     fn malformed_tokens() {
         let l = Limits::default();
-        let msg = |t: &[u8]| parse(t, &l).err().map(|e| e.message.to_string());
+        let msg = |t: &[u8]| parse(t, &l, &mut Decoded::default()).err().map(|e| e.message.to_string());
         assert_eq!(msg(b"abc").as_deref(), Some("Not enough segments"));
         assert_eq!(msg(b"a.b").as_deref(), Some("Not enough segments"));
         assert_eq!(msg(b"!!.e30.").as_deref(), Some("Invalid header padding"));

@@ -11,7 +11,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyString};
 use turbojwt_core::alg::Family;
-use turbojwt_core::jws::{self, AlgPolicy, Limits};
+use turbojwt_core::jws::{self, AlgPolicy, HeaderBuf, Limits, PayloadBuf, SignatureBuf};
 use turbojwt_core::json::scan_header;
 use turbojwt_core::keys::KeyProblem;
 use turbojwt_core::{Algorithm, ErrorKind, JwtError};
@@ -72,10 +72,13 @@ pub fn run<'py>(
     at: f64,
 ) -> PyResult<Outcome<'py>> {
     let err = |e: JwtError, data: Option<&[u8]>| to_pyerr(py, &e, data);
-    let (mut parsed, payload_seg, crypto) = jws::split(token, limits).map_err(|e| err(e, None))?;
-    let header_json = std::mem::take(&mut parsed.header_json);
+    let seg = jws::split(token, limits).map_err(|e| err(e, None))?;
+    let mut header_json = HeaderBuf::new();
+    seg.decode_header(&mut header_json).map_err(|e| err(e, None))?;
     let header = scan_header(&header_json, limits.max_json_depth).map_err(|e| err(e, Some(&header_json)))?;
-    parsed.finish(&header, payload_seg, crypto).map_err(|e| err(e, None))?;
+    let mut payload_bytes = PayloadBuf::new();
+    let mut signature = SignatureBuf::new();
+    seg.decode_rest(&header, &mut payload_bytes, &mut signature).map_err(|e| err(e, None))?;
     jws::validate_header(&header).map_err(|e| err(e, None))?;
     if header.b64_false {
         jws::validate_b64_crit(&header).map_err(|e| err(e, None))?;
@@ -114,10 +117,10 @@ pub fn run<'py>(
             warn_key_length(py, &msg)?;
         }
         let verdict = if alg.family() == Family::Hmac {
-            jws::verify_signature(&key.entry, alg, &parsed)
+            jws::verify_signature(&key.entry, alg, seg.signing_input, &signature)
         } else {
             // Public-key verification takes tens of microseconds: let other threads run.
-            py.detach(|| jws::verify_signature(&key.entry, alg, &parsed))
+            py.detach(|| jws::verify_signature(&key.entry, alg, seg.signing_input, &signature))
         };
         match verdict {
             Ok(()) => {}
@@ -125,9 +128,9 @@ pub fn run<'py>(
             Err(None) => return Ok(Outcome::Fallback),
         }
     }
-    let (payload, claims) = match payload_to_py(py, &parsed.payload, &policy.claims.require, limits.max_json_depth) {
+    let (payload, claims) = match payload_to_py(py, &payload_bytes, &policy.claims.require, limits.max_json_depth) {
         Ok(built) => built,
-        Err(PyErrOr::Core(e)) => return Err(err(e, Some(&parsed.payload))),
+        Err(PyErrOr::Core(e)) => return Err(err(e, Some(&payload_bytes))),
         Err(PyErrOr::Py(e)) => return Err(e),
     };
     policy.claims.validate(&claims, at).map_err(|e| err(e, None))?;
@@ -138,7 +141,7 @@ pub fn run<'py>(
     let out = PyDict::new(py);
     out.set_item("payload", payload)?;
     out.set_item("header", json_to_py(py, &header_json)?)?;
-    out.set_item("signature", PyBytes::new(py, &parsed.signature))?;
+    out.set_item("signature", PyBytes::new(py, &signature))?;
     Ok(Outcome::Done(out.into_any()))
 }
 

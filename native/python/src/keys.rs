@@ -134,13 +134,17 @@ fn last_key() -> std::sync::MutexGuard<'static, Option<(Py<PyAny>, Arc<KeyEntry>
     LAST_KEY.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn material_entry(py: Python<'_>, key: &Bound<'_, PyAny>, material: &[u8]) -> Arc<KeyEntry> {
-    if let Some((obj, entry)) = &*last_key() {
-        if obj.bind(py).is(key) {
-            KEY_CACHE.record_hit();
-            return entry.clone();
-        }
+fn same_as_last(py: Python<'_>, key: &Bound<'_, PyAny>) -> Option<Arc<KeyEntry>> {
+    let last = last_key();
+    let (obj, entry) = last.as_ref()?;
+    if obj.bind(py).is(key) {
+        KEY_CACHE.record_hit();
+        return Some(entry.clone());
     }
+    None
+}
+
+fn material_entry(key: &Bound<'_, PyAny>, material: &[u8]) -> Arc<KeyEntry> {
     let entry = KEY_CACHE.get(material);
     if KEY_CACHE.info().maxsize > 0 {
         let previous = last_key().replace((key.clone().unbind(), entry.clone()));
@@ -152,12 +156,19 @@ fn material_entry(py: Python<'_>, key: &Bound<'_, PyAny>, material: &[u8]) -> Ar
 /// Resolves a `key=` argument; `Ok(None)` means the core does not take this kind of key
 /// (the caller uses the Python reference path).
 pub fn resolve(py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Option<ResolvedKey>> {
+    let plain = |entry| Ok(Some(ResolvedKey { entry, bound: None, is_object: false }));
     if let Ok(s) = key.cast_exact::<PyString>() {
+        if let Some(entry) = same_as_last(py, key) {
+            return plain(entry);
+        }
         let Ok(text) = s.to_str() else { return Ok(None) };
-        return Ok(Some(ResolvedKey { entry: material_entry(py, key, text.as_bytes()), bound: None, is_object: false }));
+        return plain(material_entry(key, text.as_bytes()));
     }
     if let Ok(b) = key.cast_exact::<PyBytes>() {
-        return Ok(Some(ResolvedKey { entry: material_entry(py, key, b.as_bytes()), bound: None, is_object: false }));
+        if let Some(entry) = same_as_last(py, key) {
+            return plain(entry);
+        }
+        return plain(material_entry(key, b.as_bytes()));
     }
     if key.is_instance(pyjwk_type(py)?.as_any())? {
         let name: String = match key.getattr("algorithm_name")?.extract() {

@@ -4,6 +4,7 @@
 //! Python's json module).
 
 use std::borrow::Cow;
+use std::sync::{Mutex, MutexGuard};
 
 use jiter::{Jiter, JiterError, NumberAny, NumberInt, Peek};
 use pyo3::prelude::*;
@@ -30,6 +31,49 @@ impl From<JiterError> for Stop {
 impl From<PyErr> for Stop {
     fn from(e: PyErr) -> Self {
         Stop::Py(e)
+    }
+}
+
+/// Claim names repeat from token to token: a small direct-mapped table of interned
+/// Python strings, small enough to stay in cache (jiter's general string cache is a large
+/// table whose misses showed up in profiles). Entries are replaced on collision.
+const NAME_SLOTS: usize = 256;
+
+pub struct NameCache {
+    slots: Vec<Option<(Box<str>, Py<PyString>)>>,
+}
+
+static NAMES: Mutex<NameCache> = Mutex::new(NameCache { slots: Vec::new() });
+
+fn names() -> MutexGuard<'static, NameCache> {
+    NAMES.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl NameCache {
+    fn get<'py>(&mut self, py: Python<'py>, name: &str) -> Bound<'py, PyString> {
+        if self.slots.is_empty() {
+            self.slots.resize_with(NAME_SLOTS, || None);
+        }
+        let b = name.as_bytes();
+        let mut h = b.len() as u32;
+        for &c in b.iter().take(8) {
+            h = h.wrapping_mul(31).wrapping_add(c as u32);
+        }
+        if let Some(&last) = b.last() {
+            h = h.wrapping_mul(31).wrapping_add(last as u32);
+        }
+        let slot = &mut self.slots[(h as usize) & (NAME_SLOTS - 1)];
+        if let Some((text, obj)) = slot {
+            if **text == *name {
+                return obj.bind(py).clone();
+            }
+        }
+        let obj = PyString::intern(py, name);
+        if name.len() <= 64 {
+            // The replaced string is an ordinary str: releasing it runs no Python code.
+            *slot = Some((name.into(), obj.clone().unbind()));
+        }
+        obj
     }
 }
 
@@ -240,6 +284,7 @@ fn fast_object<'py, 'j>(
     }
     let dict = presized_dict(py);
     let mut pairs = 0usize;
+    let mut names = names();
     i = ws(b, i + 1);
     if b.get(i) == Some(&b'}') {
         return Ok((ws(b, i + 1) == b.len()).then_some((dict, 0)));
@@ -310,7 +355,7 @@ fn fast_object<'py, 'j>(
         if let Some(slot) = slot {
             note_claim(claims, slot, scalar, &obj);
         }
-        dict.set_item(jiter::cached_py_string(py, key), obj)?;
+        dict.set_item(names.get(py, key), obj)?;
         pairs += 1;
         i = ws(b, i);
         match b.get(i) {
@@ -358,7 +403,8 @@ pub fn payload_to_py<'py, 'j>(
     let dict = presized_dict(py);
     let mut pairs = 0usize;
     let body = (|| -> Result<(), Stop> {
-        let mut key = j.known_object()?.map(|k| (registered_slot(k), jiter::cached_py_string(py, k)));
+        let mut names = names();
+        let mut key = j.known_object()?.map(|k| (registered_slot(k), names.get(py, k)));
         while let Some((slot, k)) = key {
             pairs += 1;
             let p = j.peek()?;
@@ -367,7 +413,7 @@ pub fn payload_to_py<'py, 'j>(
                 None => value(py, &mut j, p, 1, max_depth)?,
             };
             dict.set_item(k, v)?;
-            key = j.next_key()?.map(|k| (registered_slot(k), jiter::cached_py_string(py, k)));
+            key = j.next_key()?.map(|k| (registered_slot(k), names.get(py, k)));
         }
         j.finish()?;
         Ok(())
