@@ -42,6 +42,17 @@ _ALGORITHM_UNSET = object()
 _PUBLIC_KEY_ALGORITHMS = (RSAAlgorithm, ECAlgorithm, OKPAlgorithm)
 
 
+def warn_unsupported_kwargs(function: str, kwargs: dict[str, Any], stacklevel: int = 3) -> None:
+    """PyJWT's deprecation warning for extra keyword arguments (pointing at the caller)."""
+    warnings.warn(
+        f"passing additional kwargs to {function}() is deprecated "
+        "and will be removed in pyjwt version 3. "
+        f"Unsupported kwargs: {tuple(kwargs.keys())}",
+        RemovedInPyjwt3Warning,
+        stacklevel=stacklevel,
+    )
+
+
 def _unwrap_certificate_or_der(key: Any) -> Any:
     """The public key of an X.509 certificate (PEM or DER) or of a DER SubjectPublicKeyInfo.
 
@@ -204,13 +215,7 @@ class PyJWS:
         **kwargs: dict[str, Any],
     ) -> dict[str, Any]:
         if kwargs:
-            warnings.warn(
-                "passing additional kwargs to decode_complete() is deprecated "
-                "and will be removed in pyjwt version 3. "
-                f"Unsupported kwargs: {tuple(kwargs.keys())}",
-                RemovedInPyjwt3Warning,
-                stacklevel=2,
-            )
+            warn_unsupported_kwargs("decode_complete", kwargs)
         merged_options: SigOptions = self.options if options is None else {**self.options, **options}
         verify_signature = merged_options["verify_signature"]
 
@@ -252,13 +257,7 @@ class PyJWS:
         **kwargs: dict[str, Any],
     ) -> Any:
         if kwargs:
-            warnings.warn(
-                "passing additional kwargs to decode() is deprecated "
-                "and will be removed in pyjwt version 3. "
-                f"Unsupported kwargs: {tuple(kwargs.keys())}",
-                RemovedInPyjwt3Warning,
-                stacklevel=2,
-            )
+            warn_unsupported_kwargs("decode", kwargs)
         return self.decode_complete(jwt, key, algorithms, options, detached_payload=detached_payload)["payload"]
 
     def get_unverified_header(self, jwt: str | bytes) -> dict[str, Any]:

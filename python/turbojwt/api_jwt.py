@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Union, cast
 from . import _native
 from ._strict import load_json_object
 from .api_jwk import PyJWK
-from .api_jws import _ALGORITHM_UNSET, PyJWS, _jws_global_obj
+from .api_jws import _ALGORITHM_UNSET, PyJWS, _jws_global_obj, warn_unsupported_kwargs
 from .exceptions import (
     DecodeError,
     ExpiredSignatureError,
@@ -29,7 +29,6 @@ from .exceptions import (
     InvalidSubjectError,
     MissingRequiredClaimError,
 )
-from .warnings import RemovedInPyjwt3Warning
 
 if TYPE_CHECKING:
     from .algorithms import AllowedPrivateKeys, AllowedPublicKeys
@@ -169,13 +168,7 @@ class PyJWT:
             if result is not NotImplemented:
                 return cast(dict[str, Any], result)
         if kwargs:
-            warnings.warn(
-                "passing additional kwargs to decode_complete() is deprecated "
-                "and will be removed in pyjwt version 3. "
-                f"Unsupported kwargs: {tuple(kwargs.keys())}",
-                RemovedInPyjwt3Warning,
-                stacklevel=2,
-            )
+            warn_unsupported_kwargs("decode_complete", kwargs)
         return self._decode_complete_reference(
             jwt, key, algorithms, options, verify, detached_payload, audience, issuer, subject, leeway
         )
@@ -239,13 +232,7 @@ class PyJWT:
             if result is not NotImplemented:
                 return cast(dict[str, Any], result)
         if kwargs:
-            warnings.warn(
-                "passing additional kwargs to decode() is deprecated "
-                "and will be removed in pyjwt version 3. "
-                f"Unsupported kwargs: {tuple(kwargs.keys())}",
-                RemovedInPyjwt3Warning,
-                stacklevel=2,
-            )
+            warn_unsupported_kwargs("decode", kwargs)
         decoded = self._decode_complete_reference(
             jwt, key, algorithms, options, verify, detached_payload, audience, issuer, subject, leeway
         )

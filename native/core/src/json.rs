@@ -197,8 +197,9 @@ where
 }
 
 /// The `alg` header parameter as far as verification cares.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum HeaderAlg {
+    #[default]
     Missing,
     Known(Algorithm),
     /// A string naming no algorithm the core implements (may still be in the allow-list).
@@ -207,8 +208,9 @@ pub enum HeaderAlg {
     Invalid,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum Field<T> {
+    #[default]
     Absent,
     Value(T),
     /// Present but not of the expected JSON type.
@@ -221,7 +223,7 @@ pub enum CritItem {
     NotString,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Header<'j> {
     pub alg: HeaderAlg,
     pub kid: Field<Cow<'j, str>>,
@@ -252,14 +254,7 @@ fn fast_header(input: &[u8]) -> Option<Header<'_>> {
         }
         Some((text.get(start..end)?, end + 1))
     };
-    let mut h = Header {
-        alg: HeaderAlg::Missing,
-        kid: Field::Absent,
-        typ: Field::Absent,
-        crit: None,
-        has_b64: false,
-        b64_false: false,
-    };
+    let mut h = Header::default();
     let mut members = Members::new();
     let mut i = ws(0);
     if b.get(i) != Some(&b'{') {
@@ -314,14 +309,7 @@ pub fn scan_header(input: &[u8], max_depth: usize) -> Result<Header<'_>> {
 }
 
 fn scan_header_general(input: &[u8], max_depth: usize) -> Result<Header<'_>> {
-    let mut h = Header {
-        alg: HeaderAlg::Missing,
-        kid: Field::Absent,
-        typ: Field::Absent,
-        crit: None,
-        has_b64: false,
-        b64_false: false,
-    };
+    let mut h = Header::default();
     walk_object(input, Segment::Header, max_depth, |name, j, peek| {
         match name {
             b"alg" => {
@@ -395,8 +383,9 @@ pub enum Time {
     Invalid,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub enum Audience<'j> {
+    #[default]
     /// Absent, or a falsy value (null, false, 0, "", [], {}), which PyJWT treats as absent.
     Absent,
     Str(Cow<'j, str>),
@@ -405,7 +394,7 @@ pub enum Audience<'j> {
     Invalid,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Claims<'j> {
     pub exp: Option<Time>,
     pub nbf: Option<Time>,
@@ -569,16 +558,7 @@ fn read_aud<'j>(input: &'j [u8], j: &mut Jiter<'j>, peek: Peek, max_depth: usize
 
 /// Scans the claims object, reading the registered claims and the presence of `require`d ones.
 pub fn scan_claims<'j>(input: &'j [u8], require: &[String], max_depth: usize) -> Result<Claims<'j>> {
-    let mut c = Claims {
-        exp: None,
-        nbf: None,
-        iat: None,
-        iss: Field::Absent,
-        sub: Field::Absent,
-        jti: Field::Absent,
-        aud: Audience::Absent,
-        required_present: vec![false; require.len()],
-    };
+    let mut c = Claims { required_present: vec![false; require.len()], ..Claims::default() };
     walk_object(input, Segment::Payload, max_depth, |name, j, peek| {
         if !require.is_empty() && peek != Peek::Null {
             for (flag, r) in c.required_present.iter_mut().zip(require) {

@@ -380,7 +380,7 @@ pub fn payload_to_py<'py, 'j>(
         return Err(PyErrOr::Core(check_utf8(input, Segment::Payload).unwrap_err()));
     };
     let mut j = Jiter::new(input).with_allow_inf_nan();
-    let mut claims = empty_claims();
+    let mut claims = Claims::default();
     let fail = |e: Stop| match e {
         Stop::Json(je) => PyErrOr::Core(JwtError::bad_json(
             Segment::Payload,
@@ -393,7 +393,7 @@ pub fn payload_to_py<'py, 'j>(
         return finish_payload(py, input, dict, pairs, claims, require);
     }
     // The general path starts over with fresh claims.
-    claims = empty_claims();
+    claims = Claims::default();
     let peek = j.peek().map_err(|e| fail(e.into()))?;
     if peek != Peek::Object {
         value(py, &mut j, peek, 1, max_depth).map_err(fail)?;
@@ -422,18 +422,6 @@ pub fn payload_to_py<'py, 'j>(
     finish_payload(py, input, dict, pairs, claims, require)
 }
 
-fn empty_claims<'j>() -> Claims<'j> {
-    Claims {
-        exp: None,
-        nbf: None,
-        iat: None,
-        iss: Field::Absent,
-        sub: Field::Absent,
-        jti: Field::Absent,
-        aud: Audience::Absent,
-        required_present: Vec::new(),
-    }
-}
 
 /// Refuses duplicate top-level members (the dict holds fewer items than pairs were read)
 /// and notes which `require`d claims are present and not null.
