@@ -227,3 +227,30 @@ mod tests {
         assert!(read(&[]).is_none());
     }
 }
+
+fn push_tlv(out: &mut Vec<u8>, tag: u8, content: &[u8]) {
+    out.push(tag);
+    push_len(out, content.len());
+    out.extend_from_slice(content);
+}
+
+/// A SubjectPublicKeyInfo DER from an algorithm OID, optional parameters (an OID, or
+/// NULL when `None` and `null_params`), and the public key bits.
+pub fn spki_der(alg_oid: &[u8], param_oid: Option<&[u8]>, null_params: bool, key: &[u8]) -> Vec<u8> {
+    let mut alg = Vec::with_capacity(24);
+    push_tlv(&mut alg, TAG_OID, alg_oid);
+    match param_oid {
+        Some(p) => push_tlv(&mut alg, TAG_OID, p),
+        None if null_params => alg.extend_from_slice(&[TAG_NULL, 0]),
+        None => {}
+    }
+    let mut bits = Vec::with_capacity(key.len() + 1);
+    bits.push(0);
+    bits.extend_from_slice(key);
+    let mut body = Vec::with_capacity(alg.len() + bits.len() + 8);
+    push_tlv(&mut body, TAG_SEQUENCE, &alg);
+    push_tlv(&mut body, TAG_BIT_STRING, &bits);
+    let mut out = Vec::with_capacity(body.len() + 4);
+    push_tlv(&mut out, TAG_SEQUENCE, &body);
+    out
+}

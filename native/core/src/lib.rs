@@ -9,6 +9,7 @@ pub mod claims;
 pub mod der;
 pub mod error;
 pub mod json;
+pub mod jwk;
 pub mod jws;
 pub mod keys;
 pub mod pem;
