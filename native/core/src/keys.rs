@@ -404,8 +404,9 @@ impl KeyEntry {
                 None => Ok(()),
             },
             Family::None => Err(KeyProblem::Unsupported),
+            // Parsed for this algorithm here, so that verify() cannot find a problem later.
             _ => match self.asymmetric() {
-                Some(k) if k.fits(alg) => Ok(()),
+                Some(k) if k.verifier(alg).is_some() => Ok(()),
                 _ => Err(KeyProblem::Unsupported),
             },
         }

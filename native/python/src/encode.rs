@@ -130,7 +130,8 @@ fn write_dict(out: &mut Vec<u8>, d: &Bound<'_, PyDict>, depth: usize, sort_keys:
             let s = k.cast_exact::<PyString>().ok()?.to_str().ok()?.to_owned();
             keyed.push((s, k, v));
         }
-        keyed.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
+        // Python sorts str by code point, which is UTF-8 byte order.
+        keyed.sort_by(|a, b| a.0.cmp(&b.0));
         items = keyed.into_iter().map(|(_, k, v)| (k, v)).collect();
     }
     for (n, (k, v)) in items.iter().enumerate() {
