@@ -182,7 +182,7 @@ static GLOBAL_FALLBACK: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 /// `turbojwt.decode` / `turbojwt.decode_complete`, PyJWT's signature, entirely native on
 /// the common path (no Python frame in between); anything else goes to the reference path.
 #[allow(clippy::too_many_arguments)]
-fn global_decode(
+pub fn global_decode(
     py: Python<'_>,
     jwt: &Bound<'_, PyAny>,
     key: Arg<'_>,
@@ -236,49 +236,6 @@ fn global_decode(
             complete,
         ))
         .map(Bound::unbind)
-}
-
-/// `turbojwt.decode(jwt, key="", algorithms=None, options=None, verify=None,
-/// detached_payload=None, audience=None, subject=None, issuer=None, leeway=0, **kwargs)`
-#[pyfunction]
-#[pyo3(signature = (jwt, key=Arg::Missing, algorithms=None, options=None, verify=None, detached_payload=None, audience=None, subject=None, issuer=None, leeway=Arg::Missing, **kwargs))]
-#[allow(clippy::too_many_arguments)]
-pub fn decode(
-    py: Python<'_>,
-    jwt: &Bound<'_, PyAny>,
-    key: Arg<'_>,
-    algorithms: Option<&Bound<'_, PyAny>>,
-    options: Option<&Bound<'_, PyAny>>,
-    verify: Option<&Bound<'_, PyAny>>,
-    detached_payload: Option<&Bound<'_, PyAny>>,
-    audience: Option<&Bound<'_, PyAny>>,
-    subject: Option<&Bound<'_, PyAny>>,
-    issuer: Option<&Bound<'_, PyAny>>,
-    leeway: Arg<'_>,
-    kwargs: Option<&Bound<'_, PyDict>>,
-) -> PyResult<Py<PyAny>> {
-    global_decode(py, jwt, key, algorithms, options, verify, detached_payload, audience, subject, issuer, leeway, kwargs, false)
-}
-
-/// `turbojwt.decode_complete(...)`: as `decode`, returning header, payload and signature.
-#[pyfunction]
-#[pyo3(signature = (jwt, key=Arg::Missing, algorithms=None, options=None, verify=None, detached_payload=None, audience=None, issuer=None, subject=None, leeway=Arg::Missing, **kwargs))]
-#[allow(clippy::too_many_arguments)]
-pub fn decode_complete(
-    py: Python<'_>,
-    jwt: &Bound<'_, PyAny>,
-    key: Arg<'_>,
-    algorithms: Option<&Bound<'_, PyAny>>,
-    options: Option<&Bound<'_, PyAny>>,
-    verify: Option<&Bound<'_, PyAny>>,
-    detached_payload: Option<&Bound<'_, PyAny>>,
-    audience: Option<&Bound<'_, PyAny>>,
-    issuer: Option<&Bound<'_, PyAny>>,
-    subject: Option<&Bound<'_, PyAny>>,
-    leeway: Arg<'_>,
-    kwargs: Option<&Bound<'_, PyDict>>,
-) -> PyResult<Py<PyAny>> {
-    global_decode(py, jwt, key, algorithms, options, verify, detached_payload, audience, subject, issuer, leeway, kwargs, true)
 }
 
 fn not_implemented(py: Python<'_>) -> Py<PyAny> {

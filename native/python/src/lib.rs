@@ -7,6 +7,7 @@ mod bench;
 mod decode;
 mod encode;
 mod errors;
+mod fastcall;
 mod keys;
 mod limits;
 mod policy;
@@ -16,8 +17,7 @@ mod pyjson;
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(decode::decode_fast, m)?)?;
-    m.add_function(wrap_pyfunction!(decode::decode, m)?)?;
-    m.add_function(wrap_pyfunction!(decode::decode_complete, m)?)?;
+    fastcall::register(m)?;
     m.add_function(wrap_pyfunction!(decode::set_global_registry_modified, m)?)?;
     m.add_function(wrap_pyfunction!(encode::encode_fast, m)?)?;
     m.add_class::<decode::Verifier>()?;

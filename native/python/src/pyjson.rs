@@ -268,9 +268,22 @@ fn fast_object<'py, 'j>(
     #[inline]
     fn plain_str(text: &str, start: usize) -> Option<(&str, usize)> {
         let b = text.as_bytes();
-        let end = start + memchr::memchr2(b'"', b'\\', &b[start..])?;
-        if b[end] != b'"' || b[start..end].iter().any(|&c| c < 0x20) {
-            return None;
+        // Claim names and most values are short: a plain loop beats a SIMD search's set-up.
+        let mut end = start;
+        loop {
+            match *b.get(end)? {
+                b'"' => break,
+                b'\\' | 0..=0x1f => return None,
+                _ => end += 1,
+            }
+            if end - start == 32 {
+                let rest = &b[end..];
+                end += memchr::memchr2(b'"', b'\\', rest)?;
+                if b[end] != b'"' || b[start..end].iter().any(|&c| c < 0x20) {
+                    return None;
+                }
+                break;
+            }
         }
         // Both ends sit next to ASCII quotes: character boundaries.
         Some((text.get(start..end)?, end + 1))
