@@ -14,10 +14,14 @@ pub fn decode(input: &[u8]) -> Option<Vec<u8>> {
 /// stack); false when not canonical base64url.
 #[inline]
 pub fn decode_into<const N: usize>(input: &[u8], out: &mut SmallVec<[u8; N]>) -> bool {
-    let Ok(len) = URL_SAFE_NO_PAD.decoded_length(input) else { return false };
+    let Ok(len) = URL_SAFE_NO_PAD.decoded_length(input) else {
+        return false;
+    };
     out.clear();
     out.resize(len, 0);
-    URL_SAFE_NO_PAD.decode(input, Out::from_slice(out.as_mut_slice())).is_ok()
+    URL_SAFE_NO_PAD
+        .decode(input, Out::from_slice(out.as_mut_slice()))
+        .is_ok()
 }
 
 #[inline]

@@ -42,7 +42,9 @@ impl KeyCache {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, LruCache<Box<[u8]>, Arc<KeyEntry>, foldhash::fast::RandomState>> {
+    fn lock(
+        &self,
+    ) -> MutexGuard<'_, LruCache<Box<[u8]>, Arc<KeyEntry>, foldhash::fast::RandomState>> {
         // A panic while holding the lock cannot leave the LRU inconsistent for our use.
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -120,7 +122,15 @@ mod tests {
         }
         assert!(c.info().currsize <= 4);
         c.clear();
-        assert_eq!(c.info(), CacheInfo { hits: 0, misses: 0, maxsize: 4, currsize: 0 });
+        assert_eq!(
+            c.info(),
+            CacheInfo {
+                hits: 0,
+                misses: 0,
+                maxsize: 4,
+                currsize: 0
+            }
+        );
     }
 
     #[test]

@@ -86,26 +86,45 @@ impl ClaimsPolicy {
         let leeway = self.leeway;
         if let (Some(iat), true) = (c.iat, self.verify_iat) {
             if iat == Time::Invalid {
-                return Err(JwtError::new(ErrorKind::InvalidIssuedAt, "Issued At claim (iat) must be an integer."));
+                return Err(JwtError::new(
+                    ErrorKind::InvalidIssuedAt,
+                    "Issued At claim (iat) must be an integer.",
+                ));
             }
             if cmp_time(iat, now + leeway) == Some(Ordering::Greater) {
-                return Err(JwtError::new(ErrorKind::ImmatureSignature, "The token is not yet valid (iat)"));
+                return Err(JwtError::new(
+                    ErrorKind::ImmatureSignature,
+                    "The token is not yet valid (iat)",
+                ));
             }
         }
         if let (Some(nbf), true) = (c.nbf, self.verify_nbf) {
             if nbf == Time::Invalid {
-                return Err(JwtError::decode("Not Before claim (nbf) must be an integer."));
+                return Err(JwtError::decode(
+                    "Not Before claim (nbf) must be an integer.",
+                ));
             }
             if cmp_time(nbf, now + leeway) == Some(Ordering::Greater) {
-                return Err(JwtError::new(ErrorKind::ImmatureSignature, "The token is not yet valid (nbf)"));
+                return Err(JwtError::new(
+                    ErrorKind::ImmatureSignature,
+                    "The token is not yet valid (nbf)",
+                ));
             }
         }
         if let (Some(exp), true) = (c.exp, self.verify_exp) {
             if exp == Time::Invalid {
-                return Err(JwtError::decode("Expiration Time claim (exp) must be an integer."));
+                return Err(JwtError::decode(
+                    "Expiration Time claim (exp) must be an integer.",
+                ));
             }
-            if matches!(cmp_time(exp, now - leeway), Some(Ordering::Less | Ordering::Equal)) {
-                return Err(JwtError::new(ErrorKind::ExpiredSignature, "Signature has expired"));
+            if matches!(
+                cmp_time(exp, now - leeway),
+                Some(Ordering::Less | Ordering::Equal)
+            ) {
+                return Err(JwtError::new(
+                    ErrorKind::ExpiredSignature,
+                    "Signature has expired",
+                ));
             }
         }
         if self.verify_iss {
@@ -117,7 +136,12 @@ impl ClaimsPolicy {
         if self.verify_sub {
             match &c.sub {
                 Field::Absent => {}
-                Field::WrongType => return Err(JwtError::new(ErrorKind::InvalidSubject, "Subject must be a string")),
+                Field::WrongType => {
+                    return Err(JwtError::new(
+                        ErrorKind::InvalidSubject,
+                        "Subject must be a string",
+                    ))
+                }
                 Field::Value(s) => {
                     if self.subject.as_deref().is_some_and(|want| want != s) {
                         return Err(JwtError::new(ErrorKind::InvalidSubject, "Invalid subject"));
@@ -126,17 +150,25 @@ impl ClaimsPolicy {
             }
         }
         if self.verify_jti && c.jti == Field::WrongType {
-            return Err(JwtError::new(ErrorKind::InvalidJti, "JWT ID must be a string"));
+            return Err(JwtError::new(
+                ErrorKind::InvalidJti,
+                "JWT ID must be a string",
+            ));
         }
         Ok(())
     }
 
     fn validate_iss(&self, c: &Claims<'_>) -> Result<()> {
-        let Some(expected) = &self.issuer else { return Ok(()) };
+        let Some(expected) = &self.issuer else {
+            return Ok(());
+        };
         let iss = match &c.iss {
             Field::Absent => return Err(JwtError::missing_claim("iss")),
             Field::WrongType => {
-                return Err(JwtError::new(ErrorKind::InvalidIssuer, "Payload Issuer (iss) must be a string"))
+                return Err(JwtError::new(
+                    ErrorKind::InvalidIssuer,
+                    "Payload Issuer (iss) must be a string",
+                ))
             }
             Field::Value(s) => s,
         };
@@ -163,9 +195,17 @@ impl ClaimsPolicy {
             return Err(JwtError::missing_claim("aud"));
         }
         if self.strict_aud {
-            let Expected::One(want) = expected else { return invalid("Invalid audience (strict)") };
-            let Audience::Str(got) = &c.aud else { return invalid("Invalid claim format in token (strict)") };
-            return if want == got { Ok(()) } else { invalid("Audience doesn't match (strict)") };
+            let Expected::One(want) = expected else {
+                return invalid("Invalid audience (strict)");
+            };
+            let Audience::Str(got) = &c.aud else {
+                return invalid("Invalid claim format in token (strict)");
+            };
+            return if want == got {
+                Ok(())
+            } else {
+                invalid("Audience doesn't match (strict)")
+            };
         }
         let matches = |want: &String| match &c.aud {
             Audience::Str(s) => s == want,
@@ -201,11 +241,17 @@ mod tests {
     fn time_boundaries_match_pyjwt() {
         let p = ClaimsPolicy::default();
         assert!(check(&p, r#"{"exp":100}"#, 99.5).is_ok());
-        assert_eq!(check(&p, r#"{"exp":100}"#, 100.0).unwrap_err(), "ExpiredSignatureError: Signature has expired");
+        assert_eq!(
+            check(&p, r#"{"exp":100}"#, 100.0).unwrap_err(),
+            "ExpiredSignatureError: Signature has expired"
+        );
         assert!(check(&p, r#"{"nbf":100}"#, 100.0).is_ok());
         assert!(check(&p, r#"{"nbf":101}"#, 100.5).is_err());
         assert!(check(&p, r#"{"iat":"100"}"#, 100.0).is_ok());
-        let lee = ClaimsPolicy { leeway: 10.0, ..Default::default() };
+        let lee = ClaimsPolicy {
+            leeway: 10.0,
+            ..Default::default()
+        };
         assert!(check(&lee, r#"{"exp":95}"#, 100.0).is_ok());
         assert_eq!(
             check(&p, r#"{"exp":"x"}"#, 1.0).unwrap_err(),
@@ -217,18 +263,36 @@ mod tests {
 
     #[test]
     fn audience_rules() {
-        let p = ClaimsPolicy { audience: Some(Expected::One("a".into())), ..Default::default() };
+        let p = ClaimsPolicy {
+            audience: Some(Expected::One("a".into())),
+            ..Default::default()
+        };
         assert!(check(&p, r#"{"aud":["x","a"]}"#, 0.0).is_ok());
-        assert_eq!(check(&p, r#"{"aud":"ab"}"#, 0.0).unwrap_err(), "InvalidAudienceError: Audience doesn't match");
-        assert_eq!(check(&p, r#"{}"#, 0.0).unwrap_err(), "MissingRequiredClaimError: Token is missing the \"aud\" claim");
+        assert_eq!(
+            check(&p, r#"{"aud":"ab"}"#, 0.0).unwrap_err(),
+            "InvalidAudienceError: Audience doesn't match"
+        );
+        assert_eq!(
+            check(&p, r#"{}"#, 0.0).unwrap_err(),
+            "MissingRequiredClaimError: Token is missing the \"aud\" claim"
+        );
         let none = ClaimsPolicy::default();
-        assert_eq!(check(&none, r#"{"aud":"a"}"#, 0.0).unwrap_err(), "InvalidAudienceError: Invalid audience");
-        let strict = ClaimsPolicy { strict_aud: true, ..p.clone() };
+        assert_eq!(
+            check(&none, r#"{"aud":"a"}"#, 0.0).unwrap_err(),
+            "InvalidAudienceError: Invalid audience"
+        );
+        let strict = ClaimsPolicy {
+            strict_aud: true,
+            ..p.clone()
+        };
         assert_eq!(
             check(&strict, r#"{"aud":["a"]}"#, 0.0).unwrap_err(),
             "InvalidAudienceError: Invalid claim format in token (strict)"
         );
-        let empty = ClaimsPolicy { audience: Some(Expected::Any(vec![])), ..Default::default() };
+        let empty = ClaimsPolicy {
+            audience: Some(Expected::Any(vec![])),
+            ..Default::default()
+        };
         assert!(check(&empty, r#"{"aud":"a"}"#, 0.0).is_err());
     }
 
@@ -241,9 +305,21 @@ mod tests {
             ..Default::default()
         };
         assert!(check(&p, r#"{"iss":"i2","sub":"s","jti":"j"}"#, 0.0).is_ok());
-        assert_eq!(check(&p, r#"{"iss":"i2","sub":"s"}"#, 0.0).unwrap_err(), "MissingRequiredClaimError: Token is missing the \"jti\" claim");
-        assert_eq!(check(&p, r#"{"iss":"i","sub":"s","jti":"j"}"#, 0.0).unwrap_err(), "InvalidIssuerError: Invalid issuer");
-        assert_eq!(check(&p, r#"{"iss":"i1","sub":"t","jti":"j"}"#, 0.0).unwrap_err(), "InvalidSubjectError: Invalid subject");
-        assert_eq!(check(&p, r#"{"iss":"i1","sub":"s","jti":5}"#, 0.0).unwrap_err(), "InvalidJTIError: JWT ID must be a string");
+        assert_eq!(
+            check(&p, r#"{"iss":"i2","sub":"s"}"#, 0.0).unwrap_err(),
+            "MissingRequiredClaimError: Token is missing the \"jti\" claim"
+        );
+        assert_eq!(
+            check(&p, r#"{"iss":"i","sub":"s","jti":"j"}"#, 0.0).unwrap_err(),
+            "InvalidIssuerError: Invalid issuer"
+        );
+        assert_eq!(
+            check(&p, r#"{"iss":"i1","sub":"t","jti":"j"}"#, 0.0).unwrap_err(),
+            "InvalidSubjectError: Invalid subject"
+        );
+        assert_eq!(
+            check(&p, r#"{"iss":"i1","sub":"s","jti":5}"#, 0.0).unwrap_err(),
+            "InvalidJTIError: JWT ID must be a string"
+        );
     }
 }

@@ -49,7 +49,12 @@ pub fn read(input: &[u8]) -> Option<Tlv<'_>> {
         return None;
     }
     let header_len = input.len() - p.len();
-    Some(Tlv { tag, content: &p[..len], whole: &input[..header_len + len], rest: &p[len..] })
+    Some(Tlv {
+        tag,
+        content: &p[..len],
+        whole: &input[..header_len + len],
+        rest: &p[len..],
+    })
 }
 
 pub fn expect(input: &[u8], tag: u8) -> Option<Tlv<'_>> {
@@ -67,7 +72,10 @@ pub struct AlgorithmId<'a> {
 pub fn algorithm_id(seq_content: &[u8]) -> Option<AlgorithmId<'_>> {
     let oid = expect(seq_content, TAG_OID)?;
     let param_oid = read(oid.rest).and_then(|p| (p.tag == TAG_OID).then_some(p.content));
-    Some(AlgorithmId { oid: oid.content, param_oid })
+    Some(AlgorithmId {
+        oid: oid.content,
+        param_oid,
+    })
 }
 
 /// SubjectPublicKeyInfo: the algorithm and the BIT STRING contents (without the unused-bits byte).
@@ -90,7 +98,10 @@ pub fn spki(der: &[u8]) -> Option<Spki<'_>> {
     if unused != 0 {
         return None;
     }
-    Some(Spki { alg: algorithm_id(alg.content)?, key })
+    Some(Spki {
+        alg: algorithm_id(alg.content)?,
+        key,
+    })
 }
 
 /// The SubjectPublicKeyInfo element (whole encoding) of an X.509 certificate.
@@ -122,7 +133,10 @@ pub fn pkcs8(der: &[u8]) -> Option<Pkcs8<'_>> {
     let version = expect(outer.content, TAG_INTEGER)?;
     let alg = expect(version.rest, TAG_SEQUENCE)?;
     let key = expect(alg.rest, TAG_OCTET_STRING)?;
-    Some(Pkcs8 { alg: algorithm_id(alg.content)?, key: key.content })
+    Some(Pkcs8 {
+        alg: algorithm_id(alg.content)?,
+        key: key.content,
+    })
 }
 
 /// Bit length of a DER INTEGER's contents, taken as unsigned.
@@ -223,7 +237,10 @@ mod tests {
     #[test]
     fn rejects_truncated_and_non_minimal() {
         assert!(read(&[0x30, 0x05, 0x00]).is_none());
-        assert!(read(&[0x30, 0x81, 0x05, 0, 0, 0, 0, 0]).is_none(), "long form for a short length");
+        assert!(
+            read(&[0x30, 0x81, 0x05, 0, 0, 0, 0, 0]).is_none(),
+            "long form for a short length"
+        );
         assert!(read(&[]).is_none());
     }
 }
@@ -236,7 +253,12 @@ fn push_tlv(out: &mut Vec<u8>, tag: u8, content: &[u8]) {
 
 /// A SubjectPublicKeyInfo DER from an algorithm OID, optional parameters (an OID, or
 /// NULL when `None` and `null_params`), and the public key bits.
-pub fn spki_der(alg_oid: &[u8], param_oid: Option<&[u8]>, null_params: bool, key: &[u8]) -> Vec<u8> {
+pub fn spki_der(
+    alg_oid: &[u8],
+    param_oid: Option<&[u8]>,
+    null_params: bool,
+    key: &[u8],
+) -> Vec<u8> {
     let mut alg = Vec::with_capacity(24);
     push_tlv(&mut alg, TAG_OID, alg_oid);
     match param_oid {

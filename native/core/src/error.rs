@@ -49,7 +49,9 @@ pub enum Detail {
     None,
     /// The header or payload was not JSON the core accepts; the binding re-derives the
     /// message from Python's json module so it reads exactly like PyJWT's.
-    BadJson { segment: Segment },
+    BadJson {
+        segment: Segment,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,13 +70,21 @@ pub struct JwtError {
 
 impl JwtError {
     pub fn new(kind: ErrorKind, message: impl Into<Cow<'static, str>>) -> Self {
-        JwtError { kind, message: message.into(), detail: Detail::None }
+        JwtError {
+            kind,
+            message: message.into(),
+            detail: Detail::None,
+        }
     }
     pub fn decode(message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(ErrorKind::Decode, message)
     }
     pub fn bad_json(segment: Segment, message: impl Into<Cow<'static, str>>) -> Self {
-        JwtError { kind: ErrorKind::Decode, message: message.into(), detail: Detail::BadJson { segment } }
+        JwtError {
+            kind: ErrorKind::Decode,
+            message: message.into(),
+            detail: Detail::BadJson { segment },
+        }
     }
     pub fn missing_claim(claim: impl Into<Cow<'static, str>>) -> Self {
         Self::new(ErrorKind::MissingRequiredClaim, claim)
@@ -82,7 +92,9 @@ impl JwtError {
     /// The message as PyJWT's `str(exc)` shows it.
     pub fn display_message(&self) -> String {
         match self.kind {
-            ErrorKind::MissingRequiredClaim => format!("Token is missing the \"{}\" claim", self.message),
+            ErrorKind::MissingRequiredClaim => {
+                format!("Token is missing the \"{}\" claim", self.message)
+            }
             _ => self.message.to_string(),
         }
     }

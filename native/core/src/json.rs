@@ -38,11 +38,17 @@ struct Members<'j> {
 
 impl<'j> Members<'j> {
     fn new() -> Self {
-        Members { seen: SmallVec::new() }
+        Members {
+            seen: SmallVec::new(),
+        }
     }
     /// Records a member name; false when it was already there.
     fn insert(&mut self, name: Cow<'j, [u8]>) -> bool {
-        if self.seen.iter().any(|s| s.len() == name.len() && **s == *name) {
+        if self
+            .seen
+            .iter()
+            .any(|s| s.len() == name.len() && **s == *name)
+        {
             return false;
         }
         self.seen.push(name);
@@ -88,7 +94,9 @@ pub fn depth_error(segment: Segment, max_depth: usize) -> JwtError {
         Segment::Header => "header",
         Segment::Payload => "payload",
     };
-    JwtError::decode(format!("Invalid {name} string: JSON nested deeper than {max_depth} levels"))
+    JwtError::decode(format!(
+        "Invalid {name} string: JSON nested deeper than {max_depth} levels"
+    ))
 }
 
 pub fn duplicate_error(segment: Segment, name: &[u8]) -> JwtError {
@@ -119,7 +127,10 @@ pub fn check_utf8(input: &[u8], segment: Segment) -> Result<()> {
         Segment::Header => "header",
         Segment::Payload => "payload",
     };
-    Err(JwtError::bad_json(segment, format!("Invalid {which} string: not valid UTF-8")))
+    Err(JwtError::bad_json(
+        segment,
+        format!("Invalid {which} string: not valid UTF-8"),
+    ))
 }
 
 /// What a member callback did with the value.
@@ -143,7 +154,12 @@ impl From<bool> for Step {
 }
 
 /// Walks a top-level JSON object, calling `on_member(name, jiter, peek)` for each member.
-fn walk_object<'j, F>(input: &'j [u8], segment: Segment, max_depth: usize, mut on_member: F) -> Result<()>
+fn walk_object<'j, F>(
+    input: &'j [u8],
+    segment: Segment,
+    max_depth: usize,
+    mut on_member: F,
+) -> Result<()>
 where
     F: FnMut(&[u8], &mut Jiter<'j>, Peek) -> JiterResult<Step>,
 {
@@ -170,7 +186,10 @@ where
         return Err(depth_error(segment, max_depth));
     }
     let mut members = Members::new();
-    let mut key = j.known_object().map_err(bad)?.map(|k| member_name(input, k));
+    let mut key = j
+        .known_object()
+        .map_err(bad)?
+        .map(|k| member_name(input, k));
     while let Some(name) = key {
         let name_ref: &[u8] = &name;
         let name_copy: Cow<'j, [u8]> = match &name {
@@ -235,6 +254,38 @@ pub struct Header<'j> {
     pub b64_false: bool,
 }
 
+/// The index of the first `"`, `\\` or control character (< 0x20) at or after `i`.
+pub fn find_string_special(b: &[u8], mut i: usize) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SSE2 is part of x86_64: 16 bytes per step, with no feature detection needed.
+        use std::arch::x86_64::*;
+        // SAFETY: each load reads b[i..i + 16], inside the slice by the loop condition.
+        unsafe {
+            let quote = _mm_set1_epi8(b'"' as i8);
+            let backslash = _mm_set1_epi8(b'\\' as i8);
+            let ctl_max = _mm_set1_epi8(0x1f);
+            while i + 16 <= b.len() {
+                let x = _mm_loadu_si128(b.as_ptr().add(i) as *const __m128i);
+                let is_ctl = _mm_cmpeq_epi8(_mm_min_epu8(x, ctl_max), x); // unsigned x <= 0x1f
+                let hits = _mm_or_si128(
+                    _mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, backslash)),
+                    is_ctl,
+                );
+                let mask = _mm_movemask_epi8(hits) as u32;
+                if mask != 0 {
+                    return Some(i + mask.trailing_zeros() as usize);
+                }
+                i += 16;
+            }
+        }
+    }
+    b[i..]
+        .iter()
+        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+        .map(|p| i + p)
+}
+
 /// The usual header (`{"alg":"RS256","typ":"JWT","kid":"k1"}`: string members without
 /// escapes) read without the general parser; None hands anything else to jiter.
 fn fast_header(input: &[u8]) -> Option<Header<'_>> {
@@ -247,8 +298,7 @@ fn fast_header(input: &[u8]) -> Option<Header<'_>> {
         i
     };
     let plain_str = |start: usize| -> Option<(&str, usize)> {
-        let len = b.get(start..)?.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
-        let end = start + len;
+        let end = find_string_special(b, start)?;
         if b[end] != b'"' {
             return None;
         }
@@ -456,11 +506,17 @@ pub fn time_from_number(raw: &[u8]) -> Time {
         _ => (false, raw),
     };
     if !digits.is_empty() && digits.len() <= 18 && digits.iter().all(u8::is_ascii_digit) {
-        let v = digits.iter().fold(0i64, |acc, d| acc * 10 + (d - b'0') as i64);
+        let v = digits
+            .iter()
+            .fold(0i64, |acc, d| acc * 10 + (d - b'0') as i64);
         return Time::Int(if neg { -v } else { v } as i128);
     }
-    let Ok(s) = std::str::from_utf8(raw) else { return Time::Invalid };
-    if s.bytes().any(|c| matches!(c, b'.' | b'e' | b'E' | b'N' | b'I')) {
+    let Ok(s) = std::str::from_utf8(raw) else {
+        return Time::Invalid;
+    };
+    if s.bytes()
+        .any(|c| matches!(c, b'.' | b'e' | b'E' | b'N' | b'I'))
+    {
         // A JSON float: int() truncates; NaN and infinities (incl. overflow like 1e400) raise.
         match s.parse::<f64>() {
             Ok(f) if f.is_finite() => {
@@ -492,7 +548,11 @@ fn read_time(j: &mut Jiter<'_>, peek: Peek) -> JiterResult<(Time, bool)> {
     })
 }
 
-fn read_str_field<'j>(input: &'j [u8], j: &mut Jiter<'j>, peek: Peek) -> JiterResult<(Field<Cow<'j, str>>, bool)> {
+fn read_str_field<'j>(
+    input: &'j [u8],
+    j: &mut Jiter<'j>,
+    peek: Peek,
+) -> JiterResult<(Field<Cow<'j, str>>, bool)> {
     if peek == Peek::String {
         Ok((Field::Value(anchored(input, j.known_str()?)), true))
     } else {
@@ -501,14 +561,29 @@ fn read_str_field<'j>(input: &'j [u8], j: &mut Jiter<'j>, peek: Peek) -> JiterRe
 }
 
 fn is_falsy_number(raw: &[u8]) -> bool {
-    std::str::from_utf8(raw).ok().and_then(|s| s.parse::<f64>().ok()).is_some_and(|f| f == 0.0)
+    std::str::from_utf8(raw)
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+        .is_some_and(|f| f == 0.0)
 }
 
-fn read_aud<'j>(input: &'j [u8], j: &mut Jiter<'j>, peek: Peek, max_depth: usize) -> JiterResult<(Audience<'j>, Step)> {
+fn read_aud<'j>(
+    input: &'j [u8],
+    j: &mut Jiter<'j>,
+    peek: Peek,
+    max_depth: usize,
+) -> JiterResult<(Audience<'j>, Step)> {
     Ok(match peek {
         Peek::String => {
             let s = anchored(input, j.known_str()?);
-            (if s.is_empty() { Audience::Absent } else { Audience::Str(s) }, Step::Consumed)
+            (
+                if s.is_empty() {
+                    Audience::Absent
+                } else {
+                    Audience::Str(s)
+                },
+                Step::Consumed,
+            )
         }
         Peek::Null | Peek::False => (Audience::Absent, Step::Skip),
         Peek::True => (Audience::Invalid, Step::Skip),
@@ -546,19 +621,40 @@ fn read_aud<'j>(input: &'j [u8], j: &mut Jiter<'j>, peek: Peek, max_depth: usize
             }
             let raw = &input[start..j.current_index()];
             let empty = raw.iter().filter(|b| !b.is_ascii_whitespace()).count() == 2;
-            (if empty { Audience::Absent } else { Audience::Invalid }, Step::Consumed)
+            (
+                if empty {
+                    Audience::Absent
+                } else {
+                    Audience::Invalid
+                },
+                Step::Consumed,
+            )
         }
         p if p.is_num() => {
             let raw = j.known_number_bytes(p)?;
-            (if is_falsy_number(raw) { Audience::Absent } else { Audience::Invalid }, Step::Consumed)
+            (
+                if is_falsy_number(raw) {
+                    Audience::Absent
+                } else {
+                    Audience::Invalid
+                },
+                Step::Consumed,
+            )
         }
         _ => (Audience::Invalid, Step::Skip),
     })
 }
 
 /// Scans the claims object, reading the registered claims and the presence of `require`d ones.
-pub fn scan_claims<'j>(input: &'j [u8], require: &[String], max_depth: usize) -> Result<Claims<'j>> {
-    let mut c = Claims { required_present: vec![false; require.len()], ..Claims::default() };
+pub fn scan_claims<'j>(
+    input: &'j [u8],
+    require: &[String],
+    max_depth: usize,
+) -> Result<Claims<'j>> {
+    let mut c = Claims {
+        required_present: vec![false; require.len()],
+        ..Claims::default()
+    };
     walk_object(input, Segment::Payload, max_depth, |name, j, peek| {
         if !require.is_empty() && peek != Peek::Null {
             for (flag, r) in c.required_present.iter_mut().zip(require) {
@@ -610,8 +706,39 @@ mod tests {
         let h = scan_header(br#"{"alg":5,"kid":7,"crit":["b64",1],"b64":false}"#, 64).unwrap();
         assert_eq!(h.alg, HeaderAlg::Invalid);
         assert_eq!(h.kid, Field::WrongType);
-        assert_eq!(h.crit, Some(Some(vec![CritItem::Name("b64".into()), CritItem::NotString])));
+        assert_eq!(
+            h.crit,
+            Some(Some(vec![
+                CritItem::Name("b64".into()),
+                CritItem::NotString
+            ]))
+        );
         assert!(h.b64_false);
+    }
+
+    #[test]
+    fn find_special_matches_a_plain_scan() {
+        let mut text: Vec<u8> = (0..200u8).map(|i| b'a' + (i % 26)).collect();
+        for pos in [0usize, 1, 15, 16, 17, 31, 32, 100, 199] {
+            for special in [b'"', b'\\', 0x00, 0x1f] {
+                let mut t = text.clone();
+                t[pos] = special;
+                for start in [0usize, 1, 7, 16] {
+                    let expected = t[start..]
+                        .iter()
+                        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+                        .map(|p| start + p);
+                    assert_eq!(
+                        find_string_special(&t, start),
+                        expected,
+                        "pos {pos} start {start}"
+                    );
+                }
+            }
+        }
+        text[50] = 0x80; // bytes >= 0x80 are not control characters
+        text[51] = 0xff;
+        assert_eq!(find_string_special(&text, 0), None);
     }
 
     #[test]
@@ -636,7 +763,10 @@ mod tests {
             r#"{"\u0061lg":"HS256"}"#,
             r#"{"alg":"HS256","b64":false,"crit":["b64"]}"#,
         ] {
-            assert!(fast_header(refused_fast.as_bytes()).is_none(), "{refused_fast}");
+            assert!(
+                fast_header(refused_fast.as_bytes()).is_none(),
+                "{refused_fast}"
+            );
         }
         assert!(scan_header(br#"{"alg":"HS256","alg":"none"}"#, 64).is_err());
     }
@@ -675,8 +805,20 @@ mod tests {
         assert_eq!(c.nbf, Some(Time::Int(-123)));
         assert_eq!(c.iat, Some(Time::Int(1)));
         let c = scan_claims(br#"{"exp":"1.5","nbf":null,"iat":1e400}"#, &[], 64).unwrap();
-        assert_eq!((c.exp, c.nbf, c.iat), (Some(Time::Invalid), Some(Time::Invalid), Some(Time::Invalid)));
-        let c = scan_claims(br#"{"exp":NaN,"nbf":"1__0","iat":1000000000000000000000000000000000000000000}"#, &[], 64).unwrap();
+        assert_eq!(
+            (c.exp, c.nbf, c.iat),
+            (
+                Some(Time::Invalid),
+                Some(Time::Invalid),
+                Some(Time::Invalid)
+            )
+        );
+        let c = scan_claims(
+            br#"{"exp":NaN,"nbf":"1__0","iat":1000000000000000000000000000000000000000000}"#,
+            &[],
+            64,
+        )
+        .unwrap();
         assert_eq!((c.exp, c.nbf), (Some(Time::Invalid), Some(Time::Invalid)));
         assert!(matches!(c.iat, Some(Time::Big(f)) if f > 1e41));
     }
@@ -686,19 +828,32 @@ mod tests {
         fn aud(j: &str) -> Audience<'static> {
             match scan_claims(j.as_bytes(), &[], 64).unwrap().aud {
                 Audience::Str(s) => Audience::Str(Cow::Owned(s.into_owned())),
-                Audience::List(l) => Audience::List(l.into_iter().map(|s| Cow::Owned(s.into_owned())).collect()),
+                Audience::List(l) => {
+                    Audience::List(l.into_iter().map(|s| Cow::Owned(s.into_owned())).collect())
+                }
                 Audience::Absent => Audience::Absent,
                 Audience::Invalid => Audience::Invalid,
             }
         }
         assert_eq!(aud(r#"{"aud":"a"}"#), Audience::Str("a".into()));
-        assert_eq!(aud(r#"{"aud":["a","b"]}"#), Audience::List(vec!["a".into(), "b".into()]));
+        assert_eq!(
+            aud(r#"{"aud":["a","b"]}"#),
+            Audience::List(vec!["a".into(), "b".into()])
+        );
         assert_eq!(aud(r#"{"aud":["a",1]}"#), Audience::Invalid);
         for falsy in [r#""""#, "[]", "{}", "0", "0.0", "null", "false"] {
-            assert_eq!(aud(&format!(r#"{{"aud":{falsy}}}"#)), Audience::Absent, "{falsy}");
+            assert_eq!(
+                aud(&format!(r#"{{"aud":{falsy}}}"#)),
+                Audience::Absent,
+                "{falsy}"
+            );
         }
         for truthy in ["1", "true", r#"{"a":1}"#] {
-            assert_eq!(aud(&format!(r#"{{"aud":{truthy}}}"#)), Audience::Invalid, "{truthy}");
+            assert_eq!(
+                aud(&format!(r#"{{"aud":{truthy}}}"#)),
+                Audience::Invalid,
+                "{truthy}"
+            );
         }
     }
 

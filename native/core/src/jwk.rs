@@ -44,8 +44,11 @@ fn b64_member(obj: &jiter::JsonObject<'_>, name: &str) -> Result<Vec<u8>, String
 /// Parses one JWK. Private members (`d`, ...) are not read: the core verifies with public
 /// keys, and signing keys come as PEM/DER.
 pub fn parse(json: &[u8]) -> Result<Jwk, String> {
-    let value = JsonValue::parse(json, false).map_err(|e| format!("JWK is not valid JSON: {}", e.error_type))?;
-    let JsonValue::Object(obj) = value else { return Err("JWK must be a JSON object".into()) };
+    let value = JsonValue::parse(json, false)
+        .map_err(|e| format!("JWK is not valid JSON: {}", e.error_type))?;
+    let JsonValue::Object(obj) = value else {
+        return Err("JWK must be a JSON object".into());
+    };
     let kty = string(&obj, "kty")?.ok_or("JWK is missing \"kty\"")?;
     let material = match kty.as_str() {
         "RSA" => {
@@ -65,7 +68,10 @@ pub fn parse(json: &[u8]) -> Result<Jwk, String> {
             let x = b64_member(&obj, "x")?;
             let y = b64_member(&obj, "y")?;
             if x.len() != curve.scalar_len() || y.len() != curve.scalar_len() {
-                return Err(format!("Coords should be {} bytes for curve {crv}", curve.scalar_len()));
+                return Err(format!(
+                    "Coords should be {} bytes for curve {crv}",
+                    curve.scalar_len()
+                ));
             }
             let mut point = Vec::with_capacity(1 + 2 * x.len());
             point.push(0x04);
@@ -126,9 +132,12 @@ mod tests {
     #[test]
     fn ec_and_okp_jwks_verify_what_their_private_keys_sign() {
         let rng = SystemRandom::new();
-        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+            .unwrap();
         let signer = KeyEntry::new(pkcs8.as_ref());
-        let kp = EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref()).unwrap();
+        let kp =
+            EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref())
+                .unwrap();
         let point = kp.public_key().as_ref();
         let jwk = format!(
             r#"{{"kty":"EC","crv":"P-256","x":"{}","y":"{}","kid":"k1","use":"sig"}}"#,
@@ -145,7 +154,10 @@ mod tests {
         let ed = Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
         let signer = KeyEntry::new(ed.as_ref());
         let pk = Ed25519KeyPair::from_pkcs8(ed.as_ref()).unwrap();
-        let jwk = format!(r#"{{"kty":"OKP","crv":"Ed25519","x":"{}"}}"#, b64::encode(pk.public_key().as_ref()));
+        let jwk = format!(
+            r#"{{"kty":"OKP","crv":"Ed25519","x":"{}"}}"#,
+            b64::encode(pk.public_key().as_ref())
+        );
         let verifier = KeyEntry::new(&parse(jwk.as_bytes()).unwrap().material);
         let sig = signer.sign(Algorithm::EdDSA, b"m").unwrap();
         assert_eq!(verifier.verify(Algorithm::EdDSA, b"m", &sig), Ok(true));
@@ -178,10 +190,19 @@ mod tests {
     #[test]
     fn bad_jwks_refused_with_reasons() {
         assert!(parse(b"[]").unwrap_err().contains("object"));
-        assert!(parse(br#"{"kty":"EC","crv":"P-256","x":"AA","y":"AA"}"#).unwrap_err().contains("32 bytes"));
-        assert!(parse(br#"{"kty":"oct","k":""}"#).unwrap_err().contains("empty"));
-        assert!(parse(br#"{"kty":"XYZ"}"#).unwrap_err().contains("Unsupported kty"));
+        assert!(parse(br#"{"kty":"EC","crv":"P-256","x":"AA","y":"AA"}"#)
+            .unwrap_err()
+            .contains("32 bytes"));
+        assert!(parse(br#"{"kty":"oct","k":""}"#)
+            .unwrap_err()
+            .contains("empty"));
+        assert!(parse(br#"{"kty":"XYZ"}"#)
+            .unwrap_err()
+            .contains("Unsupported kty"));
         assert!(parse(br#"{"n":"AQAB"}"#).unwrap_err().contains("kty"));
-        assert_eq!(parse(br#"{"kty":"oct","k":"c2VjcmV0"}"#).unwrap().material, b"secret");
+        assert_eq!(
+            parse(br#"{"kty":"oct","k":"c2VjcmV0"}"#).unwrap().material,
+            b"secret"
+        );
     }
 }

@@ -21,7 +21,10 @@ pub const DEFAULT_MAX_JSON_DEPTH: usize = 64;
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_token_length: DEFAULT_MAX_TOKEN_LENGTH, max_json_depth: DEFAULT_MAX_JSON_DEPTH }
+        Limits {
+            max_token_length: DEFAULT_MAX_TOKEN_LENGTH,
+            max_json_depth: DEFAULT_MAX_JSON_DEPTH,
+        }
     }
 }
 
@@ -52,7 +55,11 @@ fn padding_error(name: &str) -> JwtError {
     JwtError::decode(format!("Invalid {name} padding"))
 }
 
-fn decode_segment<const N: usize>(segment: &[u8], name: &str, out: &mut SmallVec<[u8; N]>) -> Result<()> {
+fn decode_segment<const N: usize>(
+    segment: &[u8],
+    name: &str,
+    out: &mut SmallVec<[u8; N]>,
+) -> Result<()> {
     if b64::decode_into(segment, out) {
         Ok(())
     } else {
@@ -69,9 +76,11 @@ pub fn split<'t>(token: &'t [u8], limits: &Limits) -> Result<Segments<'t>> {
             limits.max_token_length
         )));
     }
-    let last_dot = memchr::memrchr(b'.', token).ok_or_else(|| JwtError::decode("Not enough segments"))?;
+    let last_dot =
+        memchr::memrchr(b'.', token).ok_or_else(|| JwtError::decode("Not enough segments"))?;
     let signing_input = &token[..last_dot];
-    let first_dot = memchr::memchr(b'.', signing_input).ok_or_else(|| JwtError::decode("Not enough segments"))?;
+    let first_dot = memchr::memchr(b'.', signing_input)
+        .ok_or_else(|| JwtError::decode("Not enough segments"))?;
     Ok(Segments {
         signing_input,
         header: &signing_input[..first_dot],
@@ -87,10 +96,17 @@ impl Segments<'_> {
 
     /// Decodes the payload and signature according to the parsed header: an RFC 7797
     /// header (`b64: false`) means the payload travels separately and its segment is empty.
-    pub fn decode_rest(&self, header: &Header<'_>, payload: &mut PayloadBuf, signature: &mut SignatureBuf) -> Result<()> {
+    pub fn decode_rest(
+        &self,
+        header: &Header<'_>,
+        payload: &mut PayloadBuf,
+        signature: &mut SignatureBuf,
+    ) -> Result<()> {
         if header.b64_false {
             if !self.payload.is_empty() {
-                return Err(JwtError::decode("Payload segment must be empty when 'b64' is false."));
+                return Err(JwtError::decode(
+                    "Payload segment must be empty when 'b64' is false.",
+                ));
             }
         } else {
             decode_segment(self.payload, "payload", payload)?;
@@ -103,22 +119,35 @@ impl Segments<'_> {
 /// non-empty list of strings naming only understood extensions (`b64`) that are present.
 pub fn validate_header(h: &Header<'_>) -> Result<()> {
     if h.kid == Field::WrongType {
-        return Err(JwtError::new(ErrorKind::InvalidToken, "Key ID header parameter must be a string"));
+        return Err(JwtError::new(
+            ErrorKind::InvalidToken,
+            "Key ID header parameter must be a string",
+        ));
     }
     match &h.crit {
         None => Ok(()),
-        Some(None) => Err(JwtError::new(ErrorKind::InvalidToken, "Invalid 'crit' header: must be a non-empty list")),
-        Some(Some(items)) if items.is_empty() => {
-            Err(JwtError::new(ErrorKind::InvalidToken, "Invalid 'crit' header: must be a non-empty list"))
-        }
+        Some(None) => Err(JwtError::new(
+            ErrorKind::InvalidToken,
+            "Invalid 'crit' header: must be a non-empty list",
+        )),
+        Some(Some(items)) if items.is_empty() => Err(JwtError::new(
+            ErrorKind::InvalidToken,
+            "Invalid 'crit' header: must be a non-empty list",
+        )),
         Some(Some(items)) => {
             for item in items {
                 match item {
                     CritItem::NotString => {
-                        return Err(JwtError::new(ErrorKind::InvalidToken, "Invalid 'crit' header: values must be strings"))
+                        return Err(JwtError::new(
+                            ErrorKind::InvalidToken,
+                            "Invalid 'crit' header: values must be strings",
+                        ))
                     }
                     CritItem::Name(n) if n != "b64" => {
-                        return Err(JwtError::new(ErrorKind::InvalidToken, format!("Unsupported critical extension: {n}")))
+                        return Err(JwtError::new(
+                            ErrorKind::InvalidToken,
+                            format!("Unsupported critical extension: {n}"),
+                        ))
                     }
                     CritItem::Name(n) => {
                         if !h.has_b64 {
@@ -155,16 +184,32 @@ pub enum AlgPolicy {
     /// `algorithms=[...]`.
     Allowed(AlgorithmSet),
     /// A key bound to one algorithm (a `PyJWK`), optionally with an allow-list as well.
-    Bound { alg: Algorithm, allowed: Option<AlgorithmSet> },
+    Bound {
+        alg: Algorithm,
+        allowed: Option<AlgorithmSet>,
+    },
 }
 
 /// PyJWT's algorithm checks: present, allowed, implemented, and (for a bound key) equal to
 /// the key's algorithm. `Err(None)` asks the caller for the Python path (a token naming
 /// an allowed algorithm the core does not implement, such as a user-registered one).
-pub fn select_algorithm(h: &Header<'_>, policy: &AlgPolicy) -> std::result::Result<Algorithm, Option<JwtError>> {
-    let not_allowed = || Some(JwtError::new(ErrorKind::InvalidAlgorithm, "The specified alg value is not allowed"));
+pub fn select_algorithm(
+    h: &Header<'_>,
+    policy: &AlgPolicy,
+) -> std::result::Result<Algorithm, Option<JwtError>> {
+    let not_allowed = || {
+        Some(JwtError::new(
+            ErrorKind::InvalidAlgorithm,
+            "The specified alg value is not allowed",
+        ))
+    };
     let (alg_name, known) = match &h.alg {
-        HeaderAlg::Missing => return Err(Some(JwtError::new(ErrorKind::InvalidAlgorithm, "Algorithm not specified"))),
+        HeaderAlg::Missing => {
+            return Err(Some(JwtError::new(
+                ErrorKind::InvalidAlgorithm,
+                "Algorithm not specified",
+            )))
+        }
         HeaderAlg::Invalid => return Err(not_allowed()),
         HeaderAlg::Known(a) => (a.name(), Some(*a)),
         HeaderAlg::Unknown(s) => (s.as_str(), None),
@@ -172,7 +217,9 @@ pub fn select_algorithm(h: &Header<'_>, policy: &AlgPolicy) -> std::result::Resu
     let allowed = match policy {
         AlgPolicy::Allowed(set) => set.contains_name(alg_name),
         AlgPolicy::Bound { alg, allowed: None } => alg.name() == alg_name,
-        AlgPolicy::Bound { allowed: Some(set), .. } => set.contains_name(alg_name),
+        AlgPolicy::Bound {
+            allowed: Some(set), ..
+        } => set.contains_name(alg_name),
     };
     if !allowed {
         return Err(not_allowed());
@@ -185,7 +232,10 @@ pub fn select_algorithm(h: &Header<'_>, policy: &AlgPolicy) -> std::result::Resu
     match known {
         Some(Algorithm::None) => Err(None),
         Some(a) => Ok(a),
-        None => Err(Some(JwtError::new(ErrorKind::InvalidAlgorithm, "Algorithm not supported"))),
+        None => Err(Some(JwtError::new(
+            ErrorKind::InvalidAlgorithm,
+            "Algorithm not supported",
+        ))),
     }
 }
 
@@ -198,7 +248,10 @@ pub fn verify_signature(
 ) -> std::result::Result<(), Option<JwtError>> {
     match key.verify(alg, signing_input, signature) {
         Ok(true) => Ok(()),
-        Ok(false) => Err(Some(JwtError::new(ErrorKind::InvalidSignature, "Signature verification failed"))),
+        Ok(false) => Err(Some(JwtError::new(
+            ErrorKind::InvalidSignature,
+            "Signature verification failed",
+        ))),
         Err(KeyProblem::HmacRefused(m)) => Err(Some(JwtError::new(ErrorKind::InvalidKey, m))),
         Err(KeyProblem::Unsupported) => Err(None),
     }
@@ -221,7 +274,11 @@ mod tests {
     use crate::json::scan_header;
 
     fn token(header: &str, payload: &str, key: &KeyEntry, alg: Algorithm) -> String {
-        let si = format!("{}.{}", b64::encode(header.as_bytes()), b64::encode(payload.as_bytes()));
+        let si = format!(
+            "{}.{}",
+            b64::encode(header.as_bytes()),
+            b64::encode(payload.as_bytes())
+        );
         let sig = key.sign(alg, si.as_bytes()).unwrap();
         format!("{si}.{}", b64::encode(&sig))
     }
@@ -229,7 +286,12 @@ mod tests {
     #[test]
     fn hs256_round_trip_and_tamper() {
         let key = KeyEntry::new(b"0123456789abcdef0123456789abcdef");
-        let t = token(r#"{"alg":"HS256","typ":"JWT"}"#, r#"{"sub":"x"}"#, &key, Algorithm::HS256);
+        let t = token(
+            r#"{"alg":"HS256","typ":"JWT"}"#,
+            r#"{"sub":"x"}"#,
+            &key,
+            Algorithm::HS256,
+        );
         let mut d = Decoded::default();
         let seg = parse(t.as_bytes(), &Limits::default(), &mut d).unwrap();
         let h = scan_header(&d.header_json, 64).unwrap();
@@ -242,12 +304,17 @@ mod tests {
         bad[n - 2] = if bad[n - 2] == b'A' { b'B' } else { b'A' };
         let mut d2 = Decoded::default();
         let seg2 = parse(&bad, &Limits::default(), &mut d2).unwrap();
-        let e = verify_signature(&key, alg, seg2.signing_input, &d2.signature).unwrap_err().unwrap();
+        let e = verify_signature(&key, alg, seg2.signing_input, &d2.signature)
+            .unwrap_err()
+            .unwrap();
         assert_eq!(e.kind, ErrorKind::InvalidSignature);
         let mut other = AlgorithmSet::new();
         other.insert(Algorithm::RS256);
         assert_eq!(
-            select_algorithm(&h, &AlgPolicy::Allowed(other)).unwrap_err().unwrap().message,
+            select_algorithm(&h, &AlgPolicy::Allowed(other))
+                .unwrap_err()
+                .unwrap()
+                .message,
             "The specified alg value is not allowed"
         );
     }
@@ -255,22 +322,46 @@ mod tests {
     #[test]
     fn malformed_tokens() {
         let l = Limits::default();
-        let msg = |t: &[u8]| parse(t, &l, &mut Decoded::default()).err().map(|e| e.message.to_string());
+        let msg = |t: &[u8]| {
+            parse(t, &l, &mut Decoded::default())
+                .err()
+                .map(|e| e.message.to_string())
+        };
         assert_eq!(msg(b"abc").as_deref(), Some("Not enough segments"));
         assert_eq!(msg(b"a.b").as_deref(), Some("Not enough segments"));
         assert_eq!(msg(b"!!.e30.").as_deref(), Some("Invalid header padding"));
         assert_eq!(msg(b"e30=.e30.").as_deref(), Some("Invalid header padding"));
-        assert_eq!(msg(b"e30.e30.e30.x").as_deref(), Some("Invalid payload padding"));
+        assert_eq!(
+            msg(b"e30.e30.e30.x").as_deref(),
+            Some("Invalid payload padding")
+        );
         assert_eq!(msg(b"e30.e30.a").as_deref(), Some("Invalid crypto padding"));
         let dots = vec![b'.'; 1 << 20];
-        assert!(msg(&dots).unwrap().starts_with("Invalid header string:"), "empty header is not JSON");
+        assert!(
+            msg(&dots).unwrap().starts_with("Invalid header string:"),
+            "empty header is not JSON"
+        );
         let mut big = vec![b'a'; (1 << 20) + 1];
         big[5] = b'.';
         assert!(msg(&big).unwrap().contains("over the limit"));
-        let kid = format!("{}.{}.", b64::encode(br#"{"alg":"HS256","kid":1}"#), b64::encode(b"{}"));
-        assert_eq!(msg(kid.as_bytes()).as_deref(), Some("Key ID header parameter must be a string"));
-        let crit = format!("{}.{}.", b64::encode(br#"{"alg":"HS256","crit":["exp"]}"#), b64::encode(b"{}"));
-        assert_eq!(msg(crit.as_bytes()).as_deref(), Some("Unsupported critical extension: exp"));
+        let kid = format!(
+            "{}.{}.",
+            b64::encode(br#"{"alg":"HS256","kid":1}"#),
+            b64::encode(b"{}")
+        );
+        assert_eq!(
+            msg(kid.as_bytes()).as_deref(),
+            Some("Key ID header parameter must be a string")
+        );
+        let crit = format!(
+            "{}.{}.",
+            b64::encode(br#"{"alg":"HS256","crit":["exp"]}"#),
+            b64::encode(b"{}")
+        );
+        assert_eq!(
+            msg(crit.as_bytes()).as_deref(),
+            Some("Unsupported critical extension: exp")
+        );
     }
 }
 

@@ -54,7 +54,13 @@ pub struct AsymKey {
 
 impl AsymKey {
     fn new(kind: AsymKind, public: Vec<u8>, signer: Option<Signer>) -> Self {
-        AsymKey { kind, is_private: signer.is_some(), public, signer, verifiers: Default::default() }
+        AsymKey {
+            kind,
+            is_private: signer.is_some(),
+            public,
+            signer,
+            verifiers: Default::default(),
+        }
     }
 
     /// Whether this key can serve `alg` natively (type, curve and aws-lc's size limits).
@@ -92,12 +98,15 @@ impl AsymKey {
                     _ => &signature::RSA_PSS_SHA512,
                 };
                 let mut out = vec![0u8; kp.public_modulus_len()];
-                kp.sign(encoding, &rng, msg, &mut out).map_err(|_| KeyProblem::Unsupported)?;
+                kp.sign(encoding, &rng, msg, &mut out)
+                    .map_err(|_| KeyProblem::Unsupported)?;
                 Ok(out)
             }
-            (Some(Signer::Ec(kp)), Family::Ec) => {
-                Ok(kp.sign(&rng, msg).map_err(|_| KeyProblem::Unsupported)?.as_ref().to_vec())
-            }
+            (Some(Signer::Ec(kp)), Family::Ec) => Ok(kp
+                .sign(&rng, msg)
+                .map_err(|_| KeyProblem::Unsupported)?
+                .as_ref()
+                .to_vec()),
             (Some(Signer::Ed25519(kp)), Family::Okp) => Ok(kp.sign(msg).as_ref().to_vec()),
             _ => Err(KeyProblem::Unsupported),
         }
@@ -114,12 +123,21 @@ impl AsymKey {
     }
 }
 
-fn verification_algorithm(kind: AsymKind, alg: Algorithm) -> Option<&'static dyn VerificationAlgorithm> {
-    use Algorithm::{EdDSA, ES256, ES256K, ES384, ES512, ES521, PS256, PS384, PS512, RS256, RS384, RS512};
+fn verification_algorithm(
+    kind: AsymKind,
+    alg: Algorithm,
+) -> Option<&'static dyn VerificationAlgorithm> {
+    use Algorithm::{
+        EdDSA, ES256, ES256K, ES384, ES512, ES521, PS256, PS384, PS512, RS256, RS384, RS512,
+    };
     Some(match (kind, alg) {
         (AsymKind::Rsa { bits }, _) if !(1024..=8192).contains(&bits) => return None,
-        (AsymKind::Rsa { bits }, RS256) if bits < 2048 => &signature::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY,
-        (AsymKind::Rsa { bits }, RS512) if bits < 2048 => &signature::RSA_PKCS1_1024_8192_SHA512_FOR_LEGACY_USE_ONLY,
+        (AsymKind::Rsa { bits }, RS256) if bits < 2048 => {
+            &signature::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY
+        }
+        (AsymKind::Rsa { bits }, RS512) if bits < 2048 => {
+            &signature::RSA_PKCS1_1024_8192_SHA512_FOR_LEGACY_USE_ONLY
+        }
         (AsymKind::Rsa { bits }, _) if bits < 2048 => return None,
         (AsymKind::Rsa { .. }, RS256) => &signature::RSA_PKCS1_2048_8192_SHA256,
         (AsymKind::Rsa { .. }, RS384) => &signature::RSA_PKCS1_2048_8192_SHA384,
@@ -159,7 +177,9 @@ fn curve_from_oid(oid: &[u8]) -> Option<Curve> {
 fn from_spki(spki_der: &[u8]) -> Option<AsymKey> {
     let info = der::spki(spki_der)?;
     let kind = match info.alg.oid {
-        der::OID_RSA => AsymKind::Rsa { bits: der::rsa_public_modulus_bits(info.key)? },
+        der::OID_RSA => AsymKind::Rsa {
+            bits: der::rsa_public_modulus_bits(info.key)?,
+        },
         der::OID_EC_PUBLIC_KEY => AsymKind::Ec(curve_from_oid(info.alg.param_oid?)?),
         der::OID_ED25519 => AsymKind::Ed25519,
         _ => return None,
@@ -171,13 +191,18 @@ fn from_spki(spki_der: &[u8]) -> Option<AsymKey> {
 /// Parse once for some algorithm the key fits, so malformed points or moduli are refused
 /// up front (as pyca/cryptography does when loading) rather than at verify time.
 fn key_is_valid(key: &AsymKey) -> bool {
-    ALL.iter().any(|&a| key.fits(a) && key.verifier(a).is_some())
+    ALL.iter()
+        .any(|&a| key.fits(a) && key.verifier(a).is_some())
 }
 
 fn from_rsa_keypair(kp: RsaKeyPair) -> Option<AsymKey> {
     let public = kp.public_key().as_ref().to_vec();
     let bits = der::rsa_public_modulus_bits(&public)?;
-    Some(AsymKey::new(AsymKind::Rsa { bits }, public, Some(Signer::Rsa(kp))))
+    Some(AsymKey::new(
+        AsymKind::Rsa { bits },
+        public,
+        Some(Signer::Rsa(kp)),
+    ))
 }
 
 fn from_ec_keypair(curve: Curve, kp: EcdsaKeyPair) -> AsymKey {
@@ -197,7 +222,11 @@ fn from_pkcs8(pkcs8_der: &[u8]) -> Option<AsymKey> {
         der::OID_ED25519 => {
             let kp = Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8_der).ok()?;
             let public = kp.public_key().as_ref().to_vec();
-            Some(AsymKey::new(AsymKind::Ed25519, public, Some(Signer::Ed25519(kp))))
+            Some(AsymKey::new(
+                AsymKind::Ed25519,
+                public,
+                Some(Signer::Ed25519(kp)),
+            ))
         }
         _ => None,
     }
@@ -213,7 +242,12 @@ fn from_ssh(line: &[u8]) -> Option<AsymKey> {
     let (kind, public) = match pem::parse_ssh_public_key(line)? {
         pem::SshKey::Rsa { e, n } => {
             let der = der::rsa_public_key_der(&n, &e);
-            (AsymKind::Rsa { bits: der::rsa_public_modulus_bits(&der)? }, der)
+            (
+                AsymKind::Rsa {
+                    bits: der::rsa_public_modulus_bits(&der)?,
+                },
+                der,
+            )
         }
         pem::SshKey::Ecdsa { curve, point } => {
             let c = match curve {
@@ -276,7 +310,9 @@ fn looks_like_jwk(material: &[u8]) -> bool {
     match jiter::JsonValue::parse(text, true) {
         Ok(v) => json_has_kty(&v),
         Err(e) if matches!(e.error_type, jiter::JsonErrorType::RecursionLimitExceeded) => {
-            let Ok(s) = std::str::from_utf8(text) else { return false };
+            let Ok(s) = std::str::from_utf8(text) else {
+                return false;
+            };
             let stripped = s.trim_start_matches(['\u{feff}', ' ', '\t', '\r', '\n']);
             stripped.starts_with('{') || (stripped.starts_with('[') && has_kty_member(s))
         }
@@ -377,7 +413,10 @@ impl KeyEntry {
             let m = &self.material[..];
             if m.is_empty() {
                 Some(HMAC_EMPTY)
-            } else if pem::is_pem_format(m) || pem::is_ssh_key(m) || is_der_public_key_or_certificate(m) {
+            } else if pem::is_pem_format(m)
+                || pem::is_ssh_key(m)
+                || is_der_public_key_or_certificate(m)
+            {
                 Some(HMAC_ASYMMETRIC)
             } else if looks_like_jwk(m) {
                 Some(HMAC_JWK)
@@ -389,11 +428,14 @@ impl KeyEntry {
 
     /// The precomputed HMAC key (inner and outer hash states) for `hash`.
     pub fn hmac_key(&self, hash: Hash) -> &hmac::Key {
-        self.hmac_keys[hash_slot(hash)].get_or_init(|| hmac::Key::new(hmac_algorithm(hash), &self.material))
+        self.hmac_keys[hash_slot(hash)]
+            .get_or_init(|| hmac::Key::new(hmac_algorithm(hash), &self.material))
     }
 
     pub fn asymmetric(&self) -> Option<&AsymKey> {
-        self.asym.get_or_init(|| parse_asymmetric(&self.material)).as_ref()
+        self.asym
+            .get_or_init(|| parse_asymmetric(&self.material))
+            .as_ref()
     }
 
     /// The key prepared for `alg`, or why the core cannot use it.
@@ -441,7 +483,10 @@ impl KeyEntry {
                 Ok(constant_time::verify_slices_are_equal(tag.as_ref(), sig).is_ok())
             }
             Family::None => Err(KeyProblem::Unsupported),
-            _ => self.asymmetric().ok_or(KeyProblem::Unsupported)?.verify(alg, msg, sig),
+            _ => self
+                .asymmetric()
+                .ok_or(KeyProblem::Unsupported)?
+                .verify(alg, msg, sig),
         }
     }
 
@@ -449,7 +494,9 @@ impl KeyEntry {
         match alg.family() {
             Family::Hmac => {
                 self.check(alg)?;
-                Ok(hmac::sign(self.hmac_key(alg.hash().unwrap()), msg).as_ref().to_vec())
+                Ok(hmac::sign(self.hmac_key(alg.hash().unwrap()), msg)
+                    .as_ref()
+                    .to_vec())
             }
             Family::None => Err(KeyProblem::Unsupported),
             _ => {
@@ -470,15 +517,27 @@ mod tests {
     #[test]
     fn hmac_refusals() {
         assert_eq!(KeyEntry::new(b"").hmac_refusal(), Some(HMAC_EMPTY));
-        assert_eq!(KeyEntry::new(b"ssh-rsa AAAA").hmac_refusal(), Some(HMAC_ASYMMETRIC));
-        assert_eq!(KeyEntry::new(br#"{"kty":"oct","k":"c2VjcmV0"}"#).hmac_refusal(), Some(HMAC_JWK));
-        assert_eq!(KeyEntry::new(br#"[{"a":{"kty":1}}]"#).hmac_refusal(), Some(HMAC_JWK));
+        assert_eq!(
+            KeyEntry::new(b"ssh-rsa AAAA").hmac_refusal(),
+            Some(HMAC_ASYMMETRIC)
+        );
+        assert_eq!(
+            KeyEntry::new(br#"{"kty":"oct","k":"c2VjcmV0"}"#).hmac_refusal(),
+            Some(HMAC_JWK)
+        );
+        assert_eq!(
+            KeyEntry::new(br#"[{"a":{"kty":1}}]"#).hmac_refusal(),
+            Some(HMAC_JWK)
+        );
         assert_eq!(KeyEntry::new(br#"{"a":1}"#).hmac_refusal(), None);
         assert_eq!(KeyEntry::new(b"secret").hmac_refusal(), None);
         let deep = format!("{}{}", "[".repeat(500), "]".repeat(500));
         assert_eq!(KeyEntry::new(deep.as_bytes()).hmac_refusal(), None);
         let deep_obj = format!("{}1{}", "{\"a\":".repeat(500), "}".repeat(500));
-        assert_eq!(KeyEntry::new(deep_obj.as_bytes()).hmac_refusal(), Some(HMAC_JWK));
+        assert_eq!(
+            KeyEntry::new(deep_obj.as_bytes()).hmac_refusal(),
+            Some(HMAC_JWK)
+        );
     }
 
     #[test]
@@ -505,18 +564,31 @@ mod tests {
         assert_eq!(entry.verify(Algorithm::EdDSA, b"m", &sig), Ok(true));
         assert_eq!(entry.check(Algorithm::ES256), Err(KeyProblem::Unsupported));
 
-        let ec = EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+        let ec = EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+            .unwrap();
         let entry = KeyEntry::new(ec.as_ref());
         let sig = entry.sign(Algorithm::ES256, b"m").unwrap();
         assert_eq!(sig.len(), 64);
         assert_eq!(entry.verify(Algorithm::ES256, b"m", &sig), Ok(true));
-        assert_eq!(entry.check(Algorithm::ES384), Err(KeyProblem::Unsupported), "curve bound to alg");
+        assert_eq!(
+            entry.check(Algorithm::ES384),
+            Err(KeyProblem::Unsupported),
+            "curve bound to alg"
+        );
         // the public half alone, as SPKI DER
-        let kp = EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, ec.as_ref()).unwrap();
+        let kp = EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, ec.as_ref())
+            .unwrap();
         let spki = kp.public_key().as_der().unwrap();
         let public = KeyEntry::new(spki.as_ref());
         assert_eq!(public.verify(Algorithm::ES256, b"m", &sig), Ok(true));
-        assert_eq!(public.sign(Algorithm::ES256, b"m"), Err(KeyProblem::Unsupported));
-        assert_eq!(public.hmac_refusal(), Some(HMAC_ASYMMETRIC), "DER public key is not an HMAC secret");
+        assert_eq!(
+            public.sign(Algorithm::ES256, b"m"),
+            Err(KeyProblem::Unsupported)
+        );
+        assert_eq!(
+            public.hmac_refusal(),
+            Some(HMAC_ASYMMETRIC),
+            "DER public key is not an HMAC secret"
+        );
     }
 }

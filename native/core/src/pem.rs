@@ -34,7 +34,11 @@ pub fn first_block(input: &[u8]) -> Option<PemBlock<'_>> {
         b64_text.extend(line.bytes().filter(|b| !b.is_ascii_whitespace()));
     }
     let der = b64::decode_standard(&b64_text)?;
-    Some(PemBlock { label, der, has_headers })
+    Some(PemBlock {
+        label,
+        der,
+        has_headers,
+    })
 }
 
 /// PEM labels PyJWT's `is_pem_format` looks for (taken from the `pem` project's list).
@@ -67,7 +71,9 @@ pub fn is_pem_format(key: &[u8]) -> bool {
         let start = i + off;
         i = start + 1;
         let rest = &key[start + 4..];
-        let Some((&sep, rest)) = rest.split_first() else { break };
+        let Some((&sep, rest)) = rest.split_first() else {
+            break;
+        };
         if sep != b'-' && sep != b' ' {
             continue;
         }
@@ -79,8 +85,12 @@ pub fn is_pem_format(key: &[u8]) -> bool {
             continue;
         };
         for (idx, label) in PEM_LABELS.iter().enumerate() {
-            let Some(r) = rest.strip_prefix(*label) else { continue };
-            let Some((&sep2, r)) = r.split_first() else { continue };
+            let Some(r) = rest.strip_prefix(*label) else {
+                continue;
+            };
+            let Some((&sep2, r)) = r.split_first() else {
+                continue;
+            };
             if (sep2 == b'-' || sep2 == b' ') && r.starts_with(b"----") {
                 let marker_len = 4 + 1 + if is_begin { 6 } else { 4 } + label.len() + 1 + 4;
                 if is_begin {
@@ -145,9 +155,14 @@ pub fn parse_ssh_public_key(input: &[u8]) -> Option<SshKey> {
             if !key_type.ends_with(&curve[2..]) {
                 return None;
             }
-            SshKey::Ecdsa { curve, point: r.string()?.to_vec() }
+            SshKey::Ecdsa {
+                curve,
+                point: r.string()?.to_vec(),
+            }
         }
-        "ssh-ed25519" => SshKey::Ed25519 { key: r.string()?.to_vec() },
+        "ssh-ed25519" => SshKey::Ed25519 {
+            key: r.string()?.to_vec(),
+        },
         _ => return None,
     };
     r.0.is_empty().then_some(key)
@@ -176,12 +191,28 @@ mod tests {
 
     #[test]
     fn pem_markers_like_pyjwt() {
-        assert!(is_pem_format(b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"));
-        assert!(is_pem_format(b"junk ---- BEGIN RSA PUBLIC KEY ---- x ---- END RSA PUBLIC KEY ----"));
-        assert!(!is_pem_format(b"-----BEGIN PUBLIC KEY-----\nAAAA\n"), "no END");
-        assert!(!is_pem_format(b"-----END PUBLIC KEY----- -----BEGIN PUBLIC KEY-----"), "END before BEGIN");
-        assert!(!is_pem_format(b"-----BEGIN FOO-----\n-----END FOO-----"), "unknown label");
-        assert!(!is_pem_format(b"-----BEGIN PUBLIC KEY-----\n-----END PRIVATE KEY-----"), "labels differ");
+        assert!(is_pem_format(
+            b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"
+        ));
+        assert!(is_pem_format(
+            b"junk ---- BEGIN RSA PUBLIC KEY ---- x ---- END RSA PUBLIC KEY ----"
+        ));
+        assert!(
+            !is_pem_format(b"-----BEGIN PUBLIC KEY-----\nAAAA\n"),
+            "no END"
+        );
+        assert!(
+            !is_pem_format(b"-----END PUBLIC KEY----- -----BEGIN PUBLIC KEY-----"),
+            "END before BEGIN"
+        );
+        assert!(
+            !is_pem_format(b"-----BEGIN FOO-----\n-----END FOO-----"),
+            "unknown label"
+        );
+        assert!(
+            !is_pem_format(b"-----BEGIN PUBLIC KEY-----\n-----END PRIVATE KEY-----"),
+            "labels differ"
+        );
         assert!(!is_pem_format(b"my-secret"));
     }
 

@@ -23,12 +23,16 @@ pub fn bench_verify_floor(
     let material: Vec<u8> = if let Ok(s) = key.extract::<String>() {
         s.into_bytes()
     } else {
-        key.extract::<Vec<u8>>().map_err(|_| PyTypeError::new_err("key must be str or bytes"))?
+        key.extract::<Vec<u8>>()
+            .map_err(|_| PyTypeError::new_err("key must be str or bytes"))?
     };
     // A private entry (not the shared cache) so that the floor measures no cache lookups.
     let entry = KeyEntry::new(&material);
     if entry.check(alg).is_err() {
-        return Err(PyValueError::new_err(format!("key cannot be used for {}", alg.name())));
+        return Err(PyValueError::new_err(format!(
+            "key cannot be used for {}",
+            alg.name()
+        )));
     }
     if entry.verify(alg, signing_input, signature) != Ok(true) {
         return Err(PyValueError::new_err("signature does not verify"));
@@ -36,7 +40,11 @@ pub fn bench_verify_floor(
     Ok(py.detach(|| {
         let start = Instant::now();
         for _ in 0..iterations {
-            let ok = entry.verify(alg, std::hint::black_box(signing_input), std::hint::black_box(signature));
+            let ok = entry.verify(
+                alg,
+                std::hint::black_box(signing_input),
+                std::hint::black_box(signature),
+            );
             std::hint::black_box(ok).ok();
         }
         start.elapsed().as_secs_f64()

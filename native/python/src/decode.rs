@@ -11,8 +11,8 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyString};
 use turbojwt_core::alg::Family;
-use turbojwt_core::jws::{self, AlgPolicy, HeaderBuf, Limits, PayloadBuf, SignatureBuf};
 use turbojwt_core::json::scan_header;
+use turbojwt_core::jws::{self, AlgPolicy, HeaderBuf, Limits, PayloadBuf, SignatureBuf};
 use turbojwt_core::keys::KeyProblem;
 use turbojwt_core::{Algorithm, ErrorKind, JwtError};
 
@@ -31,13 +31,20 @@ const PARSER: PythonParse = PythonParse {
 };
 
 pub fn now() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
 }
 
 fn json_to_py<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyAny>> {
-    PARSER
-        .python_parse(py, data)
-        .map_err(|e| exception(py, ErrorKind::Decode, &format!("Invalid JSON: {}", e.error_type)))
+    PARSER.python_parse(py, data).map_err(|e| {
+        exception(
+            py,
+            ErrorKind::Decode,
+            &format!("Invalid JSON: {}", e.error_type),
+        )
+    })
 }
 
 /// The token as bytes, or PyJWT's error for a wrong type; None for a str that is not
@@ -49,7 +56,11 @@ fn token_bytes<'a>(py: Python<'_>, jwt: &'a Bound<'_, PyAny>) -> PyResult<Option
     if let Ok(b) = jwt.cast::<PyBytes>() {
         return Ok(Some(b.as_bytes()));
     }
-    Err(exception(py, ErrorKind::Decode, "Invalid token type. Token must be a <class 'bytes'>"))
+    Err(exception(
+        py,
+        ErrorKind::Decode,
+        "Invalid token type. Token must be a <class 'bytes'>",
+    ))
 }
 
 pub enum Outcome<'py> {
@@ -74,11 +85,14 @@ pub fn run<'py>(
     let err = |e: JwtError, data: Option<&[u8]>| to_pyerr(py, &e, data);
     let seg = jws::split(token, limits).map_err(|e| err(e, None))?;
     let mut header_json = HeaderBuf::new();
-    seg.decode_header(&mut header_json).map_err(|e| err(e, None))?;
-    let header = scan_header(&header_json, limits.max_json_depth).map_err(|e| err(e, Some(&header_json)))?;
+    seg.decode_header(&mut header_json)
+        .map_err(|e| err(e, None))?;
+    let header =
+        scan_header(&header_json, limits.max_json_depth).map_err(|e| err(e, Some(&header_json)))?;
     let mut payload_bytes = PayloadBuf::new();
     let mut signature = SignatureBuf::new();
-    seg.decode_rest(&header, &mut payload_bytes, &mut signature).map_err(|e| err(e, None))?;
+    seg.decode_rest(&header, &mut payload_bytes, &mut signature)
+        .map_err(|e| err(e, None))?;
     jws::validate_header(&header).map_err(|e| err(e, None))?;
     if header.b64_false {
         jws::validate_b64_crit(&header).map_err(|e| err(e, None))?;
@@ -89,9 +103,14 @@ pub fn run<'py>(
         ));
     }
     if policy.verify_signature {
-        let Some(key) = key else { return Ok(Outcome::Fallback) };
+        let Some(key) = key else {
+            return Ok(Outcome::Fallback);
+        };
         let alg_policy = match key.bound {
-            Some(alg) => AlgPolicy::Bound { alg, allowed: policy.algorithms.clone() },
+            Some(alg) => AlgPolicy::Bound {
+                alg,
+                allowed: policy.algorithms.clone(),
+            },
             None => match &policy.algorithms {
                 Some(set) => AlgPolicy::Allowed(set.clone()),
                 None => return Ok(Outcome::Fallback),
@@ -128,12 +147,20 @@ pub fn run<'py>(
             Err(None) => return Ok(Outcome::Fallback),
         }
     }
-    let (payload, claims) = match payload_to_py(py, &payload_bytes, &policy.claims.require, limits.max_json_depth) {
+    let (payload, claims) = match payload_to_py(
+        py,
+        &payload_bytes,
+        &policy.claims.require,
+        limits.max_json_depth,
+    ) {
         Ok(built) => built,
         Err(PyErrOr::Core(e)) => return Err(err(e, Some(&payload_bytes))),
         Err(PyErrOr::Py(e)) => return Err(e),
     };
-    policy.claims.validate(&claims, at).map_err(|e| err(e, None))?;
+    policy
+        .claims
+        .validate(&claims, at)
+        .map_err(|e| err(e, None))?;
     let payload = payload.into_any();
     if !complete {
         return Ok(Outcome::Done(payload));
@@ -207,7 +234,9 @@ pub fn global_decode(
             Arg::Missing => None,
             Arg::Given(v) => Some(v),
         };
-        let r = decode_fast(py, jwt, &key, algorithms, options, audience, issuer, subject, lee, None, complete)?;
+        let r = decode_fast(
+            py, jwt, &key, algorithms, options, audience, issuer, subject, lee, None, complete,
+        )?;
         if !r.is(&py.NotImplemented()) {
             return Ok(r);
         }
@@ -215,7 +244,9 @@ pub fn global_decode(
     let leeway = leeway.or_else(|| 0i32.into_pyobject(py).unwrap().into_any());
     let fallback = GLOBAL_FALLBACK
         .get_or_try_init(py, || {
-            pyo3::types::PyModule::import(py, "turbojwt.api_jwt")?.getattr("_global_decode_reference").map(Bound::unbind)
+            pyo3::types::PyModule::import(py, "turbojwt.api_jwt")?
+                .getattr("_global_decode_reference")
+                .map(Bound::unbind)
         })?
         .bind(py);
     let none = py.None();
@@ -260,11 +291,22 @@ pub fn decode_fast(
     base_options: Option<&Bound<'_, PyAny>>,
     complete: bool,
 ) -> PyResult<Py<PyAny>> {
-    let Some(policy) = build(options, base_options, algorithms, audience, issuer, subject, leeway)? else {
+    let Some(policy) = build(
+        options,
+        base_options,
+        algorithms,
+        audience,
+        issuer,
+        subject,
+        leeway,
+    )?
+    else {
         return Ok(not_implemented(py));
     };
     let resolved = if policy.verify_signature {
-        let Some(r) = resolve(py, key)? else { return Ok(not_implemented(py)) };
+        let Some(r) = resolve(py, key)? else {
+            return Ok(not_implemented(py));
+        };
         if policy.algorithms.is_none() && r.bound.is_none() {
             return Err(exception(
                 py,
@@ -276,8 +318,18 @@ pub fn decode_fast(
     } else {
         None
     };
-    let Some(token) = token_bytes(py, jwt)? else { return Ok(not_implemented(py)) };
-    match run(py, token, resolved.as_ref(), &policy, &limits(), complete, now())? {
+    let Some(token) = token_bytes(py, jwt)? else {
+        return Ok(not_implemented(py));
+    };
+    match run(
+        py,
+        token,
+        resolved.as_ref(),
+        &policy,
+        &limits(),
+        complete,
+        now(),
+    )? {
         Outcome::Done(v) => Ok(v.unbind()),
         Outcome::Fallback => Ok(not_implemented(py)),
     }
@@ -314,12 +366,31 @@ impl Verifier {
             .extract()
             .map_err(|_| PyTypeError::new_err("algorithms must be a list of algorithm names"))?;
         if names.is_empty() {
-            return Err(PyValueError::new_err("algorithms must name at least one algorithm"));
+            return Err(PyValueError::new_err(
+                "algorithms must name at least one algorithm",
+            ));
         }
-        let policy = build(options, None, Some(algorithms), audience, issuer, subject, leeway)?
-            .ok_or_else(|| PyTypeError::new_err("unsupported argument types for Verifier"))?;
-        let key = if policy.verify_signature { resolve(py, key)? } else { None };
-        Ok(Verifier { key, policy, fallback, algorithms: names })
+        let policy = build(
+            options,
+            None,
+            Some(algorithms),
+            audience,
+            issuer,
+            subject,
+            leeway,
+        )?
+        .ok_or_else(|| PyTypeError::new_err("unsupported argument types for Verifier"))?;
+        let key = if policy.verify_signature {
+            resolve(py, key)?
+        } else {
+            None
+        };
+        Ok(Verifier {
+            key,
+            policy,
+            fallback,
+            algorithms: names,
+        })
     }
 
     /// Verifies `token` and returns its claims.
@@ -339,12 +410,27 @@ impl Verifier {
 }
 
 impl Verifier {
-    fn call(&self, py: Python<'_>, token: &Bound<'_, PyAny>, complete: bool) -> PyResult<Py<PyAny>> {
+    fn call(
+        &self,
+        py: Python<'_>,
+        token: &Bound<'_, PyAny>,
+        complete: bool,
+    ) -> PyResult<Py<PyAny>> {
         if self.policy.verify_signature && self.key.is_none() {
             return self.fallback.call1(py, (token, complete));
         }
-        let Some(bytes) = token_bytes(py, token)? else { return self.fallback.call1(py, (token, complete)) };
-        match run(py, bytes, self.key.as_ref(), &self.policy, &limits(), complete, now())? {
+        let Some(bytes) = token_bytes(py, token)? else {
+            return self.fallback.call1(py, (token, complete));
+        };
+        match run(
+            py,
+            bytes,
+            self.key.as_ref(),
+            &self.policy,
+            &limits(),
+            complete,
+            now(),
+        )? {
             Outcome::Done(v) => Ok(v.unbind()),
             Outcome::Fallback => self.fallback.call1(py, (token, complete)),
         }
@@ -353,5 +439,6 @@ impl Verifier {
 
 /// Checks `alg` names an algorithm the core implements.
 pub fn algorithm(name: &str) -> PyResult<Algorithm> {
-    Algorithm::from_name(name).ok_or_else(|| PyValueError::new_err(format!("unknown algorithm {name:?}")))
+    Algorithm::from_name(name)
+        .ok_or_else(|| PyValueError::new_err(format!("unknown algorithm {name:?}")))
 }

@@ -3,7 +3,9 @@
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBool, PyDateTime, PyDict, PyFloat, PyInt, PyList, PyModule, PyString, PyTuple};
+use pyo3::types::{
+    PyBool, PyDateTime, PyDict, PyFloat, PyInt, PyList, PyModule, PyString, PyTuple,
+};
 use turbojwt_core::alg::Family;
 use turbojwt_core::jws::sign_compact;
 use turbojwt_core::keys::KeyProblem;
@@ -120,7 +122,12 @@ fn write_value(out: &mut Vec<u8>, obj: &Bound<'_, PyAny>, depth: usize) -> Optio
     Some(())
 }
 
-fn write_dict(out: &mut Vec<u8>, d: &Bound<'_, PyDict>, depth: usize, sort_keys: bool) -> Option<()> {
+fn write_dict(
+    out: &mut Vec<u8>,
+    d: &Bound<'_, PyDict>,
+    depth: usize,
+    sort_keys: bool,
+) -> Option<()> {
     out.push(b'{');
     let mut items: Vec<(Bound<'_, PyAny>, Bound<'_, PyAny>)> = d.iter().collect();
     if sort_keys {
@@ -150,13 +157,22 @@ static TIMEGM: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
 /// The claims with `exp`/`iat`/`nbf` datetimes turned into `timegm(utctimetuple())`, as
 /// PyJWT does; the caller's dict is left untouched.
-fn with_numeric_dates<'py>(py: Python<'py>, payload: &Bound<'py, PyDict>) -> PyResult<Bound<'py, PyDict>> {
+fn with_numeric_dates<'py>(
+    py: Python<'py>,
+    payload: &Bound<'py, PyDict>,
+) -> PyResult<Bound<'py, PyDict>> {
     let mut copy: Option<Bound<'py, PyDict>> = None;
     for claim in ["exp", "iat", "nbf"] {
-        let Some(v) = payload.get_item(claim)? else { continue };
+        let Some(v) = payload.get_item(claim)? else {
+            continue;
+        };
         if v.cast::<PyDateTime>().is_ok() {
             let timegm = TIMEGM
-                .get_or_try_init(py, || PyModule::import(py, "calendar")?.getattr("timegm").map(Bound::unbind))?
+                .get_or_try_init(py, || {
+                    PyModule::import(py, "calendar")?
+                        .getattr("timegm")
+                        .map(Bound::unbind)
+                })?
                 .bind(py);
             let seconds = timegm.call1((v.call_method0("utctimetuple")?,))?;
             let d = match &copy {
@@ -187,7 +203,9 @@ pub fn encode_fast(
     enforce_minimum_key_length: bool,
 ) -> PyResult<Py<PyAny>> {
     let fallback = || Ok(py.NotImplemented());
-    let Ok(payload) = payload.cast_exact::<PyDict>() else { return fallback() };
+    let Ok(payload) = payload.cast_exact::<PyDict>() else {
+        return fallback();
+    };
     if let Some(iss) = payload.get_item("iss")? {
         if iss.cast::<PyString>().is_err() {
             return fallback();
@@ -201,7 +219,9 @@ pub fn encode_fast(
             Err(_) => return fallback(),
         },
     };
-    let Some(resolved) = resolve(py, key)? else { return fallback() };
+    let Some(resolved) = resolve(py, key)? else {
+        return fallback();
+    };
     // PyJWS.encode: the algorithm argument (or the PyJWK's), overridden by headers["alg"].
     let mut alg_name: String = match (algorithm, resolved.bound) {
         (Some(a), _) => a.to_owned(),
@@ -234,13 +254,20 @@ pub fn encode_fast(
     if let Some(h) = &headers {
         header.update(h.as_mapping())?;
     }
-    if !header.get_item("typ")?.map(|t| t.is_truthy()).transpose()?.unwrap_or(false) {
+    if !header
+        .get_item("typ")?
+        .map(|t| t.is_truthy())
+        .transpose()?
+        .unwrap_or(false)
+    {
         header.del_item("typ")?;
     }
     if header.contains("b64")? {
         header.del_item("b64")?;
     }
-    let Some(alg) = Algorithm::from_name(&alg_name) else { return fallback() };
+    let Some(alg) = Algorithm::from_name(&alg_name) else {
+        return fallback();
+    };
     if alg == Algorithm::None || (resolved.is_object && alg.family() == Family::Hmac) {
         return fallback();
     }

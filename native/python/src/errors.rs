@@ -14,7 +14,9 @@ static JSON_LOADS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
 fn exceptions(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
     EXCEPTIONS
-        .get_or_try_init(py, || PyModule::import(py, "turbojwt.exceptions").map(Bound::unbind))
+        .get_or_try_init(py, || {
+            PyModule::import(py, "turbojwt.exceptions").map(Bound::unbind)
+        })
         .map(|m| m.bind(py))
 }
 
@@ -33,7 +35,11 @@ pub fn exception(py: Python<'_>, kind: ErrorKind, message: &str) -> PyErr {
 /// exactly like PyJWT's (`Invalid header string: Expecting value: line 1 column 1 (char 0)`).
 fn python_json_message(py: Python<'_>, segment: Segment, data: &[u8]) -> Option<String> {
     let loads = JSON_LOADS
-        .get_or_try_init(py, || PyModule::import(py, "json")?.getattr("loads").map(Bound::unbind))
+        .get_or_try_init(py, || {
+            PyModule::import(py, "json")?
+                .getattr("loads")
+                .map(Bound::unbind)
+        })
         .ok()?
         .bind(py);
     let err = loads.call1((PyBytes::new(py, data),)).err()?;
@@ -58,7 +64,9 @@ pub fn to_pyerr(py: Python<'_>, e: &JwtError, data: Option<&[u8]>) -> PyErr {
 pub fn warn_key_length(py: Python<'_>, message: &str) -> PyResult<()> {
     let category = WARNINGS
         .get_or_try_init(py, || {
-            PyModule::import(py, "turbojwt.warnings")?.getattr("InsecureKeyLengthWarning").map(Bound::unbind)
+            PyModule::import(py, "turbojwt.warnings")?
+                .getattr("InsecureKeyLengthWarning")
+                .map(Bound::unbind)
         })?
         .bind(py);
     let msg = CString::new(message).unwrap_or_default();

@@ -7,7 +7,7 @@ use std::ffi::CStr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 
-use pyo3::exceptions::{PyTypeError, PySystemError};
+use pyo3::exceptions::{PySystemError, PyTypeError};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple};
@@ -15,10 +15,30 @@ use pyo3::types::{PyDict, PyString, PyTuple};
 use crate::decode::{global_decode, Arg};
 
 /// Parameter names in PyJWT's order (`decode` and `decode_complete` swap subject/issuer).
-const DECODE: [&str; 10] =
-    ["jwt", "key", "algorithms", "options", "verify", "detached_payload", "audience", "subject", "issuer", "leeway"];
-const DECODE_COMPLETE: [&str; 10] =
-    ["jwt", "key", "algorithms", "options", "verify", "detached_payload", "audience", "issuer", "subject", "leeway"];
+const DECODE: [&str; 10] = [
+    "jwt",
+    "key",
+    "algorithms",
+    "options",
+    "verify",
+    "detached_payload",
+    "audience",
+    "subject",
+    "issuer",
+    "leeway",
+];
+const DECODE_COMPLETE: [&str; 10] = [
+    "jwt",
+    "key",
+    "algorithms",
+    "options",
+    "verify",
+    "detached_payload",
+    "audience",
+    "issuer",
+    "subject",
+    "leeway",
+];
 
 struct Parsed<'py> {
     values: [Option<Bound<'py, PyAny>>; 10],
@@ -62,7 +82,9 @@ unsafe fn bind<'py>(
             let text = name.cast::<PyString>()?.to_str()?;
             match names.iter().position(|n| *n == text) {
                 Some(i) if values[i].is_some() => {
-                    return Err(PyTypeError::new_err(format!("{fname}() got multiple values for argument '{text}'")));
+                    return Err(PyTypeError::new_err(format!(
+                        "{fname}() got multiple values for argument '{text}'"
+                    )));
                 }
                 Some(i) => values[i] = Some(value),
                 None => {
@@ -73,7 +95,9 @@ unsafe fn bind<'py>(
         }
     }
     if values[0].is_none() {
-        return Err(PyTypeError::new_err(format!("{fname}() missing 1 required positional argument: 'jwt'")));
+        return Err(PyTypeError::new_err(format!(
+            "{fname}() missing 1 required positional argument: 'jwt'"
+        )));
     }
     Ok(Parsed { values, extra })
 }
@@ -120,7 +144,8 @@ fn entry(f: impl FnOnce(Python<'_>) -> PyResult<Py<PyAny>>) -> *mut ffi::PyObjec
             ptr::null_mut()
         }
         Err(_) => {
-            PySystemError::new_err("internal error in turbojwt (a bug: please report it)").restore(py);
+            PySystemError::new_err("internal error in turbojwt (a bug: please report it)")
+                .restore(py);
             ptr::null_mut()
         }
     }
@@ -147,7 +172,16 @@ unsafe extern "C" fn decode_complete_entry(
 ) -> *mut ffi::PyObject {
     entry(|py| {
         // SAFETY: called by CPython with the vectorcall arguments.
-        let p = unsafe { bind(py, "decode_complete", &DECODE_COMPLETE, args, nargs, kwnames) }?;
+        let p = unsafe {
+            bind(
+                py,
+                "decode_complete",
+                &DECODE_COMPLETE,
+                args,
+                nargs,
+                kwnames,
+            )
+        }?;
         call(py, p, true)
     })
 }
@@ -155,11 +189,18 @@ unsafe extern "C" fn decode_complete_entry(
 const DECODE_DOC: &CStr = c"decode(jwt, key='', algorithms=None, options=None, verify=None, detached_payload=None, audience=None, subject=None, issuer=None, leeway=0, **kwargs)\n--\n\nVerify jwt and return its claims (PyJWT's jwt.decode).";
 const DECODE_COMPLETE_DOC: &CStr = c"decode_complete(jwt, key='', algorithms=None, options=None, verify=None, detached_payload=None, audience=None, issuer=None, subject=None, leeway=0, **kwargs)\n--\n\nLike decode, returning {'header', 'payload', 'signature'}.";
 
-fn add(m: &Bound<'_, PyModule>, name: &'static CStr, doc: &'static CStr, f: ffi::PyCFunctionFastWithKeywords) -> PyResult<()> {
+fn add(
+    m: &Bound<'_, PyModule>,
+    name: &'static CStr,
+    doc: &'static CStr,
+    f: ffi::PyCFunctionFastWithKeywords,
+) -> PyResult<()> {
     // The method definition must outlive the function object: it lives for the process.
     let def: &'static mut ffi::PyMethodDef = Box::leak(Box::new(ffi::PyMethodDef {
         ml_name: name.as_ptr(),
-        ml_meth: ffi::PyMethodDefPointer { PyCFunctionFastWithKeywords: f },
+        ml_meth: ffi::PyMethodDefPointer {
+            PyCFunctionFastWithKeywords: f,
+        },
         ml_flags: ffi::METH_FASTCALL | ffi::METH_KEYWORDS,
         ml_doc: doc.as_ptr(),
     }));
@@ -167,12 +208,20 @@ fn add(m: &Bound<'_, PyModule>, name: &'static CStr, doc: &'static CStr, f: ffi:
     let module_name = m.name()?;
     // SAFETY: a valid method definition, module and name; a new reference or NULL.
     let func = unsafe {
-        Bound::from_owned_ptr_or_err(py, ffi::PyCFunction_NewEx(def, m.as_ptr(), module_name.as_ptr()))
+        Bound::from_owned_ptr_or_err(
+            py,
+            ffi::PyCFunction_NewEx(def, m.as_ptr(), module_name.as_ptr()),
+        )
     }?;
     m.add(name.to_str().expect("ASCII name"), func)
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     add(m, c"decode", DECODE_DOC, decode_entry)?;
-    add(m, c"decode_complete", DECODE_COMPLETE_DOC, decode_complete_entry)
+    add(
+        m,
+        c"decode_complete",
+        DECODE_COMPLETE_DOC,
+        decode_complete_entry,
+    )
 }

@@ -5,16 +5,19 @@
 use std::num::NonZeroUsize;
 use std::sync::{Arc, LazyLock, Mutex};
 
+use lru::LruCache;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyModule, PyString, PyTuple, PyType};
-use lru::LruCache;
 use turbojwt_core::cache::{KeyCache, DEFAULT_CAPACITY};
 use turbojwt_core::keys::KeyEntry;
 use turbojwt_core::Algorithm;
 
 fn capacity_from_env() -> usize {
-    std::env::var("TURBOJWT_KEY_CACHE_SIZE").ok().and_then(|v| v.trim().parse().ok()).unwrap_or(DEFAULT_CAPACITY)
+    std::env::var("TURBOJWT_KEY_CACHE_SIZE")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(DEFAULT_CAPACITY)
 }
 
 pub static KEY_CACHE: LazyLock<KeyCache> = LazyLock::new(|| KeyCache::new(capacity_from_env()));
@@ -22,8 +25,11 @@ pub static KEY_CACHE: LazyLock<KeyCache> = LazyLock::new(|| KeyCache::new(capaci
 /// Key objects by address; each entry keeps its object alive, so an address cannot be
 /// reused by another object while it is cached.
 type ByIdentity = LruCache<usize, (Py<PyAny>, Arc<KeyEntry>)>;
-static BY_IDENTITY: LazyLock<Mutex<ByIdentity>> =
-    LazyLock::new(|| Mutex::new(LruCache::new(NonZeroUsize::new(capacity_from_env().max(1)).unwrap())));
+static BY_IDENTITY: LazyLock<Mutex<ByIdentity>> = LazyLock::new(|| {
+    Mutex::new(LruCache::new(
+        NonZeroUsize::new(capacity_from_env().max(1)).unwrap(),
+    ))
+});
 
 fn by_identity() -> std::sync::MutexGuard<'static, ByIdentity> {
     BY_IDENTITY.lock().unwrap_or_else(|p| p.into_inner())
@@ -43,7 +49,9 @@ static PYJWK: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
 fn crypto(py: Python<'_>) -> PyResult<&CryptoTypes> {
     CRYPTO.get_or_try_init(py, || {
-        let asym = |m: &str| PyModule::import(py, format!("cryptography.hazmat.primitives.asymmetric.{m}"));
+        let asym = |m: &str| {
+            PyModule::import(py, format!("cryptography.hazmat.primitives.asymmetric.{m}"))
+        };
         let rsa = asym("rsa")?;
         let ec = asym("ec")?;
         let ed25519 = asym("ed25519")?;
@@ -71,7 +79,10 @@ fn crypto(py: Python<'_>) -> PyResult<&CryptoTypes> {
             private: private.unbind(),
             public: public.unbind(),
             der: ser.getattr("Encoding")?.getattr("DER")?.unbind(),
-            spki: ser.getattr("PublicFormat")?.getattr("SubjectPublicKeyInfo")?.unbind(),
+            spki: ser
+                .getattr("PublicFormat")?
+                .getattr("SubjectPublicKeyInfo")?
+                .unbind(),
             pkcs8: ser.getattr("PrivateFormat")?.getattr("PKCS8")?.unbind(),
             no_encryption: ser.getattr("NoEncryption")?.call0()?.unbind(),
         })
@@ -81,7 +92,11 @@ fn crypto(py: Python<'_>) -> PyResult<&CryptoTypes> {
 pub fn pyjwk_type(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
     PYJWK
         .get_or_try_init(py, || {
-            PyModule::import(py, "turbojwt.api_jwk")?.getattr("PyJWK")?.cast_into::<PyType>().map(Bound::unbind).map_err(PyErr::from)
+            PyModule::import(py, "turbojwt.api_jwk")?
+                .getattr("PyJWK")?
+                .cast_into::<PyType>()
+                .map(Bound::unbind)
+                .map_err(PyErr::from)
         })
         .map(|t| t.bind(py))
 }
@@ -99,7 +114,10 @@ pub struct ResolvedKey {
 fn crypto_key_der(py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Option<Vec<u8>>> {
     let c = crypto(py)?;
     let der = if key.is_instance(c.private.bind(py).as_any())? {
-        key.call_method1("private_bytes", (c.der.bind(py), c.pkcs8.bind(py), c.no_encryption.bind(py)))?
+        key.call_method1(
+            "private_bytes",
+            (c.der.bind(py), c.pkcs8.bind(py), c.no_encryption.bind(py)),
+        )?
     } else if key.is_instance(c.public.bind(py).as_any())? {
         key.call_method1("public_bytes", (c.der.bind(py), c.spki.bind(py)))?
     } else {
@@ -116,7 +134,9 @@ fn entry_for_object(py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Option<A
             return Ok(Some(entry.clone()));
         }
     }
-    let Some(der) = crypto_key_der(py, key)? else { return Ok(None) };
+    let Some(der) = crypto_key_der(py, key)? else {
+        return Ok(None);
+    };
     let entry = KEY_CACHE.get(&der);
     if KEY_CACHE.info().maxsize > 0 {
         // Evicted objects are dropped here, with the GIL held.
@@ -156,12 +176,20 @@ fn material_entry(key: &Bound<'_, PyAny>, material: &[u8]) -> Arc<KeyEntry> {
 /// Resolves a `key=` argument; `Ok(None)` means the core does not take this kind of key
 /// (the caller uses the Python reference path).
 pub fn resolve(py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Option<ResolvedKey>> {
-    let plain = |entry| Ok(Some(ResolvedKey { entry, bound: None, is_object: false }));
+    let plain = |entry| {
+        Ok(Some(ResolvedKey {
+            entry,
+            bound: None,
+            is_object: false,
+        }))
+    };
     if let Ok(s) = key.cast_exact::<PyString>() {
         if let Some(entry) = same_as_last(py, key) {
             return plain(entry);
         }
-        let Ok(text) = s.to_str() else { return Ok(None) };
+        let Ok(text) = s.to_str() else {
+            return Ok(None);
+        };
         return plain(material_entry(key, text.as_bytes()));
     }
     if let Ok(b) = key.cast_exact::<PyBytes>() {
@@ -175,11 +203,20 @@ pub fn resolve(py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Option<Resolv
             Ok(n) => n,
             Err(_) => return Ok(None),
         };
-        let Some(alg) = Algorithm::from_name(&name) else { return Ok(None) };
+        let Some(alg) = Algorithm::from_name(&name) else {
+            return Ok(None);
+        };
         let inner = key.getattr("key")?;
-        return Ok(resolve(py, &inner)?.map(|r| ResolvedKey { bound: Some(alg), ..r }));
+        return Ok(resolve(py, &inner)?.map(|r| ResolvedKey {
+            bound: Some(alg),
+            ..r
+        }));
     }
-    Ok(entry_for_object(py, key)?.map(|entry| ResolvedKey { entry, bound: None, is_object: true }))
+    Ok(entry_for_object(py, key)?.map(|entry| ResolvedKey {
+        entry,
+        bound: None,
+        is_object: true,
+    }))
 }
 
 #[pyfunction]

@@ -19,14 +19,19 @@ pub fn limits() -> Limits {
 /// `set_limits(max_token_length=None, max_json_depth=None)`; returns the limits in force.
 #[pyfunction]
 #[pyo3(signature = (max_token_length=None, max_json_depth=None))]
-pub fn set_limits(max_token_length: Option<usize>, max_json_depth: Option<usize>) -> PyResult<(usize, usize)> {
+pub fn set_limits(
+    max_token_length: Option<usize>,
+    max_json_depth: Option<usize>,
+) -> PyResult<(usize, usize)> {
     if max_token_length == Some(0) {
         return Err(PyValueError::new_err("max_token_length must be positive"));
     }
     if let Some(d) = max_json_depth {
         if d == 0 || d > 200 {
             // jiter's Python builder stops at 200 levels; deeper limits could not be honoured.
-            return Err(PyValueError::new_err("max_json_depth must be between 1 and 200"));
+            return Err(PyValueError::new_err(
+                "max_json_depth must be between 1 and 200",
+            ));
         }
         MAX_JSON_DEPTH.store(d, Ordering::Relaxed);
     }

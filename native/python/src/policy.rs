@@ -22,21 +22,39 @@ fn strings(obj: &Bound<'_, PyAny>) -> Option<Vec<String>> {
         let mut out = Vec::new();
         for item in it {
             let item = item.ok()?;
-            out.push(item.cast_exact::<PyString>().ok()?.to_str().ok()?.to_owned());
+            out.push(
+                item.cast_exact::<PyString>()
+                    .ok()?
+                    .to_str()
+                    .ok()?
+                    .to_owned(),
+            );
         }
         Some(out)
     };
     if let Ok(l) = obj.cast_exact::<PyList>() {
         let mut out = Vec::with_capacity(l.len());
         for item in l.iter() {
-            out.push(item.cast_exact::<PyString>().ok()?.to_str().ok()?.to_owned());
+            out.push(
+                item.cast_exact::<PyString>()
+                    .ok()?
+                    .to_str()
+                    .ok()?
+                    .to_owned(),
+            );
         }
         return Some(out);
     }
     if let Ok(t) = obj.cast_exact::<PyTuple>() {
         let mut out = Vec::with_capacity(t.len());
         for item in t.iter() {
-            out.push(item.cast_exact::<PyString>().ok()?.to_str().ok()?.to_owned());
+            out.push(
+                item.cast_exact::<PyString>()
+                    .ok()?
+                    .to_str()
+                    .ok()?
+                    .to_owned(),
+            );
         }
         return Some(out);
     }
@@ -106,8 +124,15 @@ fn truthy(d: &Bound<'_, PyDict>, key: &str) -> PyResult<Option<bool>> {
     }
 }
 
-const VERIFY_CLAIMS: [&str; 7] =
-    ["verify_exp", "verify_nbf", "verify_iat", "verify_aud", "verify_iss", "verify_sub", "verify_jti"];
+const VERIFY_CLAIMS: [&str; 7] = [
+    "verify_exp",
+    "verify_nbf",
+    "verify_iat",
+    "verify_aud",
+    "verify_iss",
+    "verify_sub",
+    "verify_jti",
+];
 
 /// Builds the policy of a `decode()` call. `base` is the PyJWT instance's options (None for
 /// the defaults), `options` the call's. Returns None to ask for the Python path.
@@ -188,12 +213,18 @@ pub fn build(
         None => None,
         Some(a) if a.is_none() => None,
         Some(a) => {
-            let Some(set) = algorithm_set(a) else { return Ok(None) };
+            let Some(set) = algorithm_set(a) else {
+                return Ok(None);
+            };
             (!set.is_empty()).then_some(set)
         }
     };
-    let Some(audience) = expected(audience) else { return Ok(None) };
-    let Some(issuer) = expected(issuer) else { return Ok(None) };
+    let Some(audience) = expected(audience) else {
+        return Ok(None);
+    };
+    let Some(issuer) = expected(issuer) else {
+        return Ok(None);
+    };
     claims.audience = audience;
     claims.issuer = issuer;
     claims.subject = match subject {
@@ -204,7 +235,14 @@ pub fn build(
             Err(_) => return Ok(None),
         },
     };
-    let Some(leeway) = leeway_seconds(leeway) else { return Ok(None) };
+    let Some(leeway) = leeway_seconds(leeway) else {
+        return Ok(None);
+    };
     claims.leeway = leeway;
-    Ok(Some(DecodePolicy { verify_signature, enforce_minimum_key_length: enforce, algorithms, claims }))
+    Ok(Some(DecodePolicy {
+        verify_signature,
+        enforce_minimum_key_length: enforce,
+        algorithms,
+        claims,
+    }))
 }

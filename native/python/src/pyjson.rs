@@ -11,8 +11,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString};
 use turbojwt_core::error::Segment;
 use turbojwt_core::json::{
-    anchored, check_utf8, depth_error, duplicate_error, int_from_str, not_object_error, time_from_number, Audience, Claims,
-    Field, Time,
+    anchored, check_utf8, depth_error, duplicate_error, find_string_special, int_from_str,
+    not_object_error, time_from_number, Audience, Claims, Field, Time,
 };
 use turbojwt_core::JwtError;
 
@@ -88,7 +88,13 @@ fn py_str<'py>(py: Python<'py>, s: &str) -> Bound<'py, PyString> {
     }
 }
 
-fn value<'py>(py: Python<'py>, j: &mut Jiter<'_>, peek: Peek, depth: usize, max_depth: usize) -> Result<Bound<'py, PyAny>, Stop> {
+fn value<'py>(
+    py: Python<'py>,
+    j: &mut Jiter<'_>,
+    peek: Peek,
+    depth: usize,
+    max_depth: usize,
+) -> Result<Bound<'py, PyAny>, Stop> {
     Ok(match peek {
         Peek::Null => {
             j.known_null()?;
@@ -238,7 +244,10 @@ fn registered<'py, 'j>(
         }
         p if p.is_num() => {
             let raw = j.known_number_bytes(p)?;
-            (number_from_raw(py, raw)?, Scalar::Number(time_from_number(raw)))
+            (
+                number_from_raw(py, raw)?,
+                Scalar::Number(time_from_number(raw)),
+            )
         }
         _ => (value(py, j, peek, 1, max_depth)?, Scalar::Other),
     };
@@ -268,22 +277,9 @@ fn fast_object<'py, 'j>(
     #[inline]
     fn plain_str(text: &str, start: usize) -> Option<(&str, usize)> {
         let b = text.as_bytes();
-        // Claim names and most values are short: a plain loop beats a SIMD search's set-up.
-        let mut end = start;
-        loop {
-            match *b.get(end)? {
-                b'"' => break,
-                b'\\' | 0..=0x1f => return None,
-                _ => end += 1,
-            }
-            if end - start == 32 {
-                let rest = &b[end..];
-                end += memchr::memchr2(b'"', b'\\', rest)?;
-                if b[end] != b'"' || b[start..end].iter().any(|&c| c < 0x20) {
-                    return None;
-                }
-                break;
-            }
+        let end = find_string_special(b, start)?;
+        if b[end] != b'"' {
+            return None; // an escape or a control character: the general parser
         }
         // Both ends sit next to ASCII quotes: character boundaries.
         Some((text.get(start..end)?, end + 1))
@@ -306,17 +302,23 @@ fn fast_object<'py, 'j>(
         if b.get(i) != Some(&b'"') {
             return Ok(None);
         }
-        let Some((key, after)) = plain_str(text, i + 1) else { return Ok(None) };
+        let Some((key, after)) = plain_str(text, i + 1) else {
+            return Ok(None);
+        };
         i = ws(b, after);
         if b.get(i) != Some(&b':') {
             return Ok(None);
         }
         i = ws(b, i + 1);
         let slot = registered_slot(key);
-        let Some(&first) = b.get(i) else { return Ok(None) };
+        let Some(&first) = b.get(i) else {
+            return Ok(None);
+        };
         let (obj, scalar): (Bound<'py, PyAny>, Scalar<'j>) = match first {
             b'"' => {
-                let Some((val, after)) = plain_str(text, i + 1) else { return Ok(None) };
+                let Some((val, after)) = plain_str(text, i + 1) else {
+                    return Ok(None);
+                };
                 i = after;
                 (py_str(py, val).into_any(), Scalar::Str(Cow::Borrowed(val)))
             }
@@ -338,18 +340,29 @@ fn fast_object<'py, 'j>(
                 {
                     return Ok(None);
                 }
-                let v = digits.iter().fold(0i64, |acc, d| acc * 10 + (d - b'0') as i64);
+                let v = digits
+                    .iter()
+                    .fold(0i64, |acc, d| acc * 10 + (d - b'0') as i64);
                 let v = if neg { -v } else { v };
                 i = k;
-                (PyInt::new(py, v).into_any(), Scalar::Number(Time::Int(v as i128)))
+                (
+                    PyInt::new(py, v).into_any(),
+                    Scalar::Number(Time::Int(v as i128)),
+                )
             }
             b't' if b[i..].starts_with(b"true") => {
                 i += 4;
-                (PyBool::new(py, true).to_owned().into_any(), Scalar::Bool(true))
+                (
+                    PyBool::new(py, true).to_owned().into_any(),
+                    Scalar::Bool(true),
+                )
             }
             b'f' if b[i..].starts_with(b"false") => {
                 i += 5;
-                (PyBool::new(py, false).to_owned().into_any(), Scalar::Bool(false))
+                (
+                    PyBool::new(py, false).to_owned().into_any(),
+                    Scalar::Bool(false),
+                )
             }
             b'n' if b[i..].starts_with(b"null") => {
                 i += 4;
@@ -390,7 +403,9 @@ pub fn payload_to_py<'py, 'j>(
     max_depth: usize,
 ) -> Result<(Bound<'py, PyDict>, Claims<'j>), PyErrOr> {
     let Ok(text) = std::str::from_utf8(input) else {
-        return Err(PyErrOr::Core(check_utf8(input, Segment::Payload).unwrap_err()));
+        return Err(PyErrOr::Core(
+            check_utf8(input, Segment::Payload).unwrap_err(),
+        ));
     };
     let mut j = Jiter::new(input).with_allow_inf_nan();
     let mut claims = Claims::default();
@@ -417,7 +432,9 @@ pub fn payload_to_py<'py, 'j>(
     let mut pairs = 0usize;
     let body = (|| -> Result<(), Stop> {
         let mut names = names();
-        let mut key = j.known_object()?.map(|k| (registered_slot(k), names.get(py, k)));
+        let mut key = j
+            .known_object()?
+            .map(|k| (registered_slot(k), names.get(py, k)));
         while let Some((slot, k)) = key {
             pairs += 1;
             let p = j.peek()?;
@@ -426,7 +443,9 @@ pub fn payload_to_py<'py, 'j>(
                 None => value(py, &mut j, p, 1, max_depth)?,
             };
             dict.set_item(k, v)?;
-            key = j.next_key()?.map(|k| (registered_slot(k), names.get(py, k)));
+            key = j
+                .next_key()?
+                .map(|k| (registered_slot(k), names.get(py, k)));
         }
         j.finish()?;
         Ok(())
@@ -434,7 +453,6 @@ pub fn payload_to_py<'py, 'j>(
     body.map_err(fail)?;
     finish_payload(py, input, dict, pairs, claims, require)
 }
-
 
 /// Refuses duplicate top-level members (the dict holds fewer items than pairs were read)
 /// and notes which `require`d claims are present and not null.
@@ -453,7 +471,10 @@ fn finish_payload<'py, 'j>(
         let mut key = j.next_object().ok().flatten().map(str::to_owned);
         while let Some(k) = key {
             if !seen.insert(k.clone()) {
-                return Err(PyErrOr::Core(duplicate_error(Segment::Payload, k.as_bytes())));
+                return Err(PyErrOr::Core(duplicate_error(
+                    Segment::Payload,
+                    k.as_bytes(),
+                )));
             }
             let _ = j.next_skip();
             key = j.next_key().ok().flatten().map(str::to_owned);
@@ -461,7 +482,10 @@ fn finish_payload<'py, 'j>(
         return Err(PyErrOr::Core(duplicate_error(Segment::Payload, b"?")));
     }
     for name in require {
-        let present = dict.get_item(name).map_err(PyErrOr::Py)?.is_some_and(|v| !v.is_none());
+        let present = dict
+            .get_item(name)
+            .map_err(PyErrOr::Py)?
+            .is_some_and(|v| !v.is_none());
         claims.required_present.push(present);
     }
     Ok((dict, claims))
@@ -480,7 +504,11 @@ fn audience<'a>(v: &Bound<'_, PyAny>) -> Audience<'a> {
     if let Ok(l) = v.cast_exact::<PyList>() {
         let mut out = Vec::with_capacity(l.len());
         for item in l.iter() {
-            match item.cast_exact::<PyString>().ok().and_then(|s| s.to_str().ok().map(str::to_owned)) {
+            match item
+                .cast_exact::<PyString>()
+                .ok()
+                .and_then(|s| s.to_str().ok().map(str::to_owned))
+            {
                 Some(s) => out.push(Cow::Owned(s)),
                 None => return Audience::Invalid,
             }
