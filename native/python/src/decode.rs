@@ -9,7 +9,7 @@ use jiter::{FloatMode, PartialMode, PythonParse, StringCacheMode};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBytes, PyDict, PyString};
+use pyo3::types::{PyBytes, PyDict, PyNotImplemented, PyString};
 use turbojwt_core::alg::Family;
 use turbojwt_core::json::scan_header;
 use turbojwt_core::jws::{self, AlgPolicy, HeaderBuf, Limits, PayloadBuf, SignatureBuf};
@@ -237,7 +237,7 @@ pub fn global_decode(
         let r = decode_fast(
             py, jwt, &key, algorithms, options, audience, issuer, subject, lee, None, complete,
         )?;
-        if !r.is(&py.NotImplemented()) {
+        if !r.is(PyNotImplemented::get(py).as_any()) {
             return Ok(r);
         }
     }

@@ -135,20 +135,19 @@ fn call(py: Python<'_>, p: Parsed<'_>, complete: bool) -> PyResult<Py<PyAny>> {
 
 /// Runs `f` as a CPython entry point: panics become exceptions, errors are raised.
 fn entry(f: impl FnOnce(Python<'_>) -> PyResult<Py<PyAny>>) -> *mut ffi::PyObject {
-    // SAFETY: CPython calls this with the interpreter attached (the GIL held).
-    let py = unsafe { Python::assume_attached() };
-    match catch_unwind(AssertUnwindSafe(|| f(py))) {
+    // CPython calls this with the GIL held; `attach` records that for PyO3 (so that objects
+    // released inside are released at once, not queued for later).
+    Python::attach(|py| match catch_unwind(AssertUnwindSafe(|| f(py))) {
         Ok(Ok(v)) => v.into_ptr(),
         Ok(Err(e)) => {
             e.restore(py);
             ptr::null_mut()
         }
         Err(_) => {
-            PySystemError::new_err("internal error in turbojwt (a bug: please report it)")
-                .restore(py);
+            PySystemError::new_err("internal error in turbojwt (a bug: please report it)").restore(py);
             ptr::null_mut()
         }
-    }
+    })
 }
 
 unsafe extern "C" fn decode_entry(
