@@ -255,38 +255,99 @@ fn registered<'py, 'j>(
     Ok(obj)
 }
 
+/// A nested value at `b[i..]`: jiter parses exactly that value and says where it ended.
+fn nested<'py, 'j>(py: Python<'py>, b: &[u8], i: usize, max_depth: usize) -> Result<(Bound<'py, PyAny>, Scalar<'j>, usize), Stop> {
+    let mut j = Jiter::new(&b[i..]).with_allow_inf_nan();
+    let p = j.peek()?;
+    let v = value(py, &mut j, p, 1, max_depth)?;
+    Ok((v, Scalar::Other, i + j.current_index()))
+}
+
+fn ws(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
+        i += 1;
+    }
+    i
+}
+
+/// An escape-free string starting after its opening quote: (text, index after the
+/// closing quote), or None when it has escapes, control characters or no end.
+fn plain_str(text: &str, start: usize) -> Option<(&str, usize)> {
+    let b = text.as_bytes();
+    let end = find_string_special(b, start)?;
+    if b[end] != b'"' {
+        return None; // an escape or a control character: the general parser
+    }
+    // Both ends sit next to ASCII quotes: character boundaries.
+    Some((text.get(start..end)?, end + 1))
+}
+
+/// A string without escapes, a small integer, true, false or null at `text[i..]`:
+/// its Python object, its claim form and where it ends. None for anything else.
+fn fast_scalar<'py, 'j>(py: Python<'py>, text: &'j str, i: usize) -> Option<(Bound<'py, PyAny>, Scalar<'j>, usize)> {
+    let b = text.as_bytes();
+    Some(match *b.get(i)? {
+        b'"' => {
+            let (val, after) = plain_str(text, i + 1)?;
+            (py_str(py, val).into_any(), Scalar::Str(Cow::Borrowed(val)), after)
+        }
+        first @ (b'-' | b'0'..=b'9') => {
+            let digits_start = i + (first == b'-') as usize;
+            let mut k = digits_start;
+            while k < b.len() && b[k].is_ascii_digit() {
+                k += 1;
+            }
+            let digits = &b[digits_start..k];
+            // Only plain integers without leading zeros; floats go to jiter.
+            if digits.is_empty()
+                || digits.len() > 18
+                || (digits.len() > 1 && digits[0] == b'0')
+                || matches!(b.get(k), Some(b'.' | b'e' | b'E'))
+            {
+                return None;
+            }
+            let v = digits.iter().fold(0i64, |acc, d| acc * 10 + (d - b'0') as i64);
+            let v = if first == b'-' { -v } else { v };
+            (PyInt::new(py, v).into_any(), Scalar::Number(Time::Int(v as i128)), k)
+        }
+        b't' if b[i..].starts_with(b"true") => (PyBool::new(py, true).to_owned().into_any(), Scalar::Bool(true), i + 4),
+        b'f' if b[i..].starts_with(b"false") => (PyBool::new(py, false).to_owned().into_any(), Scalar::Bool(false), i + 5),
+        b'n' if b[i..].starts_with(b"null") => (py.None().into_bound(py), Scalar::Other, i + 4),
+        _ => return None,
+    })
+}
+
+/// A flat array of fast scalars (`["admin","user"]`) at `text[i..]`, or None.
+fn fast_array<'py>(py: Python<'py>, text: &str, i: usize) -> Option<(Bound<'py, PyAny>, usize)> {
+    let b = text.as_bytes();
+    let list = PyList::empty(py);
+    let mut k = ws(b, i + 1);
+    if b.get(k) == Some(&b']') {
+        return Some((list.into_any(), k + 1));
+    }
+    loop {
+        let (item, _, next) = fast_scalar(py, text, k)?;
+        list.append(item).ok()?;
+        k = ws(b, next);
+        match b.get(k)? {
+            b',' => k = ws(b, k + 1),
+            b']' => return Some((list.into_any(), k + 1)),
+            _ => return None,
+        }
+    }
+}
+
 /// The fast path for the usual claims set: a flat object of escape-free strings, small
 /// integers, booleans and nulls (nested values are handed to jiter in place). Returns
 /// `Ok(None)` on anything else, and the caller parses the whole payload with jiter, so
 /// every acceptance decision stays with jiter's full JSON parser.
 fn fast_object<'py, 'j>(
     py: Python<'py>,
-    input: &'j str,
+    text: &'j str,
     claims: &mut Claims<'j>,
     max_depth: usize,
 ) -> Result<Option<(Bound<'py, PyDict>, usize)>, Stop> {
-    #[inline]
-    fn ws(b: &[u8], mut i: usize) -> usize {
-        while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
-            i += 1;
-        }
-        i
-    }
-    /// An escape-free string starting after its opening quote: (text, index after the
-    /// closing quote), or None when it has escapes, control characters or no end.
-    #[inline]
-    fn plain_str(text: &str, start: usize) -> Option<(&str, usize)> {
-        let b = text.as_bytes();
-        let end = find_string_special(b, start)?;
-        if b[end] != b'"' {
-            return None; // an escape or a control character: the general parser
-        }
-        // Both ends sit next to ASCII quotes: character boundaries.
-        Some((text.get(start..end)?, end + 1))
-    }
-    let text = input;
-    let input = text.as_bytes();
-    let b = input;
+    let b = text.as_bytes();
     let mut i = ws(b, 0);
     if b.get(i) != Some(&b'{') {
         return Ok(None);
@@ -314,70 +375,19 @@ fn fast_object<'py, 'j>(
         let Some(&first) = b.get(i) else {
             return Ok(None);
         };
-        let (obj, scalar): (Bound<'py, PyAny>, Scalar<'j>) = match first {
-            b'"' => {
-                let Some((val, after)) = plain_str(text, i + 1) else {
-                    return Ok(None);
-                };
-                i = after;
-                (py_str(py, val).into_any(), Scalar::Str(Cow::Borrowed(val)))
-            }
-            b'-' | b'0'..=b'9' => {
-                let start = i;
-                let neg = first == b'-';
-                let digits_start = start + neg as usize;
-                let mut k = digits_start;
-                while k < b.len() && b[k].is_ascii_digit() {
-                    k += 1;
-                }
-                let digits = &b[digits_start..k];
-                let next = b.get(k).copied().unwrap_or(b'}');
-                // Only plain integers without leading zeros; floats go to jiter.
-                if digits.is_empty()
-                    || digits.len() > 18
-                    || (digits.len() > 1 && digits[0] == b'0')
-                    || matches!(next, b'.' | b'e' | b'E')
-                {
-                    return Ok(None);
-                }
-                let v = digits
-                    .iter()
-                    .fold(0i64, |acc, d| acc * 10 + (d - b'0') as i64);
-                let v = if neg { -v } else { v };
-                i = k;
-                (
-                    PyInt::new(py, v).into_any(),
-                    Scalar::Number(Time::Int(v as i128)),
-                )
-            }
-            b't' if b[i..].starts_with(b"true") => {
-                i += 4;
-                (
-                    PyBool::new(py, true).to_owned().into_any(),
-                    Scalar::Bool(true),
-                )
-            }
-            b'f' if b[i..].starts_with(b"false") => {
-                i += 5;
-                (
-                    PyBool::new(py, false).to_owned().into_any(),
-                    Scalar::Bool(false),
-                )
-            }
-            b'n' if b[i..].starts_with(b"null") => {
-                i += 4;
-                (py.None().into_bound(py), Scalar::Other)
-            }
-            b'[' | b'{' => {
-                // A nested value: jiter parses exactly that value and says where it ended.
-                let mut j = Jiter::new(&b[i..]).with_allow_inf_nan();
-                let p = j.peek()?;
-                let v = value(py, &mut j, p, 1, max_depth)?;
-                i += j.current_index();
-                (v, Scalar::Other)
-            }
-            _ => return Ok(None),
+        let (obj, scalar, next) = match first {
+            // (an array is the second level: the depth limit applies from 2 up)
+            b'[' => match (max_depth > 1).then(|| fast_array(py, text, i)).flatten() {
+                Some((list, next)) => (list, Scalar::Other, next),
+                None => nested(py, b, i, max_depth)?,
+            },
+            b'{' => nested(py, b, i, max_depth)?,
+            _ => match fast_scalar(py, text, i) {
+                Some(v) => v,
+                None => return Ok(None),
+            },
         };
+        i = next;
         if let Some(slot) = slot {
             note_claim(claims, slot, scalar, &obj);
         }
