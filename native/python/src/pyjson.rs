@@ -45,8 +45,39 @@ pub struct NameCache {
 
 static NAMES: Mutex<NameCache> = Mutex::new(NameCache { slots: Vec::new() });
 
-fn names() -> MutexGuard<'static, NameCache> {
-    NAMES.lock().unwrap_or_else(|p| p.into_inner())
+/// The shared table, or a private empty one when it is in use further up this thread's
+/// stack: building Python objects can run the garbage collector, whose finalizers may
+/// decode a token themselves, and waiting on the lock there would never end.
+fn names() -> NameGuard {
+    match NAMES.try_lock() {
+        Ok(g) => NameGuard::Shared(g),
+        Err(std::sync::TryLockError::Poisoned(p)) => NameGuard::Shared(p.into_inner()),
+        Err(std::sync::TryLockError::WouldBlock) => NameGuard::Private(NameCache { slots: Vec::new() }),
+    }
+}
+
+enum NameGuard {
+    Shared(MutexGuard<'static, NameCache>),
+    Private(NameCache),
+}
+
+impl std::ops::Deref for NameGuard {
+    type Target = NameCache;
+    fn deref(&self) -> &NameCache {
+        match self {
+            NameGuard::Shared(g) => g,
+            NameGuard::Private(c) => c,
+        }
+    }
+}
+
+impl std::ops::DerefMut for NameGuard {
+    fn deref_mut(&mut self) -> &mut NameCache {
+        match self {
+            NameGuard::Shared(g) => g,
+            NameGuard::Private(c) => c,
+        }
+    }
 }
 
 impl NameCache {
