@@ -144,7 +144,8 @@ fn entry(f: impl FnOnce(Python<'_>) -> PyResult<Py<PyAny>>) -> *mut ffi::PyObjec
             ptr::null_mut()
         }
         Err(_) => {
-            PySystemError::new_err("internal error in turbojwt (a bug: please report it)").restore(py);
+            PySystemError::new_err("internal error in turbojwt (a bug: please report it)")
+                .restore(py);
             ptr::null_mut()
         }
     })

@@ -40,10 +40,14 @@ impl From<PyErr> for Stop {
 const NAME_SLOTS: usize = 256;
 
 pub struct NameCache {
-    slots: Vec<Option<(Box<str>, Py<PyString>)>>,
+    slots: Slots,
+    values: Slots,
 }
 
-static NAMES: Mutex<NameCache> = Mutex::new(NameCache { slots: Vec::new() });
+static NAMES: Mutex<NameCache> = Mutex::new(NameCache {
+    slots: Vec::new(),
+    values: Vec::new(),
+});
 
 /// The shared table, or a private empty one when it is in use further up this thread's
 /// stack: building Python objects can run the garbage collector, whose finalizers may
@@ -52,7 +56,10 @@ fn names() -> NameGuard {
     match NAMES.try_lock() {
         Ok(g) => NameGuard::Shared(g),
         Err(std::sync::TryLockError::Poisoned(p)) => NameGuard::Shared(p.into_inner()),
-        Err(std::sync::TryLockError::WouldBlock) => NameGuard::Private(NameCache { slots: Vec::new() }),
+        Err(std::sync::TryLockError::WouldBlock) => NameGuard::Private(NameCache {
+            slots: Vec::new(),
+            values: Vec::new(),
+        }),
     }
 }
 
@@ -80,36 +87,60 @@ impl std::ops::DerefMut for NameGuard {
     }
 }
 
+fn slot_index(b: &[u8]) -> usize {
+    let mut h = b.len() as u32;
+    for &c in b.iter().take(8) {
+        h = h.wrapping_mul(31).wrapping_add(c as u32);
+    }
+    if let Some(&last) = b.last() {
+        h = h.wrapping_mul(31).wrapping_add(last as u32);
+    }
+    (h as usize) & (NAME_SLOTS - 1)
+}
+
+type Slots = Vec<Option<(Box<str>, Py<PyString>)>>;
+
+fn lookup<'py>(
+    slots: &mut Slots,
+    py: Python<'py>,
+    text: &str,
+    make: impl FnOnce() -> Bound<'py, PyString>,
+) -> Bound<'py, PyString> {
+    if slots.is_empty() {
+        slots.resize_with(NAME_SLOTS, || None);
+    }
+    let slot = &mut slots[slot_index(text.as_bytes())];
+    if let Some((cached, obj)) = slot {
+        if **cached == *text {
+            return obj.bind(py).clone();
+        }
+    }
+    let obj = make();
+    // The replaced string is an ordinary str: releasing it runs no Python code.
+    *slot = Some((text.into(), obj.clone().unbind()));
+    obj
+}
+
 impl NameCache {
+    /// A member name, interned (dict lookups on it then compare by identity).
     fn get<'py>(&mut self, py: Python<'py>, name: &str) -> Bound<'py, PyString> {
-        if self.slots.is_empty() {
-            self.slots.resize_with(NAME_SLOTS, || None);
+        if name.len() > 64 {
+            return PyString::intern(py, name);
         }
-        let b = name.as_bytes();
-        let mut h = b.len() as u32;
-        for &c in b.iter().take(8) {
-            h = h.wrapping_mul(31).wrapping_add(c as u32);
+        lookup(&mut self.slots, py, name, || PyString::intern(py, name))
+    }
+
+    /// A short string value. Issuers, audiences, scopes and roles repeat from token to
+    /// token; str objects are immutable, so handing out the same one is safe.
+    fn value<'py>(&mut self, py: Python<'py>, text: &str) -> Bound<'py, PyString> {
+        if text.len() > 32 {
+            return py_str(py, text);
         }
-        if let Some(&last) = b.last() {
-            h = h.wrapping_mul(31).wrapping_add(last as u32);
-        }
-        let slot = &mut self.slots[(h as usize) & (NAME_SLOTS - 1)];
-        if let Some((text, obj)) = slot {
-            if **text == *name {
-                return obj.bind(py).clone();
-            }
-        }
-        let obj = PyString::intern(py, name);
-        if name.len() <= 64 {
-            // The replaced string is an ordinary str: releasing it runs no Python code.
-            *slot = Some((name.into(), obj.clone().unbind()));
-        }
-        obj
+        lookup(&mut self.values, py, text, || py_str(py, text))
     }
 }
 
-/// A string value. (Member names instead go through jiter's cache: they repeat from token
-/// to token and arrive with their hash computed, which the dict insert needs.)
+/// A new str object for `s`.
 fn py_str<'py>(py: Python<'py>, s: &str) -> Bound<'py, PyString> {
     if s.is_ascii() {
         // SAFETY: checked ASCII just above.
@@ -287,7 +318,12 @@ fn registered<'py, 'j>(
 }
 
 /// A nested value at `b[i..]`: jiter parses exactly that value and says where it ended.
-fn nested<'py, 'j>(py: Python<'py>, b: &[u8], i: usize, max_depth: usize) -> Result<(Bound<'py, PyAny>, Scalar<'j>, usize), Stop> {
+fn nested<'py, 'j>(
+    py: Python<'py>,
+    b: &[u8],
+    i: usize,
+    max_depth: usize,
+) -> Result<(Bound<'py, PyAny>, Scalar<'j>, usize), Stop> {
     let mut j = Jiter::new(&b[i..]).with_allow_inf_nan();
     let p = j.peek()?;
     let v = value(py, &mut j, p, 1, max_depth)?;
@@ -315,12 +351,21 @@ fn plain_str(text: &str, start: usize) -> Option<(&str, usize)> {
 
 /// A string without escapes, a small integer, true, false or null at `text[i..]`:
 /// its Python object, its claim form and where it ends. None for anything else.
-fn fast_scalar<'py, 'j>(py: Python<'py>, text: &'j str, i: usize) -> Option<(Bound<'py, PyAny>, Scalar<'j>, usize)> {
+fn fast_scalar<'py, 'j>(
+    py: Python<'py>,
+    text: &'j str,
+    i: usize,
+    names: &mut NameCache,
+) -> Option<(Bound<'py, PyAny>, Scalar<'j>, usize)> {
     let b = text.as_bytes();
     Some(match *b.get(i)? {
         b'"' => {
             let (val, after) = plain_str(text, i + 1)?;
-            (py_str(py, val).into_any(), Scalar::Str(Cow::Borrowed(val)), after)
+            (
+                names.value(py, val).into_any(),
+                Scalar::Str(Cow::Borrowed(val)),
+                after,
+            )
         }
         first @ (b'-' | b'0'..=b'9') => {
             let digits_start = i + (first == b'-') as usize;
@@ -337,19 +382,38 @@ fn fast_scalar<'py, 'j>(py: Python<'py>, text: &'j str, i: usize) -> Option<(Bou
             {
                 return None;
             }
-            let v = digits.iter().fold(0i64, |acc, d| acc * 10 + (d - b'0') as i64);
+            let v = digits
+                .iter()
+                .fold(0i64, |acc, d| acc * 10 + (d - b'0') as i64);
             let v = if first == b'-' { -v } else { v };
-            (PyInt::new(py, v).into_any(), Scalar::Number(Time::Int(v as i128)), k)
+            (
+                PyInt::new(py, v).into_any(),
+                Scalar::Number(Time::Int(v as i128)),
+                k,
+            )
         }
-        b't' if b[i..].starts_with(b"true") => (PyBool::new(py, true).to_owned().into_any(), Scalar::Bool(true), i + 4),
-        b'f' if b[i..].starts_with(b"false") => (PyBool::new(py, false).to_owned().into_any(), Scalar::Bool(false), i + 5),
+        b't' if b[i..].starts_with(b"true") => (
+            PyBool::new(py, true).to_owned().into_any(),
+            Scalar::Bool(true),
+            i + 4,
+        ),
+        b'f' if b[i..].starts_with(b"false") => (
+            PyBool::new(py, false).to_owned().into_any(),
+            Scalar::Bool(false),
+            i + 5,
+        ),
         b'n' if b[i..].starts_with(b"null") => (py.None().into_bound(py), Scalar::Other, i + 4),
         _ => return None,
     })
 }
 
 /// A flat array of fast scalars (`["admin","user"]`) at `text[i..]`, or None.
-fn fast_array<'py>(py: Python<'py>, text: &str, i: usize) -> Option<(Bound<'py, PyAny>, usize)> {
+fn fast_array<'py>(
+    py: Python<'py>,
+    text: &str,
+    i: usize,
+    names: &mut NameCache,
+) -> Option<(Bound<'py, PyAny>, usize)> {
     let b = text.as_bytes();
     let list = PyList::empty(py);
     let mut k = ws(b, i + 1);
@@ -357,7 +421,7 @@ fn fast_array<'py>(py: Python<'py>, text: &str, i: usize) -> Option<(Bound<'py, 
         return Some((list.into_any(), k + 1));
     }
     loop {
-        let (item, _, next) = fast_scalar(py, text, k)?;
+        let (item, _, next) = fast_scalar(py, text, k, names)?;
         list.append(item).ok()?;
         k = ws(b, next);
         match b.get(k)? {
@@ -408,12 +472,15 @@ fn fast_object<'py, 'j>(
         };
         let (obj, scalar, next) = match first {
             // (an array is the second level: the depth limit applies from 2 up)
-            b'[' => match (max_depth > 1).then(|| fast_array(py, text, i)).flatten() {
+            b'[' => match (max_depth > 1)
+                .then(|| fast_array(py, text, i, &mut names))
+                .flatten()
+            {
                 Some((list, next)) => (list, Scalar::Other, next),
                 None => nested(py, b, i, max_depth)?,
             },
             b'{' => nested(py, b, i, max_depth)?,
-            _ => match fast_scalar(py, text, i) {
+            _ => match fast_scalar(py, text, i, &mut names) {
                 Some(v) => v,
                 None => return Ok(None),
             },
