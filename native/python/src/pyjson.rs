@@ -87,15 +87,23 @@ impl std::ops::DerefMut for NameGuard {
     }
 }
 
+/// Which slot a string goes to: its first and last 8 bytes and its length, mixed by one
+/// multiplication (the table only has to spread a few dozen claim names and values).
 fn slot_index(b: &[u8]) -> usize {
-    let mut h = b.len() as u32;
-    for &c in b.iter().take(8) {
-        h = h.wrapping_mul(31).wrapping_add(c as u32);
-    }
-    if let Some(&last) = b.last() {
-        h = h.wrapping_mul(31).wrapping_add(last as u32);
-    }
-    (h as usize) & (NAME_SLOTS - 1)
+    let n = b.len();
+    let (head, tail) = if n >= 8 {
+        let head = u64::from_le_bytes(b[..8].try_into().unwrap_or_default());
+        let tail = u64::from_le_bytes(b[n - 8..].try_into().unwrap_or_default());
+        (head, tail)
+    } else {
+        let mut buf = [0u8; 8];
+        for (d, s) in buf.iter_mut().zip(b) {
+            *d = *s; // a short loop: cheaper than a memcpy call for under 8 bytes
+        }
+        (u64::from_le_bytes(buf), 0)
+    };
+    let h = (head ^ tail.rotate_left(29) ^ n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (h >> 56) as usize & (NAME_SLOTS - 1)
 }
 
 type Slots = Vec<Option<(Box<str>, Py<PyString>)>>;
