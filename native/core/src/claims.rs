@@ -1,5 +1,6 @@
 //! Registered-claim validation with PyJWT's order, semantics and messages.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 
 use crate::error::{ErrorKind, JwtError, Result};
@@ -7,14 +8,25 @@ use crate::json::{Audience, Claims, Field, Time};
 
 /// `audience=` / `issuer=`: one string or several.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Expected {
-    One(String),
-    Any(Vec<String>),
+pub enum Expected<'a> {
+    One(Cow<'a, str>),
+    Any(Vec<Cow<'a, str>>),
+}
+
+impl Expected<'_> {
+    pub fn into_owned(self) -> Expected<'static> {
+        match self {
+            Expected::One(s) => Expected::One(Cow::Owned(s.into_owned())),
+            Expected::Any(v) => {
+                Expected::Any(v.into_iter().map(|s| Cow::Owned(s.into_owned())).collect())
+            }
+        }
+    }
 }
 
 /// The claim checks of one decode call (PyJWT's merged options plus the arguments).
 #[derive(Clone, Debug, PartialEq)]
-pub struct ClaimsPolicy {
+pub struct ClaimsPolicy<'a> {
     pub verify_exp: bool,
     pub verify_nbf: bool,
     pub verify_iat: bool,
@@ -24,13 +36,13 @@ pub struct ClaimsPolicy {
     pub verify_jti: bool,
     pub strict_aud: bool,
     pub require: Vec<String>,
-    pub audience: Option<Expected>,
-    pub issuer: Option<Expected>,
-    pub subject: Option<String>,
+    pub audience: Option<Expected<'a>>,
+    pub issuer: Option<Expected<'a>>,
+    pub subject: Option<Cow<'a, str>>,
     pub leeway: f64,
 }
 
-impl Default for ClaimsPolicy {
+impl Default for ClaimsPolicy<'_> {
     fn default() -> Self {
         ClaimsPolicy {
             verify_exp: true,
@@ -66,7 +78,12 @@ fn cmp_time(t: Time, f: f64) -> Option<Ordering> {
                 return Some(Ordering::Greater);
             }
             let fl = f.floor();
-            let fi = fl as i128;
+            // Through i64 when it fits: f64 -> i128 is a slow software routine.
+            let fi = if fl.abs() < 9.2e18 {
+                fl as i64 as i128
+            } else {
+                fl as i128
+            };
             Some(match i.cmp(&fi) {
                 Ordering::Equal if f > fl => Ordering::Less,
                 o => o,
@@ -75,7 +92,26 @@ fn cmp_time(t: Time, f: f64) -> Option<Ordering> {
     }
 }
 
-impl ClaimsPolicy {
+impl ClaimsPolicy<'_> {
+    /// The same policy owning its strings (for a policy kept beyond the call).
+    pub fn into_owned(self) -> ClaimsPolicy<'static> {
+        ClaimsPolicy {
+            audience: self.audience.map(Expected::into_owned),
+            issuer: self.issuer.map(Expected::into_owned),
+            subject: self.subject.map(|s| Cow::Owned(s.into_owned())),
+            require: self.require,
+            verify_exp: self.verify_exp,
+            verify_nbf: self.verify_nbf,
+            verify_iat: self.verify_iat,
+            verify_aud: self.verify_aud,
+            verify_iss: self.verify_iss,
+            verify_sub: self.verify_sub,
+            verify_jti: self.verify_jti,
+            strict_aud: self.strict_aud,
+            leeway: self.leeway,
+        }
+    }
+
     /// Validates `claims` as of `now` (seconds since the epoch, as a float like PyJWT's).
     pub fn validate(&self, c: &Claims<'_>, now: f64) -> Result<()> {
         for (present, name) in c.required_present.iter().zip(&self.require) {
@@ -143,7 +179,7 @@ impl ClaimsPolicy {
                     ))
                 }
                 Field::Value(s) => {
-                    if self.subject.as_deref().is_some_and(|want| want != s) {
+                    if self.subject.as_ref().is_some_and(|want| want != s) {
                         return Err(JwtError::new(ErrorKind::InvalidSubject, "Invalid subject"));
                     }
                 }
@@ -207,7 +243,7 @@ impl ClaimsPolicy {
                 invalid("Audience doesn't match (strict)")
             };
         }
-        let matches = |want: &String| match &c.aud {
+        let matches = |want: &Cow<str>| match &c.aud {
             Audience::Str(s) => s == want,
             Audience::List(l) => l.iter().any(|s| s == want),
             _ => false,
@@ -232,7 +268,7 @@ mod tests {
     use super::*;
     use crate::json::scan_claims;
 
-    fn check(p: &ClaimsPolicy, json: &str, now: f64) -> std::result::Result<(), String> {
+    fn check(p: &ClaimsPolicy<'_>, json: &str, now: f64) -> std::result::Result<(), String> {
         let c = scan_claims(json.as_bytes(), &p.require, 64).unwrap();
         p.validate(&c, now).map_err(|e| e.to_string())
     }

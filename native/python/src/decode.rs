@@ -77,7 +77,7 @@ pub fn run<'py>(
     py: Python<'py>,
     token: &[u8],
     key: Option<&ResolvedKey>,
-    policy: &DecodePolicy,
+    policy: &DecodePolicy<'_>,
     limits: &Limits,
     complete: bool,
     at: f64,
@@ -339,7 +339,7 @@ pub fn decode_fast(
 #[pyclass(module = "turbojwt._native", frozen)]
 pub struct Verifier {
     key: Option<ResolvedKey>,
-    policy: DecodePolicy,
+    policy: DecodePolicy<'static>,
     /// Python callable `(token, complete) -> result` running the reference path with the
     /// same arguments, for keys or tokens the core hands over.
     fallback: Py<PyAny>,
@@ -379,7 +379,8 @@ impl Verifier {
             subject,
             leeway,
         )?
-        .ok_or_else(|| PyTypeError::new_err("unsupported argument types for Verifier"))?;
+        .ok_or_else(|| PyTypeError::new_err("unsupported argument types for Verifier"))?
+        .into_owned();
         let key = if policy.verify_signature {
             resolve(py, key)?
         } else {

@@ -1,6 +1,8 @@
 //! decode() arguments -> the core's policies, with PyJWT's option merging. Anything of an
 //! unusual type yields None: the Python reference path then handles the call exactly.
 
+use std::borrow::Cow;
+
 use pyo3::prelude::*;
 use pyo3::types::{PyDelta, PyDict, PyFloat, PyFrozenSet, PyInt, PyList, PySet, PyString, PyTuple};
 use turbojwt_core::claims::{ClaimsPolicy, Expected};
@@ -8,12 +10,24 @@ use turbojwt_core::AlgorithmSet;
 
 /// Everything one decode call (or one `Verifier`) checks.
 #[derive(Clone, Debug)]
-pub struct DecodePolicy {
+pub struct DecodePolicy<'a> {
     pub verify_signature: bool,
     pub enforce_minimum_key_length: bool,
     /// `None` when `algorithms` was not given (or empty).
     pub algorithms: Option<AlgorithmSet>,
-    pub claims: ClaimsPolicy,
+    pub claims: ClaimsPolicy<'a>,
+}
+
+impl DecodePolicy<'_> {
+    /// The same policy owning its strings, for a `Verifier` that keeps it.
+    pub fn into_owned(self) -> DecodePolicy<'static> {
+        DecodePolicy {
+            verify_signature: self.verify_signature,
+            enforce_minimum_key_length: self.enforce_minimum_key_length,
+            algorithms: self.algorithms,
+            claims: self.claims.into_owned(),
+        }
+    }
 }
 
 /// The strings of a list/tuple/set/frozenset, or None for any other type or item type.
@@ -89,15 +103,17 @@ fn algorithm_set(obj: &Bound<'_, PyAny>) -> Option<AlgorithmSet> {
     Some(set)
 }
 
-fn expected(obj: Option<&Bound<'_, PyAny>>) -> Option<Option<Expected>> {
+fn expected<'a>(obj: Option<&'a Bound<'_, PyAny>>) -> Option<Option<Expected<'a>>> {
     match obj {
         None => Some(None),
         Some(o) if o.is_none() => Some(None),
         Some(o) => {
             if let Ok(s) = o.cast_exact::<PyString>() {
-                return Some(Some(Expected::One(s.to_str().ok()?.to_owned())));
+                return Some(Some(Expected::One(Cow::Borrowed(s.to_str().ok()?))));
             }
-            Some(Some(Expected::Any(strings(o)?)))
+            Some(Some(Expected::Any(
+                strings(o)?.into_iter().map(Cow::Owned).collect(),
+            )))
         }
     }
 }
@@ -137,15 +153,15 @@ const VERIFY_CLAIMS: [&str; 7] = [
 /// Builds the policy of a `decode()` call. `base` is the PyJWT instance's options (None for
 /// the defaults), `options` the call's. Returns None to ask for the Python path.
 #[allow(clippy::too_many_arguments)]
-pub fn build(
+pub fn build<'a>(
     options: Option<&Bound<'_, PyAny>>,
     base: Option<&Bound<'_, PyAny>>,
     algorithms: Option<&Bound<'_, PyAny>>,
-    audience: Option<&Bound<'_, PyAny>>,
-    issuer: Option<&Bound<'_, PyAny>>,
-    subject: Option<&Bound<'_, PyAny>>,
+    audience: Option<&'a Bound<'_, PyAny>>,
+    issuer: Option<&'a Bound<'_, PyAny>>,
+    subject: Option<&'a Bound<'_, PyAny>>,
     leeway: Option<&Bound<'_, PyAny>>,
-) -> PyResult<Option<DecodePolicy>> {
+) -> PyResult<Option<DecodePolicy<'a>>> {
     let options = match options {
         Some(o) if !o.is_none() => match o.cast_exact::<PyDict>() {
             Ok(d) => Some(d.clone()),
@@ -231,7 +247,7 @@ pub fn build(
         None => None,
         Some(s) if s.is_none() => None,
         Some(s) => match s.cast_exact::<PyString>() {
-            Ok(s) => Some(s.to_str()?.to_owned()),
+            Ok(s) => Some(Cow::Borrowed(s.to_str()?)),
             Err(_) => return Ok(None),
         },
     };

@@ -91,16 +91,9 @@ impl std::ops::DerefMut for NameGuard {
 /// multiplication (the table only has to spread a few dozen claim names and values).
 fn slot_index(b: &[u8]) -> usize {
     let n = b.len();
-    let (head, tail) = if n >= 8 {
-        let head = u64::from_le_bytes(b[..8].try_into().unwrap_or_default());
-        let tail = u64::from_le_bytes(b[n - 8..].try_into().unwrap_or_default());
-        (head, tail)
-    } else {
-        let mut buf = [0u8; 8];
-        for (d, s) in buf.iter_mut().zip(b) {
-            *d = *s; // a short loop: cheaper than a memcpy call for under 8 bytes
-        }
-        (u64::from_le_bytes(buf), 0)
+    let (head, tail) = match (b.first_chunk::<8>(), b.last_chunk::<8>()) {
+        (Some(h), Some(t)) => (u64::from_le_bytes(*h), u64::from_le_bytes(*t)),
+        _ => (b.iter().fold(0u64, |acc, &c| (acc << 8) | c as u64), 0),
     };
     let h = (head ^ tail.rotate_left(29) ^ n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     (h >> 56) as usize & (NAME_SLOTS - 1)
