@@ -19,7 +19,7 @@ use turbojwt_core::{Algorithm, ErrorKind, JwtError};
 use crate::errors::{exception, to_pyerr, warn_key_length};
 use crate::keys::{resolve, ResolvedKey};
 use crate::limits::limits;
-use crate::policy::{build, DecodePolicy};
+use crate::policy::{build, build_remembered, DecodePolicy};
 use crate::pyjson::{payload_to_py, PyErrOr};
 
 const PARSER: PythonParse = PythonParse {
@@ -291,7 +291,8 @@ pub fn decode_fast(
     base_options: Option<&Bound<'_, PyAny>>,
     complete: bool,
 ) -> PyResult<Py<PyAny>> {
-    let Some(policy) = build(
+    let Some(policy) = build_remembered(
+        py,
         options,
         base_options,
         algorithms,
@@ -303,6 +304,7 @@ pub fn decode_fast(
     else {
         return Ok(not_implemented(py));
     };
+    let policy = policy.get();
     let resolved = if policy.verify_signature {
         let Some(r) = resolve(py, key)? else {
             return Ok(not_implemented(py));

@@ -2,6 +2,7 @@
 //! unusual type yields None: the Python reference path then handles the call exactly.
 
 use std::borrow::Cow;
+use std::sync::{Mutex, MutexGuard};
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDelta, PyDict, PyFloat, PyFrozenSet, PyInt, PyList, PySet, PyString, PyTuple};
@@ -261,4 +262,134 @@ pub fn build<'a>(
         algorithms,
         claims,
     }))
+}
+
+/// The policy of the previous `decode()` call, reused when the next call passes the same
+/// arguments (the usual case: `algorithms=[...]` written out, audience and issuer
+/// constants). Only immutable arguments are compared by identity (str, int, float); the
+/// algorithm names are compared by value, as that list is usually built anew per call.
+pub struct Memo {
+    algorithms: Vec<String>,
+    audience: Option<Py<PyAny>>,
+    issuer: Option<Py<PyAny>>,
+    subject: Option<Py<PyAny>>,
+    leeway: Option<Py<PyAny>>,
+    policy: DecodePolicy<'static>,
+}
+
+static MEMO: Mutex<Option<Memo>> = Mutex::new(None);
+
+/// A decode policy: the remembered one (while its lock is held) or one built for this call.
+pub enum PolicyRef<'a> {
+    Remembered(MutexGuard<'static, Option<Memo>>),
+    Built(DecodePolicy<'a>),
+}
+
+impl<'a> PolicyRef<'a> {
+    pub fn get(&self) -> &DecodePolicy<'a> {
+        match self {
+            PolicyRef::Remembered(g) => &g.as_ref().expect("checked when taken").policy,
+            PolicyRef::Built(p) => p,
+        }
+    }
+}
+
+fn immutable_scalar(v: Option<&Bound<'_, PyAny>>) -> Option<Option<Py<PyAny>>> {
+    match v {
+        None => Some(None),
+        Some(v) if v.is_none() => Some(None),
+        Some(v)
+            if v.is_exact_instance_of::<PyString>()
+                || v.is_exact_instance_of::<PyInt>()
+                || v.is_exact_instance_of::<PyFloat>() =>
+        {
+            Some(Some(v.clone().unbind()))
+        }
+        Some(_) => None,
+    }
+}
+
+fn same(py: Python<'_>, remembered: &Option<Py<PyAny>>, v: Option<&Bound<'_, PyAny>>) -> bool {
+    match (remembered, v) {
+        (None, None) => true,
+        (None, Some(v)) => v.is_none(),
+        (Some(r), Some(v)) => r.bind(py).is(v),
+        (Some(_), None) => false,
+    }
+}
+
+fn same_names(list: &Bound<'_, PyList>, names: &[String]) -> bool {
+    list.len() == names.len()
+        && list.iter().zip(names).all(|(item, name)| {
+            item.cast_exact::<PyString>()
+                .ok()
+                .and_then(|s| s.to_str().ok().map(|s| s == name))
+                .unwrap_or(false)
+        })
+}
+
+/// `build`, reusing the previous call's policy when the arguments are the same.
+#[allow(clippy::too_many_arguments)]
+pub fn build_remembered<'a>(
+    py: Python<'_>,
+    options: Option<&Bound<'_, PyAny>>,
+    base: Option<&Bound<'_, PyAny>>,
+    algorithms: Option<&Bound<'_, PyAny>>,
+    audience: Option<&'a Bound<'_, PyAny>>,
+    issuer: Option<&'a Bound<'_, PyAny>>,
+    subject: Option<&'a Bound<'_, PyAny>>,
+    leeway: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Option<PolicyRef<'a>>> {
+    let plain_options = options.is_none_or(|o| o.is_none()) && base.is_none_or(|b| b.is_none());
+    let list = algorithms.and_then(|a| a.cast_exact::<PyList>().ok());
+    if plain_options {
+        if let (Some(list), Ok(guard)) = (list, MEMO.try_lock()) {
+            if let Some(m) = guard.as_ref() {
+                if same_names(list, &m.algorithms)
+                    && same(py, &m.audience, audience)
+                    && same(py, &m.issuer, issuer)
+                    && same(py, &m.subject, subject)
+                    && same(py, &m.leeway, leeway)
+                {
+                    return Ok(Some(PolicyRef::Remembered(guard)));
+                }
+            }
+        }
+    }
+    let Some(policy) = build(options, base, algorithms, audience, issuer, subject, leeway)? else {
+        return Ok(None);
+    };
+    if plain_options {
+        // Remember it when every argument can be recognised next time.
+        let names: Option<Vec<String>> = list.and_then(|l| {
+            l.iter()
+                .map(|i| {
+                    i.cast_exact::<PyString>()
+                        .ok()
+                        .and_then(|s| s.to_str().ok().map(str::to_owned))
+                })
+                .collect()
+        });
+        if let (Some(names), Some(aud), Some(iss), Some(sub), Some(lee)) = (
+            names,
+            immutable_scalar(audience),
+            immutable_scalar(issuer),
+            immutable_scalar(subject),
+            immutable_scalar(leeway),
+        ) {
+            if let Ok(mut guard) = MEMO.try_lock() {
+                let old = guard.replace(Memo {
+                    algorithms: names,
+                    audience: aud,
+                    issuer: iss,
+                    subject: sub,
+                    leeway: lee,
+                    policy: policy.clone().into_owned(),
+                });
+                drop(guard);
+                drop(old); // released outside the lock
+            }
+        }
+    }
+    Ok(Some(PolicyRef::Built(policy)))
 }
