@@ -33,48 +33,17 @@ impl DecodePolicy<'_> {
 
 /// The strings of a list/tuple/set/frozenset, or None for any other type or item type.
 fn strings(obj: &Bound<'_, PyAny>) -> Option<Vec<String>> {
-    let collect = |it: Bound<'_, pyo3::types::PyIterator>| -> Option<Vec<String>> {
-        let mut out = Vec::new();
-        for item in it {
-            let item = item.ok()?;
-            out.push(
-                item.cast_exact::<PyString>()
-                    .ok()?
-                    .to_str()
-                    .ok()?
-                    .to_owned(),
-            );
-        }
-        Some(out)
-    };
+    fn owned(item: Bound<'_, PyAny>) -> Option<String> {
+        Some(item.cast_exact::<PyString>().ok()?.to_str().ok()?.to_owned())
+    }
     if let Ok(l) = obj.cast_exact::<PyList>() {
-        let mut out = Vec::with_capacity(l.len());
-        for item in l.iter() {
-            out.push(
-                item.cast_exact::<PyString>()
-                    .ok()?
-                    .to_str()
-                    .ok()?
-                    .to_owned(),
-            );
-        }
-        return Some(out);
+        return l.iter().map(owned).collect();
     }
     if let Ok(t) = obj.cast_exact::<PyTuple>() {
-        let mut out = Vec::with_capacity(t.len());
-        for item in t.iter() {
-            out.push(
-                item.cast_exact::<PyString>()
-                    .ok()?
-                    .to_str()
-                    .ok()?
-                    .to_owned(),
-            );
-        }
-        return Some(out);
+        return t.iter().map(owned).collect();
     }
     if obj.cast_exact::<PySet>().is_ok() || obj.cast_exact::<PyFrozenSet>().is_ok() {
-        return collect(obj.try_iter().ok()?);
+        return obj.try_iter().ok()?.map(|item| owned(item.ok()?)).collect();
     }
     None
 }
