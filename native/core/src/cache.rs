@@ -57,7 +57,7 @@ impl KeyCache {
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
         let entry = Arc::new(KeyEntry::new(material));
-        if self.maxsize.load(Ordering::Relaxed) > 0 {
+        if self.maxsize() > 0 {
             self.lock().put(material.into(), entry.clone());
         }
         entry
@@ -68,11 +68,16 @@ impl KeyCache {
         self.hits.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// The bound (0: caching off), without taking the lock.
+    pub fn maxsize(&self) -> usize {
+        self.maxsize.load(Ordering::Relaxed) as usize
+    }
+
     pub fn info(&self) -> CacheInfo {
         CacheInfo {
             hits: self.hits.load(Ordering::Relaxed),
             misses: self.misses.load(Ordering::Relaxed),
-            maxsize: self.maxsize.load(Ordering::Relaxed) as usize,
+            maxsize: self.maxsize(),
             currsize: self.lock().len(),
         }
     }

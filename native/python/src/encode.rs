@@ -99,26 +99,29 @@ fn write_value(out: &mut Vec<u8>, obj: &Bound<'_, PyAny>, depth: usize) -> Optio
     } else if let Ok(d) = obj.cast_exact::<PyDict>() {
         write_dict(out, d, depth, false)?;
     } else if let Ok(l) = obj.cast_exact::<PyList>() {
-        out.push(b'[');
-        for (n, item) in l.iter().enumerate() {
-            if n > 0 {
-                out.push(b',');
-            }
-            write_value(out, &item, depth + 1)?;
-        }
-        out.push(b']');
+        write_array(out, l.iter(), depth)?;
     } else if let Ok(t) = obj.cast_exact::<PyTuple>() {
-        out.push(b'[');
-        for (n, item) in t.iter().enumerate() {
-            if n > 0 {
-                out.push(b',');
-            }
-            write_value(out, &item, depth + 1)?;
-        }
-        out.push(b']');
+        write_array(out, t.iter(), depth)?;
     } else {
         return None;
     }
+    Some(())
+}
+
+/// A list or tuple, as a JSON array.
+fn write_array<'py>(
+    out: &mut Vec<u8>,
+    items: impl Iterator<Item = Bound<'py, PyAny>>,
+    depth: usize,
+) -> Option<()> {
+    out.push(b'[');
+    for (n, item) in items.enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        write_value(out, &item, depth + 1)?;
+    }
+    out.push(b']');
     Some(())
 }
 

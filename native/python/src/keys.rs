@@ -138,7 +138,7 @@ fn entry_for_object(py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Option<A
         return Ok(None);
     };
     let entry = KEY_CACHE.get(&der);
-    if KEY_CACHE.info().maxsize > 0 {
+    if KEY_CACHE.maxsize() > 0 {
         // Evicted objects are dropped here, with the GIL held.
         let evicted = by_identity().push(id, (key.clone().unbind(), entry.clone()));
         drop(evicted);
@@ -166,7 +166,7 @@ fn same_as_last(py: Python<'_>, key: &Bound<'_, PyAny>) -> Option<Arc<KeyEntry>>
 
 fn material_entry(key: &Bound<'_, PyAny>, material: &[u8]) -> Arc<KeyEntry> {
     let entry = KEY_CACHE.get(material);
-    if KEY_CACHE.info().maxsize > 0 {
+    if KEY_CACHE.maxsize() > 0 {
         let previous = last_key().replace((key.clone().unbind(), entry.clone()));
         drop(previous); // released outside the lock
     }
@@ -238,7 +238,7 @@ fn reset_identity(maxsize: usize) {
 #[pyfunction]
 pub fn key_cache_clear() {
     KEY_CACHE.clear();
-    reset_identity(KEY_CACHE.info().maxsize);
+    reset_identity(KEY_CACHE.maxsize());
 }
 
 #[pyfunction]

@@ -34,7 +34,13 @@ impl DecodePolicy<'_> {
 /// The strings of a list/tuple/set/frozenset, or None for any other type or item type.
 fn strings(obj: &Bound<'_, PyAny>) -> Option<Vec<String>> {
     fn owned(item: Bound<'_, PyAny>) -> Option<String> {
-        Some(item.cast_exact::<PyString>().ok()?.to_str().ok()?.to_owned())
+        Some(
+            item.cast_exact::<PyString>()
+                .ok()?
+                .to_str()
+                .ok()?
+                .to_owned(),
+        )
     }
     if let Ok(l) = obj.cast_exact::<PyList>() {
         return l.iter().map(owned).collect();
