@@ -9,7 +9,7 @@ use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{
     self, EcdsaKeyPair, Ed25519KeyPair, KeyPair, ParsedPublicKey, RsaKeyPair, VerificationAlgorithm,
 };
-use aws_lc_rs::{constant_time, hmac};
+use crate::hmac::HmacKey;
 
 use crate::alg::{Algorithm, Curve, Family, Hash, ALL};
 use crate::{der, pem};
@@ -369,14 +369,6 @@ fn has_kty_member(s: &str) -> bool {
     false
 }
 
-fn hmac_algorithm(hash: Hash) -> hmac::Algorithm {
-    match hash {
-        Hash::Sha256 => hmac::HMAC_SHA256,
-        Hash::Sha384 => hmac::HMAC_SHA384,
-        Hash::Sha512 => hmac::HMAC_SHA512,
-    }
-}
-
 fn hash_slot(hash: Hash) -> usize {
     match hash {
         Hash::Sha256 => 0,
@@ -389,7 +381,7 @@ fn hash_slot(hash: Hash) -> usize {
 pub struct KeyEntry {
     material: Box<[u8]>,
     hmac_refusal: OnceLock<Option<&'static str>>,
-    hmac_keys: [OnceLock<hmac::Key>; 3],
+    hmac_keys: [OnceLock<HmacKey>; 3],
     asym: OnceLock<Option<AsymKey>>,
 }
 
@@ -427,9 +419,8 @@ impl KeyEntry {
     }
 
     /// The precomputed HMAC key (inner and outer hash states) for `hash`.
-    pub fn hmac_key(&self, hash: Hash) -> &hmac::Key {
-        self.hmac_keys[hash_slot(hash)]
-            .get_or_init(|| hmac::Key::new(hmac_algorithm(hash), &self.material))
+    pub fn hmac_key(&self, hash: Hash) -> &HmacKey {
+        self.hmac_keys[hash_slot(hash)].get_or_init(|| HmacKey::new(hash, &self.material))
     }
 
     pub fn asymmetric(&self) -> Option<&AsymKey> {
@@ -479,8 +470,7 @@ impl KeyEntry {
         match alg.family() {
             Family::Hmac => {
                 self.check(alg)?;
-                let tag = hmac::sign(self.hmac_key(alg.hash().unwrap()), msg);
-                Ok(constant_time::verify_slices_are_equal(tag.as_ref(), sig).is_ok())
+                Ok(self.hmac_key(alg.hash().unwrap()).verify(msg, sig))
             }
             Family::None => Err(KeyProblem::Unsupported),
             _ => self
@@ -494,9 +484,7 @@ impl KeyEntry {
         match alg.family() {
             Family::Hmac => {
                 self.check(alg)?;
-                Ok(hmac::sign(self.hmac_key(alg.hash().unwrap()), msg)
-                    .as_ref()
-                    .to_vec())
+                Ok(self.hmac_key(alg.hash().unwrap()).sign(msg).as_ref().to_vec())
             }
             Family::None => Err(KeyProblem::Unsupported),
             _ => {

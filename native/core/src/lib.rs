@@ -8,6 +8,7 @@ pub mod cache;
 pub mod claims;
 pub mod der;
 pub mod error;
+pub mod hmac;
 pub mod json;
 pub mod jwk;
 pub mod jws;
