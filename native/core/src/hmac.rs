@@ -102,7 +102,7 @@ fn precompute<H: Sha2>(key: &[u8]) -> (H::Ctx, H::Ctx) {
         block[..key.len()].copy_from_slice(key);
     }
     let block = &mut block[..H::BLOCK];
-    let mut pad = |byte: u8| {
+    let pad = |byte: u8| {
         let padded: Vec<u8> = block.iter().map(|b| b ^ byte).collect();
         let mut ctx = H::init();
         H::update(&mut ctx, &padded);

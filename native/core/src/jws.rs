@@ -179,14 +179,14 @@ pub fn validate_b64_crit(h: &Header<'_>) -> Result<()> {
 }
 
 /// Which algorithms a decode accepts.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum AlgPolicy {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AlgPolicy<'a> {
     /// `algorithms=[...]`.
-    Allowed(AlgorithmSet),
+    Allowed(&'a AlgorithmSet),
     /// A key bound to one algorithm (a `PyJWK`), optionally with an allow-list as well.
     Bound {
         alg: Algorithm,
-        allowed: Option<AlgorithmSet>,
+        allowed: Option<&'a AlgorithmSet>,
     },
 }
 
@@ -195,7 +195,7 @@ pub enum AlgPolicy {
 /// an allowed algorithm the core does not implement, such as a user-registered one).
 pub fn select_algorithm(
     h: &Header<'_>,
-    policy: &AlgPolicy,
+    policy: &AlgPolicy<'_>,
 ) -> std::result::Result<Algorithm, Option<JwtError>> {
     let not_allowed = || {
         Some(JwtError::new(
@@ -257,14 +257,50 @@ pub fn verify_signature(
     }
 }
 
-/// Parses a compact token through header validation (PyJWT's `_load` + `_validate_headers`)
-/// into `out`; returns the segments (the header is re-read from `out.header_json`).
-pub fn parse<'t>(token: &'t [u8], limits: &Limits, out: &mut Decoded) -> Result<Segments<'t>> {
+/// Splits the token and decodes its header segment into `header_json` (PyJWT's `_load`, first half).
+pub fn split_and_decode_header<'t>(
+    token: &'t [u8],
+    limits: &Limits,
+    header_json: &mut HeaderBuf,
+) -> Result<Segments<'t>> {
     let seg = split(token, limits)?;
-    seg.decode_header(&mut out.header_json)?;
-    let header = scan_header(&out.header_json, limits.max_json_depth)?;
-    seg.decode_rest(&header, &mut out.payload, &mut out.signature)?;
+    seg.decode_header(header_json)?;
+    Ok(seg)
+}
+
+/// Parses the decoded header, decodes payload and signature and validates the header
+/// (the rest of `_load`, then `_validate_headers`). A `b64: false` token is refused as PyJWT
+/// refuses it when no detached payload is passed. On a `Detail::BadJson` error the JSON in
+/// question is `header_json`.
+pub fn parse_header_and_rest<'b>(
+    seg: &Segments<'_>,
+    header_json: &'b [u8],
+    limits: &Limits,
+    payload: &mut PayloadBuf,
+    signature: &mut SignatureBuf,
+) -> Result<Header<'b>> {
+    let header = scan_header(header_json, limits.max_json_depth)?;
+    seg.decode_rest(&header, payload, signature)?;
     validate_header(&header)?;
+    if header.b64_false {
+        validate_b64_crit(&header)?;
+        return Err(JwtError::decode(
+            "It is required that you pass in a value for the \"detached_payload\" argument to decode a message having the b64 header set to false.",
+        ));
+    }
+    Ok(header)
+}
+
+/// Both steps above into `out`; returns the segments.
+pub fn parse<'t>(token: &'t [u8], limits: &Limits, out: &mut Decoded) -> Result<Segments<'t>> {
+    let seg = split_and_decode_header(token, limits, &mut out.header_json)?;
+    parse_header_and_rest(
+        &seg,
+        &out.header_json,
+        limits,
+        &mut out.payload,
+        &mut out.signature,
+    )?;
     Ok(seg)
 }
 
@@ -297,7 +333,7 @@ mod tests {
         let h = scan_header(&d.header_json, 64).unwrap();
         let mut set = AlgorithmSet::new();
         set.insert(Algorithm::HS256);
-        let alg = select_algorithm(&h, &AlgPolicy::Allowed(set.clone())).unwrap();
+        let alg = select_algorithm(&h, &AlgPolicy::Allowed(&set)).unwrap();
         assert!(verify_signature(&key, alg, seg.signing_input, &d.signature).is_ok());
         let mut bad = t.clone().into_bytes();
         let n = bad.len();
@@ -311,7 +347,7 @@ mod tests {
         let mut other = AlgorithmSet::new();
         other.insert(Algorithm::RS256);
         assert_eq!(
-            select_algorithm(&h, &AlgPolicy::Allowed(other))
+            select_algorithm(&h, &AlgPolicy::Allowed(&other))
                 .unwrap_err()
                 .unwrap()
                 .message,

@@ -14,6 +14,7 @@ pub mod jwk;
 pub mod jws;
 pub mod keys;
 pub mod pem;
+pub mod verify;
 
 pub use alg::{Algorithm, AlgorithmSet};
 pub use error::{ErrorKind, JwtError, Result};

@@ -11,15 +11,14 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyNotImplemented, PyString};
 use turbojwt_core::alg::Family;
-use turbojwt_core::json::scan_header;
-use turbojwt_core::jws::{self, AlgPolicy, HeaderBuf, Limits, PayloadBuf, SignatureBuf};
-use turbojwt_core::keys::KeyProblem;
+use turbojwt_core::jws::{self, HeaderBuf, Limits, PayloadBuf, SignatureBuf};
+use turbojwt_core::verify::{check_key, DecodePolicy, KeyCheck};
 use turbojwt_core::{Algorithm, ErrorKind, JwtError};
 
 use crate::errors::{exception, to_pyerr, warn_key_length};
-use crate::keys::{resolve, ResolvedKey};
+use crate::keys::{resolve, KeyRef};
 use crate::limits::limits;
-use crate::policy::{build, build_remembered, DecodePolicy};
+use crate::policy::{build, build_remembered};
 use crate::pyjson::{payload_to_py, PyErrOr};
 
 const PARSER: PythonParse = PythonParse {
@@ -76,65 +75,38 @@ fn key_error(py: Python<'_>, msg: &str) -> PyErr {
 pub fn run<'py>(
     py: Python<'py>,
     token: &[u8],
-    key: Option<&ResolvedKey>,
+    key: Option<&KeyRef>,
     policy: &DecodePolicy<'_>,
     limits: &Limits,
     complete: bool,
     at: f64,
 ) -> PyResult<Outcome<'py>> {
     let err = |e: JwtError, data: Option<&[u8]>| to_pyerr(py, &e, data);
-    let seg = jws::split(token, limits).map_err(|e| err(e, None))?;
     let mut header_json = HeaderBuf::new();
-    seg.decode_header(&mut header_json)
+    let seg = jws::split_and_decode_header(token, limits, &mut header_json)
         .map_err(|e| err(e, None))?;
-    let header =
-        scan_header(&header_json, limits.max_json_depth).map_err(|e| err(e, Some(&header_json)))?;
     let mut payload_bytes = PayloadBuf::new();
     let mut signature = SignatureBuf::new();
-    seg.decode_rest(&header, &mut payload_bytes, &mut signature)
-        .map_err(|e| err(e, None))?;
-    jws::validate_header(&header).map_err(|e| err(e, None))?;
-    if header.b64_false {
-        jws::validate_b64_crit(&header).map_err(|e| err(e, None))?;
-        return Err(exception(
-            py,
-            ErrorKind::Decode,
-            "It is required that you pass in a value for the \"detached_payload\" argument to decode a message having the b64 header set to false.",
-        ));
-    }
+    let header =
+        jws::parse_header_and_rest(&seg, &header_json, limits, &mut payload_bytes, &mut signature)
+            .map_err(|e| err(e, Some(&header_json)))?;
     if policy.verify_signature {
         let Some(key) = key else {
             return Ok(Outcome::Fallback);
         };
-        let alg_policy = match key.bound {
-            Some(alg) => AlgPolicy::Bound {
-                alg,
-                allowed: policy.algorithms.clone(),
-            },
-            None => match &policy.algorithms {
-                Some(set) => AlgPolicy::Allowed(set.clone()),
-                None => return Ok(Outcome::Fallback),
-            },
-        };
-        let alg = match jws::select_algorithm(&header, &alg_policy) {
-            Ok(a) => a,
-            Err(Some(e)) => return Err(err(e, None)),
-            Err(None) => return Ok(Outcome::Fallback),
-        };
-        if key.is_object && alg.family() == Family::Hmac {
-            return Ok(Outcome::Fallback);
-        }
-        match key.entry.check(alg) {
-            Ok(()) => {}
-            Err(KeyProblem::HmacRefused(m)) => return Err(key_error(py, m)),
-            Err(KeyProblem::Unsupported) => return Ok(Outcome::Fallback),
-        }
-        if let Some(msg) = key.entry.key_length_warning(alg) {
-            if policy.enforce_minimum_key_length {
-                return Err(key_error(py, &msg));
+        let alg = match check_key(&header, key, &policy.algorithms) {
+            KeyCheck::Use { alg, short_key } => {
+                if let Some(msg) = short_key {
+                    if policy.enforce_minimum_key_length {
+                        return Err(key_error(py, &msg));
+                    }
+                    warn_key_length(py, &msg)?;
+                }
+                alg
             }
-            warn_key_length(py, &msg)?;
-        }
+            KeyCheck::Fail(e) => return Err(err(e, None)),
+            KeyCheck::Fallback => return Ok(Outcome::Fallback),
+        };
         let verdict = if alg.family() == Family::Hmac {
             jws::verify_signature(&key.entry, alg, seg.signing_input, &signature)
         } else {
@@ -340,7 +312,7 @@ pub fn decode_fast(
 /// A decode policy and key compiled once: `Verifier(key, algorithms=[...], ...)`.
 #[pyclass(module = "turbojwt._native", frozen)]
 pub struct Verifier {
-    key: Option<ResolvedKey>,
+    key: Option<KeyRef>,
     policy: DecodePolicy<'static>,
     /// Python callable `(token, complete) -> result` running the reference path with the
     /// same arguments, for keys or tokens the core hands over.

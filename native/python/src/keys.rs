@@ -11,6 +11,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyModule, PyString, PyTuple, PyType};
 use turbojwt_core::cache::{KeyCache, DEFAULT_CAPACITY};
 use turbojwt_core::keys::KeyEntry;
+pub use turbojwt_core::verify::KeyRef;
 use turbojwt_core::Algorithm;
 
 fn capacity_from_env() -> usize {
@@ -101,15 +102,6 @@ pub fn pyjwk_type(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
         .map(|t| t.bind(py))
 }
 
-/// A key ready for the core, and the algorithm it is bound to when it came as a `PyJWK`.
-pub struct ResolvedKey {
-    pub entry: Arc<KeyEntry>,
-    pub bound: Option<Algorithm>,
-    /// Came as a cryptography key object: PyJWT refuses those for HMAC with a TypeError,
-    /// which the Python path reproduces.
-    pub is_object: bool,
-}
-
 /// The key material of a cryptography key object (DER SPKI or PKCS#8), or None.
 fn crypto_key_der(py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Option<Vec<u8>>> {
     let c = crypto(py)?;
@@ -175,9 +167,9 @@ fn material_entry(key: &Bound<'_, PyAny>, material: &[u8]) -> Arc<KeyEntry> {
 
 /// Resolves a `key=` argument; `Ok(None)` means the core does not take this kind of key
 /// (the caller uses the Python reference path).
-pub fn resolve(py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Option<ResolvedKey>> {
+pub fn resolve(py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Option<KeyRef>> {
     let plain = |entry| {
-        Ok(Some(ResolvedKey {
+        Ok(Some(KeyRef {
             entry,
             bound: None,
             is_object: false,
@@ -207,12 +199,12 @@ pub fn resolve(py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Option<Resolv
             return Ok(None);
         };
         let inner = key.getattr("key")?;
-        return Ok(resolve(py, &inner)?.map(|r| ResolvedKey {
+        return Ok(resolve(py, &inner)?.map(|r| KeyRef {
             bound: Some(alg),
             ..r
         }));
     }
-    Ok(entry_for_object(py, key)?.map(|entry| ResolvedKey {
+    Ok(entry_for_object(py, key)?.map(|entry| KeyRef {
         entry,
         bound: None,
         is_object: true,

@@ -7,29 +7,8 @@ use std::sync::{Mutex, MutexGuard};
 use pyo3::prelude::*;
 use pyo3::types::{PyDelta, PyDict, PyFloat, PyFrozenSet, PyInt, PyList, PySet, PyString, PyTuple};
 use turbojwt_core::claims::{ClaimsPolicy, Expected};
+use turbojwt_core::verify::DecodePolicy;
 use turbojwt_core::AlgorithmSet;
-
-/// Everything one decode call (or one `Verifier`) checks.
-#[derive(Clone, Debug)]
-pub struct DecodePolicy<'a> {
-    pub verify_signature: bool,
-    pub enforce_minimum_key_length: bool,
-    /// `None` when `algorithms` was not given (or empty).
-    pub algorithms: Option<AlgorithmSet>,
-    pub claims: ClaimsPolicy<'a>,
-}
-
-impl DecodePolicy<'_> {
-    /// The same policy owning its strings, for a `Verifier` that keeps it.
-    pub fn into_owned(self) -> DecodePolicy<'static> {
-        DecodePolicy {
-            verify_signature: self.verify_signature,
-            enforce_minimum_key_length: self.enforce_minimum_key_length,
-            algorithms: self.algorithms,
-            claims: self.claims.into_owned(),
-        }
-    }
-}
 
 /// The strings of a list/tuple/set/frozenset, or None for any other type or item type.
 fn strings(obj: &Bound<'_, PyAny>) -> Option<Vec<String>> {
