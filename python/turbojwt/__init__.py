@@ -4,6 +4,7 @@ whose hot path (base64url, signatures, JSON, claim checks, key parsing) runs in 
 from .api_jwk import PyJWK, PyJWKSet
 from .api_jws import PyJWS, get_algorithm_by_name, get_unverified_header, register_algorithm, unregister_algorithm
 from .api_jwt import PyJWT, decode, decode_complete, encode
+from .batch import BatchError, BatchResult, TokenResult, verify_batch
 from .exceptions import (
     DecodeError,
     ExpiredSignatureError,
@@ -63,6 +64,10 @@ __all__ = [
     "PyJWTError",
     # turbojwt's own
     "Verifier",
+    "verify_batch",
+    "BatchResult",
+    "BatchError",
+    "TokenResult",
     "CacheInfo",
     "key_cache_info",
     "key_cache_clear",

@@ -19,6 +19,8 @@ pub enum ErrorKind {
     MissingRequiredClaim,
     InvalidSubject,
     InvalidJti,
+    /// A key set has no key for the token's `kid` (batch verification with a JWKS).
+    KeyNotFound,
 }
 
 impl ErrorKind {
@@ -38,6 +40,7 @@ impl ErrorKind {
             ErrorKind::MissingRequiredClaim => "MissingRequiredClaimError",
             ErrorKind::InvalidSubject => "InvalidSubjectError",
             ErrorKind::InvalidJti => "InvalidJTIError",
+            ErrorKind::KeyNotFound => "PyJWKClientError",
         }
     }
 }

@@ -33,7 +33,7 @@ pub fn exception(py: Python<'_>, kind: ErrorKind, message: &str) -> PyErr {
 
 /// Python's json error text for bytes that the core refused as JSON, so the message reads
 /// exactly like PyJWT's (`Invalid header string: Expecting value: line 1 column 1 (char 0)`).
-fn python_json_message(py: Python<'_>, segment: Segment, data: &[u8]) -> Option<String> {
+pub fn python_json_message(py: Python<'_>, segment: Segment, data: &[u8]) -> Option<String> {
     let loads = JSON_LOADS
         .get_or_try_init(py, || {
             PyModule::import(py, "json")?

@@ -3,6 +3,7 @@
 
 use pyo3::prelude::*;
 
+mod batch;
 mod bench;
 mod decode;
 mod encode;
@@ -21,6 +22,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(decode::set_global_registry_modified, m)?)?;
     m.add_function(wrap_pyfunction!(encode::encode_fast, m)?)?;
     m.add_class::<decode::Verifier>()?;
+    m.add_class::<batch::BatchVerifier>()?;
+    m.add_class::<batch::BatchPart>()?;
     m.add_function(wrap_pyfunction!(keys::key_cache_info, m)?)?;
     m.add_function(wrap_pyfunction!(keys::key_cache_clear, m)?)?;
     m.add_function(wrap_pyfunction!(keys::set_key_cache_size, m)?)?;

@@ -1,0 +1,497 @@
+//! Batch verification: many tokens against one policy and one key table, each judged as of
+//! its own time, on a rayon pool. Every token gets the verdict `decode` would give it with
+//! the same key and arguments; key tables add `kid` and issuer selection on top.
+//!
+//! Results come in chunks of [`CHUNK`] tokens, each with its own string arena, so that the
+//! workers do not contend on the allocator and a caller can stream chunk by chunk.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use rayon::prelude::*;
+use rayon::{ThreadPool, ThreadPoolBuilder};
+
+use crate::error::{ErrorKind, JwtError};
+use crate::json::{scan_claims, Audience, Claims, Field, Time};
+use crate::jws::{self, HeaderBuf, Limits, PayloadBuf, SignatureBuf};
+use crate::verify::{check_key, DecodePolicy, KeyCheck, KeyRef};
+
+/// Tokens per work unit (and per result chunk).
+pub const CHUNK: usize = 1024;
+
+/// Which keys a token is tried against. Keys are referred to by their index in
+/// [`KeyTable::keys`] (the caller keeps the same order for its fallback path).
+pub enum Selection {
+    /// Every token uses key 0: exactly `decode(token, key, ...)`.
+    One,
+    /// A key set such as a JWKS: `(kid, key index)`. A token is tried against the keys whose
+    /// kid equals its `kid`; a token without a `kid`, or with one no key has, against the
+    /// keys without a kid. No candidate: `PyJWKClientError`, as `PyJWKClient` reports it.
+    Set(Vec<(Option<String>, usize)>),
+    /// Issuer -> key set, picked by the token's (unverified) `iss` claim.
+    ByIssuer(HashMap<String, Vec<(Option<String>, usize)>>),
+}
+
+pub struct KeyTable {
+    pub keys: Vec<KeyRef>,
+    pub selection: Selection,
+}
+
+/// The time each token is judged as of (seconds since the epoch).
+#[derive(Clone, Copy)]
+pub enum At<'a> {
+    One(f64),
+    Each(&'a [f64]),
+}
+
+impl At<'_> {
+    fn get(&self, i: usize) -> f64 {
+        match self {
+            At::One(t) => *t,
+            At::Each(ts) => ts[i],
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    Valid,
+    Invalid(JwtError),
+    /// Only the Python reference path gives the exact verdict, with this key index (rare:
+    /// `alg: none` allowed, a token str that is not UTF-8, a key cryptography must refuse).
+    Fallback(usize),
+}
+
+/// A string in a chunk's arena.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Span {
+    start: u32,
+    len: u32,
+}
+
+/// What the report shows of one token. `kid`, `iss`, `sub`, `aud` and `exp` are read from
+/// the token whatever the verdict (for a forged token they are what it claims).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Verdict {
+    pub outcome: Outcome,
+    /// The key that verified it is shorter than PyJWT recommends (a warning, not an error,
+    /// unless `enforce_minimum_key_length`).
+    pub short_key: bool,
+    pub kid: Option<Span>,
+    pub iss: Option<Span>,
+    pub sub: Option<Span>,
+    /// A string audience as is; a list joined with `,`.
+    pub aud: Option<Span>,
+    pub exp: Option<f64>,
+    pub iat: Option<f64>,
+    /// The decoded claims JSON of a valid token, when asked for.
+    pub payload: Option<Span>,
+}
+
+impl Verdict {
+    fn new(outcome: Outcome) -> Self {
+        Verdict {
+            outcome,
+            short_key: false,
+            kid: None,
+            iss: None,
+            sub: None,
+            aud: None,
+            exp: None,
+            iat: None,
+            payload: None,
+        }
+    }
+}
+
+/// The verdicts for up to [`CHUNK`] consecutive tokens and the strings they refer to.
+#[derive(Default)]
+pub struct Chunk {
+    pub verdicts: Vec<Verdict>,
+    text: String,
+    payloads: Vec<u8>,
+}
+
+impl Chunk {
+    pub fn text(&self, s: Span) -> &str {
+        &self.text[s.start as usize..(s.start + s.len) as usize]
+    }
+    pub fn payload(&self, s: Span) -> &[u8] {
+        &self.payloads[s.start as usize..(s.start + s.len) as usize]
+    }
+    fn push_text(&mut self, s: &str) -> Span {
+        let start = self.text.len() as u32;
+        self.text.push_str(s);
+        Span {
+            start,
+            len: s.len() as u32,
+        }
+    }
+    fn push_payload(&mut self, b: &[u8]) -> Span {
+        let start = self.payloads.len() as u32;
+        self.payloads.extend_from_slice(b);
+        Span {
+            start,
+            len: b.len() as u32,
+        }
+    }
+}
+
+fn time_value(t: Option<Time>) -> Option<f64> {
+    match t? {
+        Time::Int(i) => Some(i as f64),
+        Time::Big(f) => Some(f),
+        Time::Invalid => None,
+    }
+}
+
+fn key_not_found(kid: Option<&str>) -> JwtError {
+    JwtError::new(
+        ErrorKind::KeyNotFound,
+        format!(
+            "Unable to find a signing key that matches: \"{}\"",
+            kid.unwrap_or("None")
+        ),
+    )
+}
+
+fn candidates(set: &[(Option<String>, usize)], kid: Option<&str>) -> Vec<usize> {
+    let by_kid: Vec<usize> = match kid {
+        Some(kid) => set
+            .iter()
+            .filter(|(k, _)| k.as_deref() == Some(kid))
+            .map(|(_, i)| *i)
+            .collect(),
+        None => Vec::new(),
+    };
+    if !by_kid.is_empty() {
+        return by_kid;
+    }
+    set.iter()
+        .filter(|(k, _)| k.is_none())
+        .map(|(_, i)| *i)
+        .collect()
+}
+
+/// A policy, a key table and input limits: everything a batch checks.
+pub struct BatchVerifier {
+    pub keys: KeyTable,
+    pub policy: DecodePolicy<'static>,
+    pub limits: Limits,
+}
+
+impl BatchVerifier {
+    /// The key indices a token is tried against, or the error when there are none.
+    fn select(&self, kid: Option<&str>, claims: &Result<Claims<'_>, JwtError>) -> Result<Vec<usize>, JwtError> {
+        let set = match &self.keys.selection {
+            Selection::One => return Ok(vec![0]),
+            Selection::Set(set) => set,
+            Selection::ByIssuer(map) => {
+                let c = claims.as_ref().map_err(Clone::clone)?;
+                match &c.iss {
+                    Field::Value(iss) => map.get(iss.as_ref()).ok_or_else(|| {
+                        JwtError::new(ErrorKind::InvalidIssuer, "Invalid issuer")
+                    })?,
+                    Field::WrongType => {
+                        return Err(JwtError::new(ErrorKind::InvalidIssuer, "Invalid issuer"))
+                    }
+                    Field::Absent => return Err(JwtError::missing_claim("iss")),
+                }
+            }
+        };
+        let found = candidates(set, kid);
+        if found.is_empty() {
+            Err(key_not_found(kid))
+        } else {
+            Ok(found)
+        }
+    }
+
+    /// PyJWT's decode sequence for one token, noting the report fields into `chunk`.
+    fn verify_one(&self, token: Option<&[u8]>, at: f64, want_payload: bool, chunk: &mut Chunk) -> Verdict {
+        let Some(token) = token else {
+            return Verdict::new(Outcome::Fallback(0));
+        };
+        let fail = |e: JwtError| Verdict::new(Outcome::Invalid(e));
+        let mut header_json = HeaderBuf::new();
+        let seg = match jws::split_and_decode_header(token, &self.limits, &mut header_json) {
+            Ok(s) => s,
+            Err(e) => return fail(e),
+        };
+        let mut payload = PayloadBuf::new();
+        let mut signature = SignatureBuf::new();
+        let header = match jws::parse_header_and_rest(
+            &seg,
+            &header_json,
+            &self.limits,
+            &mut payload,
+            &mut signature,
+        ) {
+            Ok(h) => h,
+            Err(e) => return fail(e),
+        };
+        let mut v = Verdict::new(Outcome::Valid);
+        let kid = match &header.kid {
+            Field::Value(k) => Some(k.as_ref()),
+            _ => None,
+        };
+        v.kid = kid.map(|k| chunk.push_text(k));
+        // Read now for the report (and issuer selection); a JSON error still counts only
+        // after the signature check, as in PyJWT.
+        let claims = scan_claims(
+            &payload,
+            &self.policy.claims.require,
+            self.limits.max_json_depth,
+        );
+        if let Ok(c) = &claims {
+            if let Field::Value(s) = &c.iss {
+                v.iss = Some(chunk.push_text(s));
+            }
+            if let Field::Value(s) = &c.sub {
+                v.sub = Some(chunk.push_text(s));
+            }
+            v.aud = match &c.aud {
+                Audience::Str(s) => Some(chunk.push_text(s)),
+                Audience::List(items) => Some(chunk.push_text(&items.join(","))),
+                _ => None,
+            };
+            v.exp = time_value(c.exp);
+            v.iat = time_value(c.iat);
+        }
+        if self.policy.verify_signature {
+            let keys = match self.select(kid, &claims) {
+                Ok(k) => k,
+                Err(e) => {
+                    v.outcome = Outcome::Invalid(e);
+                    return v;
+                }
+            };
+            let mut first: Option<Outcome> = None;
+            let mut verified = false;
+            for k in keys {
+                let key = &self.keys.keys[k];
+                let outcome = match check_key(&header, key, &self.policy.algorithms) {
+                    KeyCheck::Use { alg, short_key } => match short_key {
+                        Some(msg) if self.policy.enforce_minimum_key_length => {
+                            Outcome::Invalid(JwtError::new(ErrorKind::InvalidKey, msg))
+                        }
+                        _ => match jws::verify_signature(&key.entry, alg, seg.signing_input, &signature) {
+                            Ok(()) => {
+                                v.short_key = short_key.is_some();
+                                verified = true;
+                                break;
+                            }
+                            Err(Some(e)) => Outcome::Invalid(e),
+                            Err(None) => Outcome::Fallback(k),
+                        },
+                    },
+                    KeyCheck::Fail(e) => Outcome::Invalid(e),
+                    KeyCheck::Fallback => Outcome::Fallback(k),
+                };
+                // With several candidates, "no key verified the signature" says more than
+                // another key's unsuitability: a signature failure wins over earlier errors.
+                let is_sig = matches!(&outcome, Outcome::Invalid(e) if e.kind == ErrorKind::InvalidSignature);
+                let first_is_sig = matches!(&first, Some(Outcome::Invalid(e)) if e.kind == ErrorKind::InvalidSignature);
+                if first.is_none() || (is_sig && !first_is_sig) {
+                    first = Some(outcome);
+                }
+            }
+            if !verified {
+                v.outcome = first.expect("at least one candidate key");
+                return v;
+            }
+        }
+        let checked = claims.and_then(|c| self.policy.claims.validate(&c, at));
+        if let Err(e) = checked {
+            v.outcome = Outcome::Invalid(e);
+        } else if want_payload {
+            v.payload = Some(chunk.push_payload(&payload));
+        }
+        v
+    }
+
+    fn verify_chunk(&self, tokens: &[Option<&[u8]>], first: usize, at: At<'_>, want_payload: bool) -> Chunk {
+        let mut chunk = Chunk {
+            verdicts: Vec::with_capacity(tokens.len()),
+            ..Chunk::default()
+        };
+        for (i, t) in tokens.iter().enumerate() {
+            let v = self.verify_one(*t, at.get(first + i), want_payload, &mut chunk);
+            chunk.verdicts.push(v);
+        }
+        chunk
+    }
+
+    /// Verifies `tokens` (None: not native, handed to the caller's fallback) on `threads`
+    /// threads; returns one chunk per [`CHUNK`] tokens, in order.
+    pub fn verify(&self, tokens: &[Option<&[u8]>], at: At<'_>, want_payload: bool, threads: usize) -> Vec<Chunk> {
+        if let At::Each(ts) = at {
+            assert_eq!(ts.len(), tokens.len(), "one time per token");
+        }
+        if threads <= 1 || tokens.len() <= CHUNK {
+            return tokens
+                .chunks(CHUNK)
+                .enumerate()
+                .map(|(c, ts)| self.verify_chunk(ts, c * CHUNK, at, want_payload))
+                .collect();
+        }
+        pool(threads).install(|| {
+            tokens
+                .par_chunks(CHUNK)
+                .enumerate()
+                .map(|(c, ts)| self.verify_chunk(ts, c * CHUNK, at, want_payload))
+                .collect()
+        })
+    }
+}
+
+/// One rayon pool per thread count asked for, built on first use and kept.
+fn pool(threads: usize) -> Arc<ThreadPool> {
+    static POOLS: OnceLock<Mutex<HashMap<usize, Arc<ThreadPool>>>> = OnceLock::new();
+    let mut pools = POOLS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    pools
+        .entry(threads)
+        .or_insert_with(|| {
+            Arc::new(
+                ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .thread_name(|i| format!("turbojwt-batch-{i}"))
+                    .build()
+                    .expect("building a rayon pool"),
+            )
+        })
+        .clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alg::Algorithm;
+    use crate::claims::ClaimsPolicy;
+    use crate::keys::KeyEntry;
+    use crate::AlgorithmSet;
+
+    fn hs_token(secret: &[u8], header: &str, payload: &str) -> Vec<u8> {
+        let key = KeyEntry::new(secret);
+        jws::sign_compact(&key, Algorithm::HS256, header.as_bytes(), payload.as_bytes(), false)
+            .unwrap()
+            .into_bytes()
+    }
+
+    fn key(secret: &[u8]) -> KeyRef {
+        KeyRef {
+            entry: Arc::new(KeyEntry::new(secret)),
+            bound: None,
+            is_object: false,
+        }
+    }
+
+    fn verifier(selection: Selection, keys: Vec<KeyRef>) -> BatchVerifier {
+        let mut set = AlgorithmSet::new();
+        set.insert(Algorithm::HS256);
+        BatchVerifier {
+            keys: KeyTable { keys, selection },
+            policy: DecodePolicy {
+                verify_signature: true,
+                enforce_minimum_key_length: false,
+                algorithms: Some(set),
+                claims: ClaimsPolicy::default(),
+            },
+            limits: Limits::default(),
+        }
+    }
+
+    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn judged_as_of_each_time_and_same_for_any_thread_count() {
+        let v = verifier(Selection::One, vec![key(SECRET)]);
+        let header = r#"{"alg":"HS256","typ":"JWT"}"#;
+        let mut tokens = Vec::new();
+        let mut times = Vec::new();
+        for i in 0..5000u32 {
+            let exp = 1_000 + i as i64;
+            let mut t = hs_token(SECRET, header, &format!(r#"{{"sub":"u{i}","exp":{exp}}}"#));
+            if i % 7 == 0 {
+                let n = t.len();
+                t[n - 3] ^= 1; // forged (or non-canonical) signature
+            }
+            tokens.push(t);
+            times.push(if i % 2 == 0 { 500.0 } else { 1e9 });
+        }
+        let refs: Vec<Option<&[u8]>> = tokens.iter().map(|t| Some(&t[..])).collect();
+        let one = v.verify(&refs, At::Each(&times), false, 1);
+        let two = v.verify(&refs, At::Each(&times), false, 2);
+        assert_eq!(one.len(), 5);
+        for (a, b) in one.iter().zip(&two) {
+            assert_eq!(a.verdicts, b.verdicts);
+        }
+        let all: Vec<&Verdict> = one.iter().flat_map(|c| &c.verdicts).collect();
+        for (i, verdict) in all.iter().enumerate() {
+            let want = if i % 7 == 0 {
+                "bad"
+            } else if i % 2 == 0 {
+                "ok"
+            } else {
+                "expired"
+            };
+            match (&verdict.outcome, want) {
+                (Outcome::Valid, "ok") => {}
+                (Outcome::Invalid(e), "expired") => assert_eq!(e.kind, ErrorKind::ExpiredSignature),
+                (Outcome::Invalid(e), "bad") => assert!(
+                    matches!(e.kind, ErrorKind::InvalidSignature | ErrorKind::Decode),
+                    "{e}"
+                ),
+                (o, w) => panic!("token {i}: {o:?}, wanted {w}"),
+            }
+        }
+        let c = &one[0];
+        assert_eq!(c.text(all[3].sub.unwrap()), "u3");
+        assert_eq!(all[3].exp, Some(1003.0));
+    }
+
+    #[test]
+    fn key_sets_pick_by_kid_and_issuer() {
+        let other = b"another secret of thirty-two byte";
+        let set = Selection::Set(vec![(Some("a".into()), 0), (Some("b".into()), 1)]);
+        let v = verifier(set, vec![key(SECRET), key(other)]);
+        let ta = hs_token(SECRET, r#"{"alg":"HS256","kid":"a"}"#, "{}");
+        let tb = hs_token(other, r#"{"alg":"HS256","kid":"b"}"#, "{}");
+        let wrong = hs_token(SECRET, r#"{"alg":"HS256","kid":"b"}"#, "{}");
+        let unknown = hs_token(SECRET, r#"{"alg":"HS256","kid":"zz"}"#, "{}");
+        let refs = [Some(&ta[..]), Some(&tb[..]), Some(&wrong[..]), Some(&unknown[..]), None];
+        let out = v.verify(&refs, At::One(0.0), true, 1);
+        let o: Vec<&Outcome> = out[0].verdicts.iter().map(|v| &v.outcome).collect();
+        assert_eq!(o[0], &Outcome::Valid);
+        assert_eq!(o[1], &Outcome::Valid);
+        assert!(matches!(o[2], Outcome::Invalid(e) if e.kind == ErrorKind::InvalidSignature));
+        assert!(
+            matches!(o[3], Outcome::Invalid(e) if e.kind == ErrorKind::KeyNotFound && e.message.contains("\"zz\""))
+        );
+        assert_eq!(o[4], &Outcome::Fallback(0));
+        assert_eq!(out[0].payload(out[0].verdicts[0].payload.unwrap()), b"{}");
+
+        let mut map = HashMap::new();
+        map.insert("https://a".to_string(), vec![(None, 0)]);
+        let v = verifier(Selection::ByIssuer(map), vec![key(SECRET)]);
+        let good = hs_token(SECRET, r#"{"alg":"HS256"}"#, r#"{"iss":"https://a"}"#);
+        let stranger = hs_token(SECRET, r#"{"alg":"HS256"}"#, r#"{"iss":"https://b"}"#);
+        let none = hs_token(SECRET, r#"{"alg":"HS256"}"#, r#"{}"#);
+        let out = v.verify(&[Some(&good[..]), Some(&stranger[..]), Some(&none[..])], At::One(0.0), false, 1);
+        let kinds: Vec<Option<ErrorKind>> = out[0]
+            .verdicts
+            .iter()
+            .map(|v| match &v.outcome {
+                Outcome::Invalid(e) => Some(e.kind),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [None, Some(ErrorKind::InvalidIssuer), Some(ErrorKind::MissingRequiredClaim)]
+        );
+    }
+}

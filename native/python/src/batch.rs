@@ -1,0 +1,461 @@
+//! Batch verification bindings: token slices borrowed from Python objects (a list of
+//! str/bytes, or Arrow buffers), verified by the core with the GIL released, then Python
+//! objects built only for what the caller reads.
+
+use std::collections::HashMap;
+
+use pyo3::buffer::PyBuffer;
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
+use turbojwt_core::b64;
+use turbojwt_core::batch::{self, At, Chunk, KeyTable, Outcome, Selection, Span, Verdict, CHUNK};
+use turbojwt_core::error::{Detail, Segment};
+use turbojwt_core::jws;
+use turbojwt_core::verify::KeyRef;
+use turbojwt_core::JwtError;
+
+use crate::errors::python_json_message;
+use crate::keys::resolve;
+use crate::limits::limits;
+use crate::policy::build;
+use crate::pyjson::{payload_to_py, PyErrOr};
+
+/// A key set entry as Python passes it: `(kid or None, key index)`.
+type SetEntries = Vec<(Option<String>, usize)>;
+
+/// One policy and key table compiled for batches.
+#[pyclass(module = "turbojwt._native", frozen)]
+pub struct BatchVerifier {
+    inner: batch::BatchVerifier,
+}
+
+#[pymethods]
+impl BatchVerifier {
+    /// `keys`: the keys in the caller's order; `selection`: None (one key), a list of
+    /// `(kid, index)` (a key set) or a dict issuer -> such a list.
+    #[new]
+    #[pyo3(signature = (keys, selection, algorithms, audience, issuer, subject, leeway, options))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        keys: Vec<Bound<'_, PyAny>>,
+        selection: &Bound<'_, PyAny>,
+        algorithms: &Bound<'_, PyAny>,
+        audience: Option<&Bound<'_, PyAny>>,
+        issuer: Option<&Bound<'_, PyAny>>,
+        subject: Option<&Bound<'_, PyAny>>,
+        leeway: Option<&Bound<'_, PyAny>>,
+        options: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let policy = build(options, None, Some(algorithms), audience, issuer, subject, leeway)?
+            .ok_or_else(|| PyTypeError::new_err("unsupported argument types for verify_batch"))?
+            .into_owned();
+        let mut resolved: Vec<KeyRef> = Vec::with_capacity(keys.len());
+        for (i, k) in keys.iter().enumerate() {
+            match resolve(py, k)? {
+                Some(r) => resolved.push(r),
+                // The caller verifies such batches with the reference path instead.
+                None => {
+                    return Err(pyo3::exceptions::PyNotImplementedError::new_err(format!(
+                        "key {i} is not one the native core takes"
+                    )))
+                }
+            }
+        }
+        let selection = if selection.is_none() {
+            if resolved.len() != 1 {
+                return Err(PyValueError::new_err("one key expected"));
+            }
+            Selection::One
+        } else if let Ok(map) = selection.cast::<PyDict>() {
+            let mut by_issuer = HashMap::new();
+            for (iss, entries) in map.iter() {
+                by_issuer.insert(iss.extract::<String>()?, entries.extract::<SetEntries>()?);
+            }
+            Selection::ByIssuer(by_issuer)
+        } else {
+            Selection::Set(selection.extract::<SetEntries>()?)
+        };
+        let check = |entries: &SetEntries| {
+            entries.iter().all(|(_, i)| *i < resolved.len())
+        };
+        let in_range = match &selection {
+            Selection::One => true,
+            Selection::Set(e) => check(e),
+            Selection::ByIssuer(m) => m.values().all(check),
+        };
+        if !in_range {
+            return Err(PyValueError::new_err("key index out of range"));
+        }
+        Ok(BatchVerifier {
+            inner: batch::BatchVerifier {
+                keys: KeyTable {
+                    keys: resolved,
+                    selection,
+                },
+                policy,
+                limits: limits(),
+            },
+        })
+    }
+
+    /// Verifies a list or tuple of tokens (str or bytes; anything else, and a str that is
+    /// not UTF-8, is left to the caller's fallback). `at`: one time, or a float64 buffer
+    /// with one time per token.
+    #[pyo3(signature = (tokens, at, claims, threads))]
+    fn verify(
+        &self,
+        py: Python<'_>,
+        tokens: &Bound<'_, PyAny>,
+        at: &Bound<'_, PyAny>,
+        claims: bool,
+        threads: usize,
+    ) -> PyResult<BatchPart> {
+        let items: Vec<Bound<'_, PyAny>> = if let Ok(l) = tokens.cast::<PyList>() {
+            l.iter().collect()
+        } else if let Ok(t) = tokens.cast::<PyTuple>() {
+            t.iter().collect()
+        } else {
+            return Err(PyTypeError::new_err("tokens must be a list or tuple"));
+        };
+        // `items` keeps every token object alive while the slices below are used.
+        let slices: Vec<Option<&[u8]>> = items
+            .iter()
+            .map(|t| {
+                if let Ok(s) = t.cast::<PyString>() {
+                    s.to_str().ok().map(str::as_bytes)
+                } else if let Ok(b) = t.cast::<PyBytes>() {
+                    Some(b.as_bytes())
+                } else {
+                    None
+                }
+            })
+            .collect();
+        self.run(py, &slices, at, claims, threads)
+    }
+
+    /// Verifies Arrow string or binary arrays read in place: `arrays` is a list of
+    /// `(offsets, data, validity or None, offset, length, large)` with pyarrow buffers.
+    #[pyo3(signature = (arrays, at, claims, threads))]
+    fn verify_arrow(
+        &self,
+        py: Python<'_>,
+        arrays: Vec<(
+            PyBuffer<i8>,
+            Option<PyBuffer<i8>>,
+            Option<PyBuffer<i8>>,
+            usize,
+            usize,
+            bool,
+        )>,
+        at: &Bound<'_, PyAny>,
+        claims: bool,
+        threads: usize,
+    ) -> PyResult<BatchPart> {
+        let mut slices: Vec<Option<&[u8]>> = Vec::new();
+        for (offsets, data, validity, offset, length, large) in &arrays {
+            let offsets = bytes_of(offsets);
+            let data = data.as_ref().map(bytes_of).unwrap_or(&[]);
+            let validity = validity.as_ref().map(bytes_of);
+            let width = if *large { 8 } else { 4 };
+            if offsets.len() < (offset + length + 1) * width {
+                return Err(PyValueError::new_err("Arrow offsets buffer too short"));
+            }
+            let at_index = |i: usize| -> i64 {
+                let b = &offsets[i * width..(i + 1) * width];
+                if *large {
+                    i64::from_le_bytes(b.try_into().unwrap())
+                } else {
+                    i32::from_le_bytes(b.try_into().unwrap()) as i64
+                }
+            };
+            for i in *offset..offset + length {
+                let valid = validity.is_none_or(|v| v.get(i / 8).is_some_and(|b| b >> (i % 8) & 1 == 1));
+                let (start, end) = (at_index(i), at_index(i + 1));
+                if start < 0 || end < start || end as usize > data.len() {
+                    return Err(PyValueError::new_err("Arrow offsets out of range"));
+                }
+                slices.push(valid.then(|| &data[start as usize..end as usize]));
+            }
+        }
+        self.run(py, &slices, at, claims, threads)
+    }
+}
+
+/// The bytes of a pyarrow buffer (exported as signed chars).
+fn bytes_of(buf: &PyBuffer<i8>) -> &[u8] {
+    // SAFETY: the buffer is C-contiguous bytes (checked by PyBuffer's format and item size)
+    // and stays exported, unmodified by pyarrow (immutable buffers), while `buf` lives.
+    unsafe { std::slice::from_raw_parts(buf.buf_ptr() as *const u8, buf.item_count()) }
+}
+
+impl BatchVerifier {
+    fn run(
+        &self,
+        py: Python<'_>,
+        slices: &[Option<&[u8]>],
+        at: &Bound<'_, PyAny>,
+        claims: bool,
+        threads: usize,
+    ) -> PyResult<BatchPart> {
+        let times_buf;
+        let at = if let Ok(t) = at.extract::<f64>() {
+            At::One(t)
+        } else {
+            times_buf = PyBuffer::<f64>::get(at)
+                .map_err(|_| PyTypeError::new_err("at must be a number or a float64 buffer"))?;
+            At::Each(times_of(&times_buf)?)
+        };
+        if let At::Each(ts) = at {
+            if ts.len() != slices.len() {
+                return Err(PyValueError::new_err(format!(
+                    "{} times for {} tokens",
+                    ts.len(),
+                    slices.len()
+                )));
+            }
+        }
+        let threads = threads.max(1);
+        let chunks = py.detach(|| self.inner.verify(slices, at, claims, threads));
+        // PyJWT words a JSON error with Python's json module: re-derive those messages.
+        let mut messages = HashMap::new();
+        for (i, v) in chunks.iter().flat_map(|c| c.verdicts.iter()).enumerate() {
+            if let Outcome::Invalid(e) = &v.outcome {
+                if let Detail::BadJson { segment } = e.detail {
+                    if let Some(msg) = slices[i].and_then(|t| json_message(py, t, segment)) {
+                        messages.insert(i, msg);
+                    }
+                }
+            }
+        }
+        let mut part = BatchPart {
+            len: slices.len(),
+            chunks,
+            messages,
+            overrides: HashMap::new(),
+            claims: None,
+        };
+        if claims {
+            let depth = self.inner.limits.max_json_depth;
+            let mut out: Vec<Option<Py<PyAny>>> = Vec::with_capacity(part.len);
+            for chunk in &part.chunks {
+                for v in &chunk.verdicts {
+                    out.push(match v.payload {
+                        Some(span) => match payload_to_py(py, chunk.payload(span), &[], depth) {
+                            Ok((dict, _)) => Some(dict.into_any().unbind()),
+                            Err(PyErrOr::Py(e)) => return Err(e),
+                            Err(PyErrOr::Core(e)) => {
+                                return Err(PyValueError::new_err(format!("claims parsed twice differently: {e}")))
+                            }
+                        },
+                        None => None,
+                    });
+                }
+            }
+            part.claims = Some(out);
+        }
+        Ok(part)
+    }
+}
+
+fn times_of(buf: &PyBuffer<f64>) -> PyResult<&[f64]> {
+    if !buf.is_c_contiguous() {
+        return Err(PyValueError::new_err("at buffer must be contiguous"));
+    }
+    // SAFETY: a contiguous f64 buffer kept exported while `buf` lives; only read.
+    Ok(unsafe { std::slice::from_raw_parts(buf.buf_ptr() as *const f64, buf.item_count()) })
+}
+
+/// Python's json message for the header or payload segment of `token`.
+fn json_message(py: Python<'_>, token: &[u8], segment: Segment) -> Option<String> {
+    let seg = jws::split(token, &jws::Limits {
+        max_token_length: usize::MAX,
+        max_json_depth: usize::MAX,
+    })
+    .ok()?;
+    let raw = match segment {
+        Segment::Header => seg.header,
+        Segment::Payload => seg.payload,
+    };
+    let mut buf = jws::PayloadBuf::new();
+    b64::decode_into(raw, &mut buf).then_some(())?;
+    python_json_message(py, segment, &buf)
+}
+
+/// The verdicts of one batch call.
+#[pyclass(module = "turbojwt._native")]
+pub struct BatchPart {
+    len: usize,
+    chunks: Vec<Chunk>,
+    /// Error messages re-derived with Python (JSON errors), by token index.
+    messages: HashMap<usize, String>,
+    /// Verdicts the Python reference path gave (fallbacks): error or None, and claims.
+    overrides: HashMap<usize, (Option<(String, String)>, Option<Py<PyAny>>)>,
+    claims: Option<Vec<Option<Py<PyAny>>>>,
+}
+
+fn opt_str<'py>(py: Python<'py>, chunk: &Chunk, s: Option<Span>) -> Bound<'py, PyAny> {
+    match s {
+        Some(s) => PyString::new(py, chunk.text(s)).into_any(),
+        None => py.None().into_bound(py),
+    }
+}
+
+fn opt_f64(py: Python<'_>, v: Option<f64>) -> Bound<'_, PyAny> {
+    match v {
+        Some(v) if v.fract() == 0.0 && v.abs() < 9e15 => (v as i64).into_pyobject(py).unwrap().into_any(),
+        Some(v) => v.into_pyobject(py).unwrap().into_any(),
+        None => py.None().into_bound(py),
+    }
+}
+
+impl BatchPart {
+    fn verdicts(&self) -> impl Iterator<Item = &Verdict> {
+        self.chunks.iter().flat_map(|c| c.verdicts.iter())
+    }
+
+    fn with_chunk(&self) -> impl Iterator<Item = (usize, &Chunk, &Verdict)> {
+        self.chunks
+            .iter()
+            .enumerate()
+            .flat_map(|(c, chunk)| {
+                chunk
+                    .verdicts
+                    .iter()
+                    .enumerate()
+                    .map(move |(j, v)| (c * CHUNK + j, chunk, v))
+            })
+    }
+
+    /// `(class name, message)` of token `i`'s error, or None when it is valid.
+    fn error_of(&self, i: usize, v: &Verdict) -> Option<(String, String)> {
+        if let Some((err, _)) = self.overrides.get(&i) {
+            return err.clone();
+        }
+        match &v.outcome {
+            Outcome::Valid => None,
+            Outcome::Invalid(e) => Some((
+                e.kind.class_name().to_string(),
+                self.messages.get(&i).cloned().unwrap_or_else(|| message(e)),
+            )),
+            Outcome::Fallback(_) => Some((
+                "DecodeError".to_string(),
+                "not verified (fallback pending)".to_string(),
+            )),
+        }
+    }
+}
+
+fn message(e: &JwtError) -> String {
+    e.display_message()
+}
+
+#[pymethods]
+impl BatchPart {
+    fn __len__(&self) -> usize {
+        self.len
+    }
+
+    /// `(index, key index)` of the tokens only the Python reference path can judge.
+    fn fallbacks(&self) -> Vec<(usize, usize)> {
+        self.with_chunk()
+            .filter_map(|(i, _, v)| match v.outcome {
+                Outcome::Fallback(k) => Some((i, k)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Records the reference path's verdict for token `index`.
+    #[pyo3(signature = (index, error, claims))]
+    fn resolve(&mut self, index: usize, error: Option<(String, String)>, claims: Option<Py<PyAny>>) -> PyResult<()> {
+        if index >= self.len {
+            return Err(PyValueError::new_err("index out of range"));
+        }
+        self.overrides.insert(index, (error, claims));
+        Ok(())
+    }
+
+    /// Whether any token was verified with a key shorter than PyJWT recommends.
+    fn short_key_used(&self) -> bool {
+        self.verdicts().any(|v| v.short_key)
+    }
+
+    fn valid(&self) -> Vec<bool> {
+        self.with_chunk()
+            .map(|(i, _, v)| self.error_of(i, v).is_none())
+            .collect()
+    }
+
+    fn errors(&self, py: Python<'_>) -> PyResult<Py<PyList>> {
+        let out = PyList::empty(py);
+        for (i, _, v) in self.with_chunk() {
+            match self.error_of(i, v) {
+                None => out.append(py.None())?,
+                Some(e) => out.append(e)?,
+            }
+        }
+        Ok(out.unbind())
+    }
+
+    /// The claims dicts (None for invalid tokens), or None when claims were not asked for.
+    fn claims(&self, py: Python<'_>) -> PyResult<Option<Py<PyList>>> {
+        let Some(claims) = &self.claims else {
+            return Ok(None);
+        };
+        let out = PyList::empty(py);
+        for (i, c) in claims.iter().enumerate() {
+            match self.overrides.get(&i) {
+                Some((_, c)) => out.append(c.as_ref().map(|c| c.bind(py).clone()))?,
+                None => out.append(c.as_ref().map(|c| c.bind(py).clone()))?,
+            }
+        }
+        Ok(Some(out.unbind()))
+    }
+
+    /// Count of tokens by outcome: "valid" or the exception class name.
+    fn counts(&self) -> HashMap<String, usize> {
+        let mut out = HashMap::new();
+        for (i, _, v) in self.with_chunk() {
+            let key = match self.error_of(i, v) {
+                None => "valid".to_string(),
+                Some((name, _)) => name,
+            };
+            *out.entry(key).or_insert(0) += 1;
+        }
+        out
+    }
+
+    /// Columns for a table: valid, error, reason, kid, iss, sub, aud, exp, iat.
+    fn columns(&self, py: Python<'_>) -> PyResult<Py<PyDict>> {
+        let names = ["valid", "error", "reason", "kid", "iss", "sub", "aud", "exp", "iat"];
+        let cols: Vec<Bound<'_, PyList>> = names.iter().map(|_| PyList::empty(py)).collect();
+        for (i, chunk, v) in self.with_chunk() {
+            let err = self.error_of(i, v);
+            cols[0].append(err.is_none())?;
+            match err {
+                None => {
+                    cols[1].append(py.None())?;
+                    cols[2].append(py.None())?;
+                }
+                Some((name, msg)) => {
+                    cols[1].append(name)?;
+                    cols[2].append(msg)?;
+                }
+            }
+            cols[3].append(opt_str(py, chunk, v.kid))?;
+            cols[4].append(opt_str(py, chunk, v.iss))?;
+            cols[5].append(opt_str(py, chunk, v.sub))?;
+            cols[6].append(opt_str(py, chunk, v.aud))?;
+            cols[7].append(opt_f64(py, v.exp))?;
+            cols[8].append(opt_f64(py, v.iat))?;
+        }
+        let out = PyDict::new(py);
+        for (name, col) in names.iter().zip(cols) {
+            out.set_item(name, col)?;
+        }
+        Ok(out.unbind())
+    }
+}
+

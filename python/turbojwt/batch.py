@@ -1,0 +1,501 @@
+"""Batch verification: millions of tokens per call on every core, each judged as of its own
+time (e.g. the request time in a log), with the verdict ``decode`` would give it.
+
+>>> result = turbojwt.verify_batch(tokens, public_pem, algorithms=["RS256"], at=request_times)
+>>> result.counts()
+{'valid': 9812, 'ExpiredSignatureError': 170, 'InvalidSignatureError': 18}
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+import time
+import warnings
+from array import array
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime, timedelta, timezone
+from typing import Any, NamedTuple
+
+from . import _native
+from .api_jwk import PyJWK, PyJWKSet
+from .api_jwt import _JUDGED_AT, _jwt_global_obj
+from .exceptions import PyJWKSetError, PyJWTError
+from .warnings import InsecureKeyLengthWarning
+
+__all__ = ["BatchError", "BatchResult", "TokenResult", "verify_batch"]
+
+# Tokens per native call when the input is a plain iterable (bounds memory).
+ITERABLE_CHUNK = 65536
+
+# The columns of BatchResult.to_arrow(), after "index".
+COLUMNS = ("valid", "error", "reason", "kid", "iss", "sub", "aud", "exp", "iat")
+
+
+class BatchError(NamedTuple):
+    """Why a token was refused: the exception ``decode`` would raise, by class name and message."""
+
+    kind: str
+    message: str
+
+
+class TokenResult(NamedTuple):
+    index: int
+    valid: bool
+    error: BatchError | None
+    claims: dict[str, Any] | None
+
+
+def default_threads() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+# ---------------------------------------------------------------------------- times
+
+
+def _timestamp(value: Any, now: float) -> float:
+    """Seconds since the epoch for a number, a datetime (naive: UTC), an ISO 8601 string or
+    None (now)."""
+    if value is None:
+        return now
+    if isinstance(value, bool):
+        raise TypeError("a time must be a number, a datetime or an ISO 8601 string, not bool")
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value.timestamp()
+    if isinstance(value, str):
+        return _timestamp(datetime.fromisoformat(value.strip()), now)
+    raise TypeError(f"a time must be a number, a datetime or an ISO 8601 string, not {type(value).__name__}")
+
+
+def _is_scalar_time(at: Any) -> bool:
+    return at is None or isinstance(at, (int, float, datetime, str))
+
+
+def _times(at: Any, count: int, now: float) -> float | array:
+    """One time for all tokens, or a float64 array with one per token."""
+    if _is_scalar_time(at):
+        return _timestamp(at, now)
+    pa = sys.modules.get("pyarrow")
+    if pa is not None and isinstance(at, (pa.Array, pa.ChunkedArray)):
+        at = _arrow_times(pa, at)
+    times = array("d", (_timestamp(v, now) for v in at))
+    if len(times) != count:
+        raise ValueError(f"at has {len(times)} times for {count} tokens")
+    return times
+
+
+def _arrow_times(pa: Any, at: Any) -> list[Any]:
+    if pa.types.is_timestamp(at.type):
+        per_second = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}[at.type.unit]
+        return [None if v is None else v / per_second for v in at.cast(pa.int64()).to_pylist()]
+    return at.to_pylist()
+
+
+# ---------------------------------------------------------------------------- keys
+
+
+def _usable_for_verify(jwk: Mapping[str, Any]) -> bool:
+    """A JWK meant for encryption, or whose key_ops leave out verify, never verifies."""
+    if jwk.get("use") not in (None, "sig"):
+        return False
+    ops = jwk.get("key_ops")
+    return ops is None or (isinstance(ops, list) and "verify" in ops)
+
+
+def _jwks_entries(jwks: Any) -> list[tuple[str | None, Any]]:
+    """(kid, PyJWK) for every signing key of a JWKS given as a dict or PyJWKSet."""
+    if isinstance(jwks, PyJWKSet):
+        keys = [k for k in jwks.keys if _usable_for_verify(k._jwk_data)]
+        entries = [(k.key_id, k) for k in keys]
+    else:
+        entries = []
+        for data in jwks["keys"]:
+            if not isinstance(data, Mapping) or not _usable_for_verify(data):
+                continue
+            try:
+                jwk = PyJWK(dict(data))
+            except PyJWTError:
+                continue  # as PyJWKSet does: a key of an unsupported type is left out
+            entries.append((jwk.key_id, jwk))
+    if not entries:
+        raise PyJWKSetError("The JWK Set did not contain any usable keys")
+    return entries
+
+
+def _is_jwks(key: Any) -> bool:
+    return isinstance(key, PyJWKSet) or (isinstance(key, Mapping) and isinstance(key.get("keys"), list))
+
+
+def _is_jwk(key: Any) -> bool:
+    return isinstance(key, Mapping) and "kty" in key
+
+
+def _set_entries(value: Any) -> list[tuple[str | None, Any]]:
+    """A key set from one key, a JWK, a list of keys or a JWKS."""
+    if _is_jwks(value):
+        return _jwks_entries(value)
+    items = value if isinstance(value, (list, tuple)) else [value]
+    out = []
+    for item in items:
+        if _is_jwk(item):
+            item = PyJWK(dict(item))
+        out.append((item.key_id if isinstance(item, PyJWK) else None, item))
+    return out
+
+
+class KeyTable(NamedTuple):
+    keys: list[Any]
+    # None (one key), [(kid, index)] or {issuer: [(kid, index)]}
+    selection: Any
+
+
+def key_table(key: Any) -> KeyTable:
+    """One key (anything ``decode`` takes, or a JWK dict), a JWKS (dict or PyJWKSet) picked
+    by ``kid``, or a mapping issuer -> key(s) picked by the token's ``iss``."""
+    if _is_jwks(key):
+        entries = _jwks_entries(key)
+        return KeyTable([k for _, k in entries], [(kid, i) for i, (kid, _) in enumerate(entries)])
+    if isinstance(key, Mapping) and not _is_jwk(key):
+        if not key or not all(isinstance(iss, str) for iss in key):
+            raise TypeError("a key mapping must map issuer strings to keys")
+        keys: list[Any] = []
+        selection: dict[str, list[tuple[str | None, int]]] = {}
+        for iss, value in key.items():
+            entries = _set_entries(value)
+            selection[iss] = [(kid, len(keys) + i) for i, (kid, _) in enumerate(entries)]
+            keys.extend(k for _, k in entries)
+        return KeyTable(keys, selection)
+    if _is_jwk(key):
+        key = PyJWK(dict(key))
+    return KeyTable([key], None)
+
+
+# ---------------------------------------------------------------------------- tokens
+
+
+def _arrow_arrays(tokens: Any) -> list[tuple[Any, ...]] | None:
+    """(offsets, data, validity, offset, length, large) per chunk of an Arrow string or
+    binary array, or None when ``tokens`` is not Arrow data."""
+    pa = sys.modules.get("pyarrow")
+    if pa is None:
+        return None
+    if isinstance(tokens, pa.ChunkedArray):
+        chunks = tokens.chunks
+    elif isinstance(tokens, pa.Array):
+        chunks = [tokens]
+    else:
+        return None
+    out = []
+    for arr in chunks:
+        t = arr.type
+        if pa.types.is_dictionary(t):
+            arr = arr.dictionary_decode()
+            t = arr.type
+        if pa.types.is_string_view(t) or pa.types.is_binary_view(t):
+            # View layouts have no offsets buffer: one copy into the large layout.
+            arr = arr.cast(pa.large_string() if pa.types.is_string_view(t) else pa.large_binary())
+            t = arr.type
+        if pa.types.is_string(t) or pa.types.is_binary(t):
+            large = False
+        elif pa.types.is_large_string(t) or pa.types.is_large_binary(t):
+            large = True
+        else:
+            raise TypeError(f"Arrow tokens must be strings or binary, not {t}")
+        validity, offsets, data = arr.buffers()[:3]
+        out.append((offsets, data, validity, arr.offset, len(arr), large))
+    return out
+
+
+class _Source:
+    """Tokens of one native call and how to get token i back as a Python object."""
+
+    def __init__(self, tokens: Any) -> None:
+        self.tokens = tokens
+
+    def token(self, i: int) -> Any:
+        return self.tokens[i]
+
+
+class _ArrowSource(_Source):
+    def token(self, i: int) -> Any:
+        return self.tokens[i].as_py()
+
+
+# ---------------------------------------------------------------------------- engine
+
+
+class BatchEngine:
+    """A key table and a decode policy compiled once; runs batches."""
+
+    def __init__(
+        self,
+        key: Any,
+        *,
+        algorithms: Sequence[str],
+        audience: Any = None,
+        issuer: Any = None,
+        subject: str | None = None,
+        leeway: float | timedelta = 0,
+        options: dict[str, Any] | None = None,
+    ) -> None:
+        if isinstance(algorithms, str) or not all(isinstance(a, str) for a in algorithms):
+            raise TypeError("algorithms must be a list of algorithm names, e.g. ['RS256']")
+        if options is not None and not isinstance(options, dict):
+            raise TypeError("options must be a dict or None")
+        self.table = key_table(key)
+        self.decode_args = dict(
+            algorithms=list(algorithms), options=options, audience=audience, issuer=issuer,
+            subject=subject, leeway=leeway,
+        )
+        try:
+            self.native: Any = _native.BatchVerifier(
+                self.table.keys, self.table.selection, list(algorithms), audience, issuer, subject, leeway, options
+            )
+        except NotImplementedError:
+            self.native = None  # a key only the reference path takes: token by token
+
+    def run(self, tokens: Any, *, at: Any = None, claims: bool = True, threads: int | None = None) -> BatchResult:
+        threads = default_threads() if threads is None else int(threads)
+        if threads < 1:
+            raise ValueError("threads must be at least 1")
+        now = time.time()
+        if type(tokens).__module__.split(".")[0] == "polars" and hasattr(tokens, "to_arrow"):
+            tokens = tokens.to_arrow()  # a polars Series: its Arrow buffers, not a copy
+        arrays = _arrow_arrays(tokens)
+        if arrays is not None:
+            count = sum(a[4] for a in arrays)
+            times = _times(at, count, now)
+            return BatchResult([self._verify_arrow(arrays, _ArrowSource(tokens), times, claims, threads)])
+        if isinstance(tokens, (list, tuple)):
+            times = _times(at, len(tokens), now)
+            return BatchResult([self._verify_list(tokens, times, claims, threads)])
+        if isinstance(tokens, (str, bytes)):
+            raise TypeError("tokens must be a collection of tokens, not a single token")
+        return BatchResult(list(self._iter_parts(iter(tokens), at, now, claims, threads)))
+
+    def _iter_parts(self, tokens: Iterator[Any], at: Any, now: float, claims: bool, threads: int) -> Iterator[Any]:
+        scalar = _is_scalar_time(at)
+        times_iter = None if scalar else iter(at)
+        while True:
+            chunk = list(itertools.islice(tokens, ITERABLE_CHUNK))
+            if not chunk:
+                return
+            if scalar:
+                times: Any = _timestamp(at, now)
+            else:
+                times = _times(list(itertools.islice(times_iter, len(chunk))), len(chunk), now)  # type: ignore[arg-type]
+            yield self._verify_list(chunk, times, claims, threads)
+
+    def _verify_list(self, tokens: Sequence[Any], times: Any, claims: bool, threads: int) -> Any:
+        if self.native is None:
+            return _ReferencePart(self, _Source(tokens), len(tokens), times, claims)
+        part = self.native.verify(tokens, times, claims, threads)
+        return self._finish(part, _Source(tokens), times, claims)
+
+    def _verify_arrow(self, arrays: list[tuple[Any, ...]], source: _Source, times: Any, claims: bool, threads: int) -> Any:
+        count = sum(a[4] for a in arrays)
+        if self.native is None:
+            return _ReferencePart(self, source, count, times, claims)
+        part = self.native.verify_arrow(arrays, times, claims, threads)
+        return self._finish(part, source, times, claims)
+
+    def _finish(self, part: Any, source: _Source, times: Any, claims: bool) -> Any:
+        for index, key_index in part.fallbacks():
+            at = times if isinstance(times, float) else times[index]
+            error, payload = self.reference_verdict(source.token(index), self.table.keys[key_index], at)
+            part.resolve(index, error, payload if claims else None)
+        if part.short_key_used():
+            warnings.warn(
+                "A key used in this batch is shorter than RFC 7518 recommends for its algorithm "
+                "(decode() warns on every such call).",
+                InsecureKeyLengthWarning,
+                stacklevel=4,
+            )
+        return part
+
+    def reference_verdict(self, token: Any, key: Any, at: float) -> tuple[BatchError | None, Any]:
+        """The Python reference path's verdict for one token, judged as of ``at``."""
+        reset = _JUDGED_AT.set(at)
+        try:
+            payload = _jwt_global_obj._decode_complete_reference(
+                token, key, self.decode_args["algorithms"], self.decode_args["options"], None, None,
+                self.decode_args["audience"], self.decode_args["issuer"], self.decode_args["subject"],
+                self.decode_args["leeway"],
+            )["payload"]
+            return None, payload
+        except Exception as e:  # noqa: BLE001 - the verdict is the exception decode raises
+            return BatchError(type(e).__name__, str(e)), None
+        finally:
+            _JUDGED_AT.reset(reset)
+
+
+class _ReferencePart:
+    """A batch judged entirely by the reference path (keys the core does not take)."""
+
+    def __init__(self, engine: BatchEngine, source: _Source, count: int, times: Any, claims: bool) -> None:
+        self._verdicts = []
+        for i in range(count):
+            at = times if isinstance(times, float) else times[i]
+            error, payload = engine.reference_verdict(source.token(i), engine.table.keys[0], at)
+            self._verdicts.append((error, payload if claims else None))
+        self._claims = claims
+
+    def __len__(self) -> int:
+        return len(self._verdicts)
+
+    def valid(self) -> list[bool]:
+        return [e is None for e, _ in self._verdicts]
+
+    def errors(self) -> list[Any]:
+        return [e for e, _ in self._verdicts]
+
+    def claims(self) -> list[Any] | None:
+        return [c for _, c in self._verdicts] if self._claims else None
+
+    def counts(self) -> dict[str, int]:
+        return dict(Counter("valid" if e is None else e.kind for e, _ in self._verdicts))
+
+    def columns(self) -> dict[str, list[Any]]:
+        cols: dict[str, list[Any]] = {name: [] for name in COLUMNS}
+        for error, payload in self._verdicts:
+            cols["valid"].append(error is None)
+            cols["error"].append(None if error is None else error.kind)
+            cols["reason"].append(None if error is None else error.message)
+            for name in ("kid", "iss", "sub", "aud", "exp", "iat"):
+                value = (payload or {}).get(name) if name != "kid" else None
+                if name == "aud" and isinstance(value, list):
+                    value = ",".join(map(str, value))
+                cols[name].append(value)
+        return cols
+
+
+# ---------------------------------------------------------------------------- result
+
+
+class BatchResult:
+    """Per-token verdicts of a batch, in input order.
+
+    ``valid`` (bools), ``errors`` (None or ``BatchError(kind, message)``), ``claims`` (dicts,
+    None for refused tokens; None altogether with ``claims=False``), ``counts()``,
+    ``to_arrow()``, ``len()``, indexing and iteration (``TokenResult`` tuples).
+    """
+
+    __slots__ = ("_parts", "_len", "_valid", "_errors", "_claims")
+
+    def __init__(self, parts: list[Any]) -> None:
+        self._parts = parts
+        self._len = sum(len(p) for p in parts)
+        self._valid: list[bool] | None = None
+        self._errors: list[BatchError | None] | None = None
+        self._claims: list[Any] | None = None
+
+    def __len__(self) -> int:
+        return self._len
+
+    @property
+    def valid(self) -> list[bool]:
+        if self._valid is None:
+            self._valid = [v for p in self._parts for v in p.valid()]
+        return self._valid
+
+    @property
+    def errors(self) -> list[BatchError | None]:
+        if self._errors is None:
+            self._errors = [
+                None if e is None else BatchError(*e) for p in self._parts for e in p.errors()
+            ]
+        return self._errors
+
+    @property
+    def claims(self) -> list[dict[str, Any] | None] | None:
+        if self._claims is None:
+            lists = [p.claims() for p in self._parts]
+            if any(c is None for c in lists):
+                return None
+            self._claims = [c for lst in lists for c in lst]
+        return self._claims
+
+    def counts(self) -> dict[str, int]:
+        """Tokens by outcome: ``"valid"`` or the exception class name, most frequent first."""
+        total: Counter[str] = Counter()
+        for p in self._parts:
+            total.update(p.counts())
+        return dict(total.most_common())
+
+    def columns(self) -> dict[str, list[Any]]:
+        cols: dict[str, list[Any]] = {name: [] for name in COLUMNS}
+        for p in self._parts:
+            for name, values in p.columns().items():
+                cols[name].extend(values)
+        return cols
+
+    def to_arrow(self) -> Any:
+        """A pyarrow Table: index, valid, error, reason, kid, iss, sub, aud, exp, iat
+        (kid/iss/sub/aud/exp/iat as the token states them, also for refused tokens)."""
+        import pyarrow as pa
+
+        cols = self.columns()
+        exp_type = pa.float64() if any(isinstance(v, float) for v in cols["exp"] + cols["iat"]) else pa.int64()
+        schema = pa.schema(
+            [("index", pa.int64()), ("valid", pa.bool_()), ("error", pa.string()), ("reason", pa.string()),
+             ("kid", pa.string()), ("iss", pa.string()), ("sub", pa.string()), ("aud", pa.string()),
+             ("exp", exp_type), ("iat", exp_type)]
+        )
+        return pa.table({"index": range(self._len), **cols}, schema=schema)
+
+    def __getitem__(self, i: int) -> TokenResult:
+        if i < 0:
+            i += self._len
+        if not 0 <= i < self._len:
+            raise IndexError("batch result index out of range")
+        claims = self.claims
+        return TokenResult(i, self.valid[i], self.errors[i], None if claims is None else claims[i])
+
+    def __iter__(self) -> Iterator[TokenResult]:
+        claims = self.claims
+        for i, (ok, err) in enumerate(zip(self.valid, self.errors)):
+            yield TokenResult(i, ok, err, None if claims is None else claims[i])
+
+    def __repr__(self) -> str:
+        return f"<BatchResult {self._len} tokens: {self.counts()}>"
+
+
+def verify_batch(
+    tokens: Iterable[str | bytes] | Any,
+    key: Any,
+    *,
+    algorithms: Sequence[str],
+    audience: str | Iterable[str] | None = None,
+    issuer: Any = None,
+    subject: str | None = None,
+    leeway: float | timedelta = 0,
+    options: dict[str, Any] | None = None,
+    at: Any = None,
+    claims: bool = True,
+    threads: int | None = None,
+) -> BatchResult:
+    """Verifies many tokens at once, on ``threads`` threads (default: every available core)
+    with the GIL released, each with the verdict ``decode(token, key, algorithms=..., ...)``
+    gives as of ``at``.
+
+    ``tokens``: a list or tuple of str/bytes, any iterable (read in chunks), a pyarrow
+    string/binary array or chunked array (read in place), or a polars Series.
+    ``key``: anything ``decode`` takes, a JWK dict, a JWKS (dict or ``PyJWKSet``; the key is
+    picked by ``kid``), or a mapping issuer -> key(s) (picked by the token's ``iss``).
+    ``at``: None (now), one time (number, datetime, ISO 8601 string) or one per token.
+    ``claims=False`` skips building the claim dicts (verdicts are the same).
+    """
+    engine = BatchEngine(
+        key, algorithms=algorithms, audience=audience, issuer=issuer, subject=subject, leeway=leeway,
+        options=options,
+    )
+    return engine.run(tokens, at=at, claims=claims, threads=threads)
