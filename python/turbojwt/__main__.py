@@ -17,6 +17,7 @@ from typing import Optional, Sequence
 # Order here is the order shown by --help.
 SUBCOMMAND_MODULES: tuple = (
     "turbojwt.cli_demo",
+    "turbojwt.cli_verify_logs",
 )
 
 

@@ -1,0 +1,348 @@
+"""``turbojwt verify-logs``: which requests in a log carried valid tokens at the time they
+were made, which were forged, expired, for another audience or issuer, and who sent them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+EXIT_ALL_VALID, EXIT_SOME_INVALID, EXIT_USAGE = 0, 1, 2
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "verify-logs",
+        help="verify every token in logs (JSONL, CSV, Parquet, access logs, one per line) as of each request's time",
+        description=(
+            "Verify the JWTs found in logs on every core, each judged as of its request's time "
+            "(--time-field, or the access-log time) rather than now. Prints a summary; --out writes one "
+            "record per input line (line, valid, error, reason, iss, sub, kid, exp). Exit status: 0 when "
+            "every line carried a valid token, 1 otherwise, 2 for usage or I/O errors."
+        ),
+    )
+    p.add_argument("sources", nargs="+", metavar="FILE", help="log files ('-' for stdin); gzip is read transparently")
+    p.add_argument("--format", choices=("auto", "lines", "jsonl", "access", "csv", "parquet"), default="auto",
+                   help="input format (default: from the file name: .jsonl/.ndjson/.json, .csv, .parquet, .log "
+                        "(access log), anything else one token per line)")
+    p.add_argument("--token-field", metavar="A.B.C", help="JSON lines: dotted path of the token")
+    p.add_argument("--time-field", metavar="A.B.C",
+                   help="JSON lines, CSV, Parquet: the request time (epoch seconds or ISO 8601)")
+    p.add_argument("--token-regex", metavar="REGEX",
+                   help="access logs: where the token is (group 1, or a group named 'token'); "
+                        "default: after 'Bearer'")
+    p.add_argument("--column", metavar="NAME", help="CSV, Parquet: the token column")
+    keys = p.add_mutually_exclusive_group(required=True)
+    keys.add_argument("--secret", metavar="SECRET", help="HMAC secret (visible in the process list: prefer --secret-env)")
+    keys.add_argument("--secret-env", metavar="NAME", help="environment variable holding the HMAC secret")
+    keys.add_argument("--key", metavar="FILE", help="public key: PEM, or a JWK as JSON")
+    keys.add_argument("--jwks", metavar="FILE", help="JWKS (JSON); keys picked by kid")
+    p.add_argument("--alg", action="append", metavar="ALG",
+                   help="allowed algorithm (repeatable; default: HS256 for secrets, the JWK 'alg' values for "
+                        "--key/--jwks JWKs)")
+    p.add_argument("--aud", action="append", metavar="AUD", help="accepted audience (repeatable)")
+    p.add_argument("--iss", action="append", metavar="ISS", help="accepted issuer (repeatable)")
+    p.add_argument("--leeway", type=float, default=0.0, metavar="SECONDS", help="clock skew allowance (default: 0)")
+    p.add_argument("--at", metavar="TIME",
+                   help="judge every line as of this time (epoch seconds or ISO 8601) instead of its own")
+    p.add_argument("--out", metavar="FILE", help="per-line records: .jsonl, .csv or .parquet (.gz for JSONL/CSV)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--top", type=int, default=5, metavar="N", help="top issuers, kids and subjects to show (default: 5)")
+    p.add_argument("--threads", type=int, metavar="N", help="verification threads (default: all available cores)")
+    p.add_argument("--chunk-size", type=int, default=65536, metavar="N",
+                   help="lines per chunk: memory use and the granularity of --out on interrupt (default: 65536)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (it is shown only on a terminal)")
+    p.set_defaults(func=run)
+    return p
+
+
+class UsageError(Exception):
+    pass
+
+
+class TopCounter:
+    """Approximate heavy hitters in bounded memory (the space-saving algorithm): exact while
+    fewer than ``capacity`` distinct values are seen, and the top values stay right after."""
+
+    def __init__(self, capacity: int = 10_000) -> None:
+        self.capacity = capacity
+        self.counts: Counter[str] = Counter()
+
+    def update(self, values: list[Any]) -> None:
+        counts = self.counts
+        for value in values:
+            if value is None:
+                continue
+            if value in counts or len(counts) < self.capacity:
+                counts[value] += 1
+            else:
+                # Replace the least counted value; its count carries over (an upper bound).
+                least, n = min(counts.items(), key=lambda kv: kv[1])
+                del counts[least]
+                counts[value] = n + 1
+
+    def top(self, n: int) -> list[tuple[str, int]]:
+        return self.counts.most_common(n)
+
+
+class Summary:
+    def __init__(self, leeway: float) -> None:
+        self.now = time.time()
+        self.leeway = leeway
+        self.lines = 0
+        self.tokens = 0
+        self.outcomes: Counter[str] = Counter()
+        self.issuers = TopCounter()
+        self.kids = TopCounter()
+        self.subjects = TopCounter()
+        self.expired_at_request = 0
+        self.expired_only_now = 0
+
+    def update(self, columns: dict[str, list[Any]], has_token: list[bool]) -> None:
+        self.lines += len(has_token)
+        self.tokens += sum(has_token)
+        self.outcomes.update("valid" if v else ("malformed" if not t else e) for v, e, t in zip(
+            columns["valid"], columns["error"], has_token))
+        self.expired_at_request += columns["error"].count("ExpiredSignatureError")
+        limit = self.now - self.leeway
+        self.expired_only_now += sum(
+            1 for v, exp in zip(columns["valid"], columns["exp"]) if v and exp is not None and exp <= limit
+        )
+        self.issuers.update(columns["iss"])
+        self.kids.update(columns["kid"])
+        self.subjects.update(columns["sub"])
+
+    def as_dict(self, top: int, seconds: float) -> dict[str, Any]:
+        valid = self.outcomes.get("valid", 0)
+        return {
+            "lines": self.lines,
+            "tokens": self.tokens,
+            "valid": valid,
+            "invalid": self.lines - valid,
+            "outcomes": dict(self.outcomes.most_common()),
+            "expired_at_request_time": self.expired_at_request,
+            "valid_at_request_time_but_expired_now": self.expired_only_now,
+            "top_issuers": self.issuers.top(top),
+            "top_kids": self.kids.top(top),
+            "top_subjects": self.subjects.top(top),
+            "seconds": round(seconds, 3),
+            "lines_per_second": round(self.lines / seconds) if seconds > 0 else None,
+        }
+
+
+def print_summary(s: dict[str, Any]) -> None:
+    out = sys.stdout
+    out.write(f"{s['lines']:,} lines, {s['tokens']:,} tokens: {s['valid']:,} valid, {s['invalid']:,} not "
+              f"({s['seconds']:.2f} s, {s['lines_per_second'] or 0:,} lines/s)\n")
+    out.write("\nOutcomes\n")
+    for name, n in s["outcomes"].items():
+        out.write(f"  {name:<28} {n:>12,}\n")
+    out.write(f"\nExpired at request time:            {s['expired_at_request_time']:>12,}\n")
+    out.write(f"Valid at request time, expired now: {s['valid_at_request_time_but_expired_now']:>12,}\n")
+    for title, key in (("Top issuers", "top_issuers"), ("Top kids", "top_kids"), ("Top subjects", "top_subjects")):
+        if s[key]:
+            out.write(f"\n{title}\n")
+            for value, n in s[key]:
+                out.write(f"  {n:>12,}  {value}\n")
+
+
+# ---------------------------------------------------------------------------- set-up
+
+
+def load_key(args: argparse.Namespace) -> tuple[Any, list[str] | None]:
+    """The key argument for the batch engine, and algorithms the key material names."""
+    if args.secret is not None:
+        return args.secret, ["HS256"]
+    if args.secret_env is not None:
+        value = os.environ.get(args.secret_env)
+        if value is None:
+            raise UsageError(f"environment variable {args.secret_env} is not set")
+        return value, ["HS256"]
+    path = args.key or args.jwks
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        raise UsageError(f"cannot read {path}: {e.strerror or e}") from e
+    if args.jwks or data.lstrip().startswith(b"{"):
+        try:
+            doc = json.loads(data)
+        except ValueError as e:
+            raise UsageError(f"{path} is not JSON: {e}") from e
+        if not isinstance(doc, dict):
+            raise UsageError(f"{path}: a JWK or JWKS must be a JSON object")
+        if args.jwks and not isinstance(doc.get("keys"), list):
+            raise UsageError(f"{path}: a JWKS needs a 'keys' list")
+        jwks = doc.get("keys") if isinstance(doc.get("keys"), list) else [doc]
+        algs = sorted({k["alg"] for k in jwks if isinstance(k, dict) and isinstance(k.get("alg"), str)})
+        return doc, algs or None
+    return data.decode("utf-8", "replace"), None
+
+
+def reader_for(args: argparse.Namespace, source: str, fmt: str) -> Any:
+    from . import logs
+
+    if fmt == "parquet":
+        if source == "-":
+            raise UsageError("Parquet cannot be read from stdin")
+        if not args.column:
+            raise UsageError("Parquet input needs --column")
+        return logs.read_parquet(source, args.chunk_size, args.column, args.time_field)
+    stream = logs.open_source(source, sys.stdin.buffer)
+    if fmt == "jsonl":
+        if not args.token_field:
+            raise UsageError("JSON lines input needs --token-field")
+        return logs.read_jsonl(stream, args.chunk_size, args.token_field, args.time_field)
+    if fmt == "csv":
+        if not args.column:
+            raise UsageError("CSV input needs --column")
+        return logs.read_csv(stream, args.chunk_size, args.column, args.time_field)
+    if fmt == "access":
+        return logs.read_access(stream, args.chunk_size, args.token_regex)
+    return logs.read_lines(stream, args.chunk_size)
+
+
+def source_format(args: argparse.Namespace, source: str) -> str:
+    from . import logs
+
+    if args.format != "auto":
+        return args.format
+    if source == "-":
+        return "jsonl" if args.token_field else ("csv" if args.column else "lines")
+    return logs.guess_format(source)
+
+
+# ---------------------------------------------------------------------------- run
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        return verify_logs(args)
+    except UsageError as e:
+        print(f"turbojwt verify-logs: {e}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def verify_logs(args: argparse.Namespace) -> int:
+    from . import logs
+    from .batch import BatchEngine
+    from .exceptions import PyJWTError
+
+    if args.chunk_size < 1:
+        raise UsageError("--chunk-size must be at least 1")
+    if args.at is not None and args.time_field:
+        raise UsageError("--at and --time-field exclude each other")
+    at_all = None
+    if args.at is not None:
+        try:
+            at_all = logs.parse_time(args.at)
+        except ValueError as e:
+            raise UsageError(f"--at: {e}") from e
+    key, key_algs = load_key(args)
+    algorithms = args.alg or key_algs
+    if not algorithms:
+        raise UsageError("name the allowed algorithms with --alg (e.g. --alg RS256)")
+    audience = args.aud[0] if args.aud and len(args.aud) == 1 else args.aud
+    issuer = args.iss[0] if args.iss and len(args.iss) == 1 else args.iss
+    try:
+        engine = BatchEngine(key, algorithms=algorithms, audience=audience, issuer=issuer, leeway=args.leeway)
+    except (PyJWTError, ValueError, TypeError) as e:
+        raise UsageError(f"key: {e}") from e
+    formats = [source_format(args, s) for s in args.sources]
+    readers = [reader_for(args, s, f) for s, f in zip(args.sources, formats)]
+    extra = ("source",) if len(args.sources) > 1 else ()
+    writer = None
+    if args.out:
+        try:
+            writer = logs.open_writer(args.out, extra)
+        except ValueError as e:
+            raise UsageError(str(e)) from e
+        except OSError as e:
+            raise UsageError(f"cannot write {args.out}: {e.strerror or e}") from e
+
+    summary = Summary(args.leeway)
+    progress = None
+    if not args.no_progress and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        progress = tqdm(unit=" lines", unit_scale=True, file=sys.stderr, desc="verify-logs")
+    started = time.perf_counter()
+    interrupted = False
+    try:
+        for source, reader in zip(args.sources, readers):
+            try:
+                for records in reader:
+                    columns, has_token = verify_records(engine, records, at_all, args.threads)
+                    if extra:
+                        columns["source"] = [source] * len(records)
+                    summary.update(columns, has_token)
+                    if writer:
+                        writer.write(columns)
+                    if progress:
+                        progress.update(len(records))
+            except OSError as e:
+                raise UsageError(f"cannot read {source}: {e.strerror or e}") from e
+            except ValueError as e:
+                raise UsageError(f"{source}: {e}") from e
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        if progress:
+            progress.close()
+        if writer:
+            writer.close()
+    report = summary.as_dict(args.top, time.perf_counter() - started)
+    if args.json:
+        report["interrupted"] = interrupted
+        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+    else:
+        print_summary(report)
+        if interrupted:
+            print("\ninterrupted: the output holds every complete chunk before the interrupt", file=sys.stderr)
+    if interrupted:
+        return 130
+    return EXIT_ALL_VALID if report["lines"] == report["valid"] else EXIT_SOME_INVALID
+
+
+def verify_records(
+    engine: Any, records: Any, at_all: float | None, threads: int | None
+) -> tuple[dict[str, list[Any]], list[bool]]:
+    """Verifies the records that have a token; returns the output columns for every record."""
+    n = len(records)
+    has_token = [t is not None for t in records.tokens]
+    picked = [i for i in range(n) if has_token[i]]
+    tokens = [records.tokens[i] for i in picked]
+    if at_all is not None:
+        at: Any = at_all
+    elif records.times is not None:
+        now = time.time()
+        at = [now if records.times[i] is None else records.times[i] for i in picked]
+    else:
+        at = None
+    verdicts = engine.run(tokens, at=at, claims=False, threads=threads).columns() if tokens else None
+    columns: dict[str, list[Any]] = {
+        "line": records.lines,
+        "valid": [False] * n,
+        "error": [None] * n,
+        "reason": list(records.problems),
+        "iss": [None] * n,
+        "sub": [None] * n,
+        "kid": [None] * n,
+        "exp": [None] * n,
+    }
+    for i in range(n):
+        if not has_token[i]:
+            columns["error"][i] = "malformed"
+    if verdicts is not None:
+        if len(picked) == n:
+            for name in ("valid", "error", "reason", "iss", "sub", "kid", "exp"):
+                columns[name] = verdicts[name]
+        else:
+            for j, i in enumerate(picked):
+                for name in ("valid", "error", "reason", "iss", "sub", "kid", "exp"):
+                    columns[name][i] = verdicts[name][j]
+    return columns, has_token

@@ -1,0 +1,345 @@
+"""Reading tokens out of logs and writing verdict reports: the library behind
+``turbojwt verify-logs``.
+
+Readers turn a source (plain or gzip) into :class:`Records` chunks: for every input line
+(or row) its 1-based line number, the token found (or None and the reason none was), and
+the request time when the format has one. Writers turn verdicts into JSONL, CSV or Parquet.
+Nothing here verifies; the command joins readers, ``turbojwt.batch`` and writers.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+FORMATS = ("lines", "jsonl", "access", "csv", "parquet")
+
+# An access-log line's bearer token (a JWS compact serialisation).
+BEARER = re.compile(rb"Bearer\s+([A-Za-z0-9_=-]+\.[A-Za-z0-9_=-]*\.[A-Za-z0-9_=-]*)", re.IGNORECASE)
+# Common/combined log format time: [10/Oct/2000:13:55:36 -0700]
+ACCESS_TIME = re.compile(rb"\[(\d{2}/[A-Za-z]{3}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4})\]")
+
+
+@dataclass
+class Records:
+    """One chunk of input: parallel lists, one entry per input line or row."""
+
+    lines: list[int] = field(default_factory=list)
+    tokens: list[str | None] = field(default_factory=list)
+    # None for the whole chunk when the format carries no time; else one per record
+    # (None where the record has none).
+    times: list[float | None] | None = None
+    # Why a line has no token (or no usable time); None when it has one.
+    problems: list[str | None] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def add(self, line: int, token: str | None, problem: str | None, at: float | None = None) -> None:
+        self.lines.append(line)
+        self.tokens.append(token)
+        self.problems.append(problem)
+        if self.times is not None:
+            self.times.append(at)
+
+
+def guess_format(path: str) -> str:
+    """The format a file name suggests (``.gz`` aside): jsonl, csv, parquet, access or lines."""
+    name = path.lower()
+    if name.endswith(".gz"):
+        name = name[:-3]
+    suffix = Path(name).suffix
+    return {
+        ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet",
+        ".pq": "parquet", ".log": "access",
+    }.get(suffix, "lines")
+
+
+def open_source(path: str, stdin: IO[bytes] | None = None) -> IO[bytes]:
+    """A binary stream of the source, gunzipped when it starts with the gzip magic."""
+    raw: IO[bytes] = stdin if path == "-" and stdin is not None else open(path, "rb")  # noqa: SIM115
+    buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[arg-type]
+    if buffered.peek(2)[:2] == b"\x1f\x8b":
+        return gzip.GzipFile(fileobj=buffered)  # type: ignore[return-value]
+    return buffered
+
+
+def parse_time(value: Any) -> float:
+    """Epoch seconds (number or numeric string) or ISO 8601 (naive: UTC) -> epoch seconds."""
+    if isinstance(value, bool):
+        raise ValueError("a boolean is not a time")
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return float(text)
+        except ValueError:
+            pass
+        dt = datetime.fromisoformat(text)
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=timezone.utc)
+        return dt.timestamp()
+    raise ValueError(f"not a time: {type(value).__name__}")
+
+
+def strip_bearer(token: str) -> str:
+    token = token.strip()
+    if token[:7].lower() == "bearer ":
+        return token[7:].strip()
+    return token
+
+
+def _dotted(obj: Any, path: list[str]) -> Any:
+    for part in path:
+        if not isinstance(obj, dict) or part not in obj:
+            raise KeyError(part)
+        obj = obj[part]
+    return obj
+
+
+def _chunks(lines: Iterator[bytes], size: int) -> Iterator[list[bytes]]:
+    chunk: list[bytes] = []
+    for line in lines:
+        chunk.append(line)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def read_lines(stream: IO[bytes], chunk_size: int) -> Iterator[Records]:
+    """One token per line (a leading ``Bearer`` is dropped); blank lines get a record."""
+    n = 0
+    for chunk in _chunks(iter(stream), chunk_size):
+        out = Records()
+        for raw in chunk:
+            n += 1
+            try:
+                token = strip_bearer(raw.decode("utf-8"))
+            except UnicodeDecodeError:
+                out.add(n, None, "line is not UTF-8")
+                continue
+            out.add(n, token or None, None if token else "empty line")
+        yield out
+
+
+def read_jsonl(
+    stream: IO[bytes], chunk_size: int, token_field: str, time_field: str | None
+) -> Iterator[Records]:
+    """JSON lines; the token at a dotted path, the request time at another (optional)."""
+    token_path = token_field.split(".")
+    time_path = time_field.split(".") if time_field else None
+    n = 0
+    for chunk in _chunks(iter(stream), chunk_size):
+        out = Records(times=[] if time_path else None)
+        for raw in chunk:
+            n += 1
+            try:
+                obj = orjson.loads(raw)
+            except orjson.JSONDecodeError as e:
+                out.add(n, None, f"invalid JSON: {e}")
+                continue
+            try:
+                value = _dotted(obj, token_path)
+            except KeyError:
+                out.add(n, None, f"missing field {token_field}")
+                continue
+            if not isinstance(value, str):
+                out.add(n, None, f"field {token_field} is not a string")
+                continue
+            at = None
+            if time_path:
+                try:
+                    at = parse_time(_dotted(obj, time_path))
+                except KeyError:
+                    out.add(n, None, f"missing time field {time_field}")
+                    continue
+                except (ValueError, TypeError, OverflowError):
+                    out.add(n, None, f"time field {time_field} is not a time")
+                    continue
+            token = strip_bearer(value)
+            out.add(n, token or None, None if token else f"field {token_field} is empty", at)
+        yield out
+
+
+def read_access(stream: IO[bytes], chunk_size: int, token_regex: str | None) -> Iterator[Records]:
+    """Web-server access logs: the token from ``Authorization: Bearer ...`` (or the first
+    group of ``token_regex``); the request time from the ``[day/Mon/year:h:m:s zone]`` field."""
+    pattern = re.compile(token_regex.encode()) if token_regex else BEARER
+    n = 0
+    for chunk in _chunks(iter(stream), chunk_size):
+        out = Records(times=[])
+        for raw in chunk:
+            n += 1
+            m = pattern.search(raw)
+            at = None
+            t = ACCESS_TIME.search(raw)
+            if t:
+                at = datetime.strptime(t.group(1).decode(), "%d/%b/%Y:%H:%M:%S %z").timestamp()
+            if not m:
+                out.add(n, None, "no token found", at)
+                continue
+            token = (m.group("token") if "token" in pattern.groupindex else m.group(1 if pattern.groups else 0))
+            out.add(n, token.decode("utf-8", "replace"), None, at)
+        yield out
+
+
+def read_csv(stream: IO[bytes], chunk_size: int, column: str, time_field: str | None) -> Iterator[Records]:
+    """CSV with a header row; the token in ``column``, the request time in ``time_field``."""
+    text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="")
+    reader = csv.DictReader(text)
+    if reader.fieldnames is None:
+        return
+    for name in [column] + ([time_field] if time_field else []):
+        if name not in reader.fieldnames:
+            raise ValueError(f"CSV has no column {name!r} (columns: {', '.join(reader.fieldnames)})")
+    out = Records(times=[] if time_field else None)
+    for row in reader:
+        line = reader.line_num
+        at = None
+        value = row.get(column)
+        if time_field:
+            try:
+                at = parse_time(row.get(time_field) or "")
+            except (ValueError, TypeError, OverflowError):
+                value, at = None, None
+                out.add(line, None, f"time field {time_field} is not a time")
+        if len(out) and out.lines[-1] == line:
+            pass  # already recorded (bad time)
+        elif value is None:
+            out.add(line, None, f"missing column {column}", at)
+        else:
+            token = strip_bearer(value)
+            out.add(line, token or None, None if token else f"column {column} is empty", at)
+        if len(out) >= chunk_size:
+            yield out
+            out = Records(times=[] if time_field else None)
+    if len(out):
+        yield out
+
+
+def read_parquet(path: str, chunk_size: int, column: str, time_field: str | None) -> Iterator[Records]:
+    """Parquet, read in row groups; line = row number (1-based)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from .batch import _arrow_times
+
+    pf = pq.ParquetFile(path)
+    names = pf.schema_arrow.names
+    for name in [column] + ([time_field] if time_field else []):
+        if name not in names:
+            raise ValueError(f"Parquet file has no column {name!r} (columns: {', '.join(names)})")
+    n = 0
+    cols = [column] + ([time_field] if time_field else [])
+    for batch in pf.iter_batches(batch_size=chunk_size, columns=cols):
+        tokens = batch.column(0)
+        if tokens.type != "string" and tokens.type != "large_string":
+            tokens = pc.cast(tokens, "large_string")
+        times: list[Any] | None = None
+        if time_field:
+            times = _arrow_times(pa, batch.column(1))
+        out = Records(times=[] if time_field else None)
+        for i, value in enumerate(tokens.to_pylist()):
+            n += 1
+            at = None
+            if times is not None:
+                try:
+                    at = parse_time(times[i])
+                except (ValueError, TypeError, OverflowError):
+                    out.add(n, None, f"time field {time_field} is not a time")
+                    continue
+            if value is None:
+                out.add(n, None, f"column {column} is null", at)
+            else:
+                token = strip_bearer(value)
+                out.add(n, token or None, None if token else f"column {column} is empty", at)
+        yield out
+
+
+# ---------------------------------------------------------------------------- output
+
+FIELDS = ("line", "valid", "error", "reason", "iss", "sub", "kid", "exp")
+
+
+class JsonlWriter:
+    def __init__(self, path: str, extra: tuple[str, ...]) -> None:
+        self.fields = extra + FIELDS
+        self.file: IO[bytes] = gzip.open(path, "wb") if path.endswith(".gz") else open(path, "wb")  # noqa: SIM115
+
+    def write(self, columns: dict[str, list[Any]]) -> None:
+        rows = zip(*(columns[f] for f in self.fields))
+        keys = self.fields
+        # One write per chunk: an interrupted run leaves whole chunks only.
+        self.file.write(b"".join(orjson.dumps(dict(zip(keys, row))) + b"\n" for row in rows))
+        self.file.flush()
+
+    def close(self) -> None:
+        self.file.close()
+
+
+class CsvWriter:
+    def __init__(self, path: str, extra: tuple[str, ...]) -> None:
+        self.fields = extra + FIELDS
+        raw = gzip.open(path, "wt", newline="", encoding="utf-8") if path.endswith(".gz") else open(path, "w", newline="", encoding="utf-8")  # noqa: SIM115
+        self.file = raw
+        self.writer = csv.writer(raw)
+        self.writer.writerow(self.fields)
+
+    def write(self, columns: dict[str, list[Any]]) -> None:
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerows(
+            ["" if v is None else ("true" if v is True else "false" if v is False else v) for v in row]
+            for row in zip(*(columns[f] for f in self.fields))
+        )
+        self.file.write(buf.getvalue())
+        self.file.flush()
+
+    def close(self) -> None:
+        self.file.close()
+
+
+class ParquetWriter:
+    def __init__(self, path: str, extra: tuple[str, ...]) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        self.pa = pa
+        self.fields = extra + FIELDS
+        types = {"line": pa.int64(), "valid": pa.bool_(), "exp": pa.float64()}
+        self.schema = pa.schema([(f, types.get(f, pa.string())) for f in self.fields])
+        self.writer = pq.ParquetWriter(path, self.schema)
+
+    def write(self, columns: dict[str, list[Any]]) -> None:
+        cols = {f: columns[f] for f in self.fields}
+        cols["exp"] = [None if v is None else float(v) for v in cols["exp"]]
+        # Each chunk is a row group: a closed file holds every complete chunk.
+        self.writer.write_table(self.pa.table(cols, schema=self.schema))
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def open_writer(path: str, extra: tuple[str, ...] = ()) -> Any:
+    """A JSONL, CSV or Parquet writer chosen by the file name (``.gz`` compresses JSONL/CSV)."""
+    kind = guess_format(path)
+    if kind == "jsonl":
+        return JsonlWriter(path, extra)
+    if kind == "csv":
+        return CsvWriter(path, extra)
+    if kind == "parquet":
+        return ParquetWriter(path, extra)
+    raise ValueError(f"--out must end in .jsonl, .csv or .parquet (optionally .gz for JSONL/CSV): {path}")
