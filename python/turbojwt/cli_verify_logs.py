@@ -192,7 +192,10 @@ def reader_for(args: argparse.Namespace, source: str, fmt: str) -> Any:
         if not args.column:
             raise UsageError("Parquet input needs --column")
         return logs.read_parquet(source, args.chunk_size, args.column, args.time_field)
-    stream = logs.open_source(source, sys.stdin.buffer)
+    try:
+        stream = logs.open_source(source, sys.stdin.buffer if source == "-" else None)
+    except OSError as e:
+        raise UsageError(f"cannot read {source}: {e.strerror or e}") from e
     if fmt == "jsonl":
         if not args.token_field:
             raise UsageError("JSON lines input needs --token-field")

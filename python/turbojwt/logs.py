@@ -23,8 +23,9 @@ import orjson
 
 FORMATS = ("lines", "jsonl", "access", "csv", "parquet")
 
-# An access-log line's bearer token (a JWS compact serialisation).
-BEARER = re.compile(rb"Bearer\s+([A-Za-z0-9_=-]+\.[A-Za-z0-9_=-]*\.[A-Za-z0-9_=-]*)", re.IGNORECASE)
+# An access-log line's bearer credential: whatever follows "Bearer" up to a space, quote or
+# separator (a malformed one is verified, and reported as such, rather than skipped).
+BEARER = re.compile(rb"Bearer\s+([^\s\"',;]+)", re.IGNORECASE)
 # Common/combined log format time: [10/Oct/2000:13:55:36 -0700]
 ACCESS_TIME = re.compile(rb"\[(\d{2}/[A-Za-z]{3}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4})\]")
 

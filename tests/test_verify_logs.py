@@ -1,0 +1,284 @@
+"""`turbojwt verify-logs` end to end on generated logs of every format."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import subprocess
+import sys
+import time
+import tracemalloc
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import turbojwt
+from turbojwt import logs
+from turbojwt.__main__ import main
+
+SECRET = "s" * 32
+NOW = int(time.time())
+# Requests made a day ago with tokens that lived an hour: valid then, expired now.
+DAY_AGO = NOW - 86400
+
+
+def token(i: int, *, key: str = SECRET, exp_offset: int = 3600, **extra) -> str:
+    claims = {"iss": f"https://idp{i % 2}", "sub": f"user-{i % 3}", "aud": "api", "iat": DAY_AGO,
+              "exp": DAY_AGO + exp_offset, **extra}
+    return turbojwt.encode(claims, key, headers={"kid": f"k{i % 2}"})
+
+
+def corpus() -> list[tuple[str, int]]:
+    """(token, request time): 6 valid at request time (expired now), 1 expired at request
+    time, 1 forged, 1 wrong audience, 1 not a token."""
+    rows = [(token(i), DAY_AGO + 60) for i in range(6)]
+    rows.append((token(6, exp_offset=30), DAY_AGO + 60))
+    rows.append((token(7, key="f" * 32), DAY_AGO + 60))
+    rows.append((turbojwt.encode({"aud": "other", "exp": DAY_AGO + 3600}, SECRET), DAY_AGO + 60))
+    rows.append(("garbage", DAY_AGO + 60))
+    return rows
+
+
+EXPECTED_OUTCOMES = {"valid": 6, "ExpiredSignatureError": 1, "InvalidSignatureError": 1,
+                     "InvalidAudienceError": 1, "DecodeError": 1}
+
+
+def run_cli(args: list[str], capsys) -> tuple[int, dict]:
+    code = main(["verify-logs", *args, "--json", "--no-progress"])
+    out = capsys.readouterr().out
+    return code, json.loads(out)
+
+
+def write_jsonl(path: Path, rows, *, gz: bool = False) -> None:
+    text = "".join(json.dumps({"time": t, "http": {"authorization": "Bearer " + tok}}) + "\n" for tok, t in rows)
+    data = text.encode()
+    path.write_bytes(gzip.compress(data) if gz else data)
+
+
+def test_jsonl_with_request_times_and_records(tmp_path, capsys):
+    src = tmp_path / "requests.jsonl"
+    rows = corpus()
+    write_jsonl(src, rows)
+    with src.open("a") as f:
+        f.write("{not json\n")
+        f.write(json.dumps({"time": DAY_AGO}) + "\n")  # no token field
+        f.write(json.dumps({"http": {"authorization": rows[0][0]}}) + "\n")  # no time field
+    out = tmp_path / "report.jsonl"
+    code, s = run_cli([str(src), "--token-field", "http.authorization", "--time-field", "time", "--secret", SECRET,
+                       "--aud", "api", "--out", str(out)], capsys)
+    assert code == 1
+    assert s["lines"] == 13 and s["tokens"] == 10
+    assert s["outcomes"] == {**EXPECTED_OUTCOMES, "malformed": 3}
+    assert s["expired_at_request_time"] == 1
+    assert s["valid_at_request_time_but_expired_now"] == 6
+    assert dict(s["top_issuers"])["https://idp0"] == 4  # forged tokens still show who they claim to be
+    assert dict(s["top_kids"]) == {"k0": 4, "k1": 4}
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["line"] for r in records] == list(range(1, 14))
+    assert set(records[0]) == {"line", "valid", "error", "reason", "iss", "sub", "kid", "exp"}
+    assert records[0]["valid"] and records[0]["sub"] == "user-0" and records[0]["exp"] == DAY_AGO + 3600
+    assert records[6]["error"] == "ExpiredSignatureError" and records[6]["reason"] == "Signature has expired"
+    assert records[7]["error"] == "InvalidSignatureError" and records[7]["sub"] == "user-1"
+    assert records[10]["error"] == "malformed" and records[10]["reason"].startswith("invalid JSON")
+    assert records[11]["reason"] == "missing field http.authorization"
+    assert records[12]["reason"] == "missing time field time"
+
+
+def test_without_request_times_tokens_are_judged_now(tmp_path, capsys):
+    src = tmp_path / "requests.jsonl"
+    write_jsonl(src, corpus())
+    code, s = run_cli([str(src), "--token-field", "http.authorization", "--secret", SECRET, "--aud", "api"], capsys)
+    assert code == 1
+    # exp is checked before aud: the wrong-audience token is also expired now
+    assert s["outcomes"]["ExpiredSignatureError"] == 8 and "valid" not in s["outcomes"]
+    # --at: one time for every line
+    code, s = run_cli([str(src), "--token-field", "http.authorization", "--secret", SECRET, "--aud", "api",
+                       "--at", datetime.fromtimestamp(DAY_AGO + 60, tz=timezone.utc).isoformat()], capsys)
+    assert s["outcomes"] == EXPECTED_OUTCOMES
+
+
+def test_all_valid_exits_0_and_gzip_and_csv_output(tmp_path, capsys, monkeypatch):
+    src = tmp_path / "requests.jsonl.gz"
+    write_jsonl(src, corpus()[:6], gz=True)
+    out = tmp_path / "report.csv"
+    monkeypatch.setenv("TOKEN_SECRET", SECRET)
+    code, s = run_cli([str(src), "--token-field", "http.authorization", "--time-field", "time",
+                       "--secret-env", "TOKEN_SECRET", "--aud", "api", "--out", str(out)], capsys)
+    assert code == 0 and s["valid"] == s["lines"] == 6
+    rows = list(csv.DictReader(out.open()))
+    assert [r["line"] for r in rows] == [str(i) for i in range(1, 7)]
+    assert rows[0]["valid"] == "true" and rows[0]["error"] == "" and rows[0]["iss"] == "https://idp0"
+
+
+def test_lines_format_and_parquet_output(tmp_path, capsys):
+    src = tmp_path / "tokens.txt"
+    rows = corpus()
+    src.write_text("".join(tok + "\n" for tok, _ in rows) + "\n")
+    out = tmp_path / "report.parquet"
+    code, s = run_cli([str(src), "--secret", SECRET, "--aud", "api", "--at", str(DAY_AGO + 60), "--out", str(out)],
+                      capsys)
+    assert code == 1
+    assert s["outcomes"] == {**EXPECTED_OUTCOMES, "malformed": 1}
+    table = pq.read_table(out)
+    assert table.column_names == ["line", "valid", "error", "reason", "iss", "sub", "kid", "exp"]
+    assert table.column("line").to_pylist() == list(range(1, 12))
+    assert table.column("reason").to_pylist()[-1] == "empty line"
+
+
+def test_access_log_times_come_from_the_log(tmp_path, capsys):
+    src = tmp_path / "access.log"
+    lines = []
+    for tok, t in corpus():
+        stamp = datetime.fromtimestamp(t, tz=timezone.utc).strftime("%d/%b/%Y:%H:%M:%S +0000")
+        lines.append(f'203.0.113.7 - - [{stamp}] "GET /api/items HTTP/1.1" 200 512 "-" "curl/8.5" "Bearer {tok}"')
+    lines.append('203.0.113.9 - - [10/Oct/2026:13:55:36 +0000] "GET / HTTP/1.1" 200 1 "-" "curl/8.5" "-"')
+    src.write_text("\n".join(lines) + "\n")
+    code, s = run_cli([str(src), "--secret", SECRET, "--aud", "api"], capsys)
+    assert s["outcomes"] == {**EXPECTED_OUTCOMES, "malformed": 1}
+    # a custom regex: the token after "jwt="
+    src2 = tmp_path / "custom.log"
+    src2.write_text("".join(f"[{i}] jwt={tok} ok\n" for i, (tok, _) in enumerate(corpus()[:6])))
+    code, s = run_cli([str(src2), "--format", "access", "--token-regex", r"jwt=(?P<token>\S+)", "--secret", SECRET,
+                       "--aud", "api", "--at", str(DAY_AGO + 60)], capsys)
+    assert code == 0 and s["valid"] == 6
+
+
+def test_csv_and_parquet_inputs(tmp_path, capsys):
+    rows = corpus()
+    src = tmp_path / "requests.csv"
+    with src.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["ts", "token", "path"])
+        for tok, t in rows:
+            w.writerow([datetime.fromtimestamp(t, tz=timezone.utc).isoformat(), tok, "/x"])
+        w.writerow(["not a time", rows[0][0], "/y"])
+    code, s = run_cli([str(src), "--column", "token", "--time-field", "ts", "--secret", SECRET, "--aud", "api"], capsys)
+    assert s["outcomes"] == {**EXPECTED_OUTCOMES, "malformed": 1}
+
+    pq_src = tmp_path / "requests.parquet"
+    table = pa.table({"token": [tok for tok, _ in rows] + [None],
+                      "ts": pa.array([t * 1000 for _, t in rows] + [DAY_AGO * 1000], pa.timestamp("ms"))})
+    pq.write_table(table, pq_src, row_group_size=4)
+    out = tmp_path / "out.jsonl"
+    code, s = run_cli([str(pq_src), "--column", "token", "--time-field", "ts", "--secret", SECRET, "--aud", "api",
+                       "--out", str(out), "--chunk-size", "3"], capsys)
+    assert s["outcomes"] == {**EXPECTED_OUTCOMES, "malformed": 1}
+    records = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [r["line"] for r in records] == list(range(1, 12))
+    assert records[-1]["reason"] == "column token is null"
+
+
+def test_jwks_and_pem_keys(tmp_path, capsys, rsa_key):
+    jwk = {**rsa_key.public_jwk, "kid": "r1", "alg": "RS256"}
+    (tmp_path / "jwks.json").write_text(json.dumps({"keys": [jwk]}))
+    (tmp_path / "key.pem").write_text(rsa_key.public_pem)
+    toks = [turbojwt.encode({"sub": str(i)}, rsa_key.private_pem, algorithm="RS256", headers={"kid": "r1"})
+            for i in range(3)]
+    toks.append(turbojwt.encode({"sub": "x"}, rsa_key.private_pem, algorithm="RS256", headers={"kid": "nope"}))
+    src = tmp_path / "t.txt"
+    src.write_text("\n".join(toks) + "\n")
+    code, s = run_cli([str(src), "--jwks", str(tmp_path / "jwks.json")], capsys)  # --alg from the JWK
+    assert s["outcomes"] == {"valid": 3, "PyJWKClientError": 1}
+    code, s = run_cli([str(src), "--key", str(tmp_path / "key.pem"), "--alg", "RS256"], capsys)
+    assert code == 0 and s["valid"] == 4
+
+
+def test_several_sources_and_stdin(tmp_path, capsys, monkeypatch):
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_text(token(0) + "\n")
+    b.write_text(token(1) + "\nbad\n")
+    out = tmp_path / "o.jsonl"
+    code, s = run_cli([str(a), str(b), "--secret", SECRET, "--aud", "api", "--at", str(DAY_AGO), "--out", str(out)],
+                      capsys)
+    assert s["lines"] == 3
+    records = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [(r["source"], r["line"]) for r in records] == [(str(a), 1), (str(b), 1), (str(b), 2)]
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(gzip.compress((token(2) + "\n").encode()))))
+    code, s = run_cli(["-", "--secret", SECRET, "--aud", "api", "--at", str(DAY_AGO)], capsys)
+    assert code == 0 and s["valid"] == 1
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["{src}", "--secret", SECRET, "--format", "jsonl"], "needs --token-field"),
+        (["{src}", "--secret", SECRET, "--format", "csv"], "needs --column"),
+        (["{dir}/missing.txt", "--secret", SECRET], "cannot read"),
+        (["{src}", "--key", "{dir}/missing.pem", "--alg", "RS256"], "cannot read"),
+        (["{src}", "--secret", SECRET, "--out", "{dir}/out.xml"], "--out must end in"),
+        (["{src}", "--secret-env", "TURBOJWT_TEST_UNSET"], "is not set"),
+        (["{src}", "--key", "{src}"], "--alg"),
+        (["{src}", "--secret", SECRET, "--at", "yesterday"], "--at"),
+        (["{src}", "--secret", SECRET, "--at", "1", "--time-field", "t"], "exclude"),
+    ],
+)
+def test_usage_errors_exit_2(tmp_path, capsys, args, message):
+    src = tmp_path / "t.txt"
+    src.write_text(token(0) + "\n")
+    args = [a.format(src=src, dir=tmp_path) for a in args]
+    assert main(["verify-logs", *args]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_missing_key_option_is_a_usage_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["verify-logs", "x.txt"])
+    assert e.value.code == 2
+
+
+def test_interrupt_keeps_whole_chunks(tmp_path, capsys, monkeypatch):
+    src = tmp_path / "t.txt"
+    src.write_text("".join(token(i) + "\n" for i in range(10)))
+    real = logs.read_lines
+
+    def interrupted(stream, chunk_size):
+        for n, chunk in enumerate(real(stream, chunk_size)):
+            if n == 2:
+                raise KeyboardInterrupt
+            yield chunk
+
+    monkeypatch.setattr(logs, "read_lines", interrupted)
+    for out in (tmp_path / "o.jsonl", tmp_path / "o.parquet", tmp_path / "o.csv"):
+        code = main(["verify-logs", str(src), "--secret", SECRET, "--chunk-size", "3", "--out", str(out),
+                     "--no-progress", "--at", str(DAY_AGO), "--aud", "api"])
+        assert code == 130
+        if out.suffix == ".parquet":
+            lines = pq.read_table(out).column("line").to_pylist()
+        elif out.suffix == ".csv":
+            lines = [int(r["line"]) for r in csv.DictReader(out.open())]
+        else:
+            lines = [json.loads(x)["line"] for x in out.read_text().splitlines()]
+        assert lines == list(range(1, 7))  # two complete chunks, nothing partial
+
+
+def test_memory_is_bounded_by_the_chunk(tmp_path, capsys):
+    src = tmp_path / "big.txt"
+    tok = token(0)
+    n = 60_000
+    src.write_text((tok + "\n") * n)
+    out = tmp_path / "o.jsonl"
+    tracemalloc.start()
+    main(["verify-logs", str(src), "--secret", SECRET, "--chunk-size", "2000", "--out", str(out), "--no-progress",
+          "--json", "--at", str(DAY_AGO), "--aud", "api"])
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert sum(1 for _ in out.open()) == n
+    # The input is ~13 MB and the output ~8 MB; a chunk of 2,000 lines needs well under 4 MB.
+    assert peak < 4_000_000, peak
+
+
+def test_console_entry_points(tmp_path):
+    src = tmp_path / "t.txt"
+    src.write_text(token(0) + "\n")
+    for cmd in ([sys.executable, "-m", "turbojwt"],):
+        r = subprocess.run([*cmd, "verify-logs", str(src), "--secret", SECRET, "--aud", "api", "--at", str(DAY_AGO)],
+                           capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        assert "1 valid" in r.stdout
+    r = subprocess.run([sys.executable, "-m", "turbojwt", "verify-logs", "--help"], capture_output=True, text=True)
+    assert "--token-field" in r.stdout
