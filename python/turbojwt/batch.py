@@ -8,6 +8,7 @@ time (e.g. the request time in a log), with the verdict ``decode`` would give it
 
 from __future__ import annotations
 
+import io
 import itertools
 import os
 import sys
@@ -307,6 +308,26 @@ class BatchEngine:
             return _ReferencePart(self, source, count, times, claims)
         part = self.native.verify_arrow(arrays, times, claims, threads)
         return self._finish(part, source, times, claims)
+
+    def verify_jsonl_block(
+        self, block: bytes, token_field: str, time_field: str | None, at: float | None, threads: int
+    ) -> Any:
+        """Verdicts for the tokens of a block of whole JSON lines (the native parser reads the
+        lines; a line with no usable token gets the error ``malformed`` and the reason)."""
+        from .logs import read_jsonl
+
+        time_path = time_field.split(".") if time_field else None
+        part = self.native.verify_jsonl(block, token_field.split("."), time_path, at, threads)
+        fallbacks = part.fallbacks()
+        if fallbacks:
+            lines = block.split(b"\n")
+            now = time.time()
+            for index, key_index in fallbacks:
+                record = next(read_jsonl(io.BytesIO(lines[index]), 1, token_field, time_field))
+                when = at if at is not None else (record.times[0] if record.times and record.times[0] is not None else now)
+                error, _ = self.reference_verdict(record.tokens[0], self.table.keys[key_index], when)
+                part.resolve(index, error, None)
+        return part
 
     def _finish(self, part: Any, source: _Source, times: Any, claims: bool) -> Any:
         for index, key_index in part.fallbacks():

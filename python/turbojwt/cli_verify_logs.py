@@ -66,8 +66,9 @@ class UsageError(Exception):
 
 
 class TopCounter:
-    """Approximate heavy hitters in bounded memory (the space-saving algorithm): exact while
-    fewer than ``capacity`` distinct values are seen, and the top values stay right after."""
+    """Heavy hitters in bounded memory: exact while at most ``2 * capacity`` distinct values
+    are seen; beyond that the lightest are dropped now and then (top counts of values that
+    recur stay exact or slightly low)."""
 
     def __init__(self, capacity: int = 10_000) -> None:
         self.capacity = capacity
@@ -75,16 +76,12 @@ class TopCounter:
 
     def update(self, values: list[Any]) -> None:
         counts = self.counts
-        for value in values:
-            if value is None:
-                continue
-            if value in counts or len(counts) < self.capacity:
-                counts[value] += 1
-            else:
-                # Replace the least counted value; its count carries over (an upper bound).
-                least, n = min(counts.items(), key=lambda kv: kv[1])
-                del counts[least]
-                counts[value] = n + 1
+        counts.update(values)
+        counts.pop(None, None)
+        if len(counts) > 2 * self.capacity:
+            # Keep the heaviest; the rest start again from zero (bounded memory, and
+            # values that matter stay far above the cut).
+            self.counts = Counter(dict(counts.most_common(self.capacity)))
 
     def top(self, n: int) -> list[tuple[str, int]]:
         return self.counts.most_common(n)
@@ -103,12 +100,14 @@ class Summary:
         self.expired_at_request = 0
         self.expired_only_now = 0
 
-    def update(self, columns: dict[str, list[Any]], has_token: list[bool]) -> None:
-        self.lines += len(has_token)
-        self.tokens += sum(has_token)
-        self.outcomes.update("valid" if v else ("malformed" if not t else e) for v, e, t in zip(
-            columns["valid"], columns["error"], has_token))
-        self.expired_at_request += columns["error"].count("ExpiredSignatureError")
+    def update(self, columns: dict[str, list[Any]]) -> None:
+        errors = columns["error"]
+        outcomes = Counter(errors)
+        outcomes["valid"] = outcomes.pop(None, 0)
+        self.lines += len(errors)
+        self.tokens += len(errors) - outcomes.get("malformed", 0)
+        self.outcomes.update(+outcomes)
+        self.expired_at_request += outcomes.get("ExpiredSignatureError", 0)
         limit = self.now - self.leeway
         self.expired_only_now += sum(
             1 for v, exp in zip(columns["valid"], columns["exp"]) if v and exp is not None and exp <= limit
@@ -183,7 +182,41 @@ def load_key(args: argparse.Namespace) -> tuple[Any, list[str] | None]:
     return data.decode("utf-8", "replace"), None
 
 
-def reader_for(args: argparse.Namespace, source: str, fmt: str) -> Any:
+def column_chunks(args: argparse.Namespace, engine: Any, source: str, fmt: str, at_all: float | None) -> Any:
+    """Output columns chunk by chunk for one source."""
+    from . import logs
+
+    if fmt == "jsonl" and engine.native is not None:
+        if not args.token_field:
+            raise UsageError("JSON lines input needs --token-field")
+        return _jsonl_native(args, engine, _open(source), at_all)
+    records = _records(args, source, fmt)
+    return (verify_records(engine, r, at_all, args.threads) for r in records)
+
+
+def _open(source: str) -> Any:
+    from . import logs
+
+    try:
+        return logs.open_source(source, sys.stdin.buffer if source == "-" else None)
+    except OSError as e:
+        raise UsageError(f"cannot read {source}: {e.strerror or e}") from e
+
+
+def _jsonl_native(args: argparse.Namespace, engine: Any, stream: Any, at_all: float | None) -> Any:
+    """JSON lines parsed, and their tokens verified, in the native core (no Python object per line)."""
+    from . import logs
+    from .batch import default_threads
+
+    threads = args.threads or default_threads()
+    for first, block in logs.read_blocks(stream, args.chunk_size):
+        part = engine.verify_jsonl_block(block, args.token_field, args.time_field, at_all, threads)
+        columns = part.columns()
+        columns["line"] = list(range(first, first + len(part)))
+        yield columns
+
+
+def _records(args: argparse.Namespace, source: str, fmt: str) -> Any:
     from . import logs
 
     if fmt == "parquet":
@@ -192,10 +225,7 @@ def reader_for(args: argparse.Namespace, source: str, fmt: str) -> Any:
         if not args.column:
             raise UsageError("Parquet input needs --column")
         return logs.read_parquet(source, args.chunk_size, args.column, args.time_field)
-    try:
-        stream = logs.open_source(source, sys.stdin.buffer if source == "-" else None)
-    except OSError as e:
-        raise UsageError(f"cannot read {source}: {e.strerror or e}") from e
+    stream = _open(source)
     if fmt == "jsonl":
         if not args.token_field:
             raise UsageError("JSON lines input needs --token-field")
@@ -256,7 +286,7 @@ def verify_logs(args: argparse.Namespace) -> int:
     except (PyJWTError, ValueError, TypeError) as e:
         raise UsageError(f"key: {e}") from e
     formats = [source_format(args, s) for s in args.sources]
-    readers = [reader_for(args, s, f) for s, f in zip(args.sources, formats)]
+    readers = [column_chunks(args, engine, s, f, at_all) for s, f in zip(args.sources, formats)]
     extra = ("source",) if len(args.sources) > 1 else ()
     writer = None
     if args.out:
@@ -276,17 +306,16 @@ def verify_logs(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     interrupted = False
     try:
-        for source, reader in zip(args.sources, readers):
+        for source, chunks in zip(args.sources, readers):
             try:
-                for records in reader:
-                    columns, has_token = verify_records(engine, records, at_all, args.threads)
+                for columns in chunks:
                     if extra:
-                        columns["source"] = [source] * len(records)
-                    summary.update(columns, has_token)
+                        columns["source"] = [source] * len(columns["line"])
+                    summary.update(columns)
                     if writer:
                         writer.write(columns)
                     if progress:
-                        progress.update(len(records))
+                        progress.update(len(columns["line"]))
             except OSError as e:
                 raise UsageError(f"cannot read {source}: {e.strerror or e}") from e
             except ValueError as e:
@@ -311,9 +340,7 @@ def verify_logs(args: argparse.Namespace) -> int:
     return EXIT_ALL_VALID if report["lines"] == report["valid"] else EXIT_SOME_INVALID
 
 
-def verify_records(
-    engine: Any, records: Any, at_all: float | None, threads: int | None
-) -> tuple[dict[str, list[Any]], list[bool]]:
+def verify_records(engine: Any, records: Any, at_all: float | None, threads: int | None) -> dict[str, list[Any]]:
     """Verifies the records that have a token; returns the output columns for every record."""
     n = len(records)
     has_token = [t is not None for t in records.tokens]
@@ -348,4 +375,4 @@ def verify_records(
             for j, i in enumerate(picked):
                 for name in ("valid", "error", "reason", "iss", "sub", "kid", "exp"):
                     columns[name][i] = verdicts[name][j]
-    return columns, has_token
+    return columns

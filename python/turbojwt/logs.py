@@ -95,8 +95,8 @@ def parse_time(value: Any) -> float:
 
 def strip_bearer(token: str) -> str:
     token = token.strip()
-    if token[:7].lower() == "bearer ":
-        return token[7:].strip()
+    if token[:6].lower() == "bearer" and (len(token) == 6 or token[6].isspace()):
+        return token[6:].strip()
     return token
 
 
@@ -133,6 +133,43 @@ def read_lines(stream: IO[bytes], chunk_size: int) -> Iterator[Records]:
                 continue
             out.add(n, token or None, None if token else "empty line")
         yield out
+
+
+def read_blocks(stream: IO[bytes], chunk_lines: int, block_bytes: int = 8 << 20) -> Iterator[tuple[int, bytes]]:
+    """(first line number, whole lines): at most ``chunk_lines`` lines or about
+    ``block_bytes`` bytes per block (a longer line makes its block longer)."""
+    first = 1
+    rest = b""
+    while True:
+        data = stream.read(block_bytes)
+        if not data:
+            break
+        block = rest + data
+        cut = block.rfind(b"\n") + 1
+        if cut == 0:
+            rest = block  # no line end yet: read on
+            continue
+        block, rest = block[:cut], block[cut:]
+        lines = block.count(b"\n")
+        if lines <= chunk_lines:
+            yield first, block
+            first += lines
+            continue
+        start = 0
+        while start < len(block):
+            # Cut after the chunk_lines-th line end, or at the block's end.
+            end = start
+            for _ in range(chunk_lines):
+                end = block.find(b"\n", end) + 1
+                if end == 0:
+                    end = len(block)
+                    break
+            piece = block[start:end]
+            yield first, piece
+            first += piece.count(b"\n")
+            start = end
+    if rest:
+        yield first, rest
 
 
 def read_jsonl(

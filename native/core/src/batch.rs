@@ -14,6 +14,7 @@ use rayon::{ThreadPool, ThreadPoolBuilder};
 use crate::error::{ErrorKind, JwtError};
 use crate::json::{scan_claims, Audience, Claims, Field, Time};
 use crate::jws::{self, HeaderBuf, Limits, PayloadBuf, SignatureBuf};
+use crate::logs::{extract_jsonl, Extracted, JsonlFields};
 use crate::verify::{check_key, DecodePolicy, KeyCheck, KeyRef};
 
 /// Tokens per work unit (and per result chunk).
@@ -60,6 +61,8 @@ pub enum Outcome {
     /// Only the Python reference path gives the exact verdict, with this key index (rare:
     /// `alg: none` allowed, a token str that is not UTF-8, a key cryptography must refuse).
     Fallback(usize),
+    /// A log line with no usable token, and why (see [`crate::logs`]).
+    Malformed(String),
 }
 
 /// A string in a chunk's arena.
@@ -328,21 +331,53 @@ impl BatchVerifier {
         if let At::Each(ts) = at {
             assert_eq!(ts.len(), tokens.len(), "one time per token");
         }
-        if threads <= 1 || tokens.len() <= CHUNK {
-            return tokens
-                .chunks(CHUNK)
-                .enumerate()
-                .map(|(c, ts)| self.verify_chunk(ts, c * CHUNK, at, want_payload))
-                .collect();
-        }
-        pool(threads).install(|| {
-            tokens
-                .par_chunks(CHUNK)
-                .enumerate()
-                .map(|(c, ts)| self.verify_chunk(ts, c * CHUNK, at, want_payload))
-                .collect()
+        in_chunks(tokens, threads, |c, ts| self.verify_chunk(ts, c * CHUNK, at, want_payload))
+    }
+
+    /// Verifies the token of each JSON line as of the line's time (`at` overrides it; lines
+    /// without a time field are judged as of `now`). Lines without a usable token get
+    /// [`Outcome::Malformed`].
+    pub fn verify_jsonl(
+        &self,
+        lines: &[&[u8]],
+        fields: &JsonlFields,
+        at: Option<f64>,
+        now: f64,
+        threads: usize,
+    ) -> Vec<Chunk> {
+        in_chunks(lines, threads, |_, ls| {
+            let mut chunk = Chunk {
+                verdicts: Vec::with_capacity(ls.len()),
+                ..Chunk::default()
+            };
+            for line in ls {
+                let v = match extract_jsonl(line, fields) {
+                    Extracted::Token { token, at: line_at } => {
+                        let when = at.or(line_at).unwrap_or(now);
+                        self.verify_one(Some(token.as_bytes()), when, false, &mut chunk)
+                    }
+                    Extracted::Problem(p) => Verdict::new(Outcome::Malformed(p)),
+                };
+                chunk.verdicts.push(v);
+            }
+            chunk
         })
     }
+}
+
+/// `work(chunk index, items)` over chunks of [`CHUNK`] items, on a pool of `threads`
+/// threads (inline for one thread or one chunk); results in order.
+fn in_chunks<T: Sync>(items: &[T], threads: usize, work: impl Fn(usize, &[T]) -> Chunk + Sync) -> Vec<Chunk> {
+    if threads <= 1 || items.len() <= CHUNK {
+        return items.chunks(CHUNK).enumerate().map(|(c, ts)| work(c, ts)).collect();
+    }
+    pool(threads).install(|| {
+        items
+            .par_chunks(CHUNK)
+            .enumerate()
+            .map(|(c, ts)| work(c, ts))
+            .collect()
+    })
 }
 
 /// One rayon pool per thread count asked for, built on first use and kept.

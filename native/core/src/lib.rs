@@ -14,6 +14,7 @@ pub mod json;
 pub mod jwk;
 pub mod jws;
 pub mod keys;
+pub mod logs;
 pub mod pem;
 pub mod verify;
 

@@ -12,6 +12,7 @@ use turbojwt_core::b64;
 use turbojwt_core::batch::{self, At, Chunk, KeyTable, Outcome, Selection, Span, Verdict, CHUNK};
 use turbojwt_core::error::{Detail, Segment};
 use turbojwt_core::jws;
+use turbojwt_core::logs::{self, JsonlFields};
 use turbojwt_core::verify::KeyRef;
 use turbojwt_core::JwtError;
 
@@ -181,6 +182,49 @@ impl BatchVerifier {
         }
         self.run(py, &slices, at, claims, threads)
     }
+
+    /// Verifies the token of every JSON line in `block` (whole lines), each as of its
+    /// `time_path` value (`at` overrides; lines without a time field: now).
+    #[pyo3(signature = (block, token_path, time_path, at, threads))]
+    fn verify_jsonl(
+        &self,
+        py: Python<'_>,
+        block: &[u8],
+        token_path: Vec<String>,
+        time_path: Option<Vec<String>>,
+        at: Option<f64>,
+        threads: usize,
+    ) -> PyResult<BatchPart> {
+        if token_path.is_empty() || time_path.as_ref().is_some_and(Vec::is_empty) {
+            return Err(PyValueError::new_err("empty field path"));
+        }
+        let fields = JsonlFields {
+            token: token_path,
+            time: time_path,
+        };
+        let lines = logs::split_lines(block);
+        let now = crate::decode::now();
+        let chunks = py.detach(|| self.inner.verify_jsonl(&lines, &fields, at, now, threads.max(1)));
+        let mut messages = HashMap::new();
+        for (i, v) in chunks.iter().flat_map(|c| c.verdicts.iter()).enumerate() {
+            if let Outcome::Invalid(e) = &v.outcome {
+                if let Detail::BadJson { segment } = e.detail {
+                    if let logs::Extracted::Token { token, .. } = logs::extract_jsonl(lines[i], &fields) {
+                        if let Some(msg) = json_message(py, token.as_bytes(), segment) {
+                            messages.insert(i, msg);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(BatchPart {
+            len: lines.len(),
+            chunks,
+            messages,
+            overrides: HashMap::new(),
+            claims: None,
+        })
+    }
 }
 
 /// The bytes of a pyarrow buffer (exported as signed chars).
@@ -339,6 +383,7 @@ impl BatchPart {
                 e.kind.class_name().to_string(),
                 self.messages.get(&i).cloned().unwrap_or_else(|| message(e)),
             )),
+            Outcome::Malformed(reason) => Some(("malformed".to_string(), reason.clone())),
             Outcome::Fallback(_) => Some((
                 "DecodeError".to_string(),
                 "not verified (fallback pending)".to_string(),

@@ -1,0 +1,196 @@
+//! Tokens out of JSON-lines logs: the token at one dotted path, the request time at another,
+//! read in one validating pass over each line (a line that is not JSON is reported, not
+//! half-read).
+
+use jiter::{Jiter, JiterResult, NumberAny, NumberInt, Peek};
+
+/// Where the token and the request time are in each line.
+pub struct JsonlFields {
+    pub token: Vec<String>,
+    pub time: Option<Vec<String>>,
+}
+
+/// What one line gave.
+pub enum Extracted {
+    Token { token: String, at: Option<f64> },
+    /// Why the line has no usable token (the report's `reason`).
+    Problem(String),
+}
+
+enum Found {
+    Missing,
+    Str(String),
+    Number(f64),
+    Other,
+}
+
+fn walk(j: &mut Jiter<'_>, paths: [Option<&[String]>; 2], found: &mut [Found; 2]) -> JiterResult<()> {
+    let mut key = j.known_object()?;
+    while let Some(k) = key {
+        // The rest of each path that continues through this member (borrowing the paths,
+        // not the key, which the parser reuses).
+        let sub = paths.map(|p| p.filter(|p| p.first().map(String::as_str) == Some(k)).map(|p| &p[1..]));
+        let peek = j.peek()?;
+        if let Some(leaf) = (0..2).find(|&i| sub[i].is_some_and(<[String]>::is_empty)) {
+            found[leaf] = match peek {
+                Peek::String => Found::Str(j.known_str()?.to_owned()),
+                Peek::True | Peek::False | Peek::Null | Peek::Array | Peek::Object => {
+                    j.known_skip(peek)?;
+                    Found::Other
+                }
+                _ => match j.known_number(peek)? {
+                    NumberAny::Float(f) => Found::Number(f),
+                    NumberAny::Int(NumberInt::Int(i)) => Found::Number(i as f64),
+                    NumberAny::Int(NumberInt::BigInt(_)) => Found::Other,
+                },
+            };
+        } else if sub.iter().any(Option::is_some) && peek == Peek::Object {
+            walk(j, sub, found)?;
+        } else {
+            j.known_skip(peek)?;
+        }
+        key = j.next_key()?;
+    }
+    Ok(())
+}
+
+/// Epoch seconds from a number, a numeric string or an ISO 8601 / RFC 3339 date-time
+/// (without a zone: UTC).
+pub fn parse_time(text: &str) -> Option<f64> {
+    let t = text.trim();
+    if let Ok(v) = t.parse::<f64>() {
+        return v.is_finite().then_some(v);
+    }
+    let dt = speedate::DateTime::parse_str(t).ok()?;
+    Some(dt.timestamp_tz() as f64 + f64::from(dt.time.microsecond) / 1e6)
+}
+
+/// The token (a leading `Bearer ` dropped) and request time of one JSON line.
+pub fn extract_jsonl(line: &[u8], fields: &JsonlFields) -> Extracted {
+    let mut found = [Found::Missing, Found::Missing];
+    let mut j = Jiter::new(line);
+    let parsed = (|| -> JiterResult<bool> {
+        if j.peek()? != Peek::Object {
+            j.next_skip()?;
+            j.finish()?;
+            return Ok(false);
+        }
+        walk(
+            &mut j,
+            [Some(&fields.token[..]), fields.time.as_deref()],
+            &mut found,
+        )?;
+        j.finish()?;
+        Ok(true)
+    })();
+    match parsed {
+        Err(e) => return Extracted::Problem(format!("invalid JSON: {}", e.error_type)),
+        Ok(false) => return Extracted::Problem("line is not a JSON object".into()),
+        Ok(true) => {}
+    }
+    let [token, time] = found;
+    let token_name = fields.token.join(".");
+    let token = match token {
+        Found::Str(s) => s,
+        Found::Missing => return Extracted::Problem(format!("missing field {token_name}")),
+        _ => return Extracted::Problem(format!("field {token_name} is not a string")),
+    };
+    let at = match (&fields.time, time) {
+        (None, _) => None,
+        (Some(_), Found::Number(v)) if v.is_finite() => Some(v),
+        (Some(_), Found::Str(s)) if parse_time(&s).is_some() => parse_time(&s),
+        (Some(p), Found::Missing) => {
+            return Extracted::Problem(format!("missing time field {}", p.join(".")))
+        }
+        (Some(p), _) => return Extracted::Problem(format!("time field {} is not a time", p.join("."))),
+    };
+    let token = strip_bearer(&token);
+    if token.is_empty() {
+        return Extracted::Problem(format!("field {token_name} is empty"));
+    }
+    Extracted::Token {
+        token: token.to_owned(),
+        at,
+    }
+}
+
+/// A credential without its `Bearer ` scheme (any case) and surrounding space.
+pub fn strip_bearer(s: &str) -> &str {
+    let s = s.trim();
+    let scheme = s.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("bearer"))
+        && s.as_bytes().get(6).is_none_or(u8::is_ascii_whitespace);
+    if scheme {
+        s[6..].trim()
+    } else {
+        s
+    }
+}
+
+/// The lines of a block (`\n`-separated, a trailing `\r` dropped; no empty last line).
+pub fn split_lines(block: &[u8]) -> Vec<&[u8]> {
+    let mut out: Vec<&[u8]> = block
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .collect();
+    if block.last() == Some(&b'\n') || block.is_empty() {
+        out.pop();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(token: &str, time: Option<&str>) -> JsonlFields {
+        JsonlFields {
+            token: token.split('.').map(String::from).collect(),
+            time: time.map(|t| t.split('.').map(String::from).collect()),
+        }
+    }
+
+    fn ok(line: &str, f: &JsonlFields) -> (String, Option<f64>) {
+        match extract_jsonl(line.as_bytes(), f) {
+            Extracted::Token { token, at } => (token, at),
+            Extracted::Problem(p) => panic!("{line}: {p}"),
+        }
+    }
+
+    fn problem(line: &str, f: &JsonlFields) -> String {
+        match extract_jsonl(line.as_bytes(), f) {
+            Extracted::Token { token, .. } => panic!("{line}: got {token}"),
+            Extracted::Problem(p) => p,
+        }
+    }
+
+    #[test]
+    fn dotted_paths_and_times() {
+        let f = fields("http.auth", Some("ts"));
+        assert_eq!(
+            ok(r#"{"x":[1,{"a":2}],"http":{"h":"v","auth":"Bearer a.b.c"},"ts":1700000000}"#, &f),
+            ("a.b.c".into(), Some(1.7e9))
+        );
+        assert_eq!(ok(r#"{"ts":"1970-01-02T00:00:00Z","http":{"auth":"t"}}"#, &f).1, Some(86400.0));
+        assert_eq!(ok(r#"{"ts":"1970-01-02T01:00:00+01:00","http":{"auth":"t"}}"#, &f).1, Some(86400.0));
+        assert_eq!(ok(r#"{"ts":"1970-01-02T00:00:00.5","http":{"auth":"t"}}"#, &f).1, Some(86400.5));
+        assert_eq!(ok(r#"{"ts":"12.5","http":{"auth":"t\u002e"}}"#, &f), ("t.".into(), Some(12.5)));
+        assert_eq!(problem(r#"{"ts":1,"http":{"auth":"t"}"#, &f), "invalid JSON: EOF while parsing an object");
+        assert_eq!(problem(r#"{"ts":1,"http":{"auth":"t"}} x"#, &f), "invalid JSON: trailing characters");
+        assert_eq!(problem(r#"[1]"#, &f), "line is not a JSON object");
+        assert_eq!(problem(r#"{"ts":1,"http":{}}"#, &f), "missing field http.auth");
+        assert_eq!(problem(r#"{"ts":1,"http":"x"}"#, &f), "missing field http.auth");
+        assert_eq!(problem(r#"{"ts":1,"http":{"auth":5}}"#, &f), "field http.auth is not a string");
+        assert_eq!(problem(r#"{"ts":1,"http":{"auth":"Bearer  "}}"#, &f), "field http.auth is empty");
+        assert_eq!(problem(r#"{"http":{"auth":"t"}}"#, &f), "missing time field ts");
+        assert_eq!(problem(r#"{"ts":"soon","http":{"auth":"t"}}"#, &f), "time field ts is not a time");
+        assert_eq!(problem(r#"{"ts":true,"http":{"auth":"t"}}"#, &f), "time field ts is not a time");
+        assert_eq!(ok(r#"{"t":"x"}"#, &fields("t", None)), ("x".into(), None));
+    }
+
+    #[test]
+    fn lines() {
+        assert_eq!(split_lines(b"a\r\nb\n\nc"), vec![&b"a"[..], b"b", b"", b"c"]);
+        assert_eq!(split_lines(b"a\n"), vec![&b"a"[..]]);
+        assert!(split_lines(b"").is_empty());
+    }
+}
