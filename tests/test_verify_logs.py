@@ -307,8 +307,28 @@ def test_jsonl_with_a_key_only_the_reference_path_takes(tmp_path, capsys, ed448_
     code, s = run_cli([str(src), "--token-field", "tok", "--time-field", "t", "--key", str(tmp_path / "k.pem"),
                        "--alg", "EdDSA"], capsys)
     assert s["outcomes"] == {"valid": 3, "malformed": 1}
-    # As a JWK the key reaches the engine as a cryptography object the core does not take:
-    # the whole file goes through the Python reader and the reference path.
+    # As a JWK: a cryptography object, verified by the reference path token by token.
     (tmp_path / "k.jwk").write_text(json.dumps({**ed448_key.public_jwk, "alg": "EdDSA"}))
     code, s = run_cli([str(src), "--token-field", "tok", "--time-field", "t", "--key", str(tmp_path / "k.jwk")], capsys)
     assert s["outcomes"] == {"valid": 3, "malformed": 1}
+
+
+def test_python_jsonl_reader_matches_the_native_one():
+    # The Python reader serves keys the native engine cannot take at all.
+    lines = [
+        {"t": 5, "a": {"tok": "Bearer x.y.z"}},
+        {"t": "1970-01-01T00:00:10Z", "a": {"tok": "x.y.z"}},
+        {"a": {"tok": "x.y.z"}},
+        {"t": 1, "a": {"tok": 5}},
+        {"t": 1, "a": {}},
+        {"t": "soon", "a": {"tok": "x"}},
+        {"t": 1, "a": {"tok": "Bearer "}},
+    ]
+    data = b"".join(json.dumps(x).encode() + b"\n" for x in lines) + b"{bad\n"
+    (records,) = list(logs.read_jsonl(io.BytesIO(data), 100, "a.tok", "t"))
+    assert records.lines == list(range(1, 9))
+    assert records.tokens[:2] == ["x.y.z", "x.y.z"] and records.times[:2] == [5.0, 10.0]
+    assert records.problems[2:] == ["missing time field t", "field a.tok is not a string", "missing field a.tok",
+                                    "time field t is not a time", "field a.tok is empty",
+                                    records.problems[7]]
+    assert records.problems[7].startswith("invalid JSON")
