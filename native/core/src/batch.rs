@@ -12,7 +12,7 @@ use rayon::prelude::*;
 use rayon::{ThreadPool, ThreadPoolBuilder};
 
 use crate::error::{ErrorKind, JwtError};
-use crate::json::{scan_claims, Audience, Claims, Field, Time};
+use crate::json::{claims as scan_claims, Audience, Claims, Field, Time};
 use crate::jws::{self, HeaderBuf, Limits, PayloadBuf, SignatureBuf};
 use crate::logs::{extract_jsonl, Extracted, JsonlFields};
 use crate::verify::{check_key, DecodePolicy, KeyCheck, KeyRef};

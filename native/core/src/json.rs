@@ -864,3 +864,368 @@ mod tests {
         assert_eq!(c.required_present, vec![true, false, false]);
     }
 }
+
+/// A cursor for the claims fast path: plain strings (no escapes), integers, literals and
+/// containers of those. Anything else yields None and the caller uses the general parser,
+/// which gives the exact verdict (including every error).
+struct Fast<'j> {
+    b: &'j [u8],
+    i: usize,
+}
+
+impl<'j> Fast<'j> {
+    #[inline]
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.b.get(self.i) {
+            self.i += 1;
+        }
+    }
+
+    #[inline]
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    /// At an opening quote: the string, when it has no escape or control character.
+    #[inline]
+    fn plain_str(&mut self) -> Option<&'j str> {
+        let start = self.i + 1;
+        let end = find_string_special(self.b, start)?;
+        if self.b[end] != b'"' {
+            return None;
+        }
+        self.i = end + 1;
+        // SAFETY: the whole input was checked to be UTF-8 and the slice ends before an
+        // ASCII quote, so it is a whole number of characters.
+        Some(unsafe { std::str::from_utf8_unchecked(&self.b[start..end]) })
+    }
+
+    /// An integer without fraction or exponent that fits in an i64 (18 digits).
+    #[inline]
+    fn int(&mut self) -> Option<i64> {
+        let neg = self.peek() == Some(b'-');
+        let start = self.i + neg as usize;
+        let mut k = start;
+        let mut v: i64 = 0;
+        while let Some(&d @ b'0'..=b'9') = self.b.get(k) {
+            v = v.wrapping_mul(10).wrapping_add((d - b'0') as i64); // checked by length below
+            k += 1;
+        }
+        let digits = k - start;
+        if digits == 0 || digits > 18 || (digits > 1 && self.b[start] == b'0') {
+            return None;
+        }
+        if let Some(b'.' | b'e' | b'E') = self.b.get(k) {
+            return None;
+        }
+        self.i = k;
+        Some(if neg { -v } else { v })
+    }
+
+    #[inline]
+    fn literal(&mut self) -> Option<u8> {
+        let first = self.peek()?;
+        let lit: &[u8] = match first {
+            b't' => b"true",
+            b'f' => b"false",
+            b'n' => b"null",
+            _ => return None,
+        };
+        if self.b[self.i..].starts_with(lit) {
+            self.i += lit.len();
+            Some(first)
+        } else {
+            None
+        }
+    }
+
+    /// Skips one value; `depth` is the nesting level of the value itself.
+    fn skip_value(&mut self, depth: usize, max_depth: usize) -> Option<()> {
+        match self.peek()? {
+            b'"' => self.plain_str().map(drop),
+            b'-' | b'0'..=b'9' => self.int().map(drop),
+            open @ (b'[' | b'{') => {
+                if depth >= max_depth {
+                    return None;
+                }
+                let close = if open == b'[' { b']' } else { b'}' };
+                self.i += 1;
+                self.ws();
+                if self.peek()? == close {
+                    self.i += 1;
+                    return Some(());
+                }
+                loop {
+                    if open == b'{' {
+                        if self.peek()? != b'"' {
+                            return None;
+                        }
+                        self.plain_str()?;
+                        self.ws();
+                        if self.peek()? != b':' {
+                            return None;
+                        }
+                        self.i += 1;
+                        self.ws();
+                    }
+                    self.skip_value(depth + 1, max_depth)?;
+                    self.ws();
+                    match self.peek()? {
+                        b',' => {
+                            self.i += 1;
+                            self.ws();
+                        }
+                        c if c == close => {
+                            self.i += 1;
+                            return Some(());
+                        }
+                        _ => return None,
+                    }
+                }
+            }
+            _ => self.literal().map(drop),
+        }
+    }
+
+    /// A flat array of plain strings (an audience list); None for anything else.
+    fn str_array(&mut self) -> Option<Vec<Cow<'j, str>>> {
+        self.i += 1;
+        self.ws();
+        let mut items = Vec::new();
+        if self.peek()? == b']' {
+            self.i += 1;
+            return Some(items);
+        }
+        loop {
+            if self.peek()? != b'"' {
+                return None;
+            }
+            items.push(Cow::Borrowed(self.plain_str()?));
+            self.ws();
+            match self.peek()? {
+                b',' => {
+                    self.i += 1;
+                    self.ws();
+                }
+                b']' => {
+                    self.i += 1;
+                    return Some(items);
+                }
+                _ => return None,
+            }
+        }
+    }
+}
+
+/// The first 8 bytes of a name (zero-padded) as a number.
+#[inline]
+fn fingerprint(name: &[u8]) -> u64 {
+    match name.first_chunk::<8>() {
+        Some(head) => u64::from_le_bytes(*head),
+        None => name
+            .iter()
+            .enumerate()
+            .fold(0, |v, (i, &b)| v | (b as u64) << (8 * i)),
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum RegisteredClaim {
+    Exp,
+    Nbf,
+    Iat,
+    Iss,
+    Sub,
+    Jti,
+    Aud,
+}
+
+/// Which registered claim a member name is, from its fingerprint (all are 3 bytes long).
+#[inline]
+fn registered_claim(print: u64, len: usize) -> Option<RegisteredClaim> {
+    const fn p(s: &[u8; 3]) -> u64 {
+        s[0] as u64 | (s[1] as u64) << 8 | (s[2] as u64) << 16
+    }
+    if len != 3 {
+        return None;
+    }
+    Some(match print {
+        x if x == p(b"exp") => RegisteredClaim::Exp,
+        x if x == p(b"nbf") => RegisteredClaim::Nbf,
+        x if x == p(b"iat") => RegisteredClaim::Iat,
+        x if x == p(b"iss") => RegisteredClaim::Iss,
+        x if x == p(b"sub") => RegisteredClaim::Sub,
+        x if x == p(b"jti") => RegisteredClaim::Jti,
+        x if x == p(b"aud") => RegisteredClaim::Aud,
+        _ => return None,
+    })
+}
+
+/// [`scan_claims`] for the usual claims object (plain strings, integer times, flat
+/// audience lists, nested values of the same kinds), without the general parser; None
+/// hands the input to [`scan_claims`], which also gives every error.
+pub fn fast_claims<'j>(input: &'j [u8], require: &[String], max_depth: usize) -> Option<Claims<'j>> {
+    // (is_ascii reads a word at a time: the usual all-ASCII claims cost next to nothing)
+    if !input.is_ascii() {
+        std::str::from_utf8(input).ok()?;
+    }
+    let mut f = Fast { b: input, i: 0 };
+    let mut c = Claims {
+        required_present: vec![false; require.len()],
+        ..Claims::default()
+    };
+    // Member names seen so far, with their first 8 bytes as a number: a cheap first test.
+    let mut seen: SmallVec<[(u64, &[u8]); 24]> = SmallVec::new();
+    let mut filter = 0u64;
+    f.ws();
+    if f.peek()? != b'{' || max_depth < 2 {
+        return None;
+    }
+    f.i += 1;
+    f.ws();
+    if f.peek()? == b'}' {
+        f.i += 1;
+    } else {
+        loop {
+            if f.peek()? != b'"' {
+                return None;
+            }
+            let name = f.plain_str()?.as_bytes();
+            let print = fingerprint(name);
+            // A 64-bit filter of the names seen: the list is searched only on a filter hit.
+            let bit = 1u64 << (print.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58);
+            if filter & bit != 0 && seen.iter().any(|&(p, s)| p == print && s == name) {
+                return None; // a duplicate: the general path words the error
+            }
+            filter |= bit;
+            seen.push((print, name));
+            f.ws();
+            if f.peek()? != b':' {
+                return None;
+            }
+            f.i += 1;
+            f.ws();
+            let first = f.peek()?;
+            if !require.is_empty() && !f.b[f.i..].starts_with(b"null") {
+                for (flag, r) in c.required_present.iter_mut().zip(require) {
+                    if r.as_bytes() == name {
+                        *flag = true;
+                    }
+                }
+            }
+            match registered_claim(print, name.len()) {
+                Some(slot @ (RegisteredClaim::Exp | RegisteredClaim::Nbf | RegisteredClaim::Iat)) => {
+                    let t = Some(Time::Int(f.int()? as i128));
+                    match slot {
+                        RegisteredClaim::Exp => c.exp = t,
+                        RegisteredClaim::Nbf => c.nbf = t,
+                        _ => c.iat = t,
+                    }
+                }
+                Some(slot @ (RegisteredClaim::Iss | RegisteredClaim::Sub | RegisteredClaim::Jti)) => {
+                    if first != b'"' {
+                        return None;
+                    }
+                    let v = Field::Value(Cow::Borrowed(f.plain_str()?));
+                    match slot {
+                        RegisteredClaim::Iss => c.iss = v,
+                        RegisteredClaim::Sub => c.sub = v,
+                        _ => c.jti = v,
+                    }
+                }
+                Some(RegisteredClaim::Aud) => {
+                    c.aud = match first {
+                        b'"' => match f.plain_str()? {
+                            "" => Audience::Absent,
+                            s => Audience::Str(Cow::Borrowed(s)),
+                        },
+                        b'[' => {
+                            let items = f.str_array()?;
+                            if items.is_empty() {
+                                Audience::Absent
+                            } else {
+                                Audience::List(items)
+                            }
+                        }
+                        _ => return None,
+                    }
+                }
+                _ => f.skip_value(2, max_depth)?,
+            }
+            f.ws();
+            match f.peek()? {
+                b',' => {
+                    f.i += 1;
+                    f.ws();
+                }
+                b'}' => {
+                    f.i += 1;
+                    break;
+                }
+                _ => return None,
+            }
+        }
+    }
+    f.ws();
+    (f.i == input.len()).then_some(c)
+}
+
+/// The claims: the fast path when it applies, else the general parser.
+pub fn claims<'j>(input: &'j [u8], require: &[String], max_depth: usize) -> Result<Claims<'j>> {
+    match fast_claims(input, require, max_depth) {
+        Some(c) => Ok(c),
+        None => scan_claims(input, require, max_depth),
+    }
+}
+
+#[cfg(test)]
+mod fast_tests {
+    use super::*;
+
+    /// The fast path agrees with the general parser whenever it answers.
+    #[test]
+    fn fast_claims_agree_with_the_general_parser() {
+        let require = vec!["exp".to_string(), "sub".to_string()];
+        let cases = [
+            r#"{}"#,
+            r#" { "exp" : 1 , "sub":"x" } "#,
+            r#"{"iss":"https://idp","sub":"u","aud":"api","exp":1795891690,"nbf":-5,"iat":0,"jti":"j","name":"Jane","roles":["a","b"],"n":{"x":[1,{"y":null}],"z":true},"e":[],"o":{}}"#,
+            r#"{"aud":["a","b"]}"#,
+            r#"{"aud":[]}"#,
+            r#"{"aud":""}"#,
+            r#"{"aud":["a",1]}"#,
+            r#"{"aud":{}}"#,
+            r#"{"aud":null}"#,
+            r#"{"exp":1.5}"#,
+            r#"{"exp":"12"}"#,
+            r#"{"exp":null,"sub":null}"#,
+            r#"{"exp":01}"#,
+            r#"{"exp":1e3}"#,
+            r#"{"exp":12345678901234567890}"#,
+            r#"{"iss":"a\"b"}"#,
+            r#"{"iss":5}"#,
+            r#"{"a":1,"a":2}"#,
+            r#"{"a":1,}"#,
+            r#"{"a":[1,]}"#,
+            r#"{"a":tru}"#,
+            r#"{"a":1} x"#,
+            r#"{"a":"é","b":"日本"}"#,
+            r#"[1]"#,
+            r#"{"a":[[[[[[1]]]]]]}"#,
+            r#"{"a":NaN}"#,
+            "{\"a\":\"\u{1}\"}",
+        ];
+        for case in cases {
+            for depth in [1, 3, 64] {
+                let general = scan_claims(case.as_bytes(), &require, depth);
+                if let Some(fast) = fast_claims(case.as_bytes(), &require, depth) {
+                    assert_eq!(Ok(fast), general, "{case} depth {depth}");
+                }
+                assert_eq!(claims(case.as_bytes(), &require, depth), general, "{case}");
+            }
+        }
+        // The common token shape takes the fast path.
+        assert!(fast_claims(cases[2].as_bytes(), &require, 64).is_some());
+        assert!(fast_claims(cases[3].as_bytes(), &[], 64).is_some());
+    }
+}

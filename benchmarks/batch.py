@@ -1,0 +1,187 @@
+"""Batch verification throughput (issue 3), measured side by side in one process:
+`verify_batch` with and without claim dicts, on 1 and on all threads, against a PyJWT loop
+and a `turbojwt.decode` loop over the same tokens; RS256 scaling from 1 to 2 threads; and
+`turbojwt verify-logs` on a JSON-lines log against the PyJWT script doing the same work.
+
+    python benchmarks/batch.py [--quick]      # prints the Markdown section
+
+`compare.py` includes this section in RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+HERE = Path(__file__).resolve().parent
+SECRET = "benchmark-secret-of-at-least-32-bytes!"
+AUDIENCE = "api://default"
+ISSUER = "https://idp.example.com"
+
+
+def claims(i: int, now: int) -> dict:
+    return {"iss": ISSUER, "sub": f"user-{i % 5000}", "aud": AUDIENCE, "exp": now + 3600, "nbf": now - 10,
+            "iat": now - 10, "jti": f"{i:08x}", "name": "Jane Doe", "email": "jane@example.com",
+            "roles": ["admin", "user"], "tenant": "acme", "scope": "read write"}
+
+
+def rounds(contenders: dict[str, Callable[[], float]], n_rounds: int, log) -> dict[str, list[float]]:
+    """Runs every contender once per round, interleaved; returns its rates (tokens/s)."""
+    rates: dict[str, list[float]] = {name: [] for name in contenders}
+    for r in range(n_rounds):
+        for name, fn in contenders.items():
+            gc.collect()
+            rates[name].append(fn())
+        log(f"  batch round {r + 1}/{n_rounds}")
+    return rates
+
+
+def timed(fn: Callable[[], object], count: int) -> Callable[[], float]:
+    def run() -> float:
+        gc.disable()
+        try:
+            start = time.perf_counter()
+            fn()
+            return count / (time.perf_counter() - start)
+        finally:
+            gc.enable()
+
+    return run
+
+
+def fmt_rate(values: list[float]) -> str:
+    med = statistics.median(values)
+    return f"{med / 1e6:.3f} M/s (min {min(values) / 1e6:.3f}, max {max(values) / 1e6:.3f})"
+
+
+def section(quick: bool, log=lambda s: print(s, file=sys.stderr)) -> tuple[list[str], list[tuple[str, str, str, bool]]]:
+    """Markdown lines for RESULTS.md and the issue 3 target rows (name, measured, limit, ok)."""
+    import jwt as pyjwt
+
+    import turbojwt
+
+    now = int(time.time())
+    n = 200_000 if quick else 1_000_000
+    distinct = 20_000
+    base = [turbojwt.encode(claims(i, now), SECRET) for i in range(distinct)]
+    tokens = (base * (n // distinct + 1))[:n]
+    loop_tokens = base[: 5_000 if quick else 20_000]
+    kw = dict(algorithms=["HS256"], audience=AUDIENCE, issuer=ISSUER)
+    verifier = turbojwt.Verifier(SECRET, **kw)
+    cores = len(os.sched_getaffinity(0))
+    assert all(verifier.verify_batch(tokens[:1000]).valid)
+
+    def pyjwt_loop() -> None:
+        for t in loop_tokens:
+            pyjwt.decode(t, SECRET, **kw)
+
+    def decode_loop() -> None:
+        decode = turbojwt.decode
+        for t in loop_tokens:
+            decode(t, SECRET, **kw)
+
+    contenders = {
+        "PyJWT `jwt.decode` loop": timed(pyjwt_loop, len(loop_tokens)),
+        "`turbojwt.decode` loop": timed(decode_loop, len(loop_tokens)),
+        "`verify_batch(claims=False)`, 1 thread": timed(lambda: verifier.verify_batch(tokens, claims=False, threads=1), n),
+        f"`verify_batch(claims=False)`, {cores} threads": timed(lambda: verifier.verify_batch(tokens, claims=False), n),
+        f"`verify_batch(claims=True)`, {cores} threads": timed(lambda: verifier.verify_batch(tokens, claims=True), n),
+    }
+    rates = rounds(contenders, 3 if quick else 5, log)
+
+    # RS256: the signature dominates, so threads should scale.
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()).decode()
+    pub = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                        serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    rs_n = 4_000 if quick else 20_000
+    rs_base = [turbojwt.encode(claims(i, now), pem, algorithm="RS256") for i in range(500)]
+    rs_tokens = (rs_base * (rs_n // 500 + 1))[:rs_n]
+    rs = turbojwt.Verifier(pub, algorithms=["RS256"], audience=AUDIENCE, issuer=ISSUER)
+    rs_rates = rounds({
+        "RS256 `verify_batch`, 1 thread": timed(lambda: rs.verify_batch(rs_tokens, claims=False, threads=1), rs_n),
+        "RS256 `verify_batch`, 2 threads": timed(lambda: rs.verify_batch(rs_tokens, claims=False, threads=2), rs_n),
+    }, 3 if quick else 5, log)
+
+    logs = verify_logs_comparison(quick, log)
+
+    py = statistics.median(rates["PyJWT `jwt.decode` loop"])
+    lines = [
+        "## Batch verification (issue 3)", "",
+        f"HS256, 12-claim tokens, audience and issuer checked; {n:,} tokens per batch call ({distinct:,} distinct), "
+        f"loops over {len(loop_tokens):,} of them. Median of {len(next(iter(rates.values())))} interleaved rounds "
+        f"(min, max). This machine: {cores} cores.", "",
+        "| contender | tokens/s | vs PyJWT |", "| :-- | --: | --: |",
+    ]
+    for name, values in {**rates, **rs_rates}.items():
+        vs = f"{statistics.median(values) / py:.1f}×" if not name.startswith("RS256") else ""
+        lines.append(f"| {name} | {fmt_rate(values)} | {vs} |")
+    rs1 = statistics.median(rs_rates["RS256 `verify_batch`, 1 thread"])
+    rs2 = statistics.median(rs_rates["RS256 `verify_batch`, 2 threads"])
+    lines += ["", logs["text"], ""]
+    nofalse = statistics.median(rates[f"`verify_batch(claims=False)`, {cores} threads"])
+    withc = statistics.median(rates[f"`verify_batch(claims=True)`, {cores} threads"])
+    targets = [
+        ("HS256 `verify_batch(claims=False)`, all cores", f"{nofalse / 1e6:.2f} M tokens/s", "≥ 2.5 M/s", nofalse >= 2.5e6),
+        ("HS256 `verify_batch(claims=True)`, all cores", f"{withc / 1e6:.2f} M tokens/s", "≥ 1 M/s", withc >= 1e6),
+        ("RS256 `verify_batch`: 2 threads vs 1", f"{rs2 / rs1:.2f}×", "≥ 1.8×", rs2 / rs1 >= 1.8),
+        ("`verify-logs` vs the PyJWT script, JSON lines", f"{logs['ratio']:.1f}× ({logs['lines']:,} lines)", "≥ 20×",
+         logs["ratio"] >= 20),
+    ]
+    return lines, targets
+
+
+def verify_logs_comparison(quick: bool, log) -> dict:
+    """`turbojwt verify-logs` vs benchmarks/pyjwt_verify_logs.py on the same generated log."""
+    lines = 100_000 if quick else 1_000_000
+    cache = Path(tempfile.gettempdir()) / f"turbojwt-bench-log-{lines}.jsonl"
+    if not cache.exists():
+        log(f"  writing a {lines:,}-line log to {cache}")
+        subprocess.run([sys.executable, str(HERE / "make_log.py"), str(cache), "--lines", str(lines)], check=True)
+    common = [str(cache), "--token-field", "http.authorization", "--time-field", "time", "--secret", SECRET,
+              "--aud", AUDIENCE]
+
+    def run(cmd: list[str]) -> float:
+        start = time.perf_counter()
+        subprocess.run(cmd, check=False, stdout=subprocess.DEVNULL)
+        return time.perf_counter() - start
+
+    turbo_cmd = [sys.executable, "-m", "turbojwt", "verify-logs", *common, "--json", "--no-progress"]
+    pyjwt_cmd = [sys.executable, str(HERE / "pyjwt_verify_logs.py"), *common]
+    log("  verify-logs vs the PyJWT script (whole-process wall time)")
+    turbo = [run(turbo_cmd) for _ in range(3)]
+    pyjwt_s = run(pyjwt_cmd)
+    best = min(turbo)
+    ratio = pyjwt_s / best
+    text = (f"`turbojwt verify-logs` on a {lines:,}-line JSON-lines log (HS256, request times, 2% forged, 2.5% "
+            f"expired at request time, 0.1% malformed lines), summary only: best of 3 runs {best:.2f} s; "
+            f"`benchmarks/pyjwt_verify_logs.py` doing the same work: {pyjwt_s:.1f} s, so **{ratio:.1f}×** "
+            f"(whole processes, start-up included).")
+    return {"text": text, "ratio": ratio, "lines": lines}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true")
+    args = p.parse_args()
+    lines, targets = section(args.quick)
+    print("\n".join(lines))
+    print("\n| target | measured | limit | result |\n| :-- | :-- | :-- | :-: |")
+    for name, measured, limit, ok in targets:
+        print(f"| {name} | {measured} | {limit} | {'PASS' if ok else '**MISS**'} |")
+
+
+if __name__ == "__main__":
+    main()
