@@ -324,3 +324,16 @@ def test_bad_arguments():
         verify_batch(["a"], SECRET, algorithms=["HS256"], at=True)
     with pytest.raises(TypeError):
         verify_batch(["a"], {1: SECRET}, algorithms=["HS256"])
+
+
+def test_pipelined_claims_over_several_stages(rsa_key):
+    # Over 16 chunks of 1024 tokens with claims and several threads, dicts are built while
+    # the next stage is verified: the results are those of one thread.
+    toks = mixed_corpus(rsa_key) * 700
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        one = verify_batch(toks, SECRET, threads=1, **KW)
+        two = verify_batch(toks, SECRET, threads=2, **KW)
+    assert len(toks) > 16 * 1024
+    assert two.errors == one.errors
+    assert two.claims == one.claims

@@ -45,7 +45,15 @@ pub enum At<'a> {
     Each(&'a [f64]),
 }
 
-impl At<'_> {
+impl<'a> At<'a> {
+    /// The times of tokens `start..end`.
+    pub fn range(self, start: usize, end: usize) -> At<'a> {
+        match self {
+            At::One(t) => At::One(t),
+            At::Each(ts) => At::Each(&ts[start..end]),
+        }
+    }
+
     fn get(&self, i: usize) -> f64 {
         match self {
             At::One(t) => *t,

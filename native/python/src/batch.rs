@@ -261,7 +261,17 @@ impl BatchVerifier {
             }
         }
         let threads = threads.max(1);
-        let chunks = py.detach(|| self.inner.verify(slices, at, claims, threads));
+        let depth = self.inner.limits.max_json_depth;
+        let mut dicts: Vec<Option<Py<PyAny>>> = Vec::new();
+        let chunks = if !claims {
+            py.detach(|| self.inner.verify(slices, at, false, threads))
+        } else if threads == 1 || slices.len() <= STAGE {
+            let chunks = py.detach(|| self.inner.verify(slices, at, true, threads));
+            build_claims(py, &chunks, depth, &mut dicts)?;
+            chunks
+        } else {
+            self.pipelined(py, slices, at, threads, &mut dicts)?
+        };
         // PyJWT words a JSON error with Python's json module: re-derive those messages.
         let mut messages = HashMap::new();
         for (i, v) in chunks.iter().flat_map(|c| c.verdicts.iter()).enumerate() {
@@ -273,34 +283,98 @@ impl BatchVerifier {
                 }
             }
         }
-        let mut part = BatchPart {
+        Ok(BatchPart {
             len: slices.len(),
             chunks,
             messages,
             overrides: HashMap::new(),
-            claims: None,
-        };
-        if claims {
-            let depth = self.inner.limits.max_json_depth;
-            let mut out: Vec<Option<Py<PyAny>>> = Vec::with_capacity(part.len);
-            for chunk in &part.chunks {
-                for v in &chunk.verdicts {
-                    out.push(match v.payload {
-                        Some(span) => match payload_to_py(py, chunk.payload(span), &[], depth) {
-                            Ok((dict, _)) => Some(dict.into_any().unbind()),
-                            Err(PyErrOr::Py(e)) => return Err(e),
-                            Err(PyErrOr::Core(e)) => {
-                                return Err(PyValueError::new_err(format!("claims parsed twice differently: {e}")))
-                            }
-                        },
-                        None => None,
-                    });
-                }
-            }
-            part.claims = Some(out);
-        }
-        Ok(part)
+            claims: claims.then_some(dicts),
+        })
     }
+
+    /// Claims asked for on several threads: while this thread (holding the GIL) builds the
+    /// dicts of one stage, the pool verifies the next one.
+    fn pipelined(
+        &self,
+        py: Python<'_>,
+        slices: &[Option<&[u8]>],
+        at: At<'_>,
+        threads: usize,
+        dicts: &mut Vec<Option<Py<PyAny>>>,
+    ) -> PyResult<Vec<Chunk>> {
+        let inner = &self.inner;
+        let depth = inner.limits.max_json_depth;
+        // This thread is busy building dicts: one thread fewer verifies.
+        let verify_threads = (threads - 1).max(1);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Chunk>>(1);
+        let mut all = Vec::with_capacity(slices.len().div_ceil(CHUNK));
+        std::thread::scope(|scope| -> PyResult<()> {
+            scope.spawn(move || {
+                for (k, stage) in slices.chunks(STAGE).enumerate() {
+                    let start = k * STAGE;
+                    let at = at.range(start, start + stage.len());
+                    // A closed channel means the builder failed: stop.
+                    if tx.send(inner.verify(stage, at, true, verify_threads)).is_err() {
+                        break;
+                    }
+                }
+            });
+            let mut rx = rx;
+            loop {
+                // (the receiver moves in and out: it is Send but not Sync)
+                let (back, stage) = py.detach(move || {
+                    let stage = rx.recv().ok();
+                    (rx, stage)
+                });
+                rx = back;
+                let Some(stage) = stage else { break };
+                build_claims(py, &stage, depth, dicts)?;
+                all.extend(stage);
+            }
+            Ok(())
+        })?;
+        Ok(all)
+    }
+}
+
+/// Tokens per pipeline stage (a whole number of chunks).
+const STAGE: usize = 16 * CHUNK;
+
+/// The claims dict of every valid token of `chunks` (None for the others), appended to
+/// `out`. The cyclic GC is paused meanwhile: the new dicts are all alive, and collecting
+/// while they pile up only re-traverses them.
+fn build_claims(
+    py: Python<'_>,
+    chunks: &[Chunk],
+    depth: usize,
+    out: &mut Vec<Option<Py<PyAny>>>,
+) -> PyResult<()> {
+    struct GcPause(bool);
+    impl Drop for GcPause {
+        fn drop(&mut self) {
+            if self.0 {
+                // SAFETY: the GIL is held (the pause lives inside a GIL-holding frame).
+                unsafe { pyo3::ffi::PyGC_Enable() };
+            }
+        }
+    }
+    // SAFETY: called with the GIL held (`py`).
+    let _pause = GcPause(unsafe { pyo3::ffi::PyGC_Disable() } != 0);
+    for chunk in chunks {
+        for v in &chunk.verdicts {
+            out.push(match v.payload {
+                Some(span) => match payload_to_py(py, chunk.payload(span), &[], depth) {
+                    Ok((dict, _)) => Some(dict.into_any().unbind()),
+                    Err(PyErrOr::Py(e)) => return Err(e),
+                    Err(PyErrOr::Core(e)) => {
+                        return Err(PyValueError::new_err(format!("claims parsed twice differently: {e}")))
+                    }
+                },
+                None => None,
+            });
+        }
+    }
+    Ok(())
 }
 
 fn times_of(buf: &PyBuffer<f64>) -> PyResult<&[f64]> {
