@@ -563,6 +563,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=20240601, help="seed for the per-round order shuffle")
     ap.add_argument("--rounds", type=int, help="override the number of recorded rounds")
     ap.add_argument("--batch-ms", type=float, help="override the target wall time of one batch")
+    ap.add_argument("--no-batch", action="store_true", help="leave out batch verification (benchmarks/batch.py)")
     args = ap.parse_args(argv)
 
     mode = "quick" if args.quick else "full"
@@ -601,6 +602,16 @@ def main(argv=None) -> int:
     lines += ["## Results", ""]
     for group in [f"{a} decode" for a in bc.ALGS] + ["RS256 encode"]:
         lines += group_table(contenders, group)
+    if turbo is not None and not args.no_batch:
+        import batch as batch_bench  # benchmarks/batch.py, beside this file
+
+        log("batch verification ...")
+        batch_lines, batch_targets = batch_bench.section(args.quick, log)
+        lines += batch_lines
+        lines += ["### Targets (issue 3)", "", "| target | measured | limit | result |", "| :-- | :-- | :-- | :-: |"]
+        for name, measured, limit, ok in batch_targets:
+            lines.append(f"| {name} | {measured} | {limit} | {'PASS' if ok else '**MISS**'} |")
+        lines.append("")
     lines += notes_section(contenders, notes)
     lines += [METHOD, f"_Run took {time.monotonic() - t0:.0f} s._", ""]
     report = "\n".join(lines)

@@ -73,8 +73,16 @@ def _timestamp(value: Any, now: float) -> float:
             value = value.replace(tzinfo=timezone.utc)
         return value.timestamp()
     if isinstance(value, str):
-        return _timestamp(datetime.fromisoformat(value.strip()), now)
+        return _timestamp(parse_iso8601(value), now)
     raise TypeError(f"a time must be a number, a datetime or an ISO 8601 string, not {type(value).__name__}")
+
+
+def parse_iso8601(text: str) -> datetime:
+    """ISO 8601 / RFC 3339, with a ``Z`` suffix also before Python 3.11."""
+    text = text.strip()
+    if text[-1:] in ("Z", "z"):
+        text = text[:-1] + "+00:00"
+    return datetime.fromisoformat(text)
 
 
 def _is_scalar_time(at: Any) -> bool:
@@ -201,9 +209,11 @@ def _arrow_arrays(tokens: Any) -> list[tuple[Any, ...]] | None:
         if pa.types.is_dictionary(t):
             arr = arr.dictionary_decode()
             t = arr.type
-        if pa.types.is_string_view(t) or pa.types.is_binary_view(t):
+        is_view = getattr(pa.types, "is_string_view", lambda _: False)
+        is_binary_view = getattr(pa.types, "is_binary_view", lambda _: False)
+        if is_view(t) or is_binary_view(t):
             # View layouts have no offsets buffer: one copy into the large layout.
-            arr = arr.cast(pa.large_string() if pa.types.is_string_view(t) else pa.large_binary())
+            arr = arr.cast(pa.large_string() if is_view(t) else pa.large_binary())
             t = arr.type
         if pa.types.is_string(t) or pa.types.is_binary(t):
             large = False
@@ -314,7 +324,7 @@ class BatchEngine:
     ) -> Any:
         """Verdicts for the tokens of a block of whole JSON lines (the native parser reads the
         lines; a line with no usable token gets the error ``malformed`` and the reason)."""
-        from .logs import read_jsonl
+        from .logs import read_jsonl  # (logs imports this module)
 
         time_path = time_field.split(".") if time_field else None
         part = self.native.verify_jsonl(block, token_field.split("."), time_path, at, threads)

@@ -21,6 +21,8 @@ from typing import IO, Any
 
 import orjson
 
+from .batch import _arrow_times, parse_iso8601
+
 FORMATS = ("lines", "jsonl", "access", "csv", "parquet")
 
 # An access-log line's bearer credential: whatever follows "Bearer" up to a space, quote or
@@ -86,7 +88,7 @@ def parse_time(value: Any) -> float:
             return float(text)
         except ValueError:
             pass
-        dt = datetime.fromisoformat(text)
+        dt = parse_iso8601(text)
         if dt.tzinfo is None:
             dt = dt.replace(tzinfo=timezone.utc)
         return dt.timestamp()
@@ -272,8 +274,6 @@ def read_parquet(path: str, chunk_size: int, column: str, time_field: str | None
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
-
-    from .batch import _arrow_times
 
     pf = pq.ParquetFile(path)
     names = pf.schema_arrow.names
