@@ -337,3 +337,17 @@ def test_pipelined_claims_over_several_stages(rsa_key):
     assert len(toks) > 16 * 1024
     assert two.errors == one.errors
     assert two.claims == one.claims
+
+
+def test_limits_apply_to_batches_and_existing_verifiers():
+    tok = turbojwt.encode(claims(1), SECRET)
+    v = turbojwt.Verifier(SECRET, **KW)
+    assert v.verify_batch([tok]).valid == [True]
+    before = turbojwt.get_limits()
+    turbojwt.set_limits(max_token_length=len(tok) - 1)
+    try:
+        for r in (v.verify_batch([tok]), verify_batch([tok], SECRET, **KW)):
+            assert r.errors[0].kind == "DecodeError" and "over the limit" in r.errors[0].message
+    finally:
+        turbojwt.set_limits(max_token_length=before[0], max_json_depth=before[1])
+    assert v.verify_batch([tok]).valid == [True]

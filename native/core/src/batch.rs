@@ -184,11 +184,11 @@ fn candidates(set: &[(Option<String>, usize)], kid: Option<&str>) -> Vec<usize> 
         .collect()
 }
 
-/// A policy, a key table and input limits: everything a batch checks.
+/// A policy and a key table: what a batch checks (the input limits come with each call,
+/// so that `set_limits` applies to engines built before it).
 pub struct BatchVerifier {
     pub keys: KeyTable,
     pub policy: DecodePolicy<'static>,
-    pub limits: Limits,
 }
 
 impl BatchVerifier {
@@ -219,13 +219,20 @@ impl BatchVerifier {
     }
 
     /// PyJWT's decode sequence for one token, noting the report fields into `chunk`.
-    fn verify_one(&self, token: Option<&[u8]>, at: f64, want_payload: bool, chunk: &mut Chunk) -> Verdict {
+    fn verify_one(
+        &self,
+        token: Option<&[u8]>,
+        at: f64,
+        want_payload: bool,
+        limits: &Limits,
+        chunk: &mut Chunk,
+    ) -> Verdict {
         let Some(token) = token else {
             return Verdict::new(Outcome::Fallback(0));
         };
         let fail = |e: JwtError| Verdict::new(Outcome::Invalid(e));
         let mut header_json = HeaderBuf::new();
-        let seg = match jws::split_and_decode_header(token, &self.limits, &mut header_json) {
+        let seg = match jws::split_and_decode_header(token, limits, &mut header_json) {
             Ok(s) => s,
             Err(e) => return fail(e),
         };
@@ -234,7 +241,7 @@ impl BatchVerifier {
         let header = match jws::parse_header_and_rest(
             &seg,
             &header_json,
-            &self.limits,
+            limits,
             &mut payload,
             &mut signature,
         ) {
@@ -252,7 +259,7 @@ impl BatchVerifier {
         let claims = scan_claims(
             &payload,
             &self.policy.claims.require,
-            self.limits.max_json_depth,
+            limits.max_json_depth,
         );
         if let Ok(c) = &claims {
             if let Field::Value(s) = &c.iss {
@@ -321,13 +328,20 @@ impl BatchVerifier {
         v
     }
 
-    fn verify_chunk(&self, tokens: &[Option<&[u8]>], first: usize, at: At<'_>, want_payload: bool) -> Chunk {
+    fn verify_chunk(
+        &self,
+        tokens: &[Option<&[u8]>],
+        first: usize,
+        at: At<'_>,
+        want_payload: bool,
+        limits: &Limits,
+    ) -> Chunk {
         let mut chunk = Chunk {
             verdicts: Vec::with_capacity(tokens.len()),
             ..Chunk::default()
         };
         for (i, t) in tokens.iter().enumerate() {
-            let v = self.verify_one(*t, at.get(first + i), want_payload, &mut chunk);
+            let v = self.verify_one(*t, at.get(first + i), want_payload, limits, &mut chunk);
             chunk.verdicts.push(v);
         }
         chunk
@@ -335,11 +349,20 @@ impl BatchVerifier {
 
     /// Verifies `tokens` (None: not native, handed to the caller's fallback) on `threads`
     /// threads; returns one chunk per [`CHUNK`] tokens, in order.
-    pub fn verify(&self, tokens: &[Option<&[u8]>], at: At<'_>, want_payload: bool, threads: usize) -> Vec<Chunk> {
+    pub fn verify(
+        &self,
+        tokens: &[Option<&[u8]>],
+        at: At<'_>,
+        want_payload: bool,
+        limits: &Limits,
+        threads: usize,
+    ) -> Vec<Chunk> {
         if let At::Each(ts) = at {
             assert_eq!(ts.len(), tokens.len(), "one time per token");
         }
-        in_chunks(tokens, threads, |c, ts| self.verify_chunk(ts, c * CHUNK, at, want_payload))
+        in_chunks(tokens, threads, |c, ts| {
+            self.verify_chunk(ts, c * CHUNK, at, want_payload, limits)
+        })
     }
 
     /// Verifies the token of each JSON line as of the line's time (`at` overrides it; lines
@@ -351,6 +374,7 @@ impl BatchVerifier {
         fields: &JsonlFields,
         at: Option<f64>,
         now: f64,
+        limits: &Limits,
         threads: usize,
     ) -> Vec<Chunk> {
         in_chunks(lines, threads, |_, ls| {
@@ -362,7 +386,7 @@ impl BatchVerifier {
                 let v = match extract_jsonl(line, fields) {
                     Extracted::Token { token, at: line_at } => {
                         let when = at.or(line_at).unwrap_or(now);
-                        self.verify_one(Some(token.as_bytes()), when, false, &mut chunk)
+                        self.verify_one(Some(token.as_bytes()), when, false, limits, &mut chunk)
                     }
                     Extracted::Problem(p) => Verdict::new(Outcome::Malformed(p)),
                 };
@@ -443,7 +467,6 @@ mod tests {
                 algorithms: Some(set),
                 claims: ClaimsPolicy::default(),
             },
-            limits: Limits::default(),
         }
     }
 
@@ -466,8 +489,8 @@ mod tests {
             times.push(if i % 2 == 0 { 500.0 } else { 1e9 });
         }
         let refs: Vec<Option<&[u8]>> = tokens.iter().map(|t| Some(&t[..])).collect();
-        let one = v.verify(&refs, At::Each(&times), false, 1);
-        let two = v.verify(&refs, At::Each(&times), false, 2);
+        let one = v.verify(&refs, At::Each(&times), false, &Limits::default(), 1);
+        let two = v.verify(&refs, At::Each(&times), false, &Limits::default(), 2);
         assert_eq!(one.len(), 5);
         for (a, b) in one.iter().zip(&two) {
             assert_eq!(a.verdicts, b.verdicts);
@@ -506,7 +529,7 @@ mod tests {
         let wrong = hs_token(SECRET, r#"{"alg":"HS256","kid":"b"}"#, "{}");
         let unknown = hs_token(SECRET, r#"{"alg":"HS256","kid":"zz"}"#, "{}");
         let refs = [Some(&ta[..]), Some(&tb[..]), Some(&wrong[..]), Some(&unknown[..]), None];
-        let out = v.verify(&refs, At::One(0.0), true, 1);
+        let out = v.verify(&refs, At::One(0.0), true, &Limits::default(), 1);
         let o: Vec<&Outcome> = out[0].verdicts.iter().map(|v| &v.outcome).collect();
         assert_eq!(o[0], &Outcome::Valid);
         assert_eq!(o[1], &Outcome::Valid);
@@ -523,7 +546,7 @@ mod tests {
         let good = hs_token(SECRET, r#"{"alg":"HS256"}"#, r#"{"iss":"https://a"}"#);
         let stranger = hs_token(SECRET, r#"{"alg":"HS256"}"#, r#"{"iss":"https://b"}"#);
         let none = hs_token(SECRET, r#"{"alg":"HS256"}"#, r#"{}"#);
-        let out = v.verify(&[Some(&good[..]), Some(&stranger[..]), Some(&none[..])], At::One(0.0), false, 1);
+        let out = v.verify(&[Some(&good[..]), Some(&stranger[..]), Some(&none[..])], At::One(0.0), false, &Limits::default(), 1);
         let kinds: Vec<Option<ErrorKind>> = out[0]
             .verdicts
             .iter()

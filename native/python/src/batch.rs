@@ -11,7 +11,7 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 use turbojwt_core::b64;
 use turbojwt_core::batch::{self, At, Chunk, KeyTable, Outcome, Selection, Span, Verdict, CHUNK};
 use turbojwt_core::error::{Detail, Segment};
-use turbojwt_core::jws;
+use turbojwt_core::jws::{self, Limits};
 use turbojwt_core::logs::{self, JsonlFields};
 use turbojwt_core::verify::KeyRef;
 use turbojwt_core::JwtError;
@@ -96,7 +96,6 @@ impl BatchVerifier {
                     selection,
                 },
                 policy,
-                limits: limits(),
             },
         })
     }
@@ -204,7 +203,8 @@ impl BatchVerifier {
         };
         let lines = logs::split_lines(block);
         let now = crate::decode::now();
-        let chunks = py.detach(|| self.inner.verify_jsonl(&lines, &fields, at, now, threads.max(1)));
+        let limits = limits();
+        let chunks = py.detach(|| self.inner.verify_jsonl(&lines, &fields, at, now, &limits, threads.max(1)));
         let mut messages = HashMap::new();
         for (i, v) in chunks.iter().flat_map(|c| c.verdicts.iter()).enumerate() {
             if let Outcome::Invalid(e) = &v.outcome {
@@ -261,16 +261,17 @@ impl BatchVerifier {
             }
         }
         let threads = threads.max(1);
-        let depth = self.inner.limits.max_json_depth;
+        let limits = limits();
+        let depth = limits.max_json_depth;
         let mut dicts: Vec<Option<Py<PyAny>>> = Vec::new();
         let chunks = if !claims {
-            py.detach(|| self.inner.verify(slices, at, false, threads))
+            py.detach(|| self.inner.verify(slices, at, false, &limits, threads))
         } else if threads == 1 || slices.len() <= STAGE {
-            let chunks = py.detach(|| self.inner.verify(slices, at, true, threads));
+            let chunks = py.detach(|| self.inner.verify(slices, at, true, &limits, threads));
             build_claims(py, &chunks, depth, &mut dicts)?;
             chunks
         } else {
-            self.pipelined(py, slices, at, threads, &mut dicts)?
+            self.pipelined(py, slices, at, &limits, threads, &mut dicts)?
         };
         // PyJWT words a JSON error with Python's json module: re-derive those messages.
         let mut messages = HashMap::new();
@@ -299,11 +300,12 @@ impl BatchVerifier {
         py: Python<'_>,
         slices: &[Option<&[u8]>],
         at: At<'_>,
+        limits: &Limits,
         threads: usize,
         dicts: &mut Vec<Option<Py<PyAny>>>,
     ) -> PyResult<Vec<Chunk>> {
         let inner = &self.inner;
-        let depth = inner.limits.max_json_depth;
+        let depth = limits.max_json_depth;
         // This thread is busy building dicts: one thread fewer verifies.
         let verify_threads = (threads - 1).max(1);
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Chunk>>(1);
@@ -314,7 +316,7 @@ impl BatchVerifier {
                     let start = k * STAGE;
                     let at = at.range(start, start + stage.len());
                     // A closed channel means the builder failed: stop.
-                    if tx.send(inner.verify(stage, at, true, verify_threads)).is_err() {
+                    if tx.send(inner.verify(stage, at, true, limits, verify_threads)).is_err() {
                         break;
                     }
                 }
