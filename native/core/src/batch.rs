@@ -12,7 +12,7 @@ use rayon::prelude::*;
 use rayon::{ThreadPool, ThreadPoolBuilder};
 
 use crate::error::{ErrorKind, JwtError};
-use crate::json::{claims as scan_claims, Audience, Claims, Field, Time};
+use crate::json::{claims as scan_claims, Audience, Claims, Field, Header, Time};
 use crate::jws::{self, HeaderBuf, Limits, PayloadBuf, SignatureBuf};
 use crate::logs::{extract_jsonl, Extracted, JsonlFields};
 use crate::verify::{check_key, DecodePolicy, KeyCheck, KeyRef};
@@ -123,6 +123,10 @@ pub struct Chunk {
     payloads: Vec<u8>,
 }
 
+/// The last header segment that parsed and validated, and its parse: tokens from one issuer
+/// share it, and this skips decoding and parsing it again.
+type HeaderCache = Option<(Box<[u8]>, Header<'static>)>;
+
 impl Chunk {
     pub fn text(&self, s: Span) -> &str {
         &self.text[s.start as usize..(s.start + s.len) as usize]
@@ -226,28 +230,37 @@ impl BatchVerifier {
         want_payload: bool,
         limits: &Limits,
         chunk: &mut Chunk,
+        header_cache: &mut HeaderCache,
     ) -> Verdict {
         let Some(token) = token else {
             return Verdict::new(Outcome::Fallback(0));
         };
         let fail = |e: JwtError| Verdict::new(Outcome::Invalid(e));
-        let mut header_json = HeaderBuf::new();
-        let seg = match jws::split_and_decode_header(token, limits, &mut header_json) {
+        let seg = match jws::split(token, limits) {
             Ok(s) => s,
             Err(e) => return fail(e),
         };
         let mut payload = PayloadBuf::new();
         let mut signature = SignatureBuf::new();
-        let header = match jws::parse_header_and_rest(
-            &seg,
-            &header_json,
-            limits,
-            &mut payload,
-            &mut signature,
-        ) {
-            Ok(h) => h,
-            Err(e) => return fail(e),
-        };
+        let same = matches!(&*header_cache, Some((raw, _)) if raw[..] == *seg.header);
+        if same {
+            // The same header segment as an earlier token of this chunk: it decoded, parsed
+            // and validated then, so only the payload and signature are left to decode.
+            let (_, h) = header_cache.as_ref().expect("checked above");
+            if let Err(e) = seg.decode_rest(h, &mut payload, &mut signature) {
+                return fail(e);
+            }
+        } else {
+            let mut header_json = HeaderBuf::new();
+            if let Err(e) = seg.decode_header(&mut header_json) {
+                return fail(e);
+            }
+            match jws::parse_header_and_rest(&seg, &header_json, limits, &mut payload, &mut signature) {
+                Ok(h) => *header_cache = Some((seg.header.into(), h.into_owned())),
+                Err(e) => return fail(e),
+            }
+        }
+        let (_, header) = header_cache.as_ref().expect("set above");
         let mut v = Verdict::new(Outcome::Valid);
         let kid = match &header.kid {
             Field::Value(k) => Some(k.as_ref()),
@@ -340,8 +353,9 @@ impl BatchVerifier {
             verdicts: Vec::with_capacity(tokens.len()),
             ..Chunk::default()
         };
+        let mut header_cache = None;
         for (i, t) in tokens.iter().enumerate() {
-            let v = self.verify_one(*t, at.get(first + i), want_payload, limits, &mut chunk);
+            let v = self.verify_one(*t, at.get(first + i), want_payload, limits, &mut chunk, &mut header_cache);
             chunk.verdicts.push(v);
         }
         chunk
@@ -382,11 +396,13 @@ impl BatchVerifier {
                 verdicts: Vec::with_capacity(ls.len()),
                 ..Chunk::default()
             };
+            let mut header_cache = None;
             for line in ls {
                 let v = match extract_jsonl(line, fields) {
                     Extracted::Token { token, at: line_at } => {
                         let when = at.or(line_at).unwrap_or(now);
-                        self.verify_one(Some(token.as_bytes()), when, false, limits, &mut chunk)
+                        let token = Some(token.as_bytes());
+                        self.verify_one(token, when, false, limits, &mut chunk, &mut header_cache)
                     }
                     Extracted::Problem(p) => Verdict::new(Outcome::Malformed(p)),
                 };

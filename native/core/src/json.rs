@@ -153,6 +153,25 @@ impl From<bool> for Step {
     }
 }
 
+impl Header<'_> {
+    /// The same header owning its strings (kept beyond its JSON buffer).
+    pub fn into_owned(self) -> Header<'static> {
+        let own = |f: Field<Cow<'_, str>>| match f {
+            Field::Value(v) => Field::Value(Cow::Owned(v.into_owned())),
+            Field::Absent => Field::Absent,
+            Field::WrongType => Field::WrongType,
+        };
+        Header {
+            alg: self.alg,
+            kid: own(self.kid),
+            typ: own(self.typ),
+            crit: self.crit,
+            has_b64: self.has_b64,
+            b64_false: self.b64_false,
+        }
+    }
+}
+
 /// Walks a top-level JSON object, calling `on_member(name, jiter, peek)` for each member.
 fn walk_object<'j, F>(
     input: &'j [u8],
@@ -260,7 +279,8 @@ pub fn find_string_special(b: &[u8], mut i: usize) -> Option<usize> {
     {
         // SSE2 is part of x86_64: 16 bytes per step, with no feature detection needed.
         use std::arch::x86_64::*;
-        // SAFETY: each load reads b[i..i + 16], inside the slice by the loop condition.
+        // SAFETY: each load reads b[i..i + 16], inside the slice by the loop condition; the
+        // last one reads b[len - 16..len], with len >= 16.
         unsafe {
             let quote = _mm_set1_epi8(b'"' as i8);
             let backslash = _mm_set1_epi8(b'\\' as i8);
@@ -277,6 +297,19 @@ pub fn find_string_special(b: &[u8], mut i: usize) -> Option<usize> {
                     return Some(i + mask.trailing_zeros() as usize);
                 }
                 i += 16;
+            }
+            // The last partial block: one load ending at the slice's end, with the bytes
+            // before `i` (already scanned) shifted out.
+            if i < b.len() && b.len() >= 16 {
+                let base = b.len() - 16;
+                let x = _mm_loadu_si128(b.as_ptr().add(base) as *const __m128i);
+                let is_ctl = _mm_cmpeq_epi8(_mm_min_epu8(x, ctl_max), x);
+                let hits = _mm_or_si128(
+                    _mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, backslash)),
+                    is_ctl,
+                );
+                let mask = (_mm_movemask_epi8(hits) as u32) >> (i - base);
+                return (mask != 0).then(|| i + mask.trailing_zeros() as usize);
             }
         }
     }
@@ -1017,12 +1050,15 @@ impl<'j> Fast<'j> {
     }
 }
 
-/// The first 8 bytes of a name (zero-padded) as a number.
+/// The first 8 bytes of the `len`-byte name at `input[at..]` (zero-padded) as a number.
+/// A name is followed by at least `":` and a value, so the 8 bytes are usually there to be
+/// read at once and masked.
 #[inline]
-fn fingerprint(name: &[u8]) -> u64 {
-    match name.first_chunk::<8>() {
-        Some(head) => u64::from_le_bytes(*head),
-        None => name
+fn fingerprint_at(input: &[u8], at: usize, len: usize) -> u64 {
+    match input.get(at..).and_then(<[u8]>::first_chunk::<8>) {
+        Some(word) if len >= 8 => u64::from_le_bytes(*word),
+        Some(word) => u64::from_le_bytes(*word) & ((1u64 << (8 * len)) - 1),
+        None => input[at..at + len]
             .iter()
             .enumerate()
             .fold(0, |v, (i, &b)| v | (b as u64) << (8 * i)),
@@ -1090,8 +1126,9 @@ pub fn fast_claims<'j>(input: &'j [u8], require: &[String], max_depth: usize) ->
             if f.peek()? != b'"' {
                 return None;
             }
+            let name_at = f.i + 1;
             let name = f.plain_str()?.as_bytes();
-            let print = fingerprint(name);
+            let print = fingerprint_at(input, name_at, name.len());
             // A 64-bit filter of the names seen: the list is searched only on a filter hit.
             let bit = 1u64 << (print.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58);
             if filter & bit != 0 && seen.iter().any(|&(p, s)| p == print && s == name) {
@@ -1181,6 +1218,31 @@ pub fn claims<'j>(input: &'j [u8], require: &[String], max_depth: usize) -> Resu
 #[cfg(test)]
 mod fast_tests {
     use super::*;
+
+    #[test]
+    fn string_special_search_matches_a_byte_loop() {
+        let specials = [b'"', b'\\', 0x00, 0x1f, b'a', 0x7f, 0xe9];
+        for len in 0..48usize {
+            for (k, &special) in specials.iter().enumerate() {
+                for at in 0..len.max(1) {
+                    let mut b = vec![b'x'; len];
+                    if at < len {
+                        b[at] = special;
+                    }
+                    if len > 3 && k % 2 == 0 {
+                        b[len - 1] = b'"';
+                    }
+                    for start in 0..=len {
+                        let want = b[start..]
+                            .iter()
+                            .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+                            .map(|p| start + p);
+                        assert_eq!(find_string_special(&b, start), want, "len {len} at {at} start {start}");
+                    }
+                }
+            }
+        }
+    }
 
     /// The fast path agrees with the general parser whenever it answers.
     #[test]
