@@ -18,6 +18,7 @@ from typing import Optional, Sequence
 SUBCOMMAND_MODULES: tuple = (
     "turbojwt.cli_demo",
     "turbojwt.cli_verify_logs",
+    "turbojwt.cli_bench",
 )
 
 
