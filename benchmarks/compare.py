@@ -564,6 +564,8 @@ def main(argv=None) -> int:
     ap.add_argument("--rounds", type=int, help="override the number of recorded rounds")
     ap.add_argument("--batch-ms", type=float, help="override the target wall time of one batch")
     ap.add_argument("--no-batch", action="store_true", help="leave out batch verification (benchmarks/batch.py)")
+    ap.add_argument("--no-libs", action="store_true",
+                    help="leave out the all-libraries comparison (turbojwt bench) and its chart")
     args = ap.parse_args(argv)
 
     mode = "quick" if args.quick else "full"
@@ -612,6 +614,32 @@ def main(argv=None) -> int:
         for name, measured, limit, ok in batch_targets:
             lines.append(f"| {name} | {measured} | {limit} | {'PASS' if ok else '**MISS**'} |")
         lines.append("")
+    if turbo is not None and not args.no_libs:
+        from turbojwt.bench import report as bench_report
+        from turbojwt.bench.plot import plot as bench_plot
+        from turbojwt.bench.run import benchmark as bench_all
+
+        log("every library (turbojwt bench) ...")
+        everyone = bench_all(mode=mode, log=log)
+        chart = Path(args.out).with_name("chart.png") if args.out != "-" else None
+        text = bench_report.markdown(everyone, "turbojwt bench" + (" --quick" if args.quick else ""))
+        # Its own title becomes a section of this file.
+        lines += ["## Every library (`turbojwt bench`)", ""] + text.split("\n", 2)[2].replace("\n## ", "\n### ").splitlines()
+        if chart is not None:
+            bench_plot(everyone, str(chart))
+            lines += ["", f"![decode, every library]({chart.name})", ""]
+        from turbojwt.bench.adapters import all_adapters
+        from turbojwt.bench.compat import compatibility, markdown as compat_markdown
+
+        log("compatibility corpus ...")
+        registry = all_adapters()
+        present = [registry[n] for n in everyone.libraries if n in registry]
+        lines += ["## Compatibility with PyJWT", "",
+                  "Accept/refuse verdicts of each library on the same corpus for all nine algorithms (valid, "
+                  "expired, not yet valid, wrong or missing audience and issuer, malformed, unknown `crit`, "
+                  "forged, `alg: none` spellings, HS256 keyed with the public key), compared with PyJWT's. "
+                  "turbojwt's only differences are the deliberate ones listed in the README.", ""]
+        lines += compat_markdown(compatibility(present)) + [""]
     lines += notes_section(contenders, notes)
     lines += [METHOD, f"_Run took {time.monotonic() - t0:.0f} s._", ""]
     report = "\n".join(lines)

@@ -110,3 +110,22 @@ def test_bad_cli_arguments():
 
     assert main(["bench", "--algs", "HS999", "--libs", "turbojwt"]) == 2
     assert main(["bench", "--ops", "sign"]) == 2
+
+
+def test_compatibility_view_counts_mismatches_and_flags_accepted_forgeries():
+    from turbojwt.bench.compat import compatibility, markdown
+
+    def trusts_anything(lib, case, key_form):
+        return lambda token: lib.decode(token, options={"verify_signature": False})
+
+    reg = all_adapters()
+    trusting = Adapter("trusting", "trusting.decode", "jwt", "PyJWT", make_decoder=trusts_anything)
+    rows = {r.label: r for r in compatibility([reg["turbojwt"], reg["pyjwt"], trusting], ["HS256", "ES256"])}
+    assert rows["PyJWT"].matching == rows["PyJWT"].total > 40
+    turbo = rows["turbojwt.decode"]
+    assert not turbo.attacks_accepted
+    # the one deliberate difference in this corpus: base64url padding is refused
+    assert all("padded signature (refused)" in d for d in turbo.differing) and turbo.differing
+    assert rows["trusting.decode"].attacks_accepted
+    text = "\n".join(markdown(list(rows.values())))
+    assert "**" in text.splitlines()[-1]  # accepted forgeries are shown in bold

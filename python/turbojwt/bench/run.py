@@ -30,6 +30,7 @@ class Result:
     rows: list[Row]
     versions: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)  # library -> why
+    libraries: list[str] = field(default_factory=list)  # adapter names that ran
 
     def group_rows(self, group: str) -> list[Row]:
         return [r for r in self.rows if r.group == group]
@@ -136,6 +137,7 @@ def benchmark(*, mode: str = "full", algorithms: list[str] | None = None, libs: 
             result.skipped[name] = f"not installed ({e})"
             continue
         result.versions[adapter.label] = adapter.version()
+        result.libraries.append(adapter.name)
         available.append(adapter)
     result.rows = build_rows(algorithms, available, list(ops or ["decode", "encode"]), log)
     warmup, n_rounds, target = MODES[mode]
