@@ -48,11 +48,11 @@ def plot(result: Result, path: str, operation: str = "decode") -> None:
     fig, ax = plt.subplots(figsize=(10, 0.28 * y + 1.5))
     ax.barh(positions, values, color=colors, height=0.8)
     ax.set_yticks(positions, labels, fontsize=7)
-    ax.invert_yaxis()
+    ax.set_ylim(y - 0.5, -0.7)  # top to bottom, no margins beyond the bars
     ax.set_xscale("log")
     ax.set_xlabel(f"µs per {operation} (log scale; shorter is faster)")
     for value, pos in zip(values, positions):
-        ax.text(value * 1.05, pos, f"{value:,.3g}", va="center", fontsize=6)
+        ax.text(value * 1.05, pos, f"{value:,.0f}" if value >= 100 else f"{value:.3g}", va="center", fontsize=6)
     right = ax.twinx()
     right.set_ylim(ax.get_ylim())
     right.set_yticks([t for t, _ in ticks], [name for _, name in ticks], fontsize=10, fontweight="bold")
