@@ -1286,6 +1286,49 @@ mod fast_tests {
                 assert_eq!(claims(case.as_bytes(), &require, depth), general, "{case}");
             }
         }
+        // Random mutations of a typical claims object: whenever the fast path answers, the
+        // general parser gives the same claims (so the fast path never accepts what the
+        // general parser refuses).
+        let seed_doc = cases[2].as_bytes();
+        let alphabet = b"{}[]\",:0123456789-+.eEtrufalsn \\u\t\n\x01\xc3\xa9abc";
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        let mut fast_hits = 0;
+        // (TURBOJWT_FUZZ_ITERATIONS runs a longer campaign)
+        let iterations = std::env::var("TURBOJWT_FUZZ_ITERATIONS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(60_000);
+        for _ in 0..iterations {
+            let mut doc = seed_doc.to_vec();
+            for _ in 0..1 + next(3) {
+                let at = next(doc.len() + 1);
+                match next(3) {
+                    0 if at < doc.len() => {
+                        doc.remove(at);
+                    }
+                    1 if at < doc.len() => doc[at] = alphabet[next(alphabet.len())],
+                    _ => doc.insert(at, alphabet[next(alphabet.len())]),
+                }
+            }
+            for depth in [2, 64] {
+                if let Some(fast) = fast_claims(&doc, &require, depth) {
+                    fast_hits += 1;
+                    assert_eq!(
+                        Ok(fast),
+                        scan_claims(&doc, &require, depth),
+                        "{}",
+                        String::from_utf8_lossy(&doc)
+                    );
+                }
+            }
+        }
+        assert!(fast_hits > 1000, "the mutations should often stay on the fast path");
         // The common token shape takes the fast path.
         assert!(fast_claims(cases[2].as_bytes(), &require, 64).is_some());
         assert!(fast_claims(cases[3].as_bytes(), &[], 64).is_some());
