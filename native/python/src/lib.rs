@@ -30,5 +30,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(limits::set_limits, m)?)?;
     m.add_function(wrap_pyfunction!(limits::get_limits, m)?)?;
     m.add_function(wrap_pyfunction!(bench::bench_verify_floor, m)?)?;
+    m.add_function(wrap_pyfunction!(bench::verify_raw, m)?)?;
     Ok(())
 }
