@@ -54,6 +54,20 @@ def _guess_algorithm(jwk_data: JWKDict, kty: Any) -> str:
     raise InvalidKeyError(f"Unsupported kty: {kty}")
 
 
+def _verify_refusal(jwk_data: Any) -> str | None:
+    """RFC 7517 §4.2/§4.3: a key for encryption (``use``) or whose ``key_ops`` leave out
+    ``verify`` is not used to verify signatures. (PyJWT ignores both; turbojwt refuses.)"""
+    if not isinstance(jwk_data, dict):
+        return None
+    use = jwk_data.get("use")
+    if use is not None and use != "sig":
+        return f'The JWK is not for signatures ("use": {json.dumps(use)})'
+    ops = jwk_data.get("key_ops")
+    if ops is not None and (not isinstance(ops, list) or "verify" not in ops):
+        return f'The JWK\'s "key_ops" do not include "verify" ({json.dumps(ops)})'
+    return None
+
+
 class PyJWK:
     """One JSON Web Key, resolved to an algorithm and a usable key object."""
 
@@ -65,6 +79,8 @@ class PyJWK:
         :raises PyJWKError: no algorithm of that name exists.
         """
         self._jwk_data = jwk_data
+        # Why this key must not verify signatures (None: it may); checked when decoding.
+        self._verify_refusal = _verify_refusal(jwk_data)
 
         kty = self._jwk_data.get("kty", None)
         if not kty:

@@ -310,6 +310,8 @@ class PyJWS:
             raise InvalidAlgorithmError("The specified alg value is not allowed")
 
         if isinstance(key, PyJWK):
+            if key._verify_refusal:
+                raise InvalidKeyError(key._verify_refusal)
             # A PyJWK is bound to one algorithm: verify with it, never with the header's.
             if alg != key.algorithm_name:
                 raise InvalidAlgorithmError(

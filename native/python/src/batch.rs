@@ -17,7 +17,7 @@ use turbojwt_core::verify::KeyRef;
 use turbojwt_core::JwtError;
 
 use crate::errors::python_json_message;
-use crate::keys::resolve;
+use crate::keys::resolve_for_verify;
 use crate::limits::limits;
 use crate::policy::build;
 use crate::pyjson::{payload_to_py, PyErrOr};
@@ -54,7 +54,7 @@ impl BatchVerifier {
             .into_owned();
         let mut resolved: Vec<KeyRef> = Vec::with_capacity(keys.len());
         for (i, k) in keys.iter().enumerate() {
-            match resolve(py, k)? {
+            match resolve_for_verify(py, k)? {
                 Some(r) => resolved.push(r),
                 // The caller verifies such batches with the reference path instead.
                 None => {

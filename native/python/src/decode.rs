@@ -16,7 +16,7 @@ use turbojwt_core::verify::{check_key, DecodePolicy, KeyCheck};
 use turbojwt_core::{Algorithm, ErrorKind, JwtError};
 
 use crate::errors::{exception, to_pyerr, warn_key_length};
-use crate::keys::{resolve, KeyRef};
+use crate::keys::{resolve_for_verify, KeyRef};
 use crate::limits::limits;
 use crate::policy::{build, build_remembered};
 use crate::pyjson::{payload_to_py, PyErrOr};
@@ -278,7 +278,7 @@ pub fn decode_fast(
     };
     let policy = policy.get();
     let resolved = if policy.verify_signature {
-        let Some(r) = resolve(py, key)? else {
+        let Some(r) = resolve_for_verify(py, key)? else {
             return Ok(not_implemented(py));
         };
         if policy.algorithms.is_none() && r.bound.is_none() {
@@ -356,7 +356,7 @@ impl Verifier {
         .ok_or_else(|| PyTypeError::new_err("unsupported argument types for Verifier"))?
         .into_owned();
         let key = if policy.verify_signature {
-            resolve(py, key)?
+            resolve_for_verify(py, key)?
         } else {
             None
         };

@@ -211,6 +211,17 @@ pub fn resolve(py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Option<KeyRef
     }))
 }
 
+/// [`resolve`] for verification: a `PyJWK` that must not verify (its `use` or `key_ops`)
+/// goes to the Python path, which raises `InvalidKeyError` with the reason.
+pub fn resolve_for_verify(py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Option<KeyRef>> {
+    if key.is_instance(pyjwk_type(py)?.as_any())?
+        && key.getattr(pyo3::intern!(py, "_verify_refusal"))?.is_truthy()?
+    {
+        return Ok(None);
+    }
+    resolve(py, key)
+}
+
 #[pyfunction]
 pub fn key_cache_info() -> (u64, u64, usize, usize) {
     let i = KEY_CACHE.info();
