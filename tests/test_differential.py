@@ -21,6 +21,9 @@ deviations where turbojwt is stricter (or, for key formats, more lenient):
   D5 digits    exp/nbf/iat given as strings of non-ASCII digits are refused
                (PyJWT's int() accepts e.g. Arabic-Indic digits); turbojwt
                treats them like any other non-integer string.
+  U  key use   a PyJWK whose "use" is not "sig" or whose "key_ops" lack "verify"
+               (PyJWT writes RSA private JWKs with "key_ops": ["sign"]) is refused
+               for verification with InvalidKeyError (RFC 7517 section 4.2-4.3).
   K  keys      X.509 certificate PEM and DER SubjectPublicKeyInfo keys are
                accepted for RS*/PS*/ES*/EdDSA (PyJWT raises), and an RSA
                private key may be used to verify (its public half is used;
@@ -905,9 +908,12 @@ def case_deviation(case: Case) -> Optional[Dev]:
         if case.keyform in ("cert", "cert_bytes", "der"):
             return Dev("shadow", "token", "K: X.509 certificate PEM / DER SPKI accepted as verification keys",
                        shadow_keyform="pem")
-        if case.alg in RSA_ALGS and case.keyform in ("priv_pem", "priv_pem_bytes", "priv_obj", "pyjwk_priv"):
-            return Dev("shadow", "token", "K: an RSA private key verifies with its public half",
-                       shadow_keyform="pyjwk" if case.keyform == "pyjwk_priv" else "pem")
+        if case.alg in RSA_ALGS and case.keyform == "pyjwk_priv":
+            # U: PyJWT writes RSA private JWKs with "key_ops": ["sign"]; such a key does not
+            # verify (RFC 7517 section 4.3).
+            return Dev("keyuse", "token", "U: a JWK whose key_ops lack verify is refused")
+        if case.alg in RSA_ALGS and case.keyform in ("priv_pem", "priv_pem_bytes", "priv_obj"):
+            return Dev("shadow", "token", "K: an RSA private key verifies with its public half", shadow_keyform="pem")
     return None
 
 
@@ -1134,6 +1140,9 @@ def check_case(case: Case, ring: dict) -> None:
     what = f"case {case.id}" + (f" [deviation: {dev.reason}]" if dev else "")
     if dev is None:
         assert_same_verdict(py, tj, what=what)
+    elif dev.kind == "keyuse":
+        assert tj.outcome[:2] == ("err", "InvalidKeyError") and "key_ops" in tj.outcome[2], \
+            f"turbojwt must refuse the key with InvalidKeyError: {what}\n  turbojwt: {tj}\n  PyJWT: {py}"
     elif dev.kind == "strict":
         assert tj.outcome[:2] == ("err", "DecodeError"), f"turbojwt must refuse with DecodeError: {what}\n  turbojwt: {tj}\n  PyJWT: {py}"
     elif dev.kind == "either":
