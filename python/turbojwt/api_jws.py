@@ -266,6 +266,12 @@ class PyJWS:
         self._validate_headers(header)
         return header
 
+    @staticmethod
+    def _decode_base64url_segment(segment: bytes, name: str) -> bytes:
+        """PyJWT's helper of the same name, with turbojwt's rule: only the canonical
+        unpadded base64url form is accepted (RFC 7515 §2)."""
+        return decode_segment(segment, name)
+
     def _load(self, jwt: str | bytes) -> tuple[bytes, bytes, dict[str, Any], bytes]:
         if isinstance(jwt, str):
             jwt = jwt.encode("utf-8")
