@@ -21,6 +21,8 @@ deviations where turbojwt is stricter (or, for key formats, more lenient):
   D5 digits    exp/nbf/iat given as strings of non-ASCII digits are refused
                (PyJWT's int() accepts e.g. Arabic-Indic digits); turbojwt
                treats them like any other non-integer string.
+  D6 crit      duplicate names in the crit header ("b64" twice) are refused with
+               InvalidTokenError (RFC 7515 section 4.1.11 forbids them).
   U  key use   a PyJWK whose "use" is not "sig" or whose "key_ops" lack "verify"
                (PyJWT writes RSA private JWKs with "key_ops": ["sign"]) is refused
                for verification with InvalidKeyError (RFC 7517 section 4.2-4.3).
@@ -616,7 +618,9 @@ class Dev:
     kind:   "strict"  turbojwt must raise exactly DecodeError;
             "either"  turbojwt's verdict equals PyJWT's or is DecodeError;
             "shadow"  turbojwt's verdict must equal PyJWT's verdict for the
-                      shadow case (see ``shadow_mut``/``shadow_keyform``).
+                      shadow case (see ``shadow_mut``/``shadow_keyform``);
+            "crit"    InvalidTokenError for duplicate crit names (D6);
+            "keyuse"  InvalidKeyError for a JWK that must not verify (U).
     scope:  "token"   applies to every entry point that parses the token;
             "claims"  only where the claims JSON is parsed/validated
                       (api_jwt-level decode/decode_complete/PyJWT().decode).
@@ -657,6 +661,7 @@ D2 = "D2: duplicate member names let two JSON parsers disagree (PyJWT keeps the 
 D3 = "D3: JOSE JSON must be UTF-8; PyJWT's json.loads auto-detects UTF-16/32"
 D4 = "D4: resource limits (token > 1 MiB, JSON nesting > 64)"
 D5 = "D5: non-ASCII digit strings are not integers (PyJWT's int() accepts them)"
+D6 = "D6: RFC 7515 section 4.1.11 forbids duplicate names in crit (PyJWT accepts them)"
 
 # --- signature tampering ---------------------------------------------------
 mut("valid", lambda c: c.valid)
@@ -770,7 +775,8 @@ mut("crit_int_member", lambda c: c.sign(c.header(crit=[1])))
 mut("crit_null", lambda c: c.sign(c.header(crit=None)))
 mut("crit_b64_missing", lambda c: c.sign(c.header(crit=["b64"])))
 mut("crit_b64_true", lambda c: c.sign(c.header(b64=True, crit=["b64"])))
-mut("crit_b64_twice", lambda c: c.sign(c.header(b64=True, crit=["b64", "b64"])))
+mut("crit_b64_twice", lambda c: c.sign(c.header(b64=True, crit=["b64", "b64"])),
+    dev=Dev("crit", "token", D6))
 mut("b64_true_no_crit", lambda c: c.sign(c.header(b64=True)))
 mut("b64_string_false", lambda c: c.sign(c.header(b64="false")))
 mut("b64_false_no_crit",
@@ -1140,6 +1146,9 @@ def check_case(case: Case, ring: dict) -> None:
     what = f"case {case.id}" + (f" [deviation: {dev.reason}]" if dev else "")
     if dev is None:
         assert_same_verdict(py, tj, what=what)
+    elif dev.kind == "crit":
+        assert tj.outcome == ("err", "InvalidTokenError", "Invalid 'crit' header: duplicate names"), \
+            f"turbojwt must refuse the duplicate crit names: {what}\n  turbojwt: {tj}\n  PyJWT: {py}"
     elif dev.kind == "keyuse":
         assert tj.outcome[:2] == ("err", "InvalidKeyError") and "key_ops" in tj.outcome[2], \
             f"turbojwt must refuse the key with InvalidKeyError: {what}\n  turbojwt: {tj}\n  PyJWT: {py}"

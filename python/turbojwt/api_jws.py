@@ -364,6 +364,9 @@ class PyJWS:
                 raise InvalidTokenError(f"Unsupported critical extension: {ext}")
             if ext not in headers:
                 raise InvalidTokenError(f"Critical extension '{ext}' is missing from headers")
+        # RFC 7515 §4.1.11 forbids duplicates (PyJWT accepts them; turbojwt does not).
+        if len(set(crit)) != len(crit):
+            raise InvalidTokenError("Invalid 'crit' header: duplicate names")
 
 
 _jws_global_obj = PyJWS()

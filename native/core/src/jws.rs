@@ -159,6 +159,13 @@ pub fn validate_header(h: &Header<'_>) -> Result<()> {
                     }
                 }
             }
+            // RFC 7515 §4.1.11 forbids duplicates (PyJWT accepts them; turbojwt does not).
+            if items.iter().enumerate().any(|(i, item)| items[..i].contains(item)) {
+                return Err(JwtError::new(
+                    ErrorKind::InvalidToken,
+                    "Invalid 'crit' header: duplicate names",
+                ));
+            }
             Ok(())
         }
     }
