@@ -1,0 +1,83 @@
+"""Hypothesis fuzz of the Python facade: random bytes, strings and near-tokens through every
+public entry point either give a result or raise a PyJWT exception: never another
+exception type, a hang or a crash; and never a valid verdict for a token the key did
+not sign."""
+
+from __future__ import annotations
+
+import base64
+import json
+import warnings
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import turbojwt
+
+SECRET = "z" * 48
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=12,
+)
+headers = st.fixed_dictionaries(
+    {"alg": st.sampled_from(["HS256", "HS512", "RS256", "none", "None", "", "ES256", "EdDSA", "XX"])},
+    optional={"kid": json_values, "typ": json_values, "crit": json_values, "b64": json_values, "jwk": json_values},
+)
+segments = st.one_of(
+    st.binary(max_size=64).map(b64),
+    st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=+/ .!", max_size=40),
+    headers.map(lambda h: b64(json.dumps(h).encode())),
+    json_values.map(lambda v: b64(json.dumps(v).encode())),
+)
+near_tokens = st.lists(segments, min_size=0, max_size=5).map(".".join)
+anything = st.one_of(st.binary(max_size=200), st.text(max_size=200), near_tokens, near_tokens.map(str.encode))
+
+ENTRY_POINTS = [
+    lambda t: turbojwt.decode(t, SECRET, algorithms=["HS256", "HS512"]),
+    lambda t: turbojwt.decode_complete(t, SECRET, algorithms=["HS256"], options={"verify_signature": False}),
+    lambda t: turbojwt.decode(t, options={"verify_signature": False}),
+    lambda t: turbojwt.get_unverified_header(t),
+    lambda t: turbojwt.PyJWS().decode(t, SECRET, algorithms=["HS256"]),
+    lambda t: turbojwt.Verifier(SECRET, algorithms=["HS256"]).decode(t),
+]
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(anything)
+def test_entry_points_raise_only_pyjwt_errors(token):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for call in ENTRY_POINTS:
+            try:
+                call(token)
+            except turbojwt.PyJWTError:
+                pass
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(anything, max_size=30))
+def test_batches_give_a_verdict_per_input(tokens):
+    result = turbojwt.verify_batch(tokens, SECRET, algorithms=["HS256"])
+    assert len(result) == len(tokens)
+    for token, error in zip(tokens, result.errors):
+        # None of these was signed with SECRET: nothing is valid.
+        assert error is not None, token
+
+
+@settings(max_examples=200, deadline=None)
+@given(headers, json_values)
+def test_tokens_signed_with_another_key_never_verify(header, payload):
+    si = b64(json.dumps(header).encode()) + "." + b64(json.dumps(payload).encode())
+    forged = si + "." + b64(b"\x00" * 32)
+    try:
+        turbojwt.decode(forged, SECRET, algorithms=["HS256"])
+    except turbojwt.PyJWTError:
+        return
+    raise AssertionError(f"accepted {forged}")
