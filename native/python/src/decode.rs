@@ -2,6 +2,7 @@
 //! Each returns `NotImplemented` when the call needs the Python reference path (a key or
 //! argument the core does not take); that decision is always made before any side effect.
 
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -11,6 +12,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyNotImplemented, PyString};
 use turbojwt_core::alg::Family;
+use turbojwt_core::json::Header;
 use turbojwt_core::jws::{self, HeaderBuf, Limits, PayloadBuf, SignatureBuf};
 use turbojwt_core::verify::{check_key, DecodePolicy, KeyCheck};
 use turbojwt_core::{Algorithm, ErrorKind, JwtError};
@@ -62,6 +64,11 @@ fn token_bytes<'a>(py: Python<'_>, jwt: &'a Bound<'_, PyAny>) -> PyResult<Option
     ))
 }
 
+thread_local! {
+    /// This thread's last header segment that parsed and validated, and its parse.
+    static LAST_HEADER: RefCell<Option<(Box<[u8]>, Header<'static>)>> = const { RefCell::new(None) };
+}
+
 pub enum Outcome<'py> {
     Done(Bound<'py, PyAny>),
     Fallback,
@@ -82,19 +89,56 @@ pub fn run<'py>(
     at: f64,
 ) -> PyResult<Outcome<'py>> {
     let err = |e: JwtError, data: Option<&[u8]>| to_pyerr(py, &e, data);
+    let seg = jws::split(token, limits).map_err(|e| err(e, None))?;
     let mut header_json = HeaderBuf::new();
-    let seg = jws::split_and_decode_header(token, limits, &mut header_json)
-        .map_err(|e| err(e, None))?;
     let mut payload_bytes = PayloadBuf::new();
     let mut signature = SignatureBuf::new();
-    let header =
-        jws::parse_header_and_rest(&seg, &header_json, limits, &mut payload_bytes, &mut signature)
+    let check = |h: &Header<'_>| match (policy.verify_signature, key) {
+        (true, Some(k)) => Some(check_key(h, k, &policy.algorithms)),
+        _ => None,
+    };
+    // The header is what the issuer's tokens share: reuse this thread's last parse of the
+    // same bytes (decode_complete parses it again to return it).
+    let cached = if complete {
+        None
+    } else {
+        LAST_HEADER.with(|cell| {
+            let cell = cell.try_borrow().ok()?;
+            let (raw, h) = cell.as_ref()?;
+            (raw[..] == *seg.header).then(|| {
+                seg.decode_rest(h, &mut payload_bytes, &mut signature)
+                    .map(|()| check(h))
+            })
+        })
+    };
+    let key_check = match cached {
+        Some(result) => result.map_err(|e| err(e, None))?,
+        None => {
+            seg.decode_header(&mut header_json).map_err(|e| err(e, None))?;
+            let header = jws::parse_header_and_rest(
+                &seg,
+                &header_json,
+                limits,
+                &mut payload_bytes,
+                &mut signature,
+            )
             .map_err(|e| err(e, Some(&header_json)))?;
+            let key_check = check(&header);
+            if !complete {
+                LAST_HEADER.with(|cell| {
+                    if let Ok(mut cell) = cell.try_borrow_mut() {
+                        *cell = Some((seg.header.into(), header.into_owned()));
+                    }
+                });
+            }
+            key_check
+        }
+    };
     if policy.verify_signature {
-        let Some(key) = key else {
+        let (Some(key), Some(key_check)) = (key, key_check) else {
             return Ok(Outcome::Fallback);
         };
-        let alg = match check_key(&header, key, &policy.algorithms) {
+        let alg = match key_check {
             KeyCheck::Use { alg, short_key } => {
                 if let Some(msg) = short_key {
                     if policy.enforce_minimum_key_length {
