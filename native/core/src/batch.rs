@@ -428,8 +428,9 @@ fn in_chunks<T: Sync>(items: &[T], threads: usize, work: impl Fn(usize, &[T]) ->
     })
 }
 
-/// One rayon pool per thread count asked for, built on first use and kept.
-fn pool(threads: usize) -> Arc<ThreadPool> {
+/// One rayon pool per thread count asked for, built on first use and kept (long-lived
+/// threads keep their allocator arenas warm from batch to batch).
+pub fn pool(threads: usize) -> Arc<ThreadPool> {
     static POOLS: OnceLock<Mutex<HashMap<usize, Arc<ThreadPool>>>> = OnceLock::new();
     let mut pools = POOLS
         .get_or_init(Default::default)

@@ -310,8 +310,10 @@ impl BatchVerifier {
         let verify_threads = (threads - 1).max(1);
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Chunk>>(1);
         let mut all = Vec::with_capacity(slices.len().div_ceil(CHUNK));
-        std::thread::scope(|scope| -> PyResult<()> {
-            scope.spawn(move || {
+        // The producer runs as a task of the persistent pool (a thread per call would take
+        // fresh allocator arenas each time, and resident memory would creep up).
+        batch::pool(threads).in_place_scope(|scope| -> PyResult<()> {
+            scope.spawn(move |_| {
                 for (k, stage) in slices.chunks(STAGE).enumerate() {
                     let start = k * STAGE;
                     let at = at.range(start, start + stage.len());
