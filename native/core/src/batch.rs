@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use rayon::prelude::*;
 use rayon::{ThreadPool, ThreadPoolBuilder};
+use smallvec::SmallVec;
 
 use crate::error::{ErrorKind, JwtError};
 use crate::json::{claims as scan_claims, Audience, Claims, Field, Header, Time};
@@ -170,22 +171,20 @@ fn key_not_found(kid: Option<&str>) -> JwtError {
     )
 }
 
-fn candidates(set: &[(Option<String>, usize)], kid: Option<&str>) -> Vec<usize> {
-    let by_kid: Vec<usize> = match kid {
-        Some(kid) => set
-            .iter()
-            .filter(|(k, _)| k.as_deref() == Some(kid))
+/// The key indices a token is tried against (usually one: no allocation per token).
+type Candidates = SmallVec<[usize; 4]>;
+
+fn candidates(set: &[(Option<String>, usize)], kid: Option<&str>) -> Candidates {
+    let with = |want: Option<&str>| -> Candidates {
+        set.iter()
+            .filter(|(k, _)| k.as_deref() == want)
             .map(|(_, i)| *i)
-            .collect(),
-        None => Vec::new(),
+            .collect()
     };
-    if !by_kid.is_empty() {
-        return by_kid;
+    match kid.map(|kid| with(Some(kid))) {
+        Some(by_kid) if !by_kid.is_empty() => by_kid,
+        _ => with(None),
     }
-    set.iter()
-        .filter(|(k, _)| k.is_none())
-        .map(|(_, i)| *i)
-        .collect()
 }
 
 /// A policy and a key table: what a batch checks (the input limits come with each call,
@@ -197,9 +196,9 @@ pub struct BatchVerifier {
 
 impl BatchVerifier {
     /// The key indices a token is tried against, or the error when there are none.
-    fn select(&self, kid: Option<&str>, claims: &Result<Claims<'_>, JwtError>) -> Result<Vec<usize>, JwtError> {
+    fn select(&self, kid: Option<&str>, claims: &Result<Claims<'_>, JwtError>) -> Result<Candidates, JwtError> {
         let set = match &self.keys.selection {
-            Selection::One => return Ok(vec![0]),
+            Selection::One => return Ok(smallvec::smallvec![0]),
             Selection::Set(set) => set,
             Selection::ByIssuer(map) => {
                 let c = claims.as_ref().map_err(Clone::clone)?;

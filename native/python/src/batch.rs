@@ -14,7 +14,6 @@ use turbojwt_core::error::{Detail, Segment};
 use turbojwt_core::jws::{self, Limits};
 use turbojwt_core::logs::{self, JsonlFields};
 use turbojwt_core::verify::KeyRef;
-use turbojwt_core::JwtError;
 
 use crate::errors::python_json_message;
 use crate::keys::resolve_for_verify;
@@ -205,18 +204,10 @@ impl BatchVerifier {
         let now = crate::decode::now();
         let limits = limits();
         let chunks = py.detach(|| self.inner.verify_jsonl(&lines, &fields, at, now, &limits, threads.max(1)));
-        let mut messages = HashMap::new();
-        for (i, v) in chunks.iter().flat_map(|c| c.verdicts.iter()).enumerate() {
-            if let Outcome::Invalid(e) = &v.outcome {
-                if let Detail::BadJson { segment } = e.detail {
-                    if let logs::Extracted::Token { token, .. } = logs::extract_jsonl(lines[i], &fields) {
-                        if let Some(msg) = json_message(py, token.as_bytes(), segment) {
-                            messages.insert(i, msg);
-                        }
-                    }
-                }
-            }
-        }
+        let messages = json_messages(py, &chunks, |i| match logs::extract_jsonl(lines[i], &fields) {
+            logs::Extracted::Token { token, .. } => Some(token.into_bytes().into()),
+            logs::Extracted::Problem(_) => None,
+        });
         Ok(BatchPart {
             len: lines.len(),
             chunks,
@@ -273,17 +264,7 @@ impl BatchVerifier {
         } else {
             self.pipelined(py, slices, at, &limits, threads, &mut dicts)?
         };
-        // PyJWT words a JSON error with Python's json module: re-derive those messages.
-        let mut messages = HashMap::new();
-        for (i, v) in chunks.iter().flat_map(|c| c.verdicts.iter()).enumerate() {
-            if let Outcome::Invalid(e) = &v.outcome {
-                if let Detail::BadJson { segment } = e.detail {
-                    if let Some(msg) = slices[i].and_then(|t| json_message(py, t, segment)) {
-                        messages.insert(i, msg);
-                    }
-                }
-            }
-        }
+        let messages = json_messages(py, &chunks, |i| slices[i].map(Into::into));
         Ok(BatchPart {
             len: slices.len(),
             chunks,
@@ -450,28 +431,50 @@ impl BatchPart {
             })
     }
 
-    /// `(class name, message)` of token `i`'s error, or None when it is valid.
-    fn error_of(&self, i: usize, v: &Verdict) -> Option<(String, String)> {
+    /// The exception class name of token `i`'s error (or `malformed`), None when it is valid.
+    fn error_name<'a>(&'a self, i: usize, v: &'a Verdict) -> Option<&'a str> {
         if let Some((err, _)) = self.overrides.get(&i) {
-            return err.clone();
+            return err.as_ref().map(|(name, _)| name.as_str());
         }
         match &v.outcome {
             Outcome::Valid => None,
-            Outcome::Invalid(e) => Some((
-                e.kind.class_name().to_string(),
-                self.messages.get(&i).cloned().unwrap_or_else(|| message(e)),
-            )),
-            Outcome::Malformed(reason) => Some(("malformed".to_string(), reason.clone())),
-            Outcome::Fallback(_) => Some((
-                "DecodeError".to_string(),
-                "not verified (fallback pending)".to_string(),
-            )),
+            Outcome::Invalid(e) => Some(e.kind.class_name()),
+            Outcome::Malformed(_) => Some("malformed"),
+            Outcome::Fallback(_) => Some("DecodeError"),
         }
+    }
+
+    /// `(class name, message)` of token `i`'s error, or None when it is valid.
+    fn error_of(&self, i: usize, v: &Verdict) -> Option<(String, String)> {
+        let name = self.error_name(i, v)?.to_string();
+        let message = match (self.overrides.get(&i), &v.outcome) {
+            (Some((Some((_, message)), _)), _) => message.clone(),
+            (_, Outcome::Invalid(e)) => self.messages.get(&i).cloned().unwrap_or_else(|| e.display_message()),
+            (_, Outcome::Malformed(reason)) => reason.clone(),
+            _ => "not verified (fallback pending)".to_string(),
+        };
+        Some((name, message))
     }
 }
 
-fn message(e: &JwtError) -> String {
-    e.display_message()
+/// PyJWT words a JSON error with Python's json module: those messages, re-derived for the
+/// verdicts refusing bad header or payload JSON, by token index. `token(i)` gives token i.
+fn json_messages<'t>(
+    py: Python<'_>,
+    chunks: &[Chunk],
+    token: impl Fn(usize) -> Option<std::borrow::Cow<'t, [u8]>>,
+) -> HashMap<usize, String> {
+    let mut messages = HashMap::new();
+    for (i, v) in chunks.iter().flat_map(|c| c.verdicts.iter()).enumerate() {
+        if let Outcome::Invalid(e) = &v.outcome {
+            if let Detail::BadJson { segment } = e.detail {
+                if let Some(msg) = token(i).and_then(|t| json_message(py, &t, segment)) {
+                    messages.insert(i, msg);
+                }
+            }
+        }
+    }
+    messages
 }
 
 #[pymethods]
@@ -507,7 +510,7 @@ impl BatchPart {
 
     fn valid(&self) -> Vec<bool> {
         self.with_chunk()
-            .map(|(i, _, v)| self.error_of(i, v).is_none())
+            .map(|(i, _, v)| self.error_name(i, v).is_none())
             .collect()
     }
 
@@ -541,11 +544,13 @@ impl BatchPart {
     fn counts(&self) -> HashMap<String, usize> {
         let mut out = HashMap::new();
         for (i, _, v) in self.with_chunk() {
-            let key = match self.error_of(i, v) {
-                None => "valid".to_string(),
-                Some((name, _)) => name,
-            };
-            *out.entry(key).or_insert(0) += 1;
+            let key = self.error_name(i, v).unwrap_or("valid");
+            match out.get_mut(key) {
+                Some(n) => *n += 1,
+                None => {
+                    out.insert(key.to_string(), 1);
+                }
+            }
         }
         out
     }
