@@ -244,6 +244,18 @@ class _ArrowSource(_Source):
 # ---------------------------------------------------------------------------- engine
 
 
+def check_policy_arguments(algorithms: Any, options: Any, *, require_algorithms: bool = False) -> list[str]:
+    """The algorithm names as a list; TypeError for arguments of the wrong type (shared by
+    the compiled verifiers: a mistake shows when they are built, not on the first token)."""
+    if isinstance(algorithms, str) or not all(isinstance(a, str) for a in algorithms):
+        raise TypeError("algorithms must be a list of algorithm names, e.g. ['RS256']")
+    if require_algorithms and not algorithms:
+        raise ValueError("algorithms must name at least one algorithm")
+    if options is not None and not isinstance(options, dict):
+        raise TypeError("options must be a dict or None")
+    return list(algorithms)
+
+
 class BatchEngine:
     """A key table and a decode policy compiled once; runs batches."""
 
@@ -258,18 +270,15 @@ class BatchEngine:
         leeway: float | timedelta = 0,
         options: dict[str, Any] | None = None,
     ) -> None:
-        if isinstance(algorithms, str) or not all(isinstance(a, str) for a in algorithms):
-            raise TypeError("algorithms must be a list of algorithm names, e.g. ['RS256']")
-        if options is not None and not isinstance(options, dict):
-            raise TypeError("options must be a dict or None")
+        algorithms = check_policy_arguments(algorithms, options)
         self.table = key_table(key)
         self.decode_args = dict(
-            algorithms=list(algorithms), options=options, audience=audience, issuer=issuer,
+            algorithms=algorithms, options=options, audience=audience, issuer=issuer,
             subject=subject, leeway=leeway,
         )
         try:
             self.native: Any = _native.BatchVerifier(
-                self.table.keys, self.table.selection, list(algorithms), audience, issuer, subject, leeway, options
+                self.table.keys, self.table.selection, algorithms, audience, issuer, subject, leeway, options
             )
         except NotImplementedError:
             self.native = None  # a key only the reference path takes: token by token

@@ -247,21 +247,17 @@ def read_csv(stream: IO[bytes], chunk_size: int, column: str, time_field: str | 
     out = Records(times=[] if time_field else None)
     for row in reader:
         line = reader.line_num
-        at = None
-        value = row.get(column)
-        if time_field:
-            try:
-                at = parse_time(row.get(time_field) or "")
-            except (ValueError, TypeError, OverflowError):
-                value, at = None, None
-                out.add(line, None, f"time field {time_field} is not a time")
-        if len(out) and out.lines[-1] == line:
-            pass  # already recorded (bad time)
-        elif value is None:
-            out.add(line, None, f"missing column {column}", at)
+        try:
+            at = parse_time(row.get(time_field) or "") if time_field else None
+        except (ValueError, TypeError, OverflowError):
+            out.add(line, None, f"time field {time_field} is not a time")
         else:
-            token = strip_bearer(value)
-            out.add(line, token or None, None if token else f"column {column} is empty", at)
+            value = row.get(column)
+            if value is None:
+                out.add(line, None, f"missing column {column}", at)
+            else:
+                token = strip_bearer(value)
+                out.add(line, token or None, None if token else f"column {column} is empty", at)
         if len(out) >= chunk_size:
             yield out
             out = Records(times=[] if time_field else None)

@@ -10,7 +10,7 @@ from . import _native
 from .api_jwk import PyJWK
 from .api_jws import _PUBLIC_KEY_ALGORITHMS, _unwrap_certificate_or_der, get_algorithm_by_name
 from .api_jwt import decode, decode_complete
-from .batch import BatchEngine, BatchResult
+from .batch import BatchEngine, BatchResult, check_policy_arguments
 from .exceptions import InvalidKeyError
 
 
@@ -37,13 +37,7 @@ class Verifier:
         leeway: float | timedelta = 0,
         options: dict[str, Any] | None = None,
     ) -> None:
-        if isinstance(algorithms, str) or not all(isinstance(a, str) for a in algorithms):
-            raise TypeError("algorithms must be a list of algorithm names, e.g. ['RS256']")
-        algorithms = list(algorithms)
-        if not algorithms:
-            raise ValueError("algorithms must name at least one algorithm")
-        if options is not None and not isinstance(options, dict):
-            raise TypeError("options must be a dict or None")
+        algorithms = check_policy_arguments(algorithms, options, require_algorithms=True)
         if not isinstance(leeway, (int, float, timedelta)):
             raise TypeError("leeway must be a number of seconds or a timedelta")
         if (options or {}).get("verify_signature", True) and not isinstance(key, PyJWK):

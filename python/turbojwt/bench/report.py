@@ -64,10 +64,11 @@ def row_dict(result: Result, r: Row) -> dict[str, Any]:
     }
     if r.samples:
         base, floor = result.baseline(r.group), result.floor(r.group)
+        vs_floor = paired(r, floor)
         d.update(
             median_us=r.median, p25_us=r.quantile(0.25), p75_us=r.quantile(0.75), min_us=min(r.samples),
             max_us=max(r.samples), rounds=len(r.samples), ops_per_s=1e6 / r.median, spread=r.spread,
-            speedup_vs_pyjwt=paired(r, base), x_floor=(1 / paired(r, floor)) if paired(r, floor) else None,
+            speedup_vs_pyjwt=paired(r, base), x_floor=1 / vs_floor if vs_floor else None,
         )
     return d
 

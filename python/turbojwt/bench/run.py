@@ -60,7 +60,7 @@ class Result:
         return seen
 
 
-def _gate(row: Row, make: Callable[[], Callable], check: Callable) -> None:
+def gate_row(row: Row, make: Callable[[], Callable], check: Callable) -> None:
     """Sets up the row's call and runs the correctness gate; failures are not timed."""
     try:
         fn = make()
@@ -88,7 +88,7 @@ def build_rows(algorithms: list[str], adapters: list[Adapter], ops: list[str],
             for adapter in adapters:
                 for form in KEY_FORMS:
                     row = Row(group, adapter.name, adapter.label, form)
-                    _gate(row, lambda: adapter.decoder(case, form), lambda fn: check_decoder(fn, case))
+                    gate_row(row, lambda: adapter.decoder(case, form), lambda fn: check_decoder(fn, case))
                     if row.call is not None:
                         token, fn = case.token, row.call
                         row.call = (lambda fn=fn, token=token: fn(token))
@@ -105,7 +105,7 @@ def build_rows(algorithms: list[str], adapters: list[Adapter], ops: list[str],
             group = f"{alg} encode"
             for adapter in adapters:
                 row = Row(group, adapter.name, adapter.label.replace("decode", "encode"), "")
-                _gate(row, lambda: adapter.encoder(case), lambda fn: check_encoder(fn, case))
+                gate_row(row, lambda: adapter.encoder(case), lambda fn: check_encoder(fn, case))
                 if row.call is not None:
                     claims, fn = case.claims, row.call
                     row.call = (lambda fn=fn, claims=claims: fn(claims))

@@ -7,10 +7,21 @@ every forged token is refused), the Unsupported reason, or the failure.
 from __future__ import annotations
 
 import sys
+from typing import Callable
 
-from .adapters import KEY_FORMS, Unsupported, all_adapters
-from .harness import check_decoder, check_encoder
+from .adapters import KEY_FORMS, all_adapters
+from .harness import Row, check_decoder, check_encoder
+from .run import gate_row
 from .material import ALGORITHMS, make_cases
+
+
+def check(make: Callable[[], Callable], gate: Callable[[Callable], str | None]) -> tuple[bool, str]:
+    """(failed, what to print) for one adapter call, through the harness's own gate."""
+    row = Row("", "", "", "")
+    gate_row(row, make, gate)
+    if row.status == "skipped":
+        return False, f"unsupported: {row.reason}"
+    return row.status == "failed", f"FAILED: {row.reason}" if row.status == "failed" else "ok"
 
 
 def main(names: list[str]) -> int:
@@ -26,22 +37,12 @@ def main(names: list[str]) -> int:
             continue
         for alg, case in cases.items():
             for form in KEY_FORMS:
-                try:
-                    problem = check_decoder(adapter.decoder(case, form), case)
-                except Unsupported as e:
-                    problem = f"unsupported: {e}"
-                except Exception as e:  # noqa: BLE001
-                    problem = f"FAILED to set up: {type(e).__name__}: {e}"
-                bad += problem is not None and not problem.startswith("unsupported")
-                print(f"{name:18} {alg:6} decode/{form:8} {problem or 'ok'}")
-            try:
-                problem = check_encoder(adapter.encoder(case), case)
-            except Unsupported as e:
-                problem = f"unsupported: {e}"
-            except Exception as e:  # noqa: BLE001
-                problem = f"FAILED to set up: {type(e).__name__}: {e}"
-            bad += problem is not None and not problem.startswith("unsupported")
-            print(f"{name:18} {alg:6} encode          {problem or 'ok'}")
+                failed, text = check(lambda: adapter.decoder(case, form), lambda fn: check_decoder(fn, case))
+                bad += failed
+                print(f"{name:18} {alg:6} decode/{form:8} {text}")
+            failed, text = check(lambda: adapter.encoder(case), lambda fn: check_encoder(fn, case))
+            bad += failed
+            print(f"{name:18} {alg:6} encode          {text}")
     return 1 if bad else 0
 
 
