@@ -24,6 +24,7 @@ from .exceptions import (
     PyJWTError,
 )
 from .jwks_client import PyJWKClient
+from .keyset import KeyNotFoundError, KeySet
 from .key_cache import CacheInfo, get_limits, key_cache_clear, key_cache_info, set_key_cache_size, set_limits
 from .verifier import Verifier
 from .warnings import InsecureKeyLengthWarning
@@ -64,6 +65,8 @@ __all__ = [
     "PyJWTError",
     # turbojwt's own
     "Verifier",
+    "KeySet",
+    "KeyNotFoundError",
     "verify_batch",
     "BatchResult",
     "BatchError",

@@ -501,6 +501,9 @@ class RSAAlgorithm(Algorithm):
         return key.sign(msg, padding.PKCS1v15(), self.hash_alg())
 
     def verify(self, msg: bytes, key: RSAPublicKey, sig: bytes) -> bool:
+        if isinstance(key, RSAPrivateKey):
+            # (PyJWT raises AttributeError here; a private key verifies with its public half)
+            key = key.public_key()
         try:
             key.verify(sig, msg, padding.PKCS1v15(), self.hash_alg())
         except InvalidSignature:
@@ -521,6 +524,9 @@ class RSAPSSAlgorithm(RSAAlgorithm):
         return key.sign(msg, self._pss(), self.hash_alg())
 
     def verify(self, msg: bytes, key: RSAPublicKey, sig: bytes) -> bool:
+        if isinstance(key, RSAPrivateKey):
+            # (PyJWT raises AttributeError here; a private key verifies with its public half)
+            key = key.public_key()
         try:
             key.verify(sig, msg, self._pss(), self.hash_alg())
         except InvalidSignature:

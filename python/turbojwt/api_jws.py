@@ -29,6 +29,7 @@ from .algorithms import (
     requires_cryptography,
 )
 from .api_jwk import PyJWK
+from .keyset import KeySet
 from .exceptions import DecodeError, InvalidAlgorithmError, InvalidKeyError, InvalidSignatureError, InvalidTokenError
 from .utils import base64url_encode
 from .warnings import InsecureKeyLengthWarning, RemovedInPyjwt3Warning
@@ -219,7 +220,7 @@ class PyJWS:
         merged_options: SigOptions = self.options if options is None else {**self.options, **options}
         verify_signature = merged_options["verify_signature"]
 
-        if verify_signature and not algorithms and not isinstance(key, PyJWK):
+        if verify_signature and not algorithms and not isinstance(key, (PyJWK, KeySet)):
             raise DecodeError(
                 'It is required that you pass in a value for the "algorithms" argument when calling decode().'
             )
@@ -306,6 +307,12 @@ class PyJWS:
         options: SigOptions | None = None,
     ) -> None:
         effective_options = options if options is not None else self.options
+        if isinstance(key, KeySet):
+            # The token's kid picks the key, bound to the algorithms its JWK allows (the
+            # caller's allow-list is checked first, as for any other key).
+            if algorithms is not None and header.get("alg") not in algorithms:
+                raise InvalidAlgorithmError("The specified alg value is not allowed")
+            key = key.key_for(header)
         if algorithms is None and isinstance(key, PyJWK):
             algorithms = [key.algorithm_name]
         try:

@@ -91,3 +91,4 @@ class PyJWKClientError(PyJWTError):
 
 class PyJWKClientConnectionError(PyJWKClientError):
     """The JWKS endpoint could not be reached or read."""
+
