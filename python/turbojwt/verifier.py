@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Container, Iterable, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import _native
 from .api_jwk import PyJWK
@@ -24,6 +24,7 @@ class Verifier:
 
     __slots__ = (
         "_native", "_batch", "decode", "decode_complete", "key", "options", "audience", "issuer", "subject", "leeway",
+        "cache_clear",
     )
 
     def __init__(
@@ -36,7 +37,17 @@ class Verifier:
         subject: str | None = None,
         leeway: float | timedelta = 0,
         options: dict[str, Any] | None = None,
+        cache: int | None = None,
+        cache_ttl: float = 600.0,
+        cache_max_token_bytes: int = 8192,
+        cache_negative_ttl: float = 0.0,
     ) -> None:
+        """``cache=N`` keeps the claims of up to N verified tokens (keyed by the whole
+        token), served only while the token is valid (``nbf``/``iat`` - leeway to ``exp``
+        + leeway) and for at most ``cache_ttl`` seconds; tokens over
+        ``cache_max_token_bytes`` are not cached; ``cache_negative_ttl`` > 0 also remembers
+        refusals (``InvalidTokenError``) that long. Each hit returns fresh dicts and lists.
+        ``decode_complete`` does not use the cache."""
         algorithms = check_policy_arguments(algorithms, options, require_algorithms=True)
         if not isinstance(leeway, (int, float, timedelta)):
             raise TypeError("leeway must be a number of seconds or a timedelta")
@@ -50,10 +61,15 @@ class Verifier:
                 issuer=issuer, subject=subject, leeway=leeway,
             )
 
-        self._native = _native.Verifier(key, algorithms, audience, issuer, subject, leeway, options, fallback)
+        cache_size = _check_cache_arguments(cache, cache_ttl, cache_max_token_bytes, cache_negative_ttl)
+        self._native = _native.Verifier(
+            key, algorithms, audience, issuer, subject, leeway, options, fallback,
+            cache_size, float(cache_ttl), cache_max_token_bytes, float(cache_negative_ttl),
+        )
         # Bound native methods: a call goes straight into Rust.
         self.decode = self._native.decode
         self.decode_complete = self._native.decode_complete
+        self.cache_clear = self._native.cache_clear
         self.key = key
         self.options = options
         self.audience = audience
@@ -74,12 +90,37 @@ class Verifier:
             )
         return self._batch.run(tokens, at=at, claims=claims, threads=threads)
 
+    def cache_info(self) -> TokenCacheInfo | None:
+        """Hits, misses, maxsize and currsize of the verified-token cache (None when off)."""
+        info = self._native.cache_info()
+        return None if info is None else TokenCacheInfo(*info)
+
     @property
     def algorithms(self) -> list[str]:
         return list(self._native.algorithms)
 
     def __repr__(self) -> str:
         return f"Verifier(algorithms={self.algorithms!r}, audience={self.audience!r}, issuer={self.issuer!r})"
+
+
+class TokenCacheInfo(NamedTuple):
+    hits: int
+    misses: int
+    maxsize: int
+    currsize: int
+
+
+def _check_cache_arguments(cache: Any, ttl: Any, max_token: Any, negative_ttl: Any) -> int:
+    if cache is None:
+        return 0
+    if isinstance(cache, bool) or not isinstance(cache, int) or cache < 0:
+        raise TypeError("cache must be a number of tokens (or None)")
+    for name, value in (("cache_ttl", ttl), ("cache_negative_ttl", negative_ttl)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+            raise ValueError(f"{name} must be a number of seconds >= 0")
+    if isinstance(max_token, bool) or not isinstance(max_token, int) or max_token < 0:
+        raise ValueError("cache_max_token_bytes must be an int >= 0")
+    return cache
 
 
 def _check_key(key: Any, algorithms: list[str]) -> None:

@@ -22,6 +22,7 @@ use crate::keys::{resolve_for_verify, KeyRef};
 use crate::limits::limits;
 use crate::policy::{build, build_remembered};
 use crate::pyjson::{payload_to_py, PyErrOr};
+use crate::token_cache::{time_seconds, Lookup, TokenCache, TokenTimes};
 
 const PARSER: PythonParse = PythonParse {
     allow_inf_nan: true,
@@ -87,6 +88,7 @@ pub fn run<'py>(
     limits: &Limits,
     complete: bool,
     at: f64,
+    times: Option<&mut TokenTimes>,
 ) -> PyResult<Outcome<'py>> {
     let err = |e: JwtError, data: Option<&[u8]>| to_pyerr(py, &e, data);
     let seg = jws::split(token, limits).map_err(|e| err(e, None))?;
@@ -177,6 +179,13 @@ pub fn run<'py>(
         .claims
         .validate(&claims, at)
         .map_err(|e| err(e, None))?;
+    if let Some(t) = times {
+        *t = TokenTimes {
+            exp: time_seconds(claims.exp),
+            nbf: time_seconds(claims.nbf),
+            iat: time_seconds(claims.iat),
+        };
+    }
     let payload = payload.into_any();
     if !complete {
         return Ok(Outcome::Done(payload));
@@ -347,6 +356,7 @@ pub fn decode_fast(
         &limits(),
         complete,
         now(),
+        None,
     )? {
         Outcome::Done(v) => Ok(v.unbind()),
         Outcome::Fallback => Ok(not_implemented(py)),
@@ -362,12 +372,17 @@ pub struct Verifier {
     /// same arguments, for keys or tokens the core hands over.
     fallback: Py<PyAny>,
     algorithms: Vec<String>,
+    /// `Verifier(cache=N)`: verified tokens' claims (None: off).
+    cache: Option<TokenCache>,
 }
 
 #[pymethods]
 impl Verifier {
     #[new]
-    #[pyo3(signature = (key, algorithms, audience, issuer, subject, leeway, options, fallback))]
+    #[pyo3(signature = (
+        key, algorithms, audience, issuer, subject, leeway, options, fallback,
+        cache_size=0, cache_ttl=600.0, cache_max_token=8192, cache_negative_ttl=0.0
+    ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -379,6 +394,10 @@ impl Verifier {
         leeway: Option<&Bound<'_, PyAny>>,
         options: Option<&Bound<'_, PyAny>>,
         fallback: Py<PyAny>,
+        cache_size: usize,
+        cache_ttl: f64,
+        cache_max_token: usize,
+        cache_negative_ttl: f64,
     ) -> PyResult<Self> {
         let names: Vec<String> = algorithms
             .extract()
@@ -404,12 +423,31 @@ impl Verifier {
         } else {
             None
         };
+        let cache = TokenCache::new(
+            cache_size,
+            cache_ttl,
+            cache_max_token,
+            cache_negative_ttl,
+            policy.claims.leeway,
+        );
         Ok(Verifier {
             key,
             policy,
             fallback,
             algorithms: names,
+            cache,
         })
+    }
+
+    /// `(hits, misses, maxsize, currsize)` of the verified-token cache (None when off).
+    fn cache_info(&self) -> Option<(u64, u64, usize, usize)> {
+        self.cache.as_ref().map(TokenCache::info)
+    }
+
+    fn cache_clear(&self) {
+        if let Some(c) = &self.cache {
+            c.clear();
+        }
     }
 
     /// Verifies `token` and returns its claims.
@@ -441,17 +479,38 @@ impl Verifier {
         let Some(bytes) = token_bytes(py, token)? else {
             return self.fallback.call1(py, (token, complete));
         };
-        match run(
+        let at = now();
+        let cache = self.cache.as_ref().filter(|_| !complete);
+        if let Some(cache) = cache {
+            match cache.get(py, bytes, at)? {
+                Lookup::Hit(claims) => return Ok(claims),
+                Lookup::Refused(e) => return Err(e),
+                Lookup::Miss => {}
+            }
+        }
+        let mut times = TokenTimes::default();
+        let result = run(
             py,
             bytes,
             self.key.as_ref(),
             &self.policy,
             &limits(),
             complete,
-            now(),
-        )? {
-            Outcome::Done(v) => Ok(v.unbind()),
-            Outcome::Fallback => self.fallback.call1(py, (token, complete)),
+            at,
+            cache.map(|_| &mut times),
+        );
+        match (result, cache) {
+            (Ok(Outcome::Done(v)), Some(cache)) => {
+                cache.insert_claims(py, bytes, &v, times, at)?;
+                Ok(v.unbind())
+            }
+            (Ok(Outcome::Done(v)), None) => Ok(v.unbind()),
+            (Ok(Outcome::Fallback), _) => self.fallback.call1(py, (token, complete)),
+            (Err(e), Some(cache)) => {
+                cache.insert_error(py, bytes, &e, at);
+                Err(e)
+            }
+            (Err(e), None) => Err(e),
         }
     }
 }

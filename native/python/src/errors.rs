@@ -72,3 +72,10 @@ pub fn warn_key_length(py: Python<'_>, message: &str) -> PyResult<()> {
     let msg = CString::new(message).unwrap_or_default();
     PyErr::warn(py, category, &msg, 2)
 }
+
+/// Whether `err` is an `InvalidTokenError` (a verdict on the token, not a key or usage error).
+pub fn is_token_error(py: Python<'_>, err: &PyErr) -> bool {
+    exceptions(py)
+        .and_then(|m| m.getattr("InvalidTokenError"))
+        .is_ok_and(|cls| err.value(py).is_instance(&cls).unwrap_or(false))
+}

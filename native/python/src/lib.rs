@@ -13,6 +13,7 @@ mod keys;
 mod limits;
 mod policy;
 mod pyjson;
+mod token_cache;
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -1,0 +1,75 @@
+"""Verified-token cache of ``Verifier(cache=N)`` (issue 6), side by side in one process:
+a hit, a miss (a token seen for the first time, with the cache on) and a plain
+``Verifier.decode`` without cache, for HS256 and RS256 12-claim tokens; interleaved rounds,
+median (min..max) per call, loop overhead included.
+
+    python benchmarks/token_cache.py [--rounds N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+import timeit
+
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+import turbojwt
+
+
+HIT_LOOP = 20_000
+
+
+def claims(i: int, now: int) -> dict:
+    return {"iss": "https://idp.example.com", "sub": f"user-{i}", "aud": "api://default", "exp": now + 3600,
+            "nbf": now - 10, "iat": now - 10, "jti": f"{i:08x}", "name": "Jane Doe", "email": "jane@example.com",
+            "roles": ["admin", "user"], "tenant": "acme", "scope": "read write"}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=7)
+    args = ap.parse_args()
+    now = int(time.time())
+    rsa_key = rsa.generate_private_key(65537, 2048)
+    print("| alg | hit µs | miss µs (cache on, first sight) | plain decode µs | miss vs plain |")
+    print("| --- | --- | --- | --- | --- |")
+    for alg, sign_key, verify_key, n in (("HS256", "s" * 32, "s" * 32, 4000), ("RS256", rsa_key, rsa_key.public_key(), 300)):
+        kw = dict(algorithms=[alg], audience="api://default", issuer="https://idp.example.com")
+        tokens = [turbojwt.encode(claims(i, now), sign_key, algorithm=alg) for i in range(n)]
+        plain = turbojwt.Verifier(verify_key, **kw)
+        cached = turbojwt.Verifier(verify_key, **kw, cache=2 * n)
+        hot = tokens[0]
+        cached.decode(hot), cached.decode(hot)
+        decode = cached.decode
+
+        def hits() -> None:
+            for _ in range(HIT_LOOP):
+                decode(hot)
+
+        def misses() -> None:
+            cached.cache_clear()
+            for t in tokens:
+                decode(t)
+
+        def plains() -> None:
+            for t in tokens:
+                plain.decode(t)
+
+        out: dict[str, list[float]] = {"hit": [], "miss": [], "plain": []}
+        for _ in range(args.rounds):
+            for name, fn in (("hit", hits), ("miss", misses), ("plain", plains)):
+                count = HIT_LOOP if name == "hit" else n
+                out[name].append(min(timeit.repeat(fn, number=1, repeat=3)) / count * 1e6)
+        ratio = [m / p for m, p in zip(out["miss"], out["plain"])]
+
+        def fmt(v: list[float]) -> str:
+            return f"{statistics.median(v):.3f} ({min(v):.3f}..{max(v):.3f})"
+
+        print(f"| {alg} | {fmt(out['hit'])} | {fmt(out['miss'])} | {fmt(out['plain'])} | "
+              f"{(statistics.median(ratio) - 1) * 100:+.1f}% |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,281 @@
+//! The verified-token cache of `Verifier(cache=N)`: claims of tokens this verifier already
+//! verified, keyed by the full token bytes (equality is on every byte: a hash collision
+//! can only cost a miss, never serve another token's claims). An entry is served only
+//! inside the token's own validity window (`nbf`/`iat` - leeway .. `exp` + leeway) and for
+//! at most the maximum TTL; each hit returns fresh containers, so callers may mutate them.
+//!
+//! A token is admitted the second time it verifies (a "doorkeeper" of hashes seen once, as
+//! in TinyLFU): a stream of one-off tokens then costs a hash each instead of a copy, an
+//! insertion and an eviction, and cannot flush the tokens that repeat.
+
+use std::hash::BuildHasher;
+use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, TryLockError};
+
+use lru::LruCache;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyTuple, PyType};
+use turbojwt_core::json::Time;
+
+use crate::errors::is_token_error;
+
+/// The registered times of a verified token, as read by the claim checks.
+#[derive(Clone, Copy, Default)]
+pub struct TokenTimes {
+    pub exp: Option<f64>,
+    pub nbf: Option<f64>,
+    pub iat: Option<f64>,
+}
+
+pub fn time_seconds(t: Option<Time>) -> Option<f64> {
+    match t? {
+        Time::Int(i) => Some(i as f64),
+        Time::Big(f) => Some(f),
+        Time::Invalid => None,
+    }
+}
+
+enum Cached {
+    /// The claims dict (never handed out itself) and the members whose values are lists or
+    /// dicts (copied on every hit), with whether those hold containers themselves.
+    Claims { dict: Py<PyDict>, nested: Vec<(Py<PyAny>, bool)> },
+    /// A refusal: the exception class and its arguments.
+    Error { kind: Py<PyType>, args: Py<PyTuple> },
+}
+
+struct Entry {
+    cached: Cached,
+    not_before: f64,
+    expires: f64,
+}
+
+struct State {
+    map: LruCache<Box<[u8]>, Entry>,
+    /// Hashes of tokens seen once, direct-mapped (a collision only admits a token early).
+    seen_once: Vec<u64>,
+}
+
+pub struct TokenCache {
+    state: Mutex<State>,
+    /// Randomly keyed per cache: which tokens collide cannot be chosen from outside.
+    hasher: foldhash::quality::RandomState,
+    capacity: usize,
+    max_ttl: f64,
+    max_token_len: usize,
+    negative_ttl: f64,
+    leeway: f64,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+/// What a lookup found (taken out of the lock before any Python object is built).
+pub enum Lookup {
+    Hit(Py<PyAny>),
+    Refused(PyErr),
+    Miss,
+}
+
+impl TokenCache {
+    pub fn new(capacity: usize, max_ttl: f64, max_token_len: usize, negative_ttl: f64, leeway: f64) -> Option<Self> {
+        let cap = NonZeroUsize::new(capacity)?;
+        Some(TokenCache {
+            state: Mutex::new(State {
+                map: LruCache::new(cap),
+                seen_once: vec![0; capacity.next_power_of_two().saturating_mul(2).min(1 << 22)],
+            }),
+            hasher: foldhash::quality::RandomState::default(),
+            capacity,
+            max_ttl,
+            max_token_len,
+            negative_ttl,
+            leeway,
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        })
+    }
+
+    /// The map, unless this thread already holds it further up the stack (building Python
+    /// objects can run the garbage collector, whose finalizers may decode a token): then
+    /// the cache is skipped rather than deadlocking.
+    fn lock(&self) -> Option<MutexGuard<'_, State>> {
+        match self.state.try_lock() {
+            Ok(g) => Some(g),
+            Err(TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(TryLockError::WouldBlock) => None,
+        }
+    }
+
+    pub fn cacheable(&self, token: &[u8]) -> bool {
+        token.len() <= self.max_token_len
+    }
+
+    pub fn get(&self, py: Python<'_>, token: &[u8], now: f64) -> PyResult<Lookup> {
+        if !self.cacheable(token) {
+            return Ok(Lookup::Miss);
+        }
+        let found = {
+            let Some(mut state) = self.lock() else {
+                return Ok(Lookup::Miss);
+            };
+            match state.map.get(token) {
+                Some(e) if e.not_before <= now && now < e.expires => Some(match &e.cached {
+                    Cached::Claims { dict, nested } => Ok((
+                        dict.clone_ref(py),
+                        nested.iter().map(|(k, deep)| (k.clone_ref(py), *deep)).collect::<Vec<_>>(),
+                    )),
+                    Cached::Error { kind, args } => Err((kind.clone_ref(py), args.clone_ref(py))),
+                }),
+                Some(_) => {
+                    // Outside its window: gone for good (a clock set back is rare enough).
+                    drop(state.map.pop(token));
+                    None
+                }
+                None => None,
+            }
+        };
+        let Some(found) = found else {
+            self.misses.fetch_add(1, Ordering::Relaxed);
+            return Ok(Lookup::Miss);
+        };
+        self.hits.fetch_add(1, Ordering::Relaxed);
+        Ok(match found {
+            Ok((dict, nested)) => Lookup::Hit(fresh_claims(dict.bind(py), &nested)?.into_any().unbind()),
+            Err((kind, args)) => Lookup::Refused(PyErr::from_type(kind.into_bound(py), args)),
+        })
+    }
+
+    /// Remembers the claims of a token that verified (a copy: `claims` goes to the caller).
+    pub fn insert_claims(&self, py: Python<'_>, token: &[u8], claims: &Bound<'_, PyAny>, times: TokenTimes, now: f64) -> PyResult<()> {
+        let Ok(dict) = claims.cast::<PyDict>() else {
+            return Ok(());
+        };
+        let mut expires = now + self.max_ttl;
+        if let Some(exp) = times.exp {
+            expires = expires.min(exp + self.leeway);
+        }
+        let not_before = times.nbf.into_iter().chain(times.iat).fold(f64::NEG_INFINITY, f64::max) - self.leeway;
+        if !(expires > now) || !self.cacheable(token) || !self.admit(token) {
+            return Ok(());
+        }
+        let mut nested = Vec::new();
+        for (k, v) in dict.iter() {
+            if is_container(&v) {
+                nested.push((k.unbind(), holds_containers(&v)));
+            }
+        }
+        let copy = fresh_claims(dict, &nested)?.unbind();
+        self.put(token, Entry { cached: Cached::Claims { dict: copy, nested }, not_before, expires });
+        Ok(())
+    }
+
+    /// Remembers a refusal of the token itself (an `InvalidTokenError`) for the negative
+    /// TTL, when one is set.
+    pub fn insert_error(&self, py: Python<'_>, token: &[u8], err: &PyErr, now: f64) {
+        if self.negative_ttl <= 0.0 || !self.cacheable(token) || !is_token_error(py, err) || !self.admit(token) {
+            return;
+        }
+        let Ok(args) = err.value(py).getattr("args").and_then(|a| a.cast_into::<PyTuple>().map_err(Into::into)) else {
+            return;
+        };
+        let kind = err.get_type(py).unbind();
+        self.put(
+            token,
+            Entry {
+                cached: Cached::Error { kind, args: args.unbind() },
+                not_before: f64::NEG_INFINITY,
+                expires: now + self.negative_ttl,
+            },
+        );
+    }
+
+    /// Whether a token not in the cache has been seen before; notes it if not.
+    fn admit(&self, token: &[u8]) -> bool {
+        let Some(mut state) = self.lock() else {
+            return false;
+        };
+        let h = self.hasher.hash_one(token) | 1; // 0 marks an empty slot
+        let slots = state.seen_once.len();
+        let slot = &mut state.seen_once[(h as usize) & (slots - 1)];
+        if *slot == h {
+            *slot = 0;
+            true
+        } else {
+            *slot = h;
+            false
+        }
+    }
+
+    fn put(&self, token: &[u8], entry: Entry) {
+        let evicted = match self.lock() {
+            Some(mut state) => state.map.push(token.into(), entry),
+            None => None,
+        };
+        // Released after the lock (a claims dict holds only JSON values: no finalizers).
+        drop(evicted);
+    }
+
+    /// (hits, misses, maxsize, currsize)
+    pub fn info(&self) -> (u64, u64, usize, usize) {
+        let size = self.lock().map_or(0, |s| s.map.len());
+        (self.hits.load(Ordering::Relaxed), self.misses.load(Ordering::Relaxed), self.capacity, size)
+    }
+
+    pub fn clear(&self) {
+        let old = self.lock().map(|mut s| {
+            s.seen_once.fill(0);
+            let cap = s.map.cap();
+            std::mem::replace(&mut s.map, LruCache::new(cap))
+        });
+        drop(old);
+        self.hits.store(0, Ordering::Relaxed);
+        self.misses.store(0, Ordering::Relaxed);
+    }
+}
+
+fn is_container(v: &Bound<'_, PyAny>) -> bool {
+    v.is_instance_of::<PyDict>() || v.is_instance_of::<PyList>()
+}
+
+fn holds_containers(v: &Bound<'_, PyAny>) -> bool {
+    if let Ok(d) = v.cast::<PyDict>() {
+        return d.values().iter().any(|x| is_container(&x));
+    }
+    v.cast::<PyList>().is_ok_and(|l| l.iter().any(|x| is_container(&x)))
+}
+
+/// A copy of a cached claims dict with fresh copies of its list and dict members (strings
+/// and numbers are immutable and shared).
+fn fresh_claims<'py>(dict: &Bound<'py, PyDict>, nested: &[(Py<PyAny>, bool)]) -> PyResult<Bound<'py, PyDict>> {
+    let py = dict.py();
+    let out = dict.copy()?;
+    for (k, deep) in nested {
+        let k = k.bind(py);
+        if let Some(v) = dict.get_item(k)? {
+            let fresh = if *deep {
+                deep_copy(&v)?
+            } else if let Ok(l) = v.cast::<PyList>() {
+                l.get_slice(0, l.len()).into_any()
+            } else {
+                v.cast::<PyDict>()?.copy()?.into_any()
+            };
+            out.set_item(k, fresh)?;
+        }
+    }
+    Ok(out)
+}
+
+fn deep_copy<'py>(v: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    if let Ok(d) = v.cast::<PyDict>() {
+        let out = PyDict::new(v.py());
+        for (k, x) in d.iter() {
+            out.set_item(k, deep_copy(&x)?)?;
+        }
+        return Ok(out.into_any());
+    }
+    if let Ok(l) = v.cast::<PyList>() {
+        let items = l.iter().map(|x| deep_copy(&x)).collect::<PyResult<Vec<_>>>()?;
+        return Ok(PyList::new(v.py(), items)?.into_any());
+    }
+    Ok(v.clone())
+}
