@@ -23,6 +23,7 @@ from .exceptions import (
     PyJWKSetError,
     PyJWTError,
 )
+from .jwks import JWKSClient
 from .jwks_client import PyJWKClient
 from .keyset import KeyNotFoundError, KeySet
 from .key_cache import CacheInfo, get_limits, key_cache_clear, key_cache_info, set_key_cache_size, set_limits
@@ -66,6 +67,7 @@ __all__ = [
     # turbojwt's own
     "Verifier",
     "KeySet",
+    "JWKSClient",
     "KeyNotFoundError",
     "verify_batch",
     "BatchResult",
