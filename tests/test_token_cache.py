@@ -207,3 +207,19 @@ def test_off_by_default():
     v = Verifier(SECRET, algorithms=["HS256"])
     assert v.cache_info() is None
     v.cache_clear()
+
+
+def test_a_lowered_token_limit_applies_to_cached_tokens():
+    v = verifier()
+    t = token(sub="a", pad="x" * 100)
+    for _ in range(3):
+        v.decode(t)
+    assert v.cache_info().hits == 1
+    max_token_length, max_json_depth = turbojwt.get_limits()
+    turbojwt.set_limits(max_token_length=64)
+    try:
+        with pytest.raises(turbojwt.DecodeError, match="over the limit"):
+            v.decode(t)
+    finally:
+        turbojwt.set_limits(max_token_length=max_token_length, max_json_depth=max_json_depth)
+    assert v.decode(t)["sub"] == "a"

@@ -284,7 +284,7 @@ class JWKSClient:
 
     def _start_background_sync(self, seen: int) -> None:
         with self._lock:
-            if self._background is not None and self._background.is_alive():
+            if self._background is not None and not self._background_done():
                 return
             self._background = threading.Thread(
                 target=self._refresh_sync, args=(seen,), name="turbojwt-jwks-refresh", daemon=True)
@@ -398,6 +398,8 @@ class JWKSClient:
         found = self._lookup(keys, kid, alg)
         if found is not None:
             return found
+        if kid in keys:
+            keys.entry(kid, alg)  # the kid is known: raises its InvalidAlgorithmError
         with self._lock:
             self._stats["unknown_kid_refusals"] += 1
             if isinstance(kid, str):

@@ -480,7 +480,12 @@ impl Verifier {
             return self.fallback.call1(py, (token, complete));
         };
         let at = now();
-        let cache = self.cache.as_ref().filter(|_| !complete);
+        let limits = limits();
+        // (a token over a limit lowered since it was cached is not served from the cache)
+        let cache = self
+            .cache
+            .as_ref()
+            .filter(|_| !complete && bytes.len() <= limits.max_token_length);
         if let Some(cache) = cache {
             match cache.get(py, bytes, at)? {
                 Lookup::Hit(claims) => return Ok(claims),
@@ -494,7 +499,7 @@ impl Verifier {
             bytes,
             self.key.as_ref(),
             &self.policy,
-            &limits(),
+            &limits,
             complete,
             at,
             cache.map(|_| &mut times),
