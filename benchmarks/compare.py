@@ -564,6 +564,8 @@ def main(argv=None) -> int:
     ap.add_argument("--rounds", type=int, help="override the number of recorded rounds")
     ap.add_argument("--batch-ms", type=float, help="override the target wall time of one batch")
     ap.add_argument("--no-batch", action="store_true", help="leave out batch verification (benchmarks/batch.py)")
+    ap.add_argument("--no-cache", action="store_true",
+                    help="leave out the verified-token cache (benchmarks/token_cache.py)")
     ap.add_argument("--no-libs", action="store_true",
                     help="leave out the all-libraries comparison (turbojwt bench) and its chart")
     args = ap.parse_args(argv)
@@ -612,6 +614,16 @@ def main(argv=None) -> int:
         lines += batch_lines
         lines += ["### Targets (issue 3)", "", "| target | measured | limit | result |", "| :-- | :-- | :-- | :-: |"]
         for name, measured, limit, ok in batch_targets:
+            lines.append(f"| {name} | {measured} | {limit} | {'PASS' if ok else '**MISS**'} |")
+        lines.append("")
+    if turbo is not None and not args.no_cache:
+        import token_cache as cache_bench  # benchmarks/token_cache.py, beside this file
+
+        log("verified-token cache ...")
+        cache_lines, cache_targets = cache_bench.section(args.quick, log)
+        lines += cache_lines
+        lines += ["### Targets (issue 6)", "", "| target | measured | limit | result |", "| :-- | :-- | :-- | :-: |"]
+        for name, measured, limit, ok in cache_targets:
             lines.append(f"| {name} | {measured} | {limit} | {'PASS' if ok else '**MISS**'} |")
         lines.append("")
     if turbo is not None and not args.no_libs:

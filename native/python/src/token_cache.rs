@@ -38,10 +38,16 @@ pub fn time_seconds(t: Option<Time>) -> Option<f64> {
 
 enum Cached {
     /// The claims dict (never handed out itself) and the members whose values are lists or
-    /// dicts (copied on every hit), with whether those hold containers themselves.
-    Claims { dict: Py<PyDict>, nested: Vec<(Py<PyAny>, bool)> },
+    /// dicts (copied on every hit): name, value, and whether it holds containers itself.
+    Claims { dict: Py<PyDict>, nested: Vec<Nested> },
     /// A refusal: the exception class and its arguments.
     Error { kind: Py<PyType>, args: Py<PyTuple> },
+}
+
+struct Nested {
+    name: Py<PyAny>,
+    value: Py<PyAny>,
+    deep: bool,
 }
 
 struct Entry {
@@ -122,7 +128,10 @@ impl TokenCache {
                 Some(e) if e.not_before <= now && now < e.expires => Some(match &e.cached {
                     Cached::Claims { dict, nested } => Ok((
                         dict.clone_ref(py),
-                        nested.iter().map(|(k, deep)| (k.clone_ref(py), *deep)).collect::<Vec<_>>(),
+                        nested
+                            .iter()
+                            .map(|n| Nested { name: n.name.clone_ref(py), value: n.value.clone_ref(py), deep: n.deep })
+                            .collect::<Vec<_>>(),
                     )),
                     Cached::Error { kind, args } => Err((kind.clone_ref(py), args.clone_ref(py))),
                 }),
@@ -158,13 +167,17 @@ impl TokenCache {
         if !(expires > now) || !self.cacheable(token) || !self.admit(token) {
             return Ok(());
         }
+        let copy = dict.copy()?;
         let mut nested = Vec::new();
         for (k, v) in dict.iter() {
             if is_container(&v) {
-                nested.push((k.unbind(), holds_containers(&v)));
+                let deep = holds_containers(&v);
+                let value = deep_copy(&v)?;
+                copy.set_item(&k, &value)?;
+                nested.push(Nested { name: k.unbind(), value: value.unbind(), deep });
             }
         }
-        let copy = fresh_claims(dict, &nested)?.unbind();
+        let copy = copy.unbind();
         self.put(token, Entry { cached: Cached::Claims { dict: copy, nested }, not_before, expires });
         Ok(())
     }
@@ -246,21 +259,19 @@ fn holds_containers(v: &Bound<'_, PyAny>) -> bool {
 
 /// A copy of a cached claims dict with fresh copies of its list and dict members (strings
 /// and numbers are immutable and shared).
-fn fresh_claims<'py>(dict: &Bound<'py, PyDict>, nested: &[(Py<PyAny>, bool)]) -> PyResult<Bound<'py, PyDict>> {
+fn fresh_claims<'py>(dict: &Bound<'py, PyDict>, nested: &[Nested]) -> PyResult<Bound<'py, PyDict>> {
     let py = dict.py();
     let out = dict.copy()?;
-    for (k, deep) in nested {
-        let k = k.bind(py);
-        if let Some(v) = dict.get_item(k)? {
-            let fresh = if *deep {
-                deep_copy(&v)?
-            } else if let Ok(l) = v.cast::<PyList>() {
-                l.get_slice(0, l.len()).into_any()
-            } else {
-                v.cast::<PyDict>()?.copy()?.into_any()
-            };
-            out.set_item(k, fresh)?;
-        }
+    for n in nested {
+        let v = n.value.bind(py);
+        let fresh = if n.deep {
+            deep_copy(v)?
+        } else if let Ok(l) = v.cast::<PyList>() {
+            l.get_slice(0, l.len()).into_any()
+        } else {
+            v.cast::<PyDict>()?.copy()?.into_any()
+        };
+        out.set_item(n.name.bind(py), fresh)?;
     }
     Ok(out)
 }
