@@ -24,6 +24,8 @@ from . import _native
 from .api_jwk import PyJWK, PyJWKSet
 from .api_jwt import _JUDGED_AT, _jwt_global_obj
 from .exceptions import PyJWKSetError, PyJWTError
+from .jwks import JWKSClient
+from .keyset import KeySet
 from .warnings import InsecureKeyLengthWarning
 
 __all__ = ["BatchError", "BatchResult", "TokenResult", "verify_batch"]
@@ -121,7 +123,12 @@ def _usable_for_verify(jwk: Mapping[str, Any]) -> bool:
 
 
 def _jwks_entries(jwks: Any) -> list[tuple[str | None, Any]]:
-    """(kid, PyJWK) for every signing key of a JWKS given as a dict or PyJWKSet."""
+    """(kid, PyJWK) for every signing key of a JWKS given as a dict, PyJWKSet, KeySet or
+    JWKSClient (its current keys); a KeySet key appears once per algorithm it allows."""
+    if isinstance(jwks, JWKSClient):
+        jwks = jwks.get_key_set()
+    if isinstance(jwks, KeySet):
+        return [(e.kid, e.key(alg)) for e in jwks for alg in e.algorithms]
     if isinstance(jwks, PyJWKSet):
         keys = [k for k in jwks.keys if _usable_for_verify(k._jwk_data)]
         entries = [(k.key_id, k) for k in keys]
@@ -141,7 +148,7 @@ def _jwks_entries(jwks: Any) -> list[tuple[str | None, Any]]:
 
 
 def _is_jwks(key: Any) -> bool:
-    return isinstance(key, PyJWKSet) or (isinstance(key, Mapping) and isinstance(key.get("keys"), list))
+    return isinstance(key, (PyJWKSet, KeySet, JWKSClient)) or (isinstance(key, Mapping) and isinstance(key.get("keys"), list))
 
 
 def _is_jwk(key: Any) -> bool:
@@ -172,17 +179,20 @@ def key_table(key: Any) -> KeyTable:
     by ``kid``, or a mapping issuer -> key(s) picked by the token's ``iss``."""
     if _is_jwks(key):
         entries = _jwks_entries(key)
-        return KeyTable([k for _, k in entries], [(kid, i) for i, (kid, _) in enumerate(entries)])
+        selection: Any = [(kid, i) for i, (kid, _) in enumerate(entries)]
+        if isinstance(key, (KeySet, JWKSClient)):
+            selection = ("strict", selection)  # KeySet.entry's rule for picking the key
+        return KeyTable([k for _, k in entries], selection)
     if isinstance(key, Mapping) and not _is_jwk(key):
         if not key or not all(isinstance(iss, str) for iss in key):
             raise TypeError("a key mapping must map issuer strings to keys")
         keys: list[Any] = []
-        selection: dict[str, list[tuple[str | None, int]]] = {}
+        by_issuer: dict[str, list[tuple[str | None, int]]] = {}
         for iss, value in key.items():
             entries = _set_entries(value)
-            selection[iss] = [(kid, len(keys) + i) for i, (kid, _) in enumerate(entries)]
+            by_issuer[iss] = [(kid, len(keys) + i) for i, (kid, _) in enumerate(entries)]
             keys.extend(k for _, k in entries)
-        return KeyTable(keys, selection)
+        return KeyTable(keys, by_issuer)
     if _is_jwk(key):
         key = PyJWK(dict(key))
     return KeyTable([key], None)

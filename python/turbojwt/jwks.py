@@ -319,6 +319,14 @@ class JWKSClient:
             self._refresh_sync(seen)
         return self._lookup_or_refuse(kid, alg)
 
+    def key_for_verifier(self, kid: str | None, alg: str) -> tuple[PyJWK, float]:
+        """For ``Verifier(client, ...)``: the key and how many seconds the verifier may keep
+        it without asking again (until the refresh is due; at least 1 s while stale)."""
+        key = self.get_signing_key(kid, alg)
+        with self._lock:
+            due = self._fetched_at + self._ttl * (1 - self.refresh_ahead) - self._clock()
+        return key, max(due, 1.0)
+
     def get_signing_key_from_jwt(self, token: str | bytes) -> PyJWK:
         header = get_unverified_header(token)
         return self.get_signing_key(header.get("kid"), header.get("alg"))

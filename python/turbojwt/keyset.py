@@ -149,7 +149,7 @@ class KeySet:
         if not self.entries:
             why = "; ".join(f"{kid!r}: {reason}" for kid, reason in self.rejected) or "it is empty"
             raise PyJWKSetError(f"The JWK Set did not contain any usable keys ({why})")
-        self._by_kid = {e.kid: e for e in self.entries}
+        self._by_kid = {e.kid: e for e in self.entries if e.kid is not None}
 
     def _check(self, jwk: Any, allow_symmetric: bool) -> KeySetEntry | str:
         """The entry for a usable key, or why it is left out."""
@@ -212,13 +212,13 @@ class KeySet:
     def entry(self, kid: str | None, alg: str | None = None) -> KeySetEntry:
         """The key a token with this ``kid`` (and ``alg``) is verified with.
 
-        A token without a ``kid`` uses the one key of the set that allows its algorithm,
-        if there is exactly one.
+        A token with a ``kid`` uses the key with that kid only; a token without one, the one
+        key of the set that allows its algorithm, if there is exactly one.
 
         :raises KeyNotFoundError: no key has that kid (or, without a kid, not exactly one fits).
         :raises InvalidAlgorithmError: the key does not allow ``alg``.
         """
-        if kid is None and None not in self._by_kid:
+        if kid is None:
             fitting = [e for e in self.entries if alg is None or alg in e.algorithms]
             if len(fitting) != 1:
                 raise KeyNotFoundError(
@@ -226,7 +226,7 @@ class KeySet:
                 )
             found = fitting[0]
         else:
-            if not isinstance(kid, (str, type(None))):
+            if not isinstance(kid, str):
                 raise KeyNotFoundError(f"Unable to find a signing key that matches: {json.dumps(kid)}")
             found = self._by_kid.get(kid)
             if found is None:

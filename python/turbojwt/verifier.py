@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable, Sequence
+import math
+from collections.abc import Callable, Container, Iterable, Sequence
 from datetime import timedelta
 from typing import Any, NamedTuple
 
@@ -12,6 +13,8 @@ from .api_jws import _PUBLIC_KEY_ALGORITHMS, _unwrap_certificate_or_der, get_alg
 from .api_jwt import decode, decode_complete
 from .batch import BatchEngine, BatchResult, check_policy_arguments
 from .exceptions import InvalidKeyError
+from .jwks import JWKSClient
+from .keyset import KeySet
 
 
 class Verifier:
@@ -24,7 +27,7 @@ class Verifier:
 
     __slots__ = (
         "_native", "_batch", "decode", "decode_complete", "key", "options", "audience", "issuer", "subject", "leeway",
-        "cache_clear",
+        "cache_clear", "keys_held", "keys_clear",
     )
 
     def __init__(
@@ -42,7 +45,11 @@ class Verifier:
         cache_max_token_bytes: int = 8192,
         cache_negative_ttl: float = 0.0,
     ) -> None:
-        """``cache=N`` keeps the claims of up to N verified tokens (keyed by the whole
+        """``key``: anything ``decode`` takes, a ``KeySet`` or a ``JWKSClient`` (the token's
+        ``kid`` picks the key; parsed keys are kept natively, a ``JWKSClient``'s until its
+        refresh is due).
+
+        ``cache=N`` keeps the claims of up to N verified tokens (keyed by the whole
         token), served only while the token is valid (``nbf``/``iat`` - leeway to ``exp``
         + leeway) and for at most ``cache_ttl`` seconds; tokens over
         ``cache_max_token_bytes`` are not cached; ``cache_negative_ttl`` > 0 also remembers
@@ -51,25 +58,29 @@ class Verifier:
         algorithms = check_policy_arguments(algorithms, options, require_algorithms=True)
         if not isinstance(leeway, (int, float, timedelta)):
             raise TypeError("leeway must be a number of seconds or a timedelta")
-        if (options or {}).get("verify_signature", True) and not isinstance(key, PyJWK):
+        resolver = _key_resolver(key)
+        if (options or {}).get("verify_signature", True) and resolver is None and not isinstance(key, PyJWK):
             _check_key(key, algorithms)
 
         def fallback(token: Any, complete: bool) -> Any:
             fn = decode_complete if complete else decode
+            token_key = key.get_signing_key_from_jwt(token) if isinstance(key, JWKSClient) else key
             return fn(
-                token, key, algorithms=algorithms, options=options, audience=audience,
+                token, token_key, algorithms=algorithms, options=options, audience=audience,
                 issuer=issuer, subject=subject, leeway=leeway,
             )
 
         cache_size = _check_cache_arguments(cache, cache_ttl, cache_max_token_bytes, cache_negative_ttl)
         self._native = _native.Verifier(
             key, algorithms, audience, issuer, subject, leeway, options, fallback,
-            cache_size, float(cache_ttl), cache_max_token_bytes, float(cache_negative_ttl),
+            cache_size, float(cache_ttl), cache_max_token_bytes, float(cache_negative_ttl), resolver,
         )
         # Bound native methods: a call goes straight into Rust.
         self.decode = self._native.decode
         self.decode_complete = self._native.decode_complete
         self.cache_clear = self._native.cache_clear
+        self.keys_held = self._native.keys_held
+        self.keys_clear = self._native.keys_clear
         self.key = key
         self.options = options
         self.audience = audience
@@ -121,6 +132,15 @@ def _check_cache_arguments(cache: Any, ttl: Any, max_token: Any, negative_ttl: A
     if isinstance(max_token, bool) or not isinstance(max_token, int) or max_token < 0:
         raise ValueError("cache_max_token_bytes must be an int >= 0")
     return cache
+
+
+def _key_resolver(key: Any) -> Callable[[str | None, str], tuple[PyJWK, float]] | None:
+    """For a key set, the native Verifier's ``(kid, alg) -> (PyJWK, seconds valid)``."""
+    if isinstance(key, KeySet):
+        return lambda kid, alg: (key.entry(kid, alg).key(alg), math.inf)
+    if isinstance(key, JWKSClient):
+        return key.key_for_verifier
+    return None
 
 
 def _check_key(key: Any, algorithms: list[str]) -> None:

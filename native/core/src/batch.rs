@@ -13,7 +13,7 @@ use rayon::{ThreadPool, ThreadPoolBuilder};
 use smallvec::SmallVec;
 
 use crate::error::{ErrorKind, JwtError};
-use crate::json::{claims as scan_claims, Audience, Claims, Field, Header, Time};
+use crate::json::{claims as scan_claims, Audience, Claims, Field, Header, HeaderAlg, Time};
 use crate::jws::{self, HeaderBuf, Limits, PayloadBuf, SignatureBuf};
 use crate::logs::{extract_jsonl, Extracted, JsonlFields};
 use crate::verify::{check_key, DecodePolicy, KeyCheck, KeyRef};
@@ -32,6 +32,10 @@ pub enum Selection {
     Set(Vec<(Option<String>, usize)>),
     /// Issuer -> key set, picked by the token's (unverified) `iss` claim.
     ByIssuer(HashMap<String, Vec<(Option<String>, usize)>>),
+    /// A strict key set (`turbojwt.KeySet`), one entry per key and algorithm it allows: a
+    /// token with a `kid` uses that kid's entries only; a token without one, the one key
+    /// bound to its `alg`, if exactly one is. No candidate: `KeyNotFoundError`.
+    Strict(Vec<(Option<String>, usize)>),
 }
 
 pub struct KeyTable {
@@ -196,9 +200,15 @@ pub struct BatchVerifier {
 
 impl BatchVerifier {
     /// The key indices a token is tried against, or the error when there are none.
-    fn select(&self, kid: Option<&str>, claims: &Result<Claims<'_>, JwtError>) -> Result<Candidates, JwtError> {
+    fn select(
+        &self,
+        kid: Option<&str>,
+        alg: &HeaderAlg,
+        claims: &Result<Claims<'_>, JwtError>,
+    ) -> Result<Candidates, JwtError> {
         let set = match &self.keys.selection {
             Selection::One => return Ok(smallvec::smallvec![0]),
+            Selection::Strict(set) => return self.strict_candidates(set, kid, alg),
             Selection::Set(set) => set,
             Selection::ByIssuer(map) => {
                 let c = claims.as_ref().map_err(Clone::clone)?;
@@ -219,6 +229,48 @@ impl BatchVerifier {
         } else {
             Ok(found)
         }
+    }
+
+    /// `KeySet.entry`'s rule (see [`Selection::Strict`]).
+    fn strict_candidates(
+        &self,
+        set: &[(Option<String>, usize)],
+        kid: Option<&str>,
+        alg: &HeaderAlg,
+    ) -> Result<Candidates, JwtError> {
+        if let Some(kid) = kid {
+            let found: Candidates = set
+                .iter()
+                .filter(|(k, _)| k.as_deref() == Some(kid))
+                .map(|(_, i)| *i)
+                .collect();
+            if found.is_empty() {
+                let mut e = key_not_found(Some(kid));
+                e.kind = ErrorKind::KeySetKeyNotFound;
+                return Err(e);
+            }
+            return Ok(found);
+        }
+        let fitting: Candidates = match alg {
+            HeaderAlg::Known(a) => set
+                .iter()
+                .filter(|(_, i)| self.keys.keys[*i].bound == Some(*a))
+                .map(|(_, i)| *i)
+                .collect(),
+            _ => Candidates::new(),
+        };
+        if fitting.len() == 1 {
+            return Ok(fitting);
+        }
+        let name = match alg {
+            HeaderAlg::Known(a) => format!("'{}'", a.name()),
+            HeaderAlg::Unknown(s) => format!("'{s}'"),
+            _ => "None".to_owned(),
+        };
+        Err(JwtError::new(
+            ErrorKind::KeySetKeyNotFound,
+            format!("The token has no kid and the key set has {} keys for {name}", fitting.len()),
+        ))
     }
 
     /// PyJWT's decode sequence for one token, noting the report fields into `chunk`.
@@ -289,7 +341,7 @@ impl BatchVerifier {
             v.iat = time_value(c.iat);
         }
         if self.policy.verify_signature {
-            let keys = match self.select(kid, &claims) {
+            let keys = match self.select(kid, &header.alg, &claims) {
                 Ok(k) => k,
                 Err(e) => {
                     v.outcome = Outcome::Invalid(e);
@@ -533,6 +585,41 @@ mod tests {
         let c = &one[0];
         assert_eq!(c.text(all[3].sub.unwrap()), "u3");
         assert_eq!(all[3].exp, Some(1003.0));
+    }
+
+    #[test]
+    fn strict_key_sets_follow_the_key_set_rule() {
+        let other = b"another secret of thirty-two byte";
+        let bound = |secret: &[u8]| KeyRef {
+            bound: Some(Algorithm::HS256),
+            ..key(secret)
+        };
+        let strict = |n: usize| {
+            let entries = vec![(Some("a".into()), 0), (Some("b".into()), 1)];
+            Selection::Strict(entries.into_iter().take(n).collect())
+        };
+        let ta = hs_token(SECRET, r#"{"alg":"HS256","kid":"a"}"#, "{}");
+        let no_kid = hs_token(SECRET, r#"{"alg":"HS256"}"#, "{}");
+        let unknown = hs_token(SECRET, r#"{"alg":"HS256","kid":"zz"}"#, "{}");
+        let refs = [Some(&ta[..]), Some(&no_kid[..]), Some(&unknown[..])];
+        let outcomes = |v: &BatchVerifier| -> Vec<Outcome> {
+            v.verify(&refs, At::One(0.0), false, &Limits::default(), 1)[0]
+                .verdicts
+                .iter()
+                .map(|v| v.outcome.clone())
+                .collect()
+        };
+        // Two keys: a kid-less token fits both, so neither is picked; an unknown kid never
+        // falls back to other keys.
+        let two = outcomes(&verifier(strict(2), vec![bound(SECRET), bound(other)]));
+        assert_eq!(two[0], Outcome::Valid);
+        assert!(matches!(&two[1], Outcome::Invalid(e) if e.kind == ErrorKind::KeySetKeyNotFound
+            && e.message == "The token has no kid and the key set has 2 keys for 'HS256'"));
+        assert!(matches!(&two[2], Outcome::Invalid(e) if e.kind == ErrorKind::KeySetKeyNotFound));
+        // One key: the kid-less token uses it.
+        let one = outcomes(&verifier(strict(1), vec![bound(SECRET)]));
+        assert_eq!(one[..2], [Outcome::Valid, Outcome::Valid]);
+        assert!(matches!(&one[2], Outcome::Invalid(e) if e.kind == ErrorKind::KeySetKeyNotFound));
     }
 
     #[test]

@@ -21,6 +21,8 @@ pub enum ErrorKind {
     InvalidJti,
     /// A key set has no key for the token's `kid` (batch verification with a JWKS).
     KeyNotFound,
+    /// No key of a strict key set (`turbojwt.KeySet`) matches the token.
+    KeySetKeyNotFound,
 }
 
 impl ErrorKind {
@@ -41,6 +43,7 @@ impl ErrorKind {
             ErrorKind::InvalidSubject => "InvalidSubjectError",
             ErrorKind::InvalidJti => "InvalidJTIError",
             ErrorKind::KeyNotFound => "PyJWKClientError",
+            ErrorKind::KeySetKeyNotFound => "KeyNotFoundError",
         }
     }
 }

@@ -33,7 +33,8 @@ pub struct BatchVerifier {
 #[pymethods]
 impl BatchVerifier {
     /// `keys`: the keys in the caller's order; `selection`: None (one key), a list of
-    /// `(kid, index)` (a key set) or a dict issuer -> such a list.
+    /// `(kid, index)` (a key set), `("strict", that list)` (a `KeySet`) or a dict
+    /// issuer -> such a list.
     #[new]
     #[pyo3(signature = (keys, selection, algorithms, audience, issuer, subject, leeway, options))]
     #[allow(clippy::too_many_arguments)]
@@ -74,6 +75,11 @@ impl BatchVerifier {
                 by_issuer.insert(iss.extract::<String>()?, entries.extract::<SetEntries>()?);
             }
             Selection::ByIssuer(by_issuer)
+        } else if let Ok((kind, entries)) = selection.extract::<(String, SetEntries)>() {
+            if kind != "strict" {
+                return Err(PyValueError::new_err("unknown key selection"));
+            }
+            Selection::Strict(entries)
         } else {
             Selection::Set(selection.extract::<SetEntries>()?)
         };
@@ -82,7 +88,7 @@ impl BatchVerifier {
         };
         let in_range = match &selection {
             Selection::One => true,
-            Selection::Set(e) => check(e),
+            Selection::Set(e) | Selection::Strict(e) => check(e),
             Selection::ByIssuer(m) => m.values().all(check),
         };
         if !in_range {

@@ -2,6 +2,7 @@
 //! Each returns `NotImplemented` when the call needs the Python reference path (a key or
 //! argument the core does not take); that decision is always made before any side effect.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -19,6 +20,7 @@ use turbojwt_core::{Algorithm, ErrorKind, JwtError};
 
 use crate::errors::{exception, to_pyerr, warn_key_length};
 use crate::keys::{resolve_for_verify, KeyRef};
+use crate::keyset::KeyResolver;
 use crate::limits::limits;
 use crate::policy::{build, build_remembered};
 use crate::pyjson::{payload_to_py, PyErrOr};
@@ -79,11 +81,21 @@ fn key_error(py: Python<'_>, msg: &str) -> PyErr {
     exception(py, ErrorKind::InvalidKey, msg)
 }
 
-/// Runs PyJWT's decode sequence natively. `key` None: verification is off or no usable key.
+/// The key(s) a decode verifies with.
+#[derive(Clone, Copy)]
+pub enum Keys<'a> {
+    /// One key (None: verification is off or the key needs the Python path).
+    One(Option<&'a KeyRef>),
+    /// A key set: the header's `kid` and `alg` pick the key.
+    Set(&'a KeyResolver),
+}
+
+/// Runs PyJWT's decode sequence natively.
+#[allow(clippy::too_many_arguments)]
 pub fn run<'py>(
     py: Python<'py>,
     token: &[u8],
-    key: Option<&KeyRef>,
+    keys: Keys<'_>,
     policy: &DecodePolicy<'_>,
     limits: &Limits,
     complete: bool,
@@ -95,9 +107,21 @@ pub fn run<'py>(
     let mut header_json = HeaderBuf::new();
     let mut payload_bytes = PayloadBuf::new();
     let mut signature = SignatureBuf::new();
-    let check = |h: &Header<'_>| match (policy.verify_signature, key) {
-        (true, Some(k)) => Some(check_key(h, k, &policy.algorithms)),
-        _ => None,
+    // The key for this header and the algorithm checks; None: the Python path decides.
+    let check = |h: &Header<'_>| -> PyResult<Option<(Cow<'_, KeyRef>, KeyCheck)>> {
+        if !policy.verify_signature {
+            return Ok(None);
+        }
+        let key = match keys {
+            Keys::One(Some(k)) => Cow::Borrowed(k),
+            Keys::One(None) => return Ok(None),
+            Keys::Set(resolver) => match resolver.key_for(py, h, &policy.algorithms, at)? {
+                Some(k) => Cow::Owned(k),
+                None => return Ok(None),
+            },
+        };
+        let verdict = check_key(h, &key, &policy.algorithms);
+        Ok(Some((key, verdict)))
     };
     // The header is what the issuer's tokens share: reuse this thread's last parse of the
     // same bytes (decode_complete parses it again to return it).
@@ -114,7 +138,7 @@ pub fn run<'py>(
         })
     };
     let key_check = match cached {
-        Some(result) => result.map_err(|e| err(e, None))?,
+        Some(result) => result.map_err(|e| err(e, None))??,
         None => {
             seg.decode_header(&mut header_json).map_err(|e| err(e, None))?;
             let header = jws::parse_header_and_rest(
@@ -125,7 +149,7 @@ pub fn run<'py>(
                 &mut signature,
             )
             .map_err(|e| err(e, Some(&header_json)))?;
-            let key_check = check(&header);
+            let key_check = check(&header)?;
             if !complete {
                 LAST_HEADER.with(|cell| {
                     if let Ok(mut cell) = cell.try_borrow_mut() {
@@ -137,7 +161,7 @@ pub fn run<'py>(
         }
     };
     if policy.verify_signature {
-        let (Some(key), Some(key_check)) = (key, key_check) else {
+        let Some((key, key_check)) = key_check else {
             return Ok(Outcome::Fallback);
         };
         let alg = match key_check {
@@ -351,7 +375,7 @@ pub fn decode_fast(
     match run(
         py,
         token,
-        resolved.as_ref(),
+        Keys::One(resolved.as_ref()),
         &policy,
         &limits(),
         complete,
@@ -374,6 +398,8 @@ pub struct Verifier {
     algorithms: Vec<String>,
     /// `Verifier(cache=N)`: verified tokens' claims (None: off).
     cache: Option<TokenCache>,
+    /// A key set's keys by kid (instead of `key`).
+    resolver: Option<KeyResolver>,
 }
 
 #[pymethods]
@@ -381,7 +407,7 @@ impl Verifier {
     #[new]
     #[pyo3(signature = (
         key, algorithms, audience, issuer, subject, leeway, options, fallback,
-        cache_size=0, cache_ttl=600.0, cache_max_token=8192, cache_negative_ttl=0.0
+        cache_size=0, cache_ttl=600.0, cache_max_token=8192, cache_negative_ttl=0.0, key_resolver=None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -398,6 +424,7 @@ impl Verifier {
         cache_ttl: f64,
         cache_max_token: usize,
         cache_negative_ttl: f64,
+        key_resolver: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
         let names: Vec<String> = algorithms
             .extract()
@@ -418,7 +445,7 @@ impl Verifier {
         )?
         .ok_or_else(|| PyTypeError::new_err("unsupported argument types for Verifier"))?
         .into_owned();
-        let key = if policy.verify_signature {
+        let key = if policy.verify_signature && key_resolver.is_none() {
             resolve_for_verify(py, key)?
         } else {
             None
@@ -436,7 +463,20 @@ impl Verifier {
             fallback,
             algorithms: names,
             cache,
+            resolver: key_resolver.map(KeyResolver::new),
         })
+    }
+
+    /// How many (kid, algorithm) keys of a key set are held parsed (0 without a key set).
+    fn keys_held(&self) -> usize {
+        self.resolver.as_ref().map_or(0, KeyResolver::len)
+    }
+
+    /// Forgets the parsed keys of a key set (they are asked for again).
+    fn keys_clear(&self) {
+        if let Some(r) = &self.resolver {
+            r.clear();
+        }
     }
 
     /// `(hits, misses, maxsize, currsize)` of the verified-token cache (None when off).
@@ -473,7 +513,7 @@ impl Verifier {
         token: &Bound<'_, PyAny>,
         complete: bool,
     ) -> PyResult<Py<PyAny>> {
-        if self.policy.verify_signature && self.key.is_none() {
+        if self.policy.verify_signature && self.key.is_none() && self.resolver.is_none() {
             return self.fallback.call1(py, (token, complete));
         }
         let Some(bytes) = token_bytes(py, token)? else {
@@ -494,10 +534,14 @@ impl Verifier {
             }
         }
         let mut times = TokenTimes::default();
+        let keys = match &self.resolver {
+            Some(r) => Keys::Set(r),
+            None => Keys::One(self.key.as_ref()),
+        };
         let result = run(
             py,
             bytes,
-            self.key.as_ref(),
+            keys,
             &self.policy,
             &limits,
             complete,

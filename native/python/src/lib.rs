@@ -10,6 +10,7 @@ mod encode;
 mod errors;
 mod fastcall;
 mod keys;
+mod keyset;
 mod limits;
 mod policy;
 mod pyjson;
