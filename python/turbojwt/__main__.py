@@ -19,6 +19,7 @@ SUBCOMMAND_MODULES: tuple = (
     "turbojwt.cli_demo",
     "turbojwt.cli_verify_logs",
     "turbojwt.cli_bench",
+    "turbojwt.cli_serve",
 )
 
 

@@ -40,6 +40,15 @@ from .keyset import KeyNotFoundError, KeySet
 log = logging.getLogger("turbojwt.jwks")
 
 
+class KeyFetchNeeded(Exception):
+    """Raised on an event loop's thread instead of blocking it on a key fetch; carries what
+    to await (``client.aget_signing_key(kid, alg)``). Not a token error: never cached."""
+
+    def __init__(self, client: JWKSClient, kid: str | None, alg: str) -> None:
+        super().__init__(f"key {kid!r} for {alg} needs a fetch")
+        self.client, self.kid, self.alg = client, kid, alg
+
+
 def _httpx() -> Any:
     try:
         import httpx
@@ -321,8 +330,24 @@ class JWKSClient:
 
     def key_for_verifier(self, kid: str | None, alg: str) -> tuple[PyJWK, float]:
         """For ``Verifier(client, ...)``: the key and how many seconds the verifier may keep
-        it without asking again (until the refresh is due; at least 1 s while stale)."""
-        key = self.get_signing_key(kid, alg)
+        it without asking again (until the refresh is due; at least 1 s while stale).
+
+        On an event loop's thread it never does I/O: a key that needs a fetch raises
+        ``KeyFetchNeeded``, which ``Verifier.adecode`` awaits (refreshes ahead of expiry
+        run as tasks)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is None:
+            key = self.get_signing_key(kid, alg)
+        else:
+            keys, action, seen = self._plan()
+            key = self._lookup(keys, kid, alg) if keys is not None and action != "fetch" and action != "down" else None
+            if key is None:
+                raise KeyFetchNeeded(self, kid, alg)
+            if action == "refresh-ahead" and (self._background is None or self._background_done()):
+                self._background = loop.create_task(self._refresh_async(seen))
         with self._lock:
             due = self._fetched_at + self._ttl * (1 - self.refresh_ahead) - self._clock()
         return key, max(due, 1.0)

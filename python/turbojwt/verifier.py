@@ -12,8 +12,8 @@ from .api_jwk import PyJWK
 from .api_jws import _PUBLIC_KEY_ALGORITHMS, _unwrap_certificate_or_der, get_algorithm_by_name
 from .api_jwt import decode, decode_complete
 from .batch import BatchEngine, BatchResult, check_policy_arguments
-from .exceptions import InvalidKeyError
-from .jwks import JWKSClient
+from .exceptions import InvalidKeyError, PyJWKClientConnectionError
+from .jwks import JWKSClient, KeyFetchNeeded
 from .keyset import KeySet
 
 
@@ -88,6 +88,16 @@ class Verifier:
         self.subject = subject
         self.leeway = leeway
         self._batch: BatchEngine | None = None
+
+    async def adecode(self, token: str | bytes) -> Any:
+        """``decode`` for async code: with a ``JWKSClient``, a key that must be fetched
+        first is awaited instead of blocking the event loop."""
+        for _ in range(3):
+            try:
+                return self.decode(token)
+            except KeyFetchNeeded as need:
+                await need.client.aget_signing_key(need.kid, need.alg)
+        raise PyJWKClientConnectionError("The signing key could not be fetched")
 
     def verify_batch(
         self, tokens: Any, *, at: Any = None, claims: bool = True, threads: int | None = None

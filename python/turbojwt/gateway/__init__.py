@@ -1,0 +1,30 @@
+"""Gateway integration: policies over several identity providers, an ASGI middleware, and
+the forward-auth service behind ``turbojwt serve``. Needs ``pip install 'turbojwt[gateway]'``
+(httpx, uvicorn, prometheus_client); the Starlette/FastAPI glue is in ``.frameworks``."""
+
+from .asgi import Denial, JWTAuthMiddleware, TokenSource, denial_for
+from .policy import (
+    InsufficientScopeError,
+    InvalidTypeError,
+    Policy,
+    PolicyError,
+    Provider,
+    Verified,
+    check_scopes,
+    token_scopes,
+)
+
+__all__ = [
+    "Denial",
+    "InsufficientScopeError",
+    "InvalidTypeError",
+    "JWTAuthMiddleware",
+    "Policy",
+    "PolicyError",
+    "Provider",
+    "TokenSource",
+    "Verified",
+    "check_scopes",
+    "denial_for",
+    "token_scopes",
+]

@@ -1,0 +1,234 @@
+"""A pure ASGI middleware that authenticates requests with a ``Policy``, and the RFC 6750
+error answers it (and the forward-auth service) give.
+
+* no token: 401, ``WWW-Authenticate: Bearer realm="..."`` without an error code;
+* an invalid or expired token: 401 ``error="invalid_token"`` with a fixed, sanitized
+  ``error_description`` (never the exception text: it can echo attacker input);
+* a malformed request (a broken ``Authorization`` header, several tokens): 400
+  ``invalid_request``;
+* a valid token without the scopes needed: 403 ``insufficient_scope`` with ``scope="..."``;
+* keys unavailable (identity provider down and no good keys left): 503.
+
+The body is JSON (``{"error": ..., "error_description": ...}``). Verified claims go to
+``scope["state"]`` (``request.state.<state_key>`` in Starlette/FastAPI).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from http.cookies import SimpleCookie
+from typing import Any
+from urllib.parse import parse_qs
+
+from ..exceptions import (
+    DecodeError,
+    ExpiredSignatureError,
+    ImmatureSignatureError,
+    InvalidAlgorithmError,
+    InvalidAudienceError,
+    InvalidIssuedAtError,
+    InvalidIssuerError,
+    InvalidSignatureError,
+    InvalidTokenError,
+    MissingRequiredClaimError,
+    PyJWKClientError,
+    PyJWTError,
+)
+from ..keyset import KeyNotFoundError
+from .policy import InsufficientScopeError, InvalidTypeError, Policy, Verified
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+# Exception class -> (reason label for metrics, sanitized description).
+_REASONS: list[tuple[type[BaseException], str, str]] = [
+    (ExpiredSignatureError, "expired", "The token has expired"),
+    (ImmatureSignatureError, "not_yet_valid", "The token is not yet valid"),
+    (InvalidAudienceError, "audience", "The token is not meant for this audience"),
+    (InvalidIssuerError, "issuer", "The token's issuer is not accepted"),
+    (InvalidIssuedAtError, "issued_at", "The token's issue time is invalid"),
+    (MissingRequiredClaimError, "missing_claim", "The token lacks a required claim"),
+    (InvalidTypeError, "type", "The token is not of the required type"),
+    (InvalidSignatureError, "signature", "The token's signature is invalid"),
+    (KeyNotFoundError, "unknown_key", "The token is signed with an unknown key"),
+    (InvalidAlgorithmError, "algorithm", "The token's algorithm is not accepted"),
+    (DecodeError, "malformed", "The token is malformed"),
+    (InvalidTokenError, "invalid", "The token is invalid"),
+]
+
+
+@dataclass
+class Denial:
+    """Why a request is refused, and the RFC 6750 answer for it."""
+
+    status: int
+    reason: str  # a short label for metrics (missing, expired, signature, scope, ...)
+    error: str | None  # RFC 6750 error code (None: no token was sent)
+    description: str | None = None
+    scope: str | None = None
+
+    def headers(self, realm: str) -> list[tuple[str, str]]:
+        params = [f'realm="{realm}"']
+        if self.error:
+            params.append(f'error="{self.error}"')
+        if self.description:
+            params.append(f'error_description="{self.description}"')
+        if self.scope:
+            params.append(f'scope="{self.scope}"')
+        out = [("content-type", "application/json")]
+        if self.status in (401, 403):
+            out.append(("www-authenticate", "Bearer " + ", ".join(params)))
+        return out
+
+    def body(self) -> bytes:
+        doc = {"error": self.error or "unauthorized"}
+        if self.description:
+            doc["error_description"] = self.description
+        if self.scope:
+            doc["scope"] = self.scope
+        return json.dumps(doc).encode()
+
+
+MISSING = Denial(401, "missing", None, None)
+
+
+def denial_for(error: BaseException) -> Denial:
+    """The answer for an exception raised while verifying."""
+    if isinstance(error, InsufficientScopeError):
+        return Denial(403, "scope", "insufficient_scope", "The token lacks a required scope", " ".join(error.needed))
+    for cls, reason, description in _REASONS:
+        if isinstance(error, cls):
+            return Denial(401, reason, "invalid_token", description)
+    if isinstance(error, PyJWKClientError):  # keys could not be fetched at all
+        return Denial(503, "keys_unavailable", "temporarily_unavailable", "The signing keys are unavailable")
+    return Denial(401, "invalid", "invalid_token", "The token is invalid")
+
+
+class BadRequest(Exception):
+    """The request carries credentials in a malformed way."""
+
+
+def _headers(scope: Scope) -> dict[bytes, list[bytes]]:
+    out: dict[bytes, list[bytes]] = {}
+    for k, v in scope.get("headers", []):
+        out.setdefault(k.lower(), []).append(v)
+    return out
+
+
+@dataclass
+class TokenSource:
+    """Where the token is read from, in this order: the ``Authorization`` header with
+    ``scheme``, then the cookie ``cookie``, then the query parameter ``query_param``."""
+
+    scheme: str = "Bearer"
+    cookie: str | None = None
+    query_param: str | None = None
+
+    def token(self, scope: Scope) -> str | None:
+        """The token, None when there is none; raises ``BadRequest`` when malformed."""
+        headers = _headers(scope)
+        auth = headers.get(b"authorization", [])
+        if len(auth) > 1:
+            raise BadRequest("several Authorization headers")
+        if auth:
+            try:
+                value = auth[0].decode("latin-1")
+            except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes any byte
+                raise BadRequest("unreadable Authorization header") from None
+            scheme, _, token = value.strip().partition(" ")
+            if scheme.lower() == self.scheme.lower():
+                token = token.strip()
+                if not token or " " in token:
+                    raise BadRequest(f"the {self.scheme} credentials are malformed")
+                return token
+            # Another scheme (e.g. Basic): not ours; fall through to the other sources.
+        if self.cookie:
+            for raw in headers.get(b"cookie", []):
+                cookie = SimpleCookie()
+                try:
+                    cookie.load(raw.decode("latin-1"))
+                except Exception:  # noqa: BLE001 - http.cookies raises CookieError and others
+                    raise BadRequest("malformed Cookie header") from None
+                if self.cookie in cookie and cookie[self.cookie].value:
+                    return cookie[self.cookie].value
+        if self.query_param:
+            query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+            values = query.get(self.query_param, [])
+            if len(values) > 1:
+                raise BadRequest(f"several {self.query_param} parameters")
+            if values and values[0]:
+                return values[0]
+        return None
+
+
+async def authenticate(policy: Policy, source: TokenSource, scope: Scope,
+                       scopes: Sequence[str] | None = None) -> Verified | Denial:
+    """The verified token of a request, or the denial to answer with."""
+    try:
+        token = source.token(scope)
+    except BadRequest as e:
+        return Denial(400, "bad_request", "invalid_request", str(e))
+    if token is None:
+        return MISSING
+    try:
+        return await policy.averify(token, scopes)
+    except PyJWTError as e:
+        return denial_for(e)
+
+
+async def send_denial(send: Send, denial: Denial, realm: str, extra: Iterable[tuple[str, str]] = ()) -> None:
+    body = denial.body()
+    headers = denial.headers(realm) + [("content-length", str(len(body))), *extra]
+    await send({"type": "http.response.start", "status": denial.status,
+                "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]})
+    await send({"type": "http.response.body", "body": body})
+
+
+class JWTAuthMiddleware:
+    """ASGI middleware: every HTTP and WebSocket request outside ``skip_paths`` must carry a
+    token the policy accepts (``optional=True``: requests without a token pass, with
+    ``None`` claims; a bad token is still refused).
+
+    >>> app = JWTAuthMiddleware(app, policy, skip_paths=["/healthz"], cookie="session")
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        policy: Policy,
+        *,
+        scheme: str = "Bearer",
+        cookie: str | None = None,
+        query_param: str | None = None,
+        skip_paths: Iterable[str] = (),
+        optional: bool = False,
+        required_scopes: Sequence[str] | None = None,
+        state_key: str = "jwt",
+    ) -> None:
+        self.app = app
+        self.policy = policy
+        self.source = TokenSource(scheme, cookie, query_param)
+        self.skip = set(skip_paths)
+        self.optional = optional
+        self.required_scopes = required_scopes
+        self.state_key = state_key
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket") or scope.get("path") in self.skip:
+            await self.app(scope, receive, send)
+            return
+        result = await authenticate(self.policy, self.source, scope, self.required_scopes)
+        if isinstance(result, Denial) and not (result is MISSING and self.optional):
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1008})  # policy violation
+            else:
+                await send_denial(send, result, self.policy.realm)
+            return
+        state = scope.setdefault("state", {})
+        state[self.state_key] = result.claims if isinstance(result, Verified) else None
+        state[f"{self.state_key}_provider"] = result.provider if isinstance(result, Verified) else None
+        await self.app(scope, receive, send)

@@ -1,0 +1,358 @@
+"""Gateway policies: named identity providers (issuer, keys, audiences, algorithms, leeway,
+required claims, optional ``typ``), combined as any-of or all-of, plus scope checks and the
+claims a forward-auth answer passes on as headers. Loadable from TOML.
+
+```toml
+mode = "any"                      # "any": the provider named by the token's iss; "all": every one
+realm = "api"
+required_scopes = ["read"]        # `scope` (space-separated) or `scp` (list) must hold these
+
+[[provider]]
+name = "corp"
+issuer = "https://idp.example.com"
+jwks_url = "https://idp.example.com/.well-known/jwks.json"   # or discovery = true, key_file, jwks_file
+audiences = ["api://default"]
+algorithms = ["RS256"]
+leeway = 30
+required_claims = ["exp", "sub"]
+typ = "at+jwt"                    # RFC 9068 access tokens
+cache = 10000                     # verified-token cache size (0: off)
+
+[claim_to_headers]
+"X-Auth-Subject" = "sub"
+"X-Auth-Roles" = "realm_access.roles"   # dotted paths; lists are joined with ","
+```
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..api_jws import get_unverified_header
+from ..api_jwt import decode_complete
+from ..exceptions import InvalidIssuerError, InvalidTokenError, PyJWTError
+from ..jwks import JWKSClient
+from ..keyset import KeySet
+from ..verifier import Verifier
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python < 3.11 only
+    import tomli as tomllib
+
+
+class PolicyError(ValueError):
+    """A policy file or argument that cannot be used (with what and where)."""
+
+
+class InsufficientScopeError(InvalidTokenError):
+    """The token is valid but lacks scopes the request needs (RFC 6750 ``insufficient_scope``)."""
+
+    def __init__(self, needed: Sequence[str]) -> None:
+        super().__init__(f"The token lacks the scope(s): {' '.join(needed)}")
+        self.needed = list(needed)
+
+
+class InvalidTypeError(InvalidTokenError):
+    """The token's ``typ`` header is not the one the provider requires (e.g. RFC 9068 ``at+jwt``)."""
+
+
+@dataclass
+class Provider:
+    """One identity provider: where its keys come from and what its tokens must satisfy."""
+
+    name: str
+    issuer: str
+    keys: Any  # anything Verifier takes: a KeySet, a JWKSClient, a PEM key, ...
+    algorithms: list[str]
+    audiences: list[str] = field(default_factory=list)
+    leeway: float = 0
+    required_claims: list[str] = field(default_factory=list)
+    typ: str | None = None
+    cache: int = 0
+
+    def __post_init__(self) -> None:
+        options = {"require": list(self.required_claims)} if self.required_claims else None
+        self.verifier = Verifier(
+            self.keys, algorithms=self.algorithms, audience=self.audiences or None, issuer=self.issuer,
+            leeway=self.leeway, options=options, cache=self.cache or None,
+        )
+
+    @property
+    def jwks_client(self) -> JWKSClient | None:
+        return self.keys if isinstance(self.keys, JWKSClient) else None
+
+    def _check_typ(self, token: str | bytes) -> None:
+        if self.typ is None:
+            return
+        # The header was covered by the signature just verified.
+        typ = get_unverified_header(token).get("typ")
+        want = self.typ.lower()
+        if not isinstance(typ, str) or typ.lower() not in (want, f"application/{want}"):
+            raise InvalidTypeError(f"The token type must be {self.typ!r}")
+
+    def verify(self, token: str | bytes) -> dict[str, Any]:
+        claims = self.verifier.decode(token)
+        self._check_typ(token)
+        return claims
+
+    async def averify(self, token: str | bytes) -> dict[str, Any]:
+        claims = await self.verifier.adecode(token)
+        self._check_typ(token)
+        return claims
+
+
+@dataclass
+class Verified:
+    """A token that passed the policy: its claims and the provider that accepted it."""
+
+    claims: dict[str, Any]
+    provider: str
+
+
+def token_scopes(claims: Mapping[str, Any]) -> set[str]:
+    """The scopes a token grants: ``scope`` (space-separated string, RFC 8693/9068) and/or
+    ``scp`` (a list, or a string, as some providers write it)."""
+    out: set[str] = set()
+    for name in ("scope", "scp"):
+        value = claims.get(name)
+        if isinstance(value, str):
+            out.update(value.split())
+        elif isinstance(value, list):
+            out.update(v for v in value if isinstance(v, str))
+    return out
+
+
+def check_scopes(claims: Mapping[str, Any], required: Iterable[str]) -> None:
+    missing = [s for s in required if s not in token_scopes(claims)]
+    if missing:
+        raise InsufficientScopeError(missing)
+
+
+def claim_at(claims: Mapping[str, Any], path: str) -> Any:
+    """The value at a dotted path (``realm_access.roles``), or None."""
+    value: Any = claims
+    for part in path.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def header_value(value: Any) -> str | None:
+    """A claim as an HTTP header value: strings as they are, lists joined with ",", other
+    JSON as compact JSON; None when absent. Control characters are refused (header injection)."""
+    if value is None:
+        return None
+    if isinstance(value, list):
+        text = ",".join(v if isinstance(v, str) else json.dumps(v, separators=(",", ":")) for v in value)
+    elif isinstance(value, str):
+        text = value
+    else:
+        text = json.dumps(value, separators=(",", ":"))
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in text):
+        return None
+    return text
+
+
+class Policy:
+    """Providers combined as any-of (the provider whose issuer the token names) or all-of
+    (every provider must accept it), with scope checks and claim headers."""
+
+    def __init__(
+        self,
+        providers: Sequence[Provider],
+        *,
+        mode: str = "any",
+        required_scopes: Sequence[str] = (),
+        claim_to_headers: Mapping[str, str] | None = None,
+        realm: str = "api",
+    ) -> None:
+        if not providers:
+            raise PolicyError("a policy needs at least one provider")
+        if mode not in ("any", "all"):
+            raise PolicyError(f"mode must be 'any' or 'all', not {mode!r}")
+        names = [p.name for p in providers]
+        if len(set(names)) != len(names):
+            raise PolicyError("provider names must be distinct")
+        self.providers = list(providers)
+        self.mode = mode
+        self.required_scopes = list(required_scopes)
+        self.claim_to_headers = dict(claim_to_headers or {})
+        self.realm = realm
+        self._by_issuer: dict[str, Provider] = {}
+        for p in self.providers:
+            if mode == "any" and p.issuer in self._by_issuer:
+                raise PolicyError(f"two providers have the issuer {p.issuer!r}")
+            self._by_issuer.setdefault(p.issuer, p)
+
+    def _candidates(self, token: str | bytes) -> list[Provider]:
+        if self.mode == "all":
+            return self.providers
+        if len(self.providers) == 1:
+            return self.providers
+        # Read the (unverified) issuer only to pick the provider; that provider then verifies
+        # everything, the issuer included.
+        try:
+            payload = decode_complete(token, options={"verify_signature": False})["payload"]
+        except PyJWTError:
+            return self.providers[:1]  # its verification words the error
+        provider = self._by_issuer.get(payload.get("iss")) if isinstance(payload, dict) else None
+        if provider is None:
+            raise InvalidIssuerError("Invalid issuer")
+        return [provider]
+
+    def verify(self, token: str | bytes, scopes: Sequence[str] | None = None) -> Verified:
+        """Verifies the token (raising the token's ``InvalidTokenError``) and its scopes."""
+        result = None
+        for p in self._candidates(token):
+            claims = p.verify(token)
+            result = result or Verified(claims, p.name)
+        assert result is not None
+        check_scopes(result.claims, self.required_scopes if scopes is None else scopes)
+        return result
+
+    async def averify(self, token: str | bytes, scopes: Sequence[str] | None = None) -> Verified:
+        """``verify`` without blocking the event loop on key fetches."""
+        result = None
+        for p in self._candidates(token):
+            claims = await p.averify(token)
+            result = result or Verified(claims, p.name)
+        assert result is not None
+        check_scopes(result.claims, self.required_scopes if scopes is None else scopes)
+        return result
+
+    def headers_for(self, claims: Mapping[str, Any]) -> dict[str, str]:
+        """``claim_to_headers`` applied to verified claims (absent claims give no header)."""
+        out = {}
+        for name, path in self.claim_to_headers.items():
+            value = header_value(claim_at(claims, path))
+            if value is not None:
+                out[name] = value
+        return out
+
+    def jwks_clients(self) -> list[tuple[str, JWKSClient]]:
+        return [(p.name, c) for p in self.providers if (c := p.jwks_client) is not None]
+
+    # ------------------------------------------------------------------ loading
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> Policy:
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except OSError as e:
+            raise PolicyError(f"cannot read {path}: {e.strerror or e}") from e
+        except tomllib.TOMLDecodeError as e:
+            raise PolicyError(f"{path} is not valid TOML: {e}") from e
+        return cls.from_dict(data, base=path.parent)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], base: Path | None = None) -> Policy:
+        known = {"mode", "realm", "required_scopes", "provider", "claim_to_headers"}
+        unknown = set(data) - known
+        if unknown:
+            raise PolicyError(f"unknown policy setting(s): {', '.join(sorted(unknown))}")
+        providers = data.get("provider")
+        if not isinstance(providers, list) or not providers:
+            raise PolicyError("a policy needs at least one [[provider]] table")
+        return cls(
+            [_provider(p, i, base or Path.cwd()) for i, p in enumerate(providers)],
+            mode=_typed(data, "mode", str, "any"),
+            realm=_typed(data, "realm", str, "api"),
+            required_scopes=_str_list(data, "required_scopes"),
+            claim_to_headers=_str_map(data, "claim_to_headers"),
+        )
+
+
+def _typed(d: Mapping[str, Any], key: str, kind: type | tuple[type, ...], default: Any, where: str = "") -> Any:
+    value = d.get(key, default)
+    if value is not None and (not isinstance(value, kind) or isinstance(value, bool) and kind is not bool):
+        raise PolicyError(f"{where}{key} has the wrong type ({type(value).__name__})")
+    return value
+
+
+def _str_list(d: Mapping[str, Any], key: str, where: str = "") -> list[str]:
+    value = d.get(key, [])
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise PolicyError(f"{where}{key} must be a string or a list of strings")
+    return value
+
+
+def _str_map(d: Mapping[str, Any], key: str) -> dict[str, str]:
+    value = d.get(key, {})
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise PolicyError(f"{key} must map header names to claim paths")
+    return value
+
+
+_PROVIDER_KEYS = {"name", "issuer", "jwks_url", "discovery", "key_file", "jwks_file", "audiences", "audience",
+                  "algorithms", "leeway", "required_claims", "typ", "cache", "jwks"}
+
+
+def _provider(p: Any, index: int, base: Path) -> Provider:
+    if not isinstance(p, dict):
+        raise PolicyError(f"provider {index + 1} must be a table")
+    where = f"provider {p.get('name', index + 1)!r}: "
+    unknown = set(p) - _PROVIDER_KEYS
+    if unknown:
+        raise PolicyError(f"{where}unknown setting(s): {', '.join(sorted(unknown))}")
+    issuer = _typed(p, "issuer", str, None, where)
+    if not issuer:
+        raise PolicyError(f"{where}issuer is required")
+    algorithms = _str_list(p, "algorithms", where)
+    if not algorithms:
+        raise PolicyError(f"{where}algorithms is required (e.g. [\"RS256\"])")
+    sources = [k for k in ("jwks_url", "discovery", "key_file", "jwks_file") if p.get(k)]
+    if len(sources) != 1:
+        raise PolicyError(f"{where}give exactly one of jwks_url, discovery = true, key_file, jwks_file")
+    jwks_options = _typed(p, "jwks", dict, {}, where)
+    try:
+        if "jwks_url" in sources:
+            keys: Any = JWKSClient(_typed(p, "jwks_url", str, None, where), **jwks_options)
+        elif "discovery" in sources:
+            keys = JWKSClient(issuer=issuer, **jwks_options)
+        elif "jwks_file" in sources:
+            keys = KeySet((base / _typed(p, "jwks_file", str, None, where)).read_bytes())
+        else:
+            text = (base / _typed(p, "key_file", str, None, where)).read_text(encoding="utf-8")
+            keys = _key_from_file(text)
+    except OSError as e:
+        raise PolicyError(f"{where}cannot read key file: {e.strerror or e}") from e
+    except (PyJWTError, TypeError, ValueError) as e:
+        raise PolicyError(f"{where}{e}") from e
+    audiences = _str_list(p, "audiences", where) or _str_list(p, "audience", where)
+    try:
+        return Provider(
+            name=_typed(p, "name", str, f"provider-{index + 1}", where),
+            issuer=issuer,
+            keys=keys,
+            algorithms=algorithms,
+            audiences=audiences,
+            leeway=_typed(p, "leeway", (int, float), 0, where),
+            required_claims=_str_list(p, "required_claims", where),
+            typ=_typed(p, "typ", str, None, where),
+            cache=_typed(p, "cache", int, 0, where),
+        )
+    except (PyJWTError, TypeError, ValueError) as e:
+        raise PolicyError(f"{where}{e}") from e
+
+
+def _key_from_file(text: str) -> Any:
+    """A PEM key (or HMAC secret) as text; a JWK or JWKS as a KeySet."""
+    if not text.lstrip().startswith("{"):
+        return text
+    try:
+        doc = json.loads(text)
+    except ValueError as e:
+        raise PolicyError(f"key file is neither PEM nor JSON: {e}") from None
+    if isinstance(doc, dict) and "kty" in doc:
+        doc = {"keys": [doc]}
+    return KeySet(doc)

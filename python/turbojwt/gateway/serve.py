@@ -1,0 +1,132 @@
+"""The forward-auth service behind ``turbojwt serve``: an ASGI app answering a proxy's
+sub-request (nginx ``auth_request``, Traefik ForwardAuth, Envoy ``ext_authz`` HTTP) with
+200 and the configured claim headers, or the RFC 6750 denial (401/403/400/503). Any path
+and method is an auth check except ``/healthz`` and ``/metrics`` (Prometheus text).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+from .asgi import Denial, Receive, Scope, Send, TokenSource, authenticate, send_denial
+from .policy import Policy, Verified
+
+log = logging.getLogger("turbojwt.serve")
+
+
+class _Collector:
+    """Reads the service's and the policy's counters at scrape time."""
+
+    def __init__(self, app: ForwardAuthApp) -> None:
+        self.app = app
+
+    def collect(self) -> Iterator[Any]:
+        requests = CounterMetricFamily("turbojwt_auth_requests", "Auth checks answered", labels=["result"])
+        for result in ("allowed", "denied"):
+            requests.add_metric([result], self.app.results[result])
+        yield requests
+        denied = CounterMetricFamily("turbojwt_auth_denied", "Auth checks refused, by reason", labels=["reason"])
+        for reason, n in sorted(self.app.denials.items()):
+            denied.add_metric([reason], n)
+        yield denied
+        by_provider = CounterMetricFamily("turbojwt_auth_allowed_by_provider", "Tokens accepted", labels=["provider"])
+        for name, n in sorted(self.app.allowed_by.items()):
+            by_provider.add_metric([name], n)
+        yield by_provider
+        fetches = CounterMetricFamily("turbojwt_jwks_fetches", "Successful JWKS fetches", labels=["provider"])
+        failures = CounterMetricFamily("turbojwt_jwks_fetch_failures", "Failed JWKS fetches", labels=["provider"])
+        refetches = CounterMetricFamily("turbojwt_jwks_unknown_kid_refetches", "Refetches for an unknown kid",
+                                        labels=["provider"])
+        refusals = CounterMetricFamily("turbojwt_jwks_unknown_kid_refusals", "Tokens refused for an unknown kid",
+                                       labels=["provider"])
+        stale = GaugeMetricFamily("turbojwt_jwks_stale", "1 while serving keys past their TTL", labels=["provider"])
+        age = GaugeMetricFamily("turbojwt_jwks_age_seconds", "Seconds since the last good fetch", labels=["provider"])
+        for name, client in self.app.policy.jwks_clients():
+            s = client.stats()
+            fetches.add_metric([name], s["fetches"])
+            failures.add_metric([name], s["fetch_failures"])
+            refetches.add_metric([name], s["unknown_kid_refetches"])
+            refusals.add_metric([name], s["unknown_kid_refusals"])
+            stale.add_metric([name], 1.0 if s["stale"] else 0.0)
+            if s["age"] is not None:
+                age.add_metric([name], s["age"])
+        yield from (fetches, failures, refetches, refusals, stale, age)
+        hits = CounterMetricFamily("turbojwt_token_cache_hits", "Verified-token cache hits", labels=["provider"])
+        misses = CounterMetricFamily("turbojwt_token_cache_misses", "Verified-token cache misses", labels=["provider"])
+        size = GaugeMetricFamily("turbojwt_token_cache_size", "Tokens in the verified-token cache", labels=["provider"])
+        for p in self.app.policy.providers:
+            info = p.verifier.cache_info()
+            if info is not None:
+                hits.add_metric([p.name], info.hits)
+                misses.add_metric([p.name], info.misses)
+                size.add_metric([p.name], info.currsize)
+        yield from (hits, misses, size)
+
+
+class ForwardAuthApp:
+    """The ASGI app. ``source`` says where tokens are read from (default: ``Authorization:
+    Bearer``), which is what the proxies forward with the sub-request."""
+
+    def __init__(self, policy: Policy, source: TokenSource | None = None, prewarm: bool = True) -> None:
+        self.policy = policy
+        self.source = source or TokenSource()
+        self.prewarm = prewarm
+        self.results: Counter[str] = Counter()
+        self.denials: Counter[str] = Counter()
+        self.allowed_by: Counter[str] = Counter()
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(_Collector(self))  # type: ignore[arg-type]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        path = scope.get("path", "")
+        if path == "/healthz":
+            await self._plain(send, 200, b"ok\n", "text/plain; charset=utf-8")
+            return
+        if path == "/metrics":
+            await self._plain(send, 200, generate_latest(self.registry), "text/plain; version=0.0.4; charset=utf-8")
+            return
+        result = await authenticate(self.policy, self.source, scope)
+        if isinstance(result, Denial):
+            self.results["denied"] += 1
+            self.denials[result.reason] += 1
+            await send_denial(send, result, self.policy.realm)
+            return
+        assert isinstance(result, Verified)
+        self.results["allowed"] += 1
+        self.allowed_by[result.provider] += 1
+        headers = [(k.lower().encode("latin-1"), v.encode("latin-1", "replace"))
+                   for k, v in self.policy.headers_for(result.claims).items()]
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-length", b"0"), *headers]})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def _plain(self, send: Send, status: int, body: bytes, content_type: str) -> None:
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                if self.prewarm:
+                    for name, client in self.policy.jwks_clients():
+                        try:
+                            await client.aprewarm()
+                        except Exception as e:  # noqa: BLE001 - logged; keys are fetched again on demand
+                            log.warning("prewarming the keys of %s failed: %s", name, e)
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
