@@ -566,6 +566,8 @@ def main(argv=None) -> int:
     ap.add_argument("--no-batch", action="store_true", help="leave out batch verification (benchmarks/batch.py)")
     ap.add_argument("--no-cache", action="store_true",
                     help="leave out the verified-token cache (benchmarks/token_cache.py)")
+    ap.add_argument("--no-serve", action="store_true",
+                    help="leave out the forward-auth servers (benchmarks/forward_auth.py; needs wrk)")
     ap.add_argument("--no-libs", action="store_true",
                     help="leave out the all-libraries comparison (turbojwt bench) and its chart")
     args = ap.parse_args(argv)
@@ -626,6 +628,11 @@ def main(argv=None) -> int:
         for name, measured, limit, ok in cache_targets:
             lines.append(f"| {name} | {measured} | {limit} | {'PASS' if ok else '**MISS**'} |")
         lines.append("")
+    if turbo is not None and not args.no_serve:
+        import forward_auth  # benchmarks/forward_auth.py, beside this file
+
+        log("forward-auth service ...")
+        lines += forward_auth.section(args.quick, log)
     if turbo is not None and not args.no_libs:
         from turbojwt.bench import report as bench_report
         from turbojwt.bench.plot import plot as bench_plot

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -336,3 +337,10 @@ def test_starlette_authentication_backend(config, keys):
     assert r.status_code == 401 and 'error="invalid_token"' in www_authenticate(r)
     # No token: anonymous, and `requires` refuses.
     assert client.post("/orders").status_code == 403
+
+
+def test_example_policy_loads():
+    policy = Policy.from_toml(Path(__file__).resolve().parent.parent / "examples" / "gateway.toml")
+    assert [p.name for p in policy.providers] == ["corp", "partner"]
+    assert [name for name, _ in policy.jwks_clients()] == ["corp", "partner"]
+    assert policy.providers[0].typ == "at+jwt"

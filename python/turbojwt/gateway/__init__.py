@@ -1,6 +1,6 @@
 """Gateway integration: policies over several identity providers, an ASGI middleware, and
 the forward-auth service behind ``turbojwt serve``. Needs ``pip install 'turbojwt[gateway]'``
-(httpx, uvicorn, prometheus_client); the Starlette/FastAPI glue is in ``.frameworks``."""
+(httpx, granian, prometheus_client); the Starlette/FastAPI glue is in ``.frameworks``."""
 
 from .asgi import Denial, JWTAuthMiddleware, TokenSource, denial_for
 from .policy import (
