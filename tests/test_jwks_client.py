@@ -286,3 +286,15 @@ def test_arguments():
         JWKSClient("https://a/jwks", issuer="https://a")
     with pytest.raises(ValueError):
         JWKSClient("https://a/jwks", min_ttl=10, max_ttl=5)
+
+
+def test_async_fetch_reads_at_most_the_response_limit(provider):
+    provider.body = b"x" * 5000
+
+    async def main():
+        c = client(provider, max_response_bytes=1000)
+        with pytest.raises(PyJWKClientConnectionError, match="larger than 1000 bytes"):
+            await c.aget_key_set()
+        return c.stats()["fetch_failures"]
+
+    assert asyncio.run(main()) == 1

@@ -2,8 +2,8 @@
 
 Granian, not uvicorn (with uvloop and httptools): measured with the same app, one worker,
 RS256 tokens (benchmarks/forward_auth.py; numbers in benchmarks/RESULTS.md), granian answered
-more requests per second in every round, with and without the token cache (by 10-55% on the
-2-core development machine), at lower latency. Its HTTP stack runs on Rust threads, which
+more requests per second in every run, with and without the token cache (3-40% more without
+it, 30-55% more with it on the 2-core development machine), at lower latency. Its HTTP stack runs on Rust threads, which
 overlap with the native verification (that releases the GIL for public-key algorithms).
 """
 

@@ -194,16 +194,34 @@ class JWKSClient:
         log.warning("JWKS fetch from %s failed (%s)%s", self._jwks_uri or self.issuer, self._last_error,
                     "; keeping the last good keys" if stale else "")
 
+    def _body_part(self, body: bytearray, chunk: bytes, what: str) -> None:
+        body += chunk
+        if len(body) > self.max_response_bytes:
+            raise PyJWKClientConnectionError(f"{what} is larger than {self.max_response_bytes} bytes")
+
+    def _get_sync(self, client: Any, url: str, what: str) -> tuple[int, Mapping[str, str], bytes]:
+        """GET, reading at most ``max_response_bytes`` of the body."""
+        body = bytearray()
+        with client.stream("GET", url, headers=self.headers, timeout=self.timeout) as r:
+            for chunk in r.iter_bytes():
+                self._body_part(body, chunk, what)
+            return r.status_code, r.headers, bytes(body)
+
+    async def _get_async(self, client: Any, url: str, what: str) -> tuple[int, Mapping[str, str], bytes]:
+        body = bytearray()
+        async with client.stream("GET", url, headers=self.headers, timeout=self.timeout) as r:
+            async for chunk in r.aiter_bytes():
+                self._body_part(body, chunk, what)
+            return r.status_code, r.headers, bytes(body)
+
     def _fetch_sync(self) -> None:
         httpx = _httpx()
         client = self._http or httpx.Client(timeout=self.timeout, follow_redirects=False)
         try:
             if self._jwks_uri is None:
-                r = client.get(self._discovery_url(), headers=self.headers, timeout=self.timeout)
-                self._jwks_uri = self._jwks_uri_from(
-                    self._parse(r.status_code, r.headers, r.content, "the discovery document"))
-            r = client.get(self._jwks_uri, headers=self.headers, timeout=self.timeout)
-            self._store(r.status_code, r.headers, r.content)
+                status, headers, body = self._get_sync(client, self._discovery_url(), "the discovery document")
+                self._jwks_uri = self._jwks_uri_from(self._parse(status, headers, body, "the discovery document"))
+            self._store(*self._get_sync(client, self._jwks_uri, "the JWKS"))
         except (httpx.HTTPError, PyJWKClientError, PyJWKSetError, OSError) as e:
             self._failed(e)
         finally:
@@ -215,11 +233,9 @@ class JWKSClient:
         client = self._ahttp or httpx.AsyncClient(timeout=self.timeout, follow_redirects=False)
         try:
             if self._jwks_uri is None:
-                r = await client.get(self._discovery_url(), headers=self.headers, timeout=self.timeout)
-                self._jwks_uri = self._jwks_uri_from(
-                    self._parse(r.status_code, r.headers, r.content, "the discovery document"))
-            r = await client.get(self._jwks_uri, headers=self.headers, timeout=self.timeout)
-            self._store(r.status_code, r.headers, r.content)
+                status, headers, body = await self._get_async(client, self._discovery_url(), "the discovery document")
+                self._jwks_uri = self._jwks_uri_from(self._parse(status, headers, body, "the discovery document"))
+            self._store(*await self._get_async(client, self._jwks_uri, "the JWKS"))
         except (httpx.HTTPError, PyJWKClientError, PyJWKSetError, OSError) as e:
             self._failed(e)
         finally:
