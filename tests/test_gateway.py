@@ -4,12 +4,15 @@ keys from a real local JWKS server."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import textwrap
 import time
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwks_server import Provider as JWKSServer
@@ -344,3 +347,42 @@ def test_example_policy_loads():
     assert [p.name for p in policy.providers] == ["corp", "partner"]
     assert [name for name, _ in policy.jwks_clients()] == ["corp", "partner"]
     assert policy.providers[0].typ == "at+jwt"
+
+
+# ------------------------------------------------------------------------- bad input
+
+_header_bytes = st.binary(max_size=300) | st.builds(
+    lambda scheme, body: (scheme + body).encode("latin-1", "replace"),
+    st.sampled_from(["Bearer ", "bearer ", "Bearer", "Basic ", "", "Bearer  ", "BEARER\t"]),
+    st.text(max_size=200),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(auth=st.lists(_header_bytes, max_size=3), cookie=st.binary(max_size=200), query=st.binary(max_size=200))
+def test_any_request_gets_an_answer_never_an_exception(config, auth, cookie, query):
+    """Random Authorization headers, cookies and query strings: the middleware always answers
+    with 400/401 (or lets a valid token through), never raises."""
+    policy = Policy.from_toml(config)
+    sent: list[dict] = []
+    reached = []
+
+    async def app(scope, receive, send):
+        reached.append(scope)
+
+    middleware = JWTAuthMiddleware(app, policy, cookie="session", query_param="access_token")
+    headers = [(b"authorization", a) for a in auth] + [(b"cookie", cookie)]
+    scope = {"type": "http", "path": "/x", "headers": headers, "query_string": query}
+
+    async def send(message):
+        sent.append(message)
+
+    async def receive():
+        return {"type": "http.request"}
+
+    asyncio.run(middleware(scope, receive, send))
+    if reached:
+        assert isinstance(reached[0]["state"]["jwt"], dict)
+    else:
+        assert sent[0]["type"] == "http.response.start" and sent[0]["status"] in (400, 401)
+        assert json.loads(sent[1]["body"])["error"]
