@@ -147,6 +147,7 @@ def test_key_level_refusals_are_recorded_and_the_rest_kept(rsa_keys):
         rsa_jwk(small, kid="small"),
         {**ec_jwk, "alg": "ES384"},
         {"kty": "nope", "kid": "n"},
+        {**rsa_jwk(b), "kid": 7},
         "not a key",
     ]})
     assert keys.kids == ["ok"]
@@ -157,6 +158,7 @@ def test_key_level_refusals_are_recorded_and_the_rest_kept(rsa_keys):
     assert "does not fit" in reasons["e"]
     assert "unsupported" in reasons["n"]
     assert reasons[None] == "not a JSON object"
+    assert reasons[7] == "kid must be a string"
     # The minimum is configurable.
     assert KeySet({"keys": [rsa_jwk(small, kid="small")]}, min_rsa_bits=1024).kids == ["small"]
 

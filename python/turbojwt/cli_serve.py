@@ -30,7 +30,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--scheme", default="Bearer", help="Authorization scheme (default Bearer)")
     p.add_argument("--cookie", help="also read the token from this cookie")
     p.add_argument("--query-param", help="also read the token from this query parameter")
-    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="worker processes (default 1; each keeps its own caches and /metrics counters)")
     p.add_argument("--no-prewarm", action="store_true", help="do not fetch JWKS keys at start-up")
     p.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
     p.set_defaults(func=run)

@@ -32,8 +32,9 @@ from .exceptions import InvalidAlgorithmError, InvalidTokenError, PyJWKClientErr
 
 
 class KeyNotFoundError(PyJWKClientError, InvalidTokenError):
-    """No key of a ``KeySet`` matches the token's ``kid``. Both an ``InvalidTokenError`` (the token names a key nobody published) and a
-    ``PyJWKClientError`` (what ``PyJWKClient`` raises in that case)."""
+    """No key of a ``KeySet`` matches the token's ``kid``. Both an ``InvalidTokenError``
+    (the token names a key nobody published) and a ``PyJWKClientError`` (what
+    ``PyJWKClient`` raises in that case)."""
 
 
 _RSA_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512")
@@ -133,11 +134,11 @@ class KeySet:
         #: (kid, reason) for every key left out.
         self.rejected: list[tuple[str | None, str]] = []
         for jwk in data:
-            reason = self._check(jwk, allow_symmetric)
-            if isinstance(reason, str):
-                self.rejected.append((jwk.get("kid") if isinstance(jwk, Mapping) else None, reason))
+            checked = self._check(jwk, allow_symmetric)
+            if isinstance(checked, str):
+                self.rejected.append((jwk.get("kid") if isinstance(jwk, Mapping) else None, checked))
             else:
-                self.entries.append(reason)
+                self.entries.append(checked)
         kinds = {e.symmetric for e in self.entries}
         if len(kinds) > 1:
             raise PyJWKSetError("The JWK Set mixes symmetric (oct) and asymmetric keys")
@@ -160,6 +161,8 @@ class KeySet:
         refusal = _verify_refusal(jwk)
         if refusal:
             return refusal
+        if not isinstance(jwk.get("kid", ""), str):
+            return "kid must be a string"
         kty = jwk.get("kty")
         if kty == "oct" and not allow_symmetric:
             return "a symmetric (oct) key is not accepted here"
