@@ -131,3 +131,23 @@ def test_jwks_client_down_keeps_verifier_working(provider, keys):
     time.sleep(1.1)
     assert v.decode(t1) == {"sub": "a"}
     assert client.stats()["fetch_failures"] >= 1 and client.stats()["stale"]
+
+
+def test_a_withdrawn_key_stops_verifying_even_for_cached_tokens(provider, keys):
+    provider.headers = {"Cache-Control": "max-age=1"}
+    client = JWKSClient(f"{provider.url}/jwks.json", min_ttl=0, refresh_ahead=0)
+    v = Verifier(client, algorithms=["RS256"], cache=100)
+    t1 = turbojwt.encode({"sub": "a"}, keys["r1"], algorithm="RS256", headers={"kid": "r1"})
+    for _ in range(3):
+        assert v.decode(t1) == {"sub": "a"}
+    assert v.cache_info().hits == 1
+    # The provider withdraws r1; no traffic meanwhile: the scheduled refresh notices.
+    provider.jwks = {"keys": [public_jwk(keys["r2"], "r2")]}
+    deadline = time.monotonic() + 5
+    while provider.hits["/jwks.json"] < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.1)
+    assert provider.hits["/jwks.json"] >= 2
+    assert v.cache_info().currsize == 0 and v.keys_held() == 0
+    with pytest.raises(KeyNotFoundError):
+        v.decode(t1)

@@ -24,8 +24,10 @@ import asyncio
 import json
 import logging
 import math
+import os
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -61,6 +63,29 @@ def _check_url(url: str, what: str) -> str:
     if not isinstance(url, str) or urlparse(url).scheme.lower() not in ("http", "https") or not urlparse(url).netloc:
         raise PyJWKClientError(f"Invalid {what} {url!r}: an http(s) URL is required")
     return url
+
+
+def _refresh_on_schedule(ref: weakref.ref[JWKSClient]) -> None:
+    """The scheduled refresher of ``JWKSClient.watch``; ends when the client is gone."""
+    while True:
+        client = ref()
+        if client is None:
+            return
+        delay = client._next_refresh_in()
+        del client  # hold no reference while asleep
+        time.sleep(delay)
+        client = ref()
+        if client is None:
+            return
+        keys, action, seen = client._plan()
+        if action in ("refresh-ahead", "fetch"):
+            client._refresh_sync(seen)
+        del client
+
+
+def _signature(keys: KeySet) -> set[str]:
+    """The keys of a set as JWK texts (a key changed under the same kid counts as withdrawn)."""
+    return {json.dumps(e.jwk, sort_keys=True) for e in keys}
 
 
 def cache_control_ttl(headers: Mapping[str, str], default: float, low: float, high: float) -> float:
@@ -146,6 +171,9 @@ class JWKSClient:
         self._unknown: OrderedDict[str, float] = OrderedDict()  # kid -> refused until
         self._stats = {"fetches": 0, "fetch_failures": 0, "unknown_kid_refetches": 0, "unknown_kid_refusals": 0}
         self._last_error: str | None = None
+        # Verifiers built over this client (cleared when a key is withdrawn).
+        self._verifiers: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._refresher_pid: int | None = None
 
     # ------------------------------------------------------------------ fetching
 
@@ -178,12 +206,22 @@ class JWKSClient:
         for kid, reason in keys.rejected:
             log.warning("JWKS %s: key %r left out: %s", self._jwks_uri, kid, reason)
         with self._lock:
+            previous = self._keys
             self._keys, self._fetched_at, self._ttl = keys, self._clock(), ttl
             self._retry_at = -math.inf
             self._last_error = None
             self._stats["fetches"] += 1
             for kid in keys.kids:
                 self._unknown.pop(kid, None)  # type: ignore[arg-type]
+            withdrawn = previous is not None and _signature(previous) - _signature(keys)
+            verifiers = list(self._verifiers) if withdrawn else []
+        # A key was withdrawn (or changed): verifiers drop the keys they hold and the tokens
+        # they verified, so a revoked key stops working now, not when their caches expire.
+        for verifier in verifiers:
+            verifier.keys_clear()
+            verifier.cache_clear()
+        if withdrawn:
+            log.info("JWKS %s: keys withdrawn; %d verifier(s) cleared", self._jwks_uri, len(verifiers))
 
     def _failed(self, error: BaseException) -> None:
         with self._lock:
@@ -306,6 +344,31 @@ class JWKSClient:
         raise PyJWKClientConnectionError(
             f"No usable JWKS from {self._jwks_uri or self.issuer}" + (f": {error}" if error else "")
         )
+
+    def watch(self, verifier: Any) -> None:
+        """Keeps ``verifier`` (a ``Verifier`` over this client) in step with the JWKS: a
+        thread refreshes the keys on schedule, traffic or not, and when a key is withdrawn
+        the verifier drops its parsed keys and cached tokens at once."""
+        with self._lock:
+            self._verifiers.add(verifier)
+            pid = os.getpid()
+            if self._refresher_pid == pid:
+                return
+            self._refresher_pid = pid  # one per process (threads do not survive a fork)
+        threading.Thread(target=_refresh_on_schedule, args=(weakref.ref(self),),
+                         name="turbojwt-jwks-schedule", daemon=True).start()
+
+    def _next_refresh_in(self) -> float:
+        """Seconds until the keys should be refreshed (or a failed fetch retried)."""
+        with self._lock:
+            now = self._clock()
+            if now < self._retry_at:
+                due = self._retry_at - now
+            elif self._keys is None:
+                due = 1.0  # not fetched yet: look again soon
+            else:
+                due = self._fetched_at + self._ttl * (1 - self.refresh_ahead) - now
+        return min(max(due, 0.05), 3600.0)
 
     def _start_background_sync(self, seen: int) -> None:
         with self._lock:

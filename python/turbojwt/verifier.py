@@ -27,7 +27,7 @@ class Verifier:
 
     __slots__ = (
         "_native", "_batch", "decode", "decode_complete", "key", "options", "audience", "issuer", "subject", "leeway",
-        "cache_clear", "keys_held", "keys_clear",
+        "cache_clear", "keys_held", "keys_clear", "__weakref__",
     )
 
     def __init__(
@@ -88,6 +88,8 @@ class Verifier:
         self.subject = subject
         self.leeway = leeway
         self._batch: BatchEngine | None = None
+        if isinstance(key, JWKSClient):
+            key.watch(self)
 
     async def adecode(self, token: str | bytes) -> Any:
         """``decode`` for async code: with a ``JWKSClient``, a key that must be fetched
