@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use pyo3::buffer::PyBuffer;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyList, PyModule, PyString, PyTuple};
 use turbojwt_core::b64;
 use turbojwt_core::batch::{self, At, Chunk, KeyTable, Outcome, Selection, Span, Verdict, CHUNK};
 use turbojwt_core::error::{Detail, Segment};
@@ -340,17 +340,21 @@ fn build_claims(
     depth: usize,
     out: &mut Vec<Option<Py<PyAny>>>,
 ) -> PyResult<()> {
-    struct GcPause(bool);
-    impl Drop for GcPause {
+    // Through the `gc` module: PyGC_Disable/PyGC_Enable only exist from Python 3.10.
+    struct GcPause<'py>(Option<Bound<'py, PyModule>>);
+    impl Drop for GcPause<'_> {
         fn drop(&mut self) {
-            if self.0 {
-                // SAFETY: the GIL is held (the pause lives inside a GIL-holding frame).
-                unsafe { pyo3::ffi::PyGC_Enable() };
+            if let Some(gc) = &self.0 {
+                drop(gc.call_method0("enable"));
             }
         }
     }
-    // SAFETY: called with the GIL held (`py`).
-    let _pause = GcPause(unsafe { pyo3::ffi::PyGC_Disable() } != 0);
+    let gc = PyModule::import(py, "gc")?;
+    let was_enabled = gc.call_method0("isenabled")?.is_truthy()?;
+    if was_enabled {
+        gc.call_method0("disable")?;
+    }
+    let _pause = GcPause(was_enabled.then_some(gc));
     for chunk in chunks {
         for v in &chunk.verdicts {
             out.push(match v.payload {
