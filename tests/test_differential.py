@@ -14,7 +14,7 @@ deviations where turbojwt is stricter (or, for key formats, more lenient):
   D3 utf       header/claims JSON that is not UTF-8 (UTF-16/32, which Python's
                json.loads auto-detects) is refused with DecodeError
                (RFC 8259 section 8.1 requires UTF-8 between systems); so are
-               escapes of lone surrogates ("\ud800"), which denote no Unicode
+               escapes of lone surrogates ("\\ud800"), which denote no Unicode
                scalar value and cannot be held in UTF-8.
   D4 limits    tokens longer than 1 MiB and JSON nested deeper than 64 levels
                are refused with DecodeError (resource limits).
