@@ -157,14 +157,6 @@ impl Chunk {
     }
 }
 
-fn time_value(t: Option<Time>) -> Option<f64> {
-    match t? {
-        Time::Int(i) => Some(i as f64),
-        Time::Big(f) => Some(f),
-        Time::Invalid => None,
-    }
-}
-
 fn key_not_found(kid: Option<&str>) -> JwtError {
     JwtError::new(
         ErrorKind::KeyNotFound,
@@ -337,8 +329,8 @@ impl BatchVerifier {
                 Audience::List(items) => Some(chunk.push_text(&items.join(","))),
                 _ => None,
             };
-            v.exp = time_value(c.exp);
-            v.iat = time_value(c.iat);
+            v.exp = c.exp.and_then(Time::seconds);
+            v.iat = c.iat.and_then(Time::seconds);
         }
         if self.policy.verify_signature {
             let keys = match self.select(kid, &header.alg, &claims) {

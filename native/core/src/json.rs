@@ -466,6 +466,18 @@ pub enum Time {
     Invalid,
 }
 
+impl Time {
+    /// Seconds since the epoch as a float (None for an invalid time), as reports and
+    /// caches read them.
+    pub fn seconds(self) -> Option<f64> {
+        match self {
+            Time::Int(i) => Some(i as f64),
+            Time::Big(f) => Some(f),
+            Time::Invalid => None,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq)]
 pub enum Audience<'j> {
     #[default]

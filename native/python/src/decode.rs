@@ -13,7 +13,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyNotImplemented, PyString};
 use turbojwt_core::alg::Family;
-use turbojwt_core::json::Header;
+use turbojwt_core::json::{Header, Time};
 use turbojwt_core::jws::{self, HeaderBuf, Limits, PayloadBuf, SignatureBuf};
 use turbojwt_core::verify::{check_key, DecodePolicy, KeyCheck};
 use turbojwt_core::{Algorithm, ErrorKind, JwtError};
@@ -24,7 +24,7 @@ use crate::keyset::KeyResolver;
 use crate::limits::limits;
 use crate::policy::{build, build_remembered};
 use crate::pyjson::{payload_to_py, PyErrOr};
-use crate::token_cache::{time_seconds, Lookup, TokenCache, TokenTimes};
+use crate::token_cache::{Lookup, TokenCache, TokenTimes};
 
 const PARSER: PythonParse = PythonParse {
     allow_inf_nan: true,
@@ -205,9 +205,9 @@ pub fn run<'py>(
         .map_err(|e| err(e, None))?;
     if let Some(t) = times {
         *t = TokenTimes {
-            exp: time_seconds(claims.exp),
-            nbf: time_seconds(claims.nbf),
-            iat: time_seconds(claims.iat),
+            exp: claims.exp.and_then(Time::seconds),
+            nbf: claims.nbf.and_then(Time::seconds),
+            iat: claims.iat.and_then(Time::seconds),
         };
     }
     let payload = payload.into_any();

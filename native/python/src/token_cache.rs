@@ -16,7 +16,6 @@ use std::sync::{Mutex, MutexGuard, TryLockError};
 use lru::LruCache;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple, PyType};
-use turbojwt_core::json::Time;
 
 use crate::errors::is_token_error;
 
@@ -26,14 +25,6 @@ pub struct TokenTimes {
     pub exp: Option<f64>,
     pub nbf: Option<f64>,
     pub iat: Option<f64>,
-}
-
-pub fn time_seconds(t: Option<Time>) -> Option<f64> {
-    match t? {
-        Time::Int(i) => Some(i as f64),
-        Time::Big(f) => Some(f),
-        Time::Invalid => None,
-    }
 }
 
 enum Cached {
