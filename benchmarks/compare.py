@@ -410,6 +410,13 @@ def fmt_ratio(r: Stats, digits: int = 3) -> str:
     return f"{r.median:.{digits}f}× (IQR {r.p25:.{digits}f}–{r.p75:.{digits}f}×)"
 
 
+def targets_table(issue: int, targets) -> list:
+    """A "### Targets (issue N)" table from (name, measured, limit, ok) rows of a section."""
+    lines = [f"### Targets (issue {issue})", "", "| target | measured | limit | result |", "| :-- | :-- | :-- | :-: |"]
+    lines += [f"| {name} | {measured} | {limit} | {'PASS' if ok else '**MISS**'} |" for name, measured, limit, ok in targets]
+    return lines + [""]
+
+
 def targets_section(contenders) -> list:
     lines = ["## Targets (issue 2)", "",
              "Each ratio is the median of per-round ratios (both rows timed in the same round); "
@@ -613,21 +620,13 @@ def main(argv=None) -> int:
 
         log("batch verification ...")
         batch_lines, batch_targets = batch_bench.section(args.quick, log)
-        lines += batch_lines
-        lines += ["### Targets (issue 3)", "", "| target | measured | limit | result |", "| :-- | :-- | :-- | :-: |"]
-        for name, measured, limit, ok in batch_targets:
-            lines.append(f"| {name} | {measured} | {limit} | {'PASS' if ok else '**MISS**'} |")
-        lines.append("")
+        lines += batch_lines + targets_table(3, batch_targets)
     if turbo is not None and not args.no_cache:
         import token_cache as cache_bench  # benchmarks/token_cache.py, beside this file
 
         log("verified-token cache ...")
         cache_lines, cache_targets = cache_bench.section(args.quick, log)
-        lines += cache_lines
-        lines += ["### Targets (issue 6)", "", "| target | measured | limit | result |", "| :-- | :-- | :-- | :-: |"]
-        for name, measured, limit, ok in cache_targets:
-            lines.append(f"| {name} | {measured} | {limit} | {'PASS' if ok else '**MISS**'} |")
-        lines.append("")
+        lines += cache_lines + targets_table(6, cache_targets)
     if turbo is not None and not args.no_serve:
         import forward_auth  # benchmarks/forward_auth.py, beside this file
 

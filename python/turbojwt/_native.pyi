@@ -67,20 +67,33 @@ class Verifier:
         leeway: Any,
         options: dict[str, Any] | None,
         fallback: Callable[[Any, bool], Any],
+        cache_size: int = 0,
+        cache_ttl: float = 600.0,
+        cache_max_token: int = 8192,
+        cache_negative_ttl: float = 0.0,
+        key_resolver: Callable[[str | None, str], tuple[Any, float]] | None = None,
     ) -> Verifier: ...
     def decode(self, token: str | bytes) -> dict[str, Any]: ...
     def decode_complete(self, token: str | bytes) -> dict[str, Any]: ...
+    def cache_info(self) -> tuple[int, int, int, int] | None: ...
+    def cache_clear(self) -> None: ...
+    def keys_held(self) -> int: ...
+    def keys_clear(self) -> None: ...
     @property
     def algorithms(self) -> list[str]: ...
 
 class BatchVerifier:
     """A policy and key table for batches: ``selection`` is None (one key), a list of
-    ``(kid, key index)`` or a dict issuer -> such a list."""
+    ``(kid, key index)``, ``("strict", that list)`` (a ``KeySet``) or a dict issuer -> such
+    a list."""
 
     def __new__(
         cls,
         keys: list[Any],
-        selection: None | list[tuple[str | None, int]] | dict[str, list[tuple[str | None, int]]],
+        selection: None
+        | list[tuple[str | None, int]]
+        | tuple[str, list[tuple[str | None, int]]]
+        | dict[str, list[tuple[str | None, int]]],
         algorithms: list[str],
         audience: Any,
         issuer: Any,

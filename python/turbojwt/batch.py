@@ -21,7 +21,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, NamedTuple
 
 from . import _native
-from .api_jwk import PyJWK, PyJWKSet
+from .api_jwk import PyJWK, PyJWKSet, _verify_refusal
 from .api_jwt import _JUDGED_AT, _jwt_global_obj
 from .exceptions import PyJWKSetError, PyJWTError
 from .jwks import JWKSClient
@@ -114,14 +114,6 @@ def _arrow_times(pa: Any, at: Any) -> list[Any]:
 # ---------------------------------------------------------------------------- keys
 
 
-def _usable_for_verify(jwk: Mapping[str, Any]) -> bool:
-    """A JWK meant for encryption, or whose key_ops leave out verify, never verifies."""
-    if jwk.get("use") not in (None, "sig"):
-        return False
-    ops = jwk.get("key_ops")
-    return ops is None or (isinstance(ops, list) and "verify" in ops)
-
-
 def _jwks_entries(jwks: Any) -> list[tuple[str | None, Any]]:
     """(kid, PyJWK) for every signing key of a JWKS given as a dict, PyJWKSet, KeySet or
     JWKSClient (its current keys); a KeySet key appears once per algorithm it allows."""
@@ -130,12 +122,13 @@ def _jwks_entries(jwks: Any) -> list[tuple[str | None, Any]]:
     if isinstance(jwks, KeySet):
         return [(e.kid, e.key(alg)) for e in jwks for alg in e.algorithms]
     if isinstance(jwks, PyJWKSet):
-        keys = [k for k in jwks.keys if _usable_for_verify(k._jwk_data)]
+        # A JWK meant for encryption, or whose key_ops leave out verify, never verifies.
+        keys = [k for k in jwks.keys if not _verify_refusal(dict(k._jwk_data))]
         entries = [(k.key_id, k) for k in keys]
     else:
         entries = []
         for data in jwks["keys"]:
-            if not isinstance(data, Mapping) or not _usable_for_verify(data):
+            if not isinstance(data, Mapping) or _verify_refusal(dict(data)):
                 continue
             try:
                 jwk = PyJWK(dict(data))

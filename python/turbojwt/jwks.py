@@ -425,8 +425,8 @@ class JWKSClient:
             key = self._lookup(keys, kid, alg) if keys is not None and action != "fetch" and action != "down" else None
             if key is None:
                 raise KeyFetchNeeded(self, kid, alg)
-            if action == "refresh-ahead" and (self._background is None or self._background_done()):
-                self._background = loop.create_task(self._refresh_async(seen))
+            if action == "refresh-ahead":
+                self._start_background_async(loop, seen)
         with self._lock:
             due = self._fetched_at + self._ttl * (1 - self.refresh_ahead) - self._clock()
         return key, max(due, 1.0)
@@ -446,12 +446,15 @@ class JWKSClient:
         if action == "ok" or action == "stale":
             return keys  # type: ignore[return-value]
         if action == "refresh-ahead":
-            if self._background is None or self._background_done():
-                self._background = asyncio.get_running_loop().create_task(self._refresh_async(seen))
+            self._start_background_async(asyncio.get_running_loop(), seen)
             return keys  # type: ignore[return-value]
         if action == "fetch":
             await self._refresh_async(seen)
         return self._after_fetch()
+
+    def _start_background_async(self, loop: asyncio.AbstractEventLoop, seen: int) -> None:
+        if self._background is None or self._background_done():
+            self._background = loop.create_task(self._refresh_async(seen))
 
     def _background_done(self) -> bool:
         bg = self._background
@@ -506,21 +509,20 @@ class JWKSClient:
             return self._attempts
 
     def _lookup_or_refuse(self, kid: str | None, alg: str | None) -> PyJWK:
+        """The key after a refetch (or none); an unknown kid is counted and remembered."""
         keys = self._after_fetch()
-        found = self._lookup(keys, kid, alg)
-        if found is not None:
-            return found
-        if kid in keys:
-            keys.entry(kid, alg)  # the kid is known: raises its InvalidAlgorithmError
-        with self._lock:
-            self._stats["unknown_kid_refusals"] += 1
-            if isinstance(kid, str):
-                self._unknown[kid] = self._clock() + self.cooldown
-                self._unknown.move_to_end(kid)
-                while len(self._unknown) > self.negative_cache_size:
-                    self._unknown.popitem(last=False)
-        keys.entry(kid, alg)  # raises the precise KeyNotFoundError / InvalidAlgorithmError
-        raise KeyNotFoundError(f"Unable to find a signing key that matches: {json.dumps(kid)}")  # pragma: no cover
+        try:
+            entry = keys.entry(kid, alg)  # a known kid with another algorithm raises its own error
+        except KeyNotFoundError:
+            with self._lock:
+                self._stats["unknown_kid_refusals"] += 1
+                if isinstance(kid, str):
+                    self._unknown[kid] = self._clock() + self.cooldown
+                    self._unknown.move_to_end(kid)
+                    while len(self._unknown) > self.negative_cache_size:
+                        self._unknown.popitem(last=False)
+            raise
+        return entry.key(alg or entry.algorithms[0])
 
     # ------------------------------------------------------------------ metrics
 

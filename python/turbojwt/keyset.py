@@ -27,7 +27,7 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from .api_jwk import PyJWK, PyJWKSet, _verify_refusal
+from .api_jwk import _EC_ALG_BY_CRV, PyJWK, PyJWKSet, _verify_refusal
 from .exceptions import InvalidAlgorithmError, InvalidTokenError, PyJWKClientError, PyJWKSetError, PyJWTError
 
 
@@ -38,7 +38,6 @@ class KeyNotFoundError(PyJWKClientError, InvalidTokenError):
 
 
 _RSA_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512")
-_EC_ALGORITHM_BY_CURVE = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512", "secp256k1": "ES256K"}
 _OKP_CURVES = ("Ed25519", "Ed448")
 _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth"})
 # RFC 7518 §3.2: an HMAC key at least as long as the hash output.
@@ -51,7 +50,7 @@ def _allowed_algorithms(jwk: Mapping[str, Any], hmac_bytes: int | None) -> tuple
     if kty == "RSA":
         return _RSA_ALGORITHMS
     if kty == "EC":
-        alg = _EC_ALGORITHM_BY_CURVE.get(jwk.get("crv", "P-256"))
+        alg = _EC_ALG_BY_CRV.get(jwk.get("crv", "P-256"))
         return (alg,) if alg else ()
     if kty == "OKP":
         return ("EdDSA",) if jwk.get("crv") in _OKP_CURVES else ()

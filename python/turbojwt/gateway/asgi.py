@@ -71,7 +71,10 @@ class Denial:
     description: str | None = None
     scope: str | None = None
 
-    def headers(self, realm: str) -> list[tuple[str, str]]:
+    def challenge(self, realm: str) -> dict[str, str]:
+        """The ``WWW-Authenticate`` header of a 401 or 403 (empty for other statuses)."""
+        if self.status not in (401, 403):
+            return {}
         params = [f'realm="{realm}"']
         if self.error:
             params.append(f'error="{self.error}"')
@@ -79,18 +82,22 @@ class Denial:
             params.append(f'error_description="{self.description}"')
         if self.scope:
             params.append(f'scope="{self.scope}"')
-        out = [("content-type", "application/json")]
-        if self.status in (401, 403):
-            out.append(("www-authenticate", "Bearer " + ", ".join(params)))
-        return out
+        return {"www-authenticate": "Bearer " + ", ".join(params)}
 
-    def body(self) -> bytes:
+    def headers(self, realm: str) -> list[tuple[str, str]]:
+        return [("content-type", "application/json"), *self.challenge(realm).items()]
+
+    def document(self) -> dict[str, str]:
+        """The JSON body."""
         doc = {"error": self.error or "unauthorized"}
         if self.description:
             doc["error_description"] = self.description
         if self.scope:
             doc["scope"] = self.scope
-        return json.dumps(doc).encode()
+        return doc
+
+    def body(self) -> bytes:
+        return json.dumps(self.document()).encode()
 
 
 MISSING = Denial(401, "missing", None, None)

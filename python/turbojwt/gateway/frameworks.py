@@ -22,13 +22,7 @@ from .policy import Policy, Verified, token_scopes
 
 
 def _response(denial: Denial, realm: str) -> JSONResponse:
-    body = {"error": denial.error or "unauthorized"}
-    if denial.description:
-        body["error_description"] = denial.description
-    if denial.scope:
-        body["scope"] = denial.scope
-    headers = {k: v for k, v in denial.headers(realm) if k != "content-type"}
-    return JSONResponse(body, status_code=denial.status, headers=headers)
+    return JSONResponse(denial.document(), status_code=denial.status, headers=denial.challenge(realm))
 
 
 def require_token(
@@ -48,7 +42,7 @@ def require_token(
             raise HTTPException(
                 status_code=result.status,
                 detail=detail,
-                headers={k: v for k, v in result.headers(policy.realm) if k != "content-type"},
+                headers=result.challenge(policy.realm),
             )
         request.state.jwt = result.claims
         return result.claims
