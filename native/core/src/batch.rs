@@ -12,7 +12,7 @@ use rayon::prelude::*;
 use rayon::{ThreadPool, ThreadPoolBuilder};
 use smallvec::SmallVec;
 
-use crate::error::{ErrorKind, JwtError};
+use crate::error::{Detail, ErrorKind, JwtError};
 use crate::json::{claims as scan_claims, Audience, Claims, Field, Header, HeaderAlg, Time};
 use crate::jws::{self, HeaderBuf, Limits, PayloadBuf, SignatureBuf};
 use crate::logs::{extract_jsonl, Extracted, JsonlFields};
@@ -120,10 +120,18 @@ impl Verdict {
     }
 }
 
-/// The verdicts for up to [`CHUNK`] consecutive tokens and the strings they refer to.
+/// The verdicts for up to [`CHUNK`] consecutive tokens and the strings they refer to, with
+/// the few verdicts the caller must finish listed apart (so that it need not scan them all).
 #[derive(Default)]
 pub struct Chunk {
     pub verdicts: Vec<Verdict>,
+    /// `(index in the batch, key index)` of the [`Outcome::Fallback`] verdicts.
+    pub fallbacks: Vec<(usize, usize)>,
+    /// Indices in the batch of the tokens refused for their header or payload JSON (the
+    /// binding words those messages as Python's json module does).
+    pub bad_json: Vec<usize>,
+    /// Some token was verified with a key shorter than PyJWT recommends.
+    pub short_key: bool,
     text: String,
     payloads: Vec<u8>,
 }
@@ -139,6 +147,31 @@ impl Chunk {
     pub fn payload(&self, s: Span) -> &[u8] {
         &self.payloads[s.start as usize..(s.start + s.len) as usize]
     }
+    fn with_capacity(n: usize) -> Self {
+        Chunk {
+            verdicts: Vec::with_capacity(n),
+            ..Chunk::default()
+        }
+    }
+
+    /// Moves the indices in [`Chunk::fallbacks`] and [`Chunk::bad_json`] by `by` (a chunk of
+    /// a batch verified in parts).
+    pub fn shift_indices(&mut self, by: usize) {
+        self.fallbacks.iter_mut().for_each(|(i, _)| *i += by);
+        self.bad_json.iter_mut().for_each(|i| *i += by);
+    }
+
+    /// Appends the verdict of token `index` (in the batch).
+    fn push(&mut self, index: usize, v: Verdict) {
+        match &v.outcome {
+            Outcome::Fallback(k) => self.fallbacks.push((index, *k)),
+            Outcome::Invalid(e) if matches!(e.detail, Detail::BadJson { .. }) => self.bad_json.push(index),
+            _ => {}
+        }
+        self.short_key |= v.short_key;
+        self.verdicts.push(v);
+    }
+
     fn push_text(&mut self, s: &str) -> Span {
         let start = self.text.len() as u32;
         self.text.push_str(s);
@@ -392,14 +425,11 @@ impl BatchVerifier {
         want_payload: bool,
         limits: &Limits,
     ) -> Chunk {
-        let mut chunk = Chunk {
-            verdicts: Vec::with_capacity(tokens.len()),
-            ..Chunk::default()
-        };
+        let mut chunk = Chunk::with_capacity(tokens.len());
         let mut header_cache = None;
         for (i, t) in tokens.iter().enumerate() {
             let v = self.verify_one(*t, at.get(first + i), want_payload, limits, &mut chunk, &mut header_cache);
-            chunk.verdicts.push(v);
+            chunk.push(first + i, v);
         }
         chunk
     }
@@ -434,13 +464,10 @@ impl BatchVerifier {
         limits: &Limits,
         threads: usize,
     ) -> Vec<Chunk> {
-        in_chunks(lines, threads, |_, ls| {
-            let mut chunk = Chunk {
-                verdicts: Vec::with_capacity(ls.len()),
-                ..Chunk::default()
-            };
+        in_chunks(lines, threads, |c, ls| {
+            let mut chunk = Chunk::with_capacity(ls.len());
             let mut header_cache = None;
-            for line in ls {
+            for (i, line) in ls.iter().enumerate() {
                 let v = match extract_jsonl(line, fields) {
                     Extracted::Token { token, at: line_at } => {
                         let when = at.or(line_at).unwrap_or(now);
@@ -449,7 +476,7 @@ impl BatchVerifier {
                     }
                     Extracted::Problem(p) => Verdict::new(Outcome::Malformed(p)),
                 };
-                chunk.verdicts.push(v);
+                chunk.push(c * CHUNK + i, v);
             }
             chunk
         })
@@ -577,6 +604,34 @@ mod tests {
         let c = &one[0];
         assert_eq!(c.text(all[3].sub.unwrap()), "u3");
         assert_eq!(all[3].exp, Some(1003.0));
+    }
+
+    #[test]
+    fn chunks_list_the_verdicts_the_caller_finishes() {
+        let v = verifier(Selection::One, vec![key(SECRET)]);
+        let good = hs_token(SECRET, r#"{"alg":"HS256"}"#, "{}");
+        let bad_json = hs_token(SECRET, r#"{"alg":"HS256"}"#, "{nope");
+        let mut refs: Vec<Option<&[u8]>> = vec![Some(&good[..]); 2 * CHUNK + 10];
+        refs[3] = None;
+        refs[CHUNK + 6] = Some(&bad_json[..]);
+        refs[2 * CHUNK + 1] = None;
+        for threads in [1, 2] {
+            let mut out = v.verify(&refs, At::One(0.0), false, &Limits::default(), threads);
+            assert_eq!(out[0].fallbacks, [(3, 0)]);
+            assert!(out[0].bad_json.is_empty() && out[2].bad_json.is_empty());
+            assert_eq!(out[1].bad_json, [CHUNK + 6]);
+            assert!(matches!(&out[1].verdicts[6].outcome, Outcome::Invalid(e) if matches!(e.detail, Detail::BadJson { .. })));
+            assert_eq!(out[2].fallbacks, [(2 * CHUNK + 1, 0)]);
+            assert!(out.iter().all(|c| !c.short_key));
+            out[2].shift_indices(100);
+            assert_eq!(out[2].fallbacks, [(2 * CHUNK + 101, 0)]);
+        }
+        // A key shorter than PyJWT recommends (HS256: 32 bytes) is noted per chunk.
+        let short = verifier(Selection::One, vec![key(b"short")]);
+        let t = hs_token(b"short", r#"{"alg":"HS256"}"#, "{}");
+        let out = short.verify(&[Some(&t[..])], At::One(0.0), false, &Limits::default(), 1);
+        assert_eq!(out[0].verdicts[0].outcome, Outcome::Valid);
+        assert!(out[0].short_key);
     }
 
     #[test]

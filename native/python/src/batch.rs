@@ -117,26 +117,16 @@ impl BatchVerifier {
         claims: bool,
         threads: usize,
     ) -> PyResult<BatchPart> {
-        let items: Vec<Bound<'_, PyAny>> = if let Ok(l) = tokens.cast::<PyList>() {
-            l.iter().collect()
+        // A tuple is immutable and a list is copied into one (a C loop of increfs): the token
+        // objects then stay alive and in place while the GIL is released.
+        let snapshot: Bound<'_, PyTuple> = if let Ok(l) = tokens.cast::<PyList>() {
+            l.to_tuple()
         } else if let Ok(t) = tokens.cast::<PyTuple>() {
-            t.iter().collect()
+            t.clone()
         } else {
             return Err(PyTypeError::new_err("tokens must be a list or tuple"));
         };
-        // `items` keeps every token object alive while the slices below are used.
-        let slices: Vec<Option<&[u8]>> = items
-            .iter()
-            .map(|t| {
-                if let Ok(s) = t.cast::<PyString>() {
-                    s.to_str().ok().map(str::as_bytes)
-                } else if let Ok(b) = t.cast::<PyBytes>() {
-                    Some(b.as_bytes())
-                } else {
-                    None
-                }
-            })
-            .collect();
+        let slices: Vec<Option<&[u8]>> = snapshot.as_slice().iter().map(token_bytes).collect();
         self.run(py, &slices, at, claims, threads)
     }
 
@@ -221,6 +211,29 @@ impl BatchVerifier {
             overrides: HashMap::new(),
             claims: None,
         })
+    }
+}
+
+/// The UTF-8 bytes of a str token, or a bytes token as is; None for anything else and for a
+/// str that is not UTF-8 (the caller's fallback gives those their verdict).
+fn token_bytes<'a>(t: &'a Bound<'_, PyAny>) -> Option<&'a [u8]> {
+    if let Ok(s) = t.cast::<PyString>() {
+        #[cfg(not(any(Py_LIMITED_API, PyPy, GraalPy)))]
+        // SAFETY: `s` is a str; a compact ASCII str keeps its characters, which are also its
+        // UTF-8 bytes, right after the object header, for as long as the object lives.
+        unsafe {
+            let ptr = s.as_ptr();
+            if pyo3::ffi::PyUnicode_IS_COMPACT_ASCII(ptr) != 0 {
+                let data = pyo3::ffi::PyUnicode_DATA(ptr) as *const u8;
+                let len = pyo3::ffi::PyUnicode_GET_LENGTH(ptr) as usize;
+                return Some(std::slice::from_raw_parts(data, len));
+            }
+        }
+        s.to_str().ok().map(str::as_bytes)
+    } else if let Ok(b) = t.cast::<PyBytes>() {
+        Some(b.as_bytes())
+    } else {
+        None
     }
 }
 
@@ -318,7 +331,9 @@ impl BatchVerifier {
                     (rx, stage)
                 });
                 rx = back;
-                let Some(stage) = stage else { break };
+                let Some(mut stage) = stage else { break };
+                let start = all.len() * CHUNK;
+                stage.iter_mut().for_each(|c| c.shift_indices(start));
                 build_claims(py, &stage, depth, dicts)?;
                 all.extend(stage);
             }
@@ -424,10 +439,6 @@ fn opt_f64(py: Python<'_>, v: Option<f64>) -> Bound<'_, PyAny> {
 }
 
 impl BatchPart {
-    fn verdicts(&self) -> impl Iterator<Item = &Verdict> {
-        self.chunks.iter().flat_map(|c| c.verdicts.iter())
-    }
-
     fn with_chunk(&self) -> impl Iterator<Item = (usize, &Chunk, &Verdict)> {
         self.chunks
             .iter()
@@ -475,8 +486,11 @@ fn json_messages<'t>(
     token: impl Fn(usize) -> Option<std::borrow::Cow<'t, [u8]>>,
 ) -> HashMap<usize, String> {
     let mut messages = HashMap::new();
-    for (i, v) in chunks.iter().flat_map(|c| c.verdicts.iter()).enumerate() {
-        if let Outcome::Invalid(e) = &v.outcome {
+    for chunk in chunks {
+        for &i in &chunk.bad_json {
+            let Outcome::Invalid(e) = &chunk.verdicts[i % CHUNK].outcome else {
+                continue;
+            };
             if let Detail::BadJson { segment } = e.detail {
                 if let Some(msg) = token(i).and_then(|t| json_message(py, &t, segment)) {
                     messages.insert(i, msg);
@@ -495,12 +509,7 @@ impl BatchPart {
 
     /// `(index, key index)` of the tokens only the Python reference path can judge.
     fn fallbacks(&self) -> Vec<(usize, usize)> {
-        self.with_chunk()
-            .filter_map(|(i, _, v)| match v.outcome {
-                Outcome::Fallback(k) => Some((i, k)),
-                _ => None,
-            })
-            .collect()
+        self.chunks.iter().flat_map(|c| c.fallbacks.iter().copied()).collect()
     }
 
     /// Records the reference path's verdict for token `index`.
@@ -515,7 +524,7 @@ impl BatchPart {
 
     /// Whether any token was verified with a key shorter than PyJWT recommends.
     fn short_key_used(&self) -> bool {
-        self.verdicts().any(|v| v.short_key)
+        self.chunks.iter().any(|c| c.short_key)
     }
 
     fn valid(&self) -> Vec<bool> {

@@ -550,7 +550,7 @@ impl Verifier {
         );
         match (result, cache) {
             (Ok(Outcome::Done(v)), Some(cache)) => {
-                cache.insert_claims(py, bytes, &v, times, at)?;
+                cache.insert_claims(bytes, &v, times, at)?;
                 Ok(v.unbind())
             }
             (Ok(Outcome::Done(v)), None) => Ok(v.unbind()),

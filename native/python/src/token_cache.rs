@@ -146,7 +146,7 @@ impl TokenCache {
     }
 
     /// Remembers the claims of a token that verified (a copy: `claims` goes to the caller).
-    pub fn insert_claims(&self, py: Python<'_>, token: &[u8], claims: &Bound<'_, PyAny>, times: TokenTimes, now: f64) -> PyResult<()> {
+    pub fn insert_claims(&self, token: &[u8], claims: &Bound<'_, PyAny>, times: TokenTimes, now: f64) -> PyResult<()> {
         let Ok(dict) = claims.cast::<PyDict>() else {
             return Ok(());
         };
