@@ -125,6 +125,23 @@ def test_same_results_for_any_thread_count(threads, rsa_key):
     assert many.columns() == one.columns()
 
 
+def test_every_kind_of_str_token_is_read():
+    # Compact ASCII strs are read in place; str subclasses, non-ASCII strs (one and two bytes
+    # per character), bytearray-like objects and strs that are not UTF-8 take other paths.
+    class Token(str):
+        pass
+
+    tok = turbojwt.encode(claims(1), SECRET)
+    toks = [tok, Token(tok), tok.encode(), tok + "é", tok + "\u20ac", "\u20ac." + tok, tok[:-1] + "\udc80",
+            Token("x\udc80.y.z"), bytearray(tok.encode())]
+    result = verify_batch(toks, SECRET, **KW)
+    for i, t in enumerate(toks):
+        err, payload = decode_verdict(t)
+        assert result.errors[i] == err, (i, t)
+        assert result.claims[i] == payload
+    assert result.valid[:3] == [True, True, True]
+
+
 def test_judged_as_of_each_request_time():
     exp = NOW - 3600  # expired an hour ago
     toks = [turbojwt.encode(claims(i, exp=exp, iat=exp - 600, nbf=exp - 600), SECRET) for i in range(6)]
