@@ -1,6 +1,8 @@
 //! Strict base64url (RFC 7515 §2 and Appendix C): URL-safe alphabet, no padding, no
 //! whitespace, and zero unused trailing bits, so every value has exactly one encoding.
 
+use std::mem::MaybeUninit;
+
 use base64_simd::{forgiving_decode_to_vec, Out, URL_SAFE_NO_PAD};
 use smallvec::SmallVec;
 
@@ -11,17 +13,28 @@ pub fn decode(input: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// Decodes into `out` (replacing its contents; a `SmallVec` keeps short segments on the
-/// stack); false when not canonical base64url.
+/// stack); false when not canonical base64url. The bytes are written into `out`'s spare
+/// capacity as they are decoded, without zeroing it first.
 #[inline]
 pub fn decode_into<const N: usize>(input: &[u8], out: &mut SmallVec<[u8; N]>) -> bool {
     let Ok(len) = URL_SAFE_NO_PAD.decoded_length(input) else {
         return false;
     };
     out.clear();
-    out.resize(len, 0);
-    URL_SAFE_NO_PAD
-        .decode(input, Out::from_slice(out.as_mut_slice()))
-        .is_ok()
+    out.reserve(len);
+    // SAFETY: `reserve` made room for `len` bytes at `out`'s start; they are only written
+    // (MaybeUninit), and only the prefix the decoder reports written is made part of `out`.
+    unsafe {
+        let spare = std::slice::from_raw_parts_mut(out.as_mut_ptr().cast::<MaybeUninit<u8>>(), len);
+        match URL_SAFE_NO_PAD.decode(input, Out::from_uninit_slice(spare)) {
+            Ok(written) if written.as_ptr() == out.as_ptr() && written.len() <= len => {
+                let n = written.len();
+                out.set_len(n);
+                true
+            }
+            _ => false,
+        }
+    }
 }
 
 #[inline]
