@@ -165,7 +165,9 @@ impl Chunk {
     fn push(&mut self, index: usize, v: Verdict) {
         match &v.outcome {
             Outcome::Fallback(k) => self.fallbacks.push((index, *k)),
-            Outcome::Invalid(e) if matches!(e.detail, Detail::BadJson { .. }) => self.bad_json.push(index),
+            Outcome::Invalid(e) if matches!(e.detail, Detail::BadJson { .. }) => {
+                self.bad_json.push(index)
+            }
             _ => {}
         }
         self.short_key |= v.short_key;
@@ -238,9 +240,9 @@ impl BatchVerifier {
             Selection::ByIssuer(map) => {
                 let c = claims.as_ref().map_err(Clone::clone)?;
                 match &c.iss {
-                    Field::Value(iss) => map.get(iss.as_ref()).ok_or_else(|| {
-                        JwtError::new(ErrorKind::InvalidIssuer, "Invalid issuer")
-                    })?,
+                    Field::Value(iss) => map
+                        .get(iss.as_ref())
+                        .ok_or_else(|| JwtError::new(ErrorKind::InvalidIssuer, "Invalid issuer"))?,
                     Field::WrongType => {
                         return Err(JwtError::new(ErrorKind::InvalidIssuer, "Invalid issuer"))
                     }
@@ -294,7 +296,10 @@ impl BatchVerifier {
         };
         Err(JwtError::new(
             ErrorKind::KeySetKeyNotFound,
-            format!("The token has no kid and the key set has {} keys for {name}", fitting.len()),
+            format!(
+                "The token has no kid and the key set has {} keys for {name}",
+                fitting.len()
+            ),
         ))
     }
 
@@ -331,7 +336,13 @@ impl BatchVerifier {
             if let Err(e) = seg.decode_header(&mut header_json) {
                 return fail(e);
             }
-            match jws::parse_header_and_rest(&seg, &header_json, limits, &mut payload, &mut signature) {
+            match jws::parse_header_and_rest(
+                &seg,
+                &header_json,
+                limits,
+                &mut payload,
+                &mut signature,
+            ) {
                 Ok(h) => *header_cache = Some((seg.header.into(), h.into_owned())),
                 Err(e) => return fail(e),
             }
@@ -345,11 +356,7 @@ impl BatchVerifier {
         v.kid = kid.map(|k| chunk.push_text(k));
         // Read now for the report (and issuer selection); a JSON error still counts only
         // after the signature check, as in PyJWT.
-        let claims = scan_claims(
-            &payload,
-            &self.policy.claims.require,
-            limits.max_json_depth,
-        );
+        let claims = scan_claims(&payload, &self.policy.claims.require, limits.max_json_depth);
         if let Ok(c) = &claims {
             if let Field::Value(s) = &c.iss {
                 v.iss = Some(chunk.push_text(s));
@@ -377,12 +384,17 @@ impl BatchVerifier {
             let mut verified = false;
             for k in keys {
                 let key = &self.keys.keys[k];
-                let outcome = match check_key(&header, key, &self.policy.algorithms) {
+                let outcome = match check_key(header, key, &self.policy.algorithms) {
                     KeyCheck::Use { alg, short_key } => match short_key {
                         Some(msg) if self.policy.enforce_minimum_key_length => {
                             Outcome::Invalid(JwtError::new(ErrorKind::InvalidKey, msg))
                         }
-                        _ => match jws::verify_signature(&key.entry, alg, seg.signing_input, &signature) {
+                        _ => match jws::verify_signature(
+                            &key.entry,
+                            alg,
+                            seg.signing_input,
+                            &signature,
+                        ) {
                             Ok(()) => {
                                 v.short_key = short_key.is_some();
                                 verified = true;
@@ -428,7 +440,14 @@ impl BatchVerifier {
         let mut chunk = Chunk::with_capacity(tokens.len());
         let mut header_cache = None;
         for (i, t) in tokens.iter().enumerate() {
-            let v = self.verify_one(*t, at.get(first + i), want_payload, limits, &mut chunk, &mut header_cache);
+            let v = self.verify_one(
+                *t,
+                at.get(first + i),
+                want_payload,
+                limits,
+                &mut chunk,
+                &mut header_cache,
+            );
             chunk.push(first + i, v);
         }
         chunk
@@ -485,9 +504,17 @@ impl BatchVerifier {
 
 /// `work(chunk index, items)` over chunks of [`CHUNK`] items, on a pool of `threads`
 /// threads (inline for one thread or one chunk); results in order.
-fn in_chunks<T: Sync>(items: &[T], threads: usize, work: impl Fn(usize, &[T]) -> Chunk + Sync) -> Vec<Chunk> {
+fn in_chunks<T: Sync>(
+    items: &[T],
+    threads: usize,
+    work: impl Fn(usize, &[T]) -> Chunk + Sync,
+) -> Vec<Chunk> {
     if threads <= 1 || items.len() <= CHUNK {
-        return items.chunks(CHUNK).enumerate().map(|(c, ts)| work(c, ts)).collect();
+        return items
+            .chunks(CHUNK)
+            .enumerate()
+            .map(|(c, ts)| work(c, ts))
+            .collect();
     }
     pool(threads).install(|| {
         items
@@ -530,9 +557,15 @@ mod tests {
 
     fn hs_token(secret: &[u8], header: &str, payload: &str) -> Vec<u8> {
         let key = KeyEntry::new(secret);
-        jws::sign_compact(&key, Algorithm::HS256, header.as_bytes(), payload.as_bytes(), false)
-            .unwrap()
-            .into_bytes()
+        jws::sign_compact(
+            &key,
+            Algorithm::HS256,
+            header.as_bytes(),
+            payload.as_bytes(),
+            false,
+        )
+        .unwrap()
+        .into_bytes()
     }
 
     fn key(secret: &[u8]) -> KeyRef {
@@ -620,7 +653,9 @@ mod tests {
             assert_eq!(out[0].fallbacks, [(3, 0)]);
             assert!(out[0].bad_json.is_empty() && out[2].bad_json.is_empty());
             assert_eq!(out[1].bad_json, [CHUNK + 6]);
-            assert!(matches!(&out[1].verdicts[6].outcome, Outcome::Invalid(e) if matches!(e.detail, Detail::BadJson { .. })));
+            assert!(
+                matches!(&out[1].verdicts[6].outcome, Outcome::Invalid(e) if matches!(e.detail, Detail::BadJson { .. }))
+            );
             assert_eq!(out[2].fallbacks, [(2 * CHUNK + 1, 0)]);
             assert!(out.iter().all(|c| !c.short_key));
             out[2].shift_indices(100);
@@ -660,8 +695,10 @@ mod tests {
         // falls back to other keys.
         let two = outcomes(&verifier(strict(2), vec![bound(SECRET), bound(other)]));
         assert_eq!(two[0], Outcome::Valid);
-        assert!(matches!(&two[1], Outcome::Invalid(e) if e.kind == ErrorKind::KeySetKeyNotFound
-            && e.message == "The token has no kid and the key set has 2 keys for 'HS256'"));
+        assert!(
+            matches!(&two[1], Outcome::Invalid(e) if e.kind == ErrorKind::KeySetKeyNotFound
+            && e.message == "The token has no kid and the key set has 2 keys for 'HS256'")
+        );
         assert!(matches!(&two[2], Outcome::Invalid(e) if e.kind == ErrorKind::KeySetKeyNotFound));
         // One key: the kid-less token uses it.
         let one = outcomes(&verifier(strict(1), vec![bound(SECRET)]));
@@ -678,7 +715,13 @@ mod tests {
         let tb = hs_token(other, r#"{"alg":"HS256","kid":"b"}"#, "{}");
         let wrong = hs_token(SECRET, r#"{"alg":"HS256","kid":"b"}"#, "{}");
         let unknown = hs_token(SECRET, r#"{"alg":"HS256","kid":"zz"}"#, "{}");
-        let refs = [Some(&ta[..]), Some(&tb[..]), Some(&wrong[..]), Some(&unknown[..]), None];
+        let refs = [
+            Some(&ta[..]),
+            Some(&tb[..]),
+            Some(&wrong[..]),
+            Some(&unknown[..]),
+            None,
+        ];
         let out = v.verify(&refs, At::One(0.0), true, &Limits::default(), 1);
         let o: Vec<&Outcome> = out[0].verdicts.iter().map(|v| &v.outcome).collect();
         assert_eq!(o[0], &Outcome::Valid);
@@ -696,7 +739,13 @@ mod tests {
         let good = hs_token(SECRET, r#"{"alg":"HS256"}"#, r#"{"iss":"https://a"}"#);
         let stranger = hs_token(SECRET, r#"{"alg":"HS256"}"#, r#"{"iss":"https://b"}"#);
         let none = hs_token(SECRET, r#"{"alg":"HS256"}"#, r#"{}"#);
-        let out = v.verify(&[Some(&good[..]), Some(&stranger[..]), Some(&none[..])], At::One(0.0), false, &Limits::default(), 1);
+        let out = v.verify(
+            &[Some(&good[..]), Some(&stranger[..]), Some(&none[..])],
+            At::One(0.0),
+            false,
+            &Limits::default(),
+            1,
+        );
         let kinds: Vec<Option<ErrorKind>> = out[0]
             .verdicts
             .iter()
@@ -707,7 +756,11 @@ mod tests {
             .collect();
         assert_eq!(
             kinds,
-            [None, Some(ErrorKind::InvalidIssuer), Some(ErrorKind::MissingRequiredClaim)]
+            [
+                None,
+                Some(ErrorKind::InvalidIssuer),
+                Some(ErrorKind::MissingRequiredClaim)
+            ]
         );
     }
 }

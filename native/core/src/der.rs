@@ -216,35 +216,6 @@ pub fn rsa_public_key_der(n: &[u8], e: &[u8]) -> Vec<u8> {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn integer_bits_ignores_sign_byte() {
-        assert_eq!(integer_bits(&[0x00, 0x80, 0x00]), 16);
-        assert_eq!(integer_bits(&[0x01]), 1);
-        assert_eq!(integer_bits(&[]), 0);
-    }
-
-    #[test]
-    fn rsa_der_round_trip() {
-        let n = [0xC0u8; 256];
-        let der = rsa_public_key_der(&n, &[1, 0, 1]);
-        assert_eq!(rsa_public_modulus_bits(&der), Some(2048));
-    }
-
-    #[test]
-    fn rejects_truncated_and_non_minimal() {
-        assert!(read(&[0x30, 0x05, 0x00]).is_none());
-        assert!(
-            read(&[0x30, 0x81, 0x05, 0, 0, 0, 0, 0]).is_none(),
-            "long form for a short length"
-        );
-        assert!(read(&[]).is_none());
-    }
-}
-
 fn push_tlv(out: &mut Vec<u8>, tag: u8, content: &[u8]) {
     out.push(tag);
     push_len(out, content.len());
@@ -275,4 +246,33 @@ pub fn spki_der(
     let mut out = Vec::with_capacity(body.len() + 4);
     push_tlv(&mut out, TAG_SEQUENCE, &body);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integer_bits_ignores_sign_byte() {
+        assert_eq!(integer_bits(&[0x00, 0x80, 0x00]), 16);
+        assert_eq!(integer_bits(&[0x01]), 1);
+        assert_eq!(integer_bits(&[]), 0);
+    }
+
+    #[test]
+    fn rsa_der_round_trip() {
+        let n = [0xC0u8; 256];
+        let der = rsa_public_key_der(&n, &[1, 0, 1]);
+        assert_eq!(rsa_public_modulus_bits(&der), Some(2048));
+    }
+
+    #[test]
+    fn rejects_truncated_and_non_minimal() {
+        assert!(read(&[0x30, 0x05, 0x00]).is_none());
+        assert!(
+            read(&[0x30, 0x81, 0x05, 0, 0, 0, 0, 0]).is_none(),
+            "long form for a short length"
+        );
+        assert!(read(&[]).is_none());
+    }
 }

@@ -30,10 +30,19 @@ impl AsRef<[u8]> for Tag {
 
 #[derive(Clone, Copy)]
 enum States {
-    Sha256 { inner: SHA256_CTX, outer: SHA256_CTX },
+    Sha256 {
+        inner: SHA256_CTX,
+        outer: SHA256_CTX,
+    },
     // SHA-384 is SHA-512 with other initial values and a truncated output.
-    Sha384 { inner: SHA512_CTX, outer: SHA512_CTX },
-    Sha512 { inner: SHA512_CTX, outer: SHA512_CTX },
+    Sha384 {
+        inner: SHA512_CTX,
+        outer: SHA512_CTX,
+    },
+    Sha512 {
+        inner: SHA512_CTX,
+        outer: SHA512_CTX,
+    },
 }
 
 /// An HMAC key: the hash states after absorbing `key ^ ipad` and `key ^ opad`.
@@ -84,9 +93,33 @@ macro_rules! sha2 {
     };
 }
 
-sha2!(S256, SHA256_CTX, 64, 32, SHA256_Init, SHA256_Update, SHA256_Final);
-sha2!(S384, SHA512_CTX, 128, 48, SHA384_Init, SHA384_Update, SHA384_Final);
-sha2!(S512, SHA512_CTX, 128, 64, SHA512_Init, SHA512_Update, SHA512_Final);
+sha2!(
+    S256,
+    SHA256_CTX,
+    64,
+    32,
+    SHA256_Init,
+    SHA256_Update,
+    SHA256_Final
+);
+sha2!(
+    S384,
+    SHA512_CTX,
+    128,
+    48,
+    SHA384_Init,
+    SHA384_Update,
+    SHA384_Final
+);
+sha2!(
+    S512,
+    SHA512_CTX,
+    128,
+    64,
+    SHA512_Init,
+    SHA512_Update,
+    SHA512_Final
+);
 
 /// The states after absorbing the padded key XORed with ipad and opad.
 fn precompute<H: Sha2>(key: &[u8]) -> (H::Ctx, H::Ctx) {
@@ -121,10 +154,7 @@ fn tag<H: Sha2>(inner: &H::Ctx, outer: &H::Ctx, msg: &[u8]) -> Tag {
     let mut ctx = *outer;
     H::update(&mut ctx, &bytes[..H::OUT]);
     H::finish(&mut ctx, &mut bytes);
-    Tag {
-        bytes,
-        len: H::OUT,
-    }
+    Tag { bytes, len: H::OUT }
 }
 
 impl HmacKey {
@@ -189,7 +219,11 @@ mod tests {
                 for &ml in &msg_lens {
                     let msg: Vec<u8> = (0..ml).map(|i| (i * 13 + 1) as u8).collect();
                     let want = reference(hash, &key, &msg);
-                    assert_eq!(k.sign(&msg).as_ref(), &want[..], "{hash:?} key {kl} msg {ml}");
+                    assert_eq!(
+                        k.sign(&msg).as_ref(),
+                        &want[..],
+                        "{hash:?} key {kl} msg {ml}"
+                    );
                     assert!(k.verify(&msg, &want));
                 }
             }
@@ -201,7 +235,12 @@ mod tests {
         let msg = b"what do ya want for nothing?";
         let k = HmacKey::new(Hash::Sha256, b"Jefe");
         let want = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
-        let got: String = k.sign(msg).as_ref().iter().map(|b| format!("{b:02x}")).collect();
+        let got: String = k
+            .sign(msg)
+            .as_ref()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         assert_eq!(got, want);
     }
 

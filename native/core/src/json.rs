@@ -1112,7 +1112,11 @@ fn registered_claim(print: u64, len: usize) -> Option<RegisteredClaim> {
 /// [`scan_claims`] for the usual claims object (plain strings, integer times, flat
 /// audience lists, nested values of the same kinds), without the general parser; None
 /// hands the input to [`scan_claims`], which also gives every error.
-pub fn fast_claims<'j>(input: &'j [u8], require: &[String], max_depth: usize) -> Option<Claims<'j>> {
+pub fn fast_claims<'j>(
+    input: &'j [u8],
+    require: &[String],
+    max_depth: usize,
+) -> Option<Claims<'j>> {
     // (is_ascii reads a word at a time: the usual all-ASCII claims cost next to nothing)
     if !input.is_ascii() {
         std::str::from_utf8(input).ok()?;
@@ -1163,7 +1167,9 @@ pub fn fast_claims<'j>(input: &'j [u8], require: &[String], max_depth: usize) ->
                 }
             }
             match registered_claim(print, name.len()) {
-                Some(slot @ (RegisteredClaim::Exp | RegisteredClaim::Nbf | RegisteredClaim::Iat)) => {
+                Some(
+                    slot @ (RegisteredClaim::Exp | RegisteredClaim::Nbf | RegisteredClaim::Iat),
+                ) => {
                     let t = Some(Time::Int(f.int()? as i128));
                     match slot {
                         RegisteredClaim::Exp => c.exp = t,
@@ -1171,7 +1177,9 @@ pub fn fast_claims<'j>(input: &'j [u8], require: &[String], max_depth: usize) ->
                         _ => c.iat = t,
                     }
                 }
-                Some(slot @ (RegisteredClaim::Iss | RegisteredClaim::Sub | RegisteredClaim::Jti)) => {
+                Some(
+                    slot @ (RegisteredClaim::Iss | RegisteredClaim::Sub | RegisteredClaim::Jti),
+                ) => {
                     if first != b'"' {
                         return None;
                     }
@@ -1249,7 +1257,11 @@ mod fast_tests {
                             .iter()
                             .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
                             .map(|p| start + p);
-                        assert_eq!(find_string_special(&b, start), want, "len {len} at {at} start {start}");
+                        assert_eq!(
+                            find_string_special(&b, start),
+                            want,
+                            "len {len} at {at} start {start}"
+                        );
                     }
                 }
             }
@@ -1340,7 +1352,10 @@ mod fast_tests {
                 }
             }
         }
-        assert!(fast_hits > 1000, "the mutations should often stay on the fast path");
+        assert!(
+            fast_hits > 1000,
+            "the mutations should often stay on the fast path"
+        );
         // The common token shape takes the fast path.
         assert!(fast_claims(cases[2].as_bytes(), &require, 64).is_some());
         assert!(fast_claims(cases[3].as_bytes(), &[], 64).is_some());

@@ -160,7 +160,11 @@ pub fn validate_header(h: &Header<'_>) -> Result<()> {
                 }
             }
             // RFC 7515 §4.1.11 forbids duplicates (PyJWT accepts them; turbojwt does not).
-            if items.iter().enumerate().any(|(i, item)| items[..i].contains(item)) {
+            if items
+                .iter()
+                .enumerate()
+                .any(|(i, item)| items[..i].contains(item))
+            {
                 return Err(JwtError::new(
                     ErrorKind::InvalidToken,
                     "Invalid 'crit' header: duplicate names",
@@ -311,6 +315,32 @@ pub fn parse<'t>(token: &'t [u8], limits: &Limits, out: &mut Decoded) -> Result<
     Ok(seg)
 }
 
+/// Builds a compact JWS from the exact header and payload bytes. With `detached` (RFC 7797,
+/// which PyJWT always pairs with `b64: false`) the payload is signed as is and left out.
+pub fn sign_compact(
+    key: &KeyEntry,
+    alg: Algorithm,
+    header_json: &[u8],
+    payload: &[u8],
+    detached: bool,
+) -> std::result::Result<String, KeyProblem> {
+    let mut out = String::with_capacity((header_json.len() + payload.len()) * 4 / 3 + 100);
+    b64::encode_into(header_json, &mut out);
+    out.push('.');
+    let sig = if detached {
+        let mut signing_input = Vec::with_capacity(out.len() + payload.len());
+        signing_input.extend_from_slice(out.as_bytes());
+        signing_input.extend_from_slice(payload);
+        key.sign(alg, &signing_input)?
+    } else {
+        b64::encode_into(payload, &mut out);
+        key.sign(alg, out.as_bytes())?
+    };
+    out.push('.');
+    b64::encode_into(&sig, &mut out);
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -406,30 +436,4 @@ mod tests {
             Some("Unsupported critical extension: exp")
         );
     }
-}
-
-/// Builds a compact JWS from the exact header and payload bytes. With `detached` (RFC 7797,
-/// which PyJWT always pairs with `b64: false`) the payload is signed as is and left out.
-pub fn sign_compact(
-    key: &KeyEntry,
-    alg: Algorithm,
-    header_json: &[u8],
-    payload: &[u8],
-    detached: bool,
-) -> std::result::Result<String, KeyProblem> {
-    let mut out = String::with_capacity((header_json.len() + payload.len()) * 4 / 3 + 100);
-    b64::encode_into(header_json, &mut out);
-    out.push('.');
-    let sig = if detached {
-        let mut signing_input = Vec::with_capacity(out.len() + payload.len());
-        signing_input.extend_from_slice(out.as_bytes());
-        signing_input.extend_from_slice(payload);
-        key.sign(alg, &signing_input)?
-    } else {
-        b64::encode_into(payload, &mut out);
-        key.sign(alg, out.as_bytes())?
-    };
-    out.push('.');
-    b64::encode_into(&sig, &mut out);
-    Ok(out)
 }

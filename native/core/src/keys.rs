@@ -5,11 +5,11 @@
 
 use std::sync::OnceLock;
 
+use crate::hmac::HmacKey;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{
     self, EcdsaKeyPair, Ed25519KeyPair, KeyPair, ParsedPublicKey, RsaKeyPair, VerificationAlgorithm,
 };
-use crate::hmac::HmacKey;
 
 use crate::alg::{Algorithm, Curve, Family, Hash, ALL};
 use crate::{der, pem};
@@ -484,7 +484,11 @@ impl KeyEntry {
         match alg.family() {
             Family::Hmac => {
                 self.check(alg)?;
-                Ok(self.hmac_key(alg.hash().unwrap()).sign(msg).as_ref().to_vec())
+                Ok(self
+                    .hmac_key(alg.hash().unwrap())
+                    .sign(msg)
+                    .as_ref()
+                    .to_vec())
             }
             Family::None => Err(KeyProblem::Unsupported),
             _ => {

@@ -12,7 +12,10 @@ pub struct JsonlFields {
 
 /// What one line gave.
 pub enum Extracted {
-    Token { token: String, at: Option<f64> },
+    Token {
+        token: String,
+        at: Option<f64>,
+    },
     /// Why the line has no usable token (the report's `reason`).
     Problem(String),
 }
@@ -24,12 +27,19 @@ enum Found {
     Other,
 }
 
-fn walk(j: &mut Jiter<'_>, paths: [Option<&[String]>; 2], found: &mut [Found; 2]) -> JiterResult<()> {
+fn walk(
+    j: &mut Jiter<'_>,
+    paths: [Option<&[String]>; 2],
+    found: &mut [Found; 2],
+) -> JiterResult<()> {
     let mut key = j.known_object()?;
     while let Some(k) = key {
         // The rest of each path that continues through this member (borrowing the paths,
         // not the key, which the parser reuses).
-        let sub = paths.map(|p| p.filter(|p| p.first().map(String::as_str) == Some(k)).map(|p| &p[1..]));
+        let sub = paths.map(|p| {
+            p.filter(|p| p.first().map(String::as_str) == Some(k))
+                .map(|p| &p[1..])
+        });
         let peek = j.peek()?;
         if let Some(leaf) = (0..2).find(|&i| sub[i].is_some_and(<[String]>::is_empty)) {
             found[leaf] = match peek {
@@ -102,7 +112,9 @@ pub fn extract_jsonl(line: &[u8], fields: &JsonlFields) -> Extracted {
         (Some(p), Found::Missing) => {
             return Extracted::Problem(format!("missing time field {}", p.join(".")))
         }
-        (Some(p), _) => return Extracted::Problem(format!("time field {} is not a time", p.join("."))),
+        (Some(p), _) => {
+            return Extracted::Problem(format!("time field {} is not a time", p.join(".")))
+        }
     };
     let token = strip_bearer(&token);
     if token.is_empty() {
@@ -167,29 +179,78 @@ mod tests {
     fn dotted_paths_and_times() {
         let f = fields("http.auth", Some("ts"));
         assert_eq!(
-            ok(r#"{"x":[1,{"a":2}],"http":{"h":"v","auth":"Bearer a.b.c"},"ts":1700000000}"#, &f),
+            ok(
+                r#"{"x":[1,{"a":2}],"http":{"h":"v","auth":"Bearer a.b.c"},"ts":1700000000}"#,
+                &f
+            ),
             ("a.b.c".into(), Some(1.7e9))
         );
-        assert_eq!(ok(r#"{"ts":"1970-01-02T00:00:00Z","http":{"auth":"t"}}"#, &f).1, Some(86400.0));
-        assert_eq!(ok(r#"{"ts":"1970-01-02T01:00:00+01:00","http":{"auth":"t"}}"#, &f).1, Some(86400.0));
-        assert_eq!(ok(r#"{"ts":"1970-01-02T00:00:00.5","http":{"auth":"t"}}"#, &f).1, Some(86400.5));
-        assert_eq!(ok(r#"{"ts":"12.5","http":{"auth":"t\u002e"}}"#, &f), ("t.".into(), Some(12.5)));
-        assert_eq!(problem(r#"{"ts":1,"http":{"auth":"t"}"#, &f), "invalid JSON: EOF while parsing an object");
-        assert_eq!(problem(r#"{"ts":1,"http":{"auth":"t"}} x"#, &f), "invalid JSON: trailing characters");
+        assert_eq!(
+            ok(r#"{"ts":"1970-01-02T00:00:00Z","http":{"auth":"t"}}"#, &f).1,
+            Some(86400.0)
+        );
+        assert_eq!(
+            ok(
+                r#"{"ts":"1970-01-02T01:00:00+01:00","http":{"auth":"t"}}"#,
+                &f
+            )
+            .1,
+            Some(86400.0)
+        );
+        assert_eq!(
+            ok(r#"{"ts":"1970-01-02T00:00:00.5","http":{"auth":"t"}}"#, &f).1,
+            Some(86400.5)
+        );
+        assert_eq!(
+            ok(r#"{"ts":"12.5","http":{"auth":"t\u002e"}}"#, &f),
+            ("t.".into(), Some(12.5))
+        );
+        assert_eq!(
+            problem(r#"{"ts":1,"http":{"auth":"t"}"#, &f),
+            "invalid JSON: EOF while parsing an object"
+        );
+        assert_eq!(
+            problem(r#"{"ts":1,"http":{"auth":"t"}} x"#, &f),
+            "invalid JSON: trailing characters"
+        );
         assert_eq!(problem(r#"[1]"#, &f), "line is not a JSON object");
-        assert_eq!(problem(r#"{"ts":1,"http":{}}"#, &f), "missing field http.auth");
-        assert_eq!(problem(r#"{"ts":1,"http":"x"}"#, &f), "missing field http.auth");
-        assert_eq!(problem(r#"{"ts":1,"http":{"auth":5}}"#, &f), "field http.auth is not a string");
-        assert_eq!(problem(r#"{"ts":1,"http":{"auth":"Bearer  "}}"#, &f), "field http.auth is empty");
-        assert_eq!(problem(r#"{"http":{"auth":"t"}}"#, &f), "missing time field ts");
-        assert_eq!(problem(r#"{"ts":"soon","http":{"auth":"t"}}"#, &f), "time field ts is not a time");
-        assert_eq!(problem(r#"{"ts":true,"http":{"auth":"t"}}"#, &f), "time field ts is not a time");
+        assert_eq!(
+            problem(r#"{"ts":1,"http":{}}"#, &f),
+            "missing field http.auth"
+        );
+        assert_eq!(
+            problem(r#"{"ts":1,"http":"x"}"#, &f),
+            "missing field http.auth"
+        );
+        assert_eq!(
+            problem(r#"{"ts":1,"http":{"auth":5}}"#, &f),
+            "field http.auth is not a string"
+        );
+        assert_eq!(
+            problem(r#"{"ts":1,"http":{"auth":"Bearer  "}}"#, &f),
+            "field http.auth is empty"
+        );
+        assert_eq!(
+            problem(r#"{"http":{"auth":"t"}}"#, &f),
+            "missing time field ts"
+        );
+        assert_eq!(
+            problem(r#"{"ts":"soon","http":{"auth":"t"}}"#, &f),
+            "time field ts is not a time"
+        );
+        assert_eq!(
+            problem(r#"{"ts":true,"http":{"auth":"t"}}"#, &f),
+            "time field ts is not a time"
+        );
         assert_eq!(ok(r#"{"t":"x"}"#, &fields("t", None)), ("x".into(), None));
     }
 
     #[test]
     fn lines() {
-        assert_eq!(split_lines(b"a\r\nb\n\nc"), vec![&b"a"[..], b"b", b"", b"c"]);
+        assert_eq!(
+            split_lines(b"a\r\nb\n\nc"),
+            vec![&b"a"[..], b"b", b"", b"c"]
+        );
         assert_eq!(split_lines(b"a\n"), vec![&b"a"[..]]);
         assert!(split_lines(b"").is_empty());
     }

@@ -18,11 +18,26 @@ use turbojwt_core::verify::KeyRef;
 use crate::errors::python_json_message;
 use crate::keys::resolve_for_verify;
 use crate::limits::limits;
-use crate::policy::build;
+use crate::policy;
 use crate::pyjson::{payload_to_py, PyErrOr};
 
 /// A key set entry as Python passes it: `(kid or None, key index)`.
 type SetEntries = Vec<(Option<String>, usize)>;
+
+/// One Arrow array as Python passes it: `(offsets, data, validity or None, offset, length,
+/// large)`, the buffers exported by pyarrow.
+type ArrowArray = (
+    PyBuffer<i8>,
+    Option<PyBuffer<i8>>,
+    Option<PyBuffer<i8>>,
+    usize,
+    usize,
+    bool,
+);
+
+/// The reference path's verdict for one token: the error `(class name, message)` or None,
+/// and the claims.
+type Override = (Option<(String, String)>, Option<Py<PyAny>>);
 
 /// One policy and key table compiled for batches.
 #[pyclass(module = "turbojwt._native", frozen)]
@@ -49,9 +64,15 @@ impl BatchVerifier {
         leeway: Option<&Bound<'_, PyAny>>,
         options: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        let policy = build(options, None, Some(algorithms), audience, issuer, subject, leeway)?
-            .ok_or_else(|| PyTypeError::new_err("unsupported argument types for verify_batch"))?
-            .into_owned();
+        let policy = policy::owned(
+            "verify_batch",
+            options,
+            algorithms,
+            audience,
+            issuer,
+            subject,
+            leeway,
+        )?;
         let mut resolved: Vec<KeyRef> = Vec::with_capacity(keys.len());
         for (i, k) in keys.iter().enumerate() {
             match resolve_for_verify(py, k)? {
@@ -83,9 +104,7 @@ impl BatchVerifier {
         } else {
             Selection::Set(selection.extract::<SetEntries>()?)
         };
-        let check = |entries: &SetEntries| {
-            entries.iter().all(|(_, i)| *i < resolved.len())
-        };
+        let check = |entries: &SetEntries| entries.iter().all(|(_, i)| *i < resolved.len());
         let in_range = match &selection {
             Selection::One => true,
             Selection::Set(e) | Selection::Strict(e) => check(e),
@@ -136,14 +155,7 @@ impl BatchVerifier {
     fn verify_arrow(
         &self,
         py: Python<'_>,
-        arrays: Vec<(
-            PyBuffer<i8>,
-            Option<PyBuffer<i8>>,
-            Option<PyBuffer<i8>>,
-            usize,
-            usize,
-            bool,
-        )>,
+        arrays: Vec<ArrowArray>,
         at: &Bound<'_, PyAny>,
         claims: bool,
         threads: usize,
@@ -166,7 +178,8 @@ impl BatchVerifier {
                 }
             };
             for i in *offset..offset + length {
-                let valid = validity.is_none_or(|v| v.get(i / 8).is_some_and(|b| b >> (i % 8) & 1 == 1));
+                let valid =
+                    validity.is_none_or(|v| v.get(i / 8).is_some_and(|b| b >> (i % 8) & 1 == 1));
                 let (start, end) = (at_index(i), at_index(i + 1));
                 if start < 0 || end < start || end as usize > data.len() {
                     return Err(PyValueError::new_err("Arrow offsets out of range"));
@@ -199,10 +212,15 @@ impl BatchVerifier {
         let lines = logs::split_lines(block);
         let now = crate::decode::now();
         let limits = limits();
-        let chunks = py.detach(|| self.inner.verify_jsonl(&lines, &fields, at, now, &limits, threads.max(1)));
-        let messages = json_messages(py, &chunks, |i| match logs::extract_jsonl(lines[i], &fields) {
-            logs::Extracted::Token { token, .. } => Some(token.into_bytes().into()),
-            logs::Extracted::Problem(_) => None,
+        let chunks = py.detach(|| {
+            self.inner
+                .verify_jsonl(&lines, &fields, at, now, &limits, threads.max(1))
+        });
+        let messages = json_messages(py, &chunks, |i| {
+            match logs::extract_jsonl(lines[i], &fields) {
+                logs::Extracted::Token { token, .. } => Some(token.into_bytes().into()),
+                logs::Extracted::Problem(_) => None,
+            }
         });
         Ok(BatchPart {
             len: lines.len(),
@@ -318,7 +336,10 @@ impl BatchVerifier {
                     let start = k * STAGE;
                     let at = at.range(start, start + stage.len());
                     // A closed channel means the builder failed: stop.
-                    if tx.send(inner.verify(stage, at, true, limits, verify_threads)).is_err() {
+                    if tx
+                        .send(inner.verify(stage, at, true, limits, verify_threads))
+                        .is_err()
+                    {
                         break;
                     }
                 }
@@ -377,7 +398,9 @@ fn build_claims(
                     Ok((dict, _)) => Some(dict.into_any().unbind()),
                     Err(PyErrOr::Py(e)) => return Err(e),
                     Err(PyErrOr::Core(e)) => {
-                        return Err(PyValueError::new_err(format!("claims parsed twice differently: {e}")))
+                        return Err(PyValueError::new_err(format!(
+                            "claims parsed twice differently: {e}"
+                        )))
                     }
                 },
                 None => None,
@@ -397,10 +420,13 @@ fn times_of(buf: &PyBuffer<f64>) -> PyResult<&[f64]> {
 
 /// Python's json message for the header or payload segment of `token`.
 fn json_message(py: Python<'_>, token: &[u8], segment: Segment) -> Option<String> {
-    let seg = jws::split(token, &jws::Limits {
-        max_token_length: usize::MAX,
-        max_json_depth: usize::MAX,
-    })
+    let seg = jws::split(
+        token,
+        &jws::Limits {
+            max_token_length: usize::MAX,
+            max_json_depth: usize::MAX,
+        },
+    )
     .ok()?;
     let raw = match segment {
         Segment::Header => seg.header,
@@ -419,7 +445,7 @@ pub struct BatchPart {
     /// Error messages re-derived with Python (JSON errors), by token index.
     messages: HashMap<usize, String>,
     /// Verdicts the Python reference path gave (fallbacks): error or None, and claims.
-    overrides: HashMap<usize, (Option<(String, String)>, Option<Py<PyAny>>)>,
+    overrides: HashMap<usize, Override>,
     claims: Option<Vec<Option<Py<PyAny>>>>,
 }
 
@@ -432,7 +458,9 @@ fn opt_str<'py>(py: Python<'py>, chunk: &Chunk, s: Option<Span>) -> Bound<'py, P
 
 fn opt_f64(py: Python<'_>, v: Option<f64>) -> Bound<'_, PyAny> {
     match v {
-        Some(v) if v.fract() == 0.0 && v.abs() < 9e15 => (v as i64).into_pyobject(py).unwrap().into_any(),
+        Some(v) if v.fract() == 0.0 && v.abs() < 9e15 => {
+            (v as i64).into_pyobject(py).unwrap().into_any()
+        }
         Some(v) => v.into_pyobject(py).unwrap().into_any(),
         None => py.None().into_bound(py),
     }
@@ -440,16 +468,13 @@ fn opt_f64(py: Python<'_>, v: Option<f64>) -> Bound<'_, PyAny> {
 
 impl BatchPart {
     fn with_chunk(&self) -> impl Iterator<Item = (usize, &Chunk, &Verdict)> {
-        self.chunks
-            .iter()
-            .enumerate()
-            .flat_map(|(c, chunk)| {
-                chunk
-                    .verdicts
-                    .iter()
-                    .enumerate()
-                    .map(move |(j, v)| (c * CHUNK + j, chunk, v))
-            })
+        self.chunks.iter().enumerate().flat_map(|(c, chunk)| {
+            chunk
+                .verdicts
+                .iter()
+                .enumerate()
+                .map(move |(j, v)| (c * CHUNK + j, chunk, v))
+        })
     }
 
     /// The exception class name of token `i`'s error (or `malformed`), None when it is valid.
@@ -470,7 +495,11 @@ impl BatchPart {
         let name = self.error_name(i, v)?.to_string();
         let message = match (self.overrides.get(&i), &v.outcome) {
             (Some((Some((_, message)), _)), _) => message.clone(),
-            (_, Outcome::Invalid(e)) => self.messages.get(&i).cloned().unwrap_or_else(|| e.display_message()),
+            (_, Outcome::Invalid(e)) => self
+                .messages
+                .get(&i)
+                .cloned()
+                .unwrap_or_else(|| e.display_message()),
             (_, Outcome::Malformed(reason)) => reason.clone(),
             _ => "not verified (fallback pending)".to_string(),
         };
@@ -509,12 +538,20 @@ impl BatchPart {
 
     /// `(index, key index)` of the tokens only the Python reference path can judge.
     fn fallbacks(&self) -> Vec<(usize, usize)> {
-        self.chunks.iter().flat_map(|c| c.fallbacks.iter().copied()).collect()
+        self.chunks
+            .iter()
+            .flat_map(|c| c.fallbacks.iter().copied())
+            .collect()
     }
 
     /// Records the reference path's verdict for token `index`.
     #[pyo3(signature = (index, error, claims))]
-    fn resolve(&mut self, index: usize, error: Option<(String, String)>, claims: Option<Py<PyAny>>) -> PyResult<()> {
+    fn resolve(
+        &mut self,
+        index: usize,
+        error: Option<(String, String)>,
+        claims: Option<Py<PyAny>>,
+    ) -> PyResult<()> {
         if index >= self.len {
             return Err(PyValueError::new_err("index out of range"));
         }
@@ -576,7 +613,9 @@ impl BatchPart {
 
     /// Columns for a table: valid, error, reason, kid, iss, sub, aud, exp, iat.
     fn columns(&self, py: Python<'_>) -> PyResult<Py<PyDict>> {
-        let names = ["valid", "error", "reason", "kid", "iss", "sub", "aud", "exp", "iat"];
+        let names = [
+            "valid", "error", "reason", "kid", "iss", "sub", "aud", "exp", "iat",
+        ];
         let cols: Vec<Bound<'_, PyList>> = names.iter().map(|_| PyList::empty(py)).collect();
         for (i, chunk, v) in self.with_chunk() {
             let err = self.error_of(i, v);
@@ -605,4 +644,3 @@ impl BatchPart {
         Ok(out.unbind())
     }
 }
-

@@ -58,7 +58,12 @@ fn key_material(key: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
 /// HMAC secret), through the same core path as a token's signature: no JWS parsing around
 /// it. A key the core cannot use for `alg` is a ValueError.
 #[pyfunction]
-pub fn verify_raw(alg: &str, key: &Bound<'_, PyAny>, signing_input: &[u8], signature: &[u8]) -> PyResult<bool> {
+pub fn verify_raw(
+    alg: &str,
+    key: &Bound<'_, PyAny>,
+    signing_input: &[u8],
+    signature: &[u8],
+) -> PyResult<bool> {
     let alg = algorithm(alg)?;
     let entry = KeyEntry::new(&key_material(key)?);
     entry

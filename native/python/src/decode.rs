@@ -22,7 +22,7 @@ use crate::errors::{exception, to_pyerr, warn_key_length};
 use crate::keys::{resolve_for_verify, KeyRef};
 use crate::keyset::KeyResolver;
 use crate::limits::limits;
-use crate::policy::{build, build_remembered};
+use crate::policy::{self, build_remembered};
 use crate::pyjson::{payload_to_py, PyErrOr};
 use crate::token_cache::{Lookup, TokenCache, TokenTimes};
 
@@ -140,7 +140,8 @@ pub fn run<'py>(
     let key_check = match cached {
         Some(result) => result.map_err(|e| err(e, None))??,
         None => {
-            seg.decode_header(&mut header_json).map_err(|e| err(e, None))?;
+            seg.decode_header(&mut header_json)
+                .map_err(|e| err(e, None))?;
             let header = jws::parse_header_and_rest(
                 &seg,
                 &header_json,
@@ -376,7 +377,7 @@ pub fn decode_fast(
         py,
         token,
         Keys::One(resolved.as_ref()),
-        &policy,
+        policy,
         &limits(),
         complete,
         now(),
@@ -434,17 +435,9 @@ impl Verifier {
                 "algorithms must name at least one algorithm",
             ));
         }
-        let policy = build(
-            options,
-            None,
-            Some(algorithms),
-            audience,
-            issuer,
-            subject,
-            leeway,
-        )?
-        .ok_or_else(|| PyTypeError::new_err("unsupported argument types for Verifier"))?
-        .into_owned();
+        let policy = policy::owned(
+            "Verifier", options, algorithms, audience, issuer, subject, leeway,
+        )?;
         let key = if policy.verify_signature && key_resolver.is_none() {
             resolve_for_verify(py, key)?
         } else {

@@ -67,7 +67,7 @@ fn write_key(out: &mut Vec<u8>, k: &Bound<'_, PyAny>) -> Option<()> {
     } else if let Ok(b) = k.cast::<PyBool>() {
         write_str(out, if b.is_true() { "true" } else { "false" });
     } else if let Ok(i) = k.cast::<PyInt>() {
-        write_str(out, &i.str().ok()?.to_str().ok()?.to_owned());
+        write_str(out, i.str().ok()?.to_str().ok()?);
     } else if k.is_none() {
         write_str(out, "null");
     } else {
@@ -243,7 +243,7 @@ pub fn encode_fast(
             }
         }
         if let Some(b64) = h.get_item("b64")? {
-            if b64.is(&PyBool::new(py, false)) {
+            if b64.is(PyBool::new(py, false)) {
                 return fallback(); // detached payload: rare, handled by the Python path
             }
         }

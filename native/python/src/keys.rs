@@ -215,7 +215,9 @@ pub fn resolve(py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Option<KeyRef
 /// goes to the Python path, which raises `InvalidKeyError` with the reason.
 pub fn resolve_for_verify(py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Option<KeyRef>> {
     if key.is_instance(pyjwk_type(py)?.as_any())?
-        && key.getattr(pyo3::intern!(py, "_verify_refusal"))?.is_truthy()?
+        && key
+            .getattr(pyo3::intern!(py, "_verify_refusal"))?
+            .is_truthy()?
     {
         return Ok(None);
     }

@@ -31,7 +31,10 @@ pub struct KeyResolver {
 }
 
 fn find(slot: Option<&Slot>, alg: Algorithm, now: f64) -> Option<KeyRef> {
-    slot?.iter().find(|(a, _, until)| *a == alg && now < *until).map(|(_, k, _)| k.clone())
+    slot?
+        .iter()
+        .find(|(a, _, until)| *a == alg && now < *until)
+        .map(|(_, k, _)| k.clone())
 }
 
 impl KeyResolver {

@@ -282,6 +282,33 @@ fn same_names(list: &Bound<'_, PyList>, names: &[String]) -> bool {
         })
 }
 
+/// The policy a `Verifier` or a batch engine keeps (owning its strings); `what` names the
+/// caller in the TypeError for argument types the native policy does not take.
+#[allow(clippy::too_many_arguments)]
+pub fn owned(
+    what: &str,
+    options: Option<&Bound<'_, PyAny>>,
+    algorithms: &Bound<'_, PyAny>,
+    audience: Option<&Bound<'_, PyAny>>,
+    issuer: Option<&Bound<'_, PyAny>>,
+    subject: Option<&Bound<'_, PyAny>>,
+    leeway: Option<&Bound<'_, PyAny>>,
+) -> PyResult<DecodePolicy<'static>> {
+    build(
+        options,
+        None,
+        Some(algorithms),
+        audience,
+        issuer,
+        subject,
+        leeway,
+    )?
+    .map(DecodePolicy::into_owned)
+    .ok_or_else(|| {
+        pyo3::exceptions::PyTypeError::new_err(format!("unsupported argument types for {what}"))
+    })
+}
+
 /// `build`, reusing the previous call's policy when the arguments are the same.
 #[allow(clippy::too_many_arguments)]
 pub fn build_remembered<'a>(

@@ -30,7 +30,10 @@ pub struct TokenTimes {
 enum Cached {
     /// The claims dict (never handed out itself) and the members whose values are lists or
     /// dicts (copied on every hit): name, value, and whether it holds containers itself.
-    Claims { dict: Py<PyDict>, nested: Vec<Nested> },
+    Claims {
+        dict: Py<PyDict>,
+        nested: Vec<Nested>,
+    },
     /// A refusal: the exception class and its arguments.
     Error { kind: Py<PyType>, args: Py<PyTuple> },
 }
@@ -74,7 +77,13 @@ pub enum Lookup {
 }
 
 impl TokenCache {
-    pub fn new(capacity: usize, max_ttl: f64, max_token_len: usize, negative_ttl: f64, leeway: f64) -> Option<Self> {
+    pub fn new(
+        capacity: usize,
+        max_ttl: f64,
+        max_token_len: usize,
+        negative_ttl: f64,
+        leeway: f64,
+    ) -> Option<Self> {
         let cap = NonZeroUsize::new(capacity)?;
         Some(TokenCache {
             state: Mutex::new(State {
@@ -121,7 +130,11 @@ impl TokenCache {
                         dict.clone_ref(py),
                         nested
                             .iter()
-                            .map(|n| Nested { name: n.name.clone_ref(py), value: n.value.clone_ref(py), deep: n.deep })
+                            .map(|n| Nested {
+                                name: n.name.clone_ref(py),
+                                value: n.value.clone_ref(py),
+                                deep: n.deep,
+                            })
                             .collect::<Vec<_>>(),
                     )),
                     Cached::Error { kind, args } => Err((kind.clone_ref(py), args.clone_ref(py))),
@@ -140,13 +153,21 @@ impl TokenCache {
         };
         self.hits.fetch_add(1, Ordering::Relaxed);
         Ok(match found {
-            Ok((dict, nested)) => Lookup::Hit(fresh_claims(dict.bind(py), &nested)?.into_any().unbind()),
+            Ok((dict, nested)) => {
+                Lookup::Hit(fresh_claims(dict.bind(py), &nested)?.into_any().unbind())
+            }
             Err((kind, args)) => Lookup::Refused(PyErr::from_type(kind.into_bound(py), args)),
         })
     }
 
     /// Remembers the claims of a token that verified (a copy: `claims` goes to the caller).
-    pub fn insert_claims(&self, token: &[u8], claims: &Bound<'_, PyAny>, times: TokenTimes, now: f64) -> PyResult<()> {
+    pub fn insert_claims(
+        &self,
+        token: &[u8],
+        claims: &Bound<'_, PyAny>,
+        times: TokenTimes,
+        now: f64,
+    ) -> PyResult<()> {
         let Ok(dict) = claims.cast::<PyDict>() else {
             return Ok(());
         };
@@ -154,8 +175,15 @@ impl TokenCache {
         if let Some(exp) = times.exp {
             expires = expires.min(exp + self.leeway);
         }
-        let not_before = times.nbf.into_iter().chain(times.iat).fold(f64::NEG_INFINITY, f64::max) - self.leeway;
-        if !(expires > now) || !self.cacheable(token) || !self.admit(token) {
+        let not_before = times
+            .nbf
+            .into_iter()
+            .chain(times.iat)
+            .fold(f64::NEG_INFINITY, f64::max)
+            - self.leeway;
+        // (false for a NaN time too: such a token is not cached)
+        let unexpired = expires > now;
+        if !unexpired || !self.cacheable(token) || !self.admit(token) {
             return Ok(());
         }
         let copy = dict.copy()?;
@@ -165,28 +193,50 @@ impl TokenCache {
                 let deep = holds_containers(&v);
                 let value = deep_copy(&v)?;
                 copy.set_item(&k, &value)?;
-                nested.push(Nested { name: k.unbind(), value: value.unbind(), deep });
+                nested.push(Nested {
+                    name: k.unbind(),
+                    value: value.unbind(),
+                    deep,
+                });
             }
         }
         let copy = copy.unbind();
-        self.put(token, Entry { cached: Cached::Claims { dict: copy, nested }, not_before, expires });
+        self.put(
+            token,
+            Entry {
+                cached: Cached::Claims { dict: copy, nested },
+                not_before,
+                expires,
+            },
+        );
         Ok(())
     }
 
     /// Remembers a refusal of the token itself (an `InvalidTokenError`) for the negative
     /// TTL, when one is set.
     pub fn insert_error(&self, py: Python<'_>, token: &[u8], err: &PyErr, now: f64) {
-        if self.negative_ttl <= 0.0 || !self.cacheable(token) || !is_token_error(py, err) || !self.admit(token) {
+        if self.negative_ttl <= 0.0
+            || !self.cacheable(token)
+            || !is_token_error(py, err)
+            || !self.admit(token)
+        {
             return;
         }
-        let Ok(args) = err.value(py).getattr("args").and_then(|a| a.cast_into::<PyTuple>().map_err(Into::into)) else {
+        let Ok(args) = err
+            .value(py)
+            .getattr("args")
+            .and_then(|a| a.cast_into::<PyTuple>().map_err(Into::into))
+        else {
             return;
         };
         let kind = err.get_type(py).unbind();
         self.put(
             token,
             Entry {
-                cached: Cached::Error { kind, args: args.unbind() },
+                cached: Cached::Error {
+                    kind,
+                    args: args.unbind(),
+                },
                 not_before: f64::NEG_INFINITY,
                 expires: now + self.negative_ttl,
             },
@@ -222,7 +272,12 @@ impl TokenCache {
     /// (hits, misses, maxsize, currsize)
     pub fn info(&self) -> (u64, u64, usize, usize) {
         let size = self.lock().map_or(0, |s| s.map.len());
-        (self.hits.load(Ordering::Relaxed), self.misses.load(Ordering::Relaxed), self.capacity, size)
+        (
+            self.hits.load(Ordering::Relaxed),
+            self.misses.load(Ordering::Relaxed),
+            self.capacity,
+            size,
+        )
     }
 
     pub fn clear(&self) {
@@ -245,7 +300,8 @@ fn holds_containers(v: &Bound<'_, PyAny>) -> bool {
     if let Ok(d) = v.cast::<PyDict>() {
         return d.values().iter().any(|x| is_container(&x));
     }
-    v.cast::<PyList>().is_ok_and(|l| l.iter().any(|x| is_container(&x)))
+    v.cast::<PyList>()
+        .is_ok_and(|l| l.iter().any(|x| is_container(&x)))
 }
 
 /// A copy of a cached claims dict with fresh copies of its list and dict members (strings
@@ -276,7 +332,10 @@ fn deep_copy<'py>(v: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         return Ok(out.into_any());
     }
     if let Ok(l) = v.cast::<PyList>() {
-        let items = l.iter().map(|x| deep_copy(&x)).collect::<PyResult<Vec<_>>>()?;
+        let items = l
+            .iter()
+            .map(|x| deep_copy(&x))
+            .collect::<PyResult<Vec<_>>>()?;
         return Ok(PyList::new(v.py(), items)?.into_any());
     }
     Ok(v.clone())
