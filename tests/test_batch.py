@@ -341,6 +341,10 @@ def test_bad_arguments():
         verify_batch(["a"], SECRET, algorithms=["HS256"], at=True)
     with pytest.raises(TypeError):
         verify_batch(["a"], {1: SECRET}, algorithms=["HS256"])
+    for make in (lambda: verify_batch(["a"], SECRET, algorithms=["HS256"], leeway="10"),
+                 lambda: turbojwt.Verifier(SECRET, algorithms=["HS256"], leeway=None)):
+        with pytest.raises(TypeError, match="leeway must be a number of seconds or a timedelta"):
+            make()
 
 
 def test_pipelined_claims_over_several_stages(rsa_key):

@@ -247,7 +247,9 @@ class _ArrowSource(_Source):
 # ---------------------------------------------------------------------------- engine
 
 
-def check_policy_arguments(algorithms: Any, options: Any, *, require_algorithms: bool = False) -> list[str]:
+def check_policy_arguments(
+    algorithms: Any, options: Any, leeway: Any = 0, *, require_algorithms: bool = False
+) -> list[str]:
     """The algorithm names as a list; TypeError for arguments of the wrong type (shared by
     the compiled verifiers: a mistake shows when they are built, not on the first token)."""
     if isinstance(algorithms, str) or not all(isinstance(a, str) for a in algorithms):
@@ -256,6 +258,8 @@ def check_policy_arguments(algorithms: Any, options: Any, *, require_algorithms:
         raise ValueError("algorithms must name at least one algorithm")
     if options is not None and not isinstance(options, dict):
         raise TypeError("options must be a dict or None")
+    if not isinstance(leeway, (int, float, timedelta)):
+        raise TypeError("leeway must be a number of seconds or a timedelta")
     return list(algorithms)
 
 
@@ -273,7 +277,7 @@ class BatchEngine:
         leeway: float | timedelta = 0,
         options: dict[str, Any] | None = None,
     ) -> None:
-        algorithms = check_policy_arguments(algorithms, options)
+        algorithms = check_policy_arguments(algorithms, options, leeway)
         self.table = key_table(key)
         self.decode_args = dict(
             algorithms=algorithms, options=options, audience=audience, issuer=issuer,

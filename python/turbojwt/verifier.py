@@ -55,9 +55,7 @@ class Verifier:
         ``cache_max_token_bytes`` are not cached; ``cache_negative_ttl`` > 0 also remembers
         refusals (``InvalidTokenError``) that long. Each hit returns fresh dicts and lists.
         ``decode_complete`` does not use the cache."""
-        algorithms = check_policy_arguments(algorithms, options, require_algorithms=True)
-        if not isinstance(leeway, (int, float, timedelta)):
-            raise TypeError("leeway must be a number of seconds or a timedelta")
+        algorithms = check_policy_arguments(algorithms, options, leeway, require_algorithms=True)
         resolver = _key_resolver(key)
         if (options or {}).get("verify_signature", True) and resolver is None and not isinstance(key, PyJWK):
             _check_key(key, algorithms)
