@@ -42,12 +42,22 @@ const NAME_SLOTS: usize = 256;
 pub struct NameCache {
     slots: Slots,
     values: Slots,
+    /// The fingerprint of the last value that missed, per slot: a value is cached on its
+    /// second sight, so values that never repeat (a `jti`) do not evict those that do.
+    missed: Vec<u64>,
 }
 
-static NAMES: Mutex<NameCache> = Mutex::new(NameCache {
-    slots: Vec::new(),
-    values: Vec::new(),
-});
+static NAMES: Mutex<NameCache> = Mutex::new(NameCache::new());
+
+impl NameCache {
+    const fn new() -> Self {
+        NameCache {
+            slots: Vec::new(),
+            values: Vec::new(),
+            missed: Vec::new(),
+        }
+    }
+}
 
 /// The shared table, or a private empty one when it is in use further up this thread's
 /// stack: building Python objects can run the garbage collector, whose finalizers may
@@ -56,10 +66,7 @@ fn names() -> NameGuard {
     match NAMES.try_lock() {
         Ok(g) => NameGuard::Shared(g),
         Err(std::sync::TryLockError::Poisoned(p)) => NameGuard::Shared(p.into_inner()),
-        Err(std::sync::TryLockError::WouldBlock) => NameGuard::Private(NameCache {
-            slots: Vec::new(),
-            values: Vec::new(),
-        }),
+        Err(std::sync::TryLockError::WouldBlock) => NameGuard::Private(NameCache::new()),
     }
 }
 
@@ -87,22 +94,35 @@ impl std::ops::DerefMut for NameGuard {
     }
 }
 
-/// Which slot a string goes to: its first and last 8 bytes and its length, mixed by one
-/// multiplication (the table only has to spread a few dozen claim names and values).
-fn slot_index(b: &[u8]) -> usize {
+/// A string's fingerprint: its first and last 8 bytes and its length, mixed by one
+/// multiplication (the table only has to spread a few dozen claim names and values); the
+/// top bits pick the slot.
+fn fingerprint(b: &[u8]) -> u64 {
     let n = b.len();
     let (head, tail) = match (b.first_chunk::<8>(), b.last_chunk::<8>()) {
         (Some(h), Some(t)) => (u64::from_le_bytes(*h), u64::from_le_bytes(*t)),
         _ => (b.iter().fold(0u64, |acc, &c| (acc << 8) | c as u64), 0),
     };
-    let h = (head ^ tail.rotate_left(29) ^ n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    (h >> 56) as usize & (NAME_SLOTS - 1)
+    (head ^ tail.rotate_left(29) ^ n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
-type Slots = Vec<Option<(Box<str>, Py<PyString>)>>;
+fn slot_of(print: u64) -> usize {
+    (print >> 56) as usize & (NAME_SLOTS - 1)
+}
 
+struct Slot {
+    print: u64,
+    text: Box<str>,
+    obj: Py<PyString>,
+}
+
+type Slots = Vec<Option<Slot>>;
+
+/// The cached str for `text`, or a new one from `make`, cached unless `missed` says it has
+/// not been seen before (then only its fingerprint is noted).
 fn lookup<'py>(
     slots: &mut Slots,
+    missed: Option<&mut Vec<u64>>,
     py: Python<'py>,
     text: &str,
     make: impl FnOnce() -> Bound<'py, PyString>,
@@ -110,15 +130,29 @@ fn lookup<'py>(
     if slots.is_empty() {
         slots.resize_with(NAME_SLOTS, || None);
     }
-    let slot = &mut slots[slot_index(text.as_bytes())];
-    if let Some((cached, obj)) = slot {
-        if **cached == *text {
-            return obj.bind(py).clone();
+    let print = fingerprint(text.as_bytes());
+    let i = slot_of(print);
+    if let Some(s) = &slots[i] {
+        if s.print == print && *s.text == *text {
+            return s.obj.bind(py).clone();
         }
     }
     let obj = make();
+    if let Some(missed) = missed {
+        if missed.is_empty() {
+            missed.resize(NAME_SLOTS, 0);
+        }
+        if missed[i] != print {
+            missed[i] = print;
+            return obj;
+        }
+    }
     // The replaced string is an ordinary str: releasing it runs no Python code.
-    *slot = Some((text.into(), obj.clone().unbind()));
+    slots[i] = Some(Slot {
+        print,
+        text: text.into(),
+        obj: obj.clone().unbind(),
+    });
     obj
 }
 
@@ -128,7 +162,9 @@ impl NameCache {
         if name.len() > 64 {
             return PyString::intern(py, name);
         }
-        lookup(&mut self.slots, py, name, || PyString::intern(py, name))
+        lookup(&mut self.slots, None, py, name, || {
+            PyString::intern(py, name)
+        })
     }
 
     /// A short string value. Issuers, audiences, scopes and roles repeat from token to
@@ -137,7 +173,9 @@ impl NameCache {
         if text.len() > 32 {
             return py_str(py, text);
         }
-        lookup(&mut self.values, py, text, || py_str(py, text))
+        lookup(&mut self.values, Some(&mut self.missed), py, text, || {
+            py_str(py, text)
+        })
     }
 }
 
