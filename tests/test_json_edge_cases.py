@@ -130,3 +130,17 @@ def test_seeded_random_json() -> None:
             payload = base[: rnd.randint(0, len(base))] + payload
         header = rnd.choice([HEADER, b'{"alg":"HS256",' + payload[:12] + b"}"])
         check(header, payload)
+
+
+def test_cached_claim_strings_are_the_right_ones() -> None:
+    # Short names and values are shared through a small cache keyed by a fingerprint:
+    # strings that differ only in length, in a zero byte, or past their first and last 8
+    # bytes, seen repeatedly and interleaved, each come back as themselves.
+    texts = ["a", "b", "\x00b", "a\x00", "ab", "\x00\x00a", "abcdefg", "abcdefgh", "abcdefghi",
+             "12345678x12345678", "12345678y12345678", "", "é", "\x07", "iss", "aud"]
+    tokens = [(t, sign(b'{"alg":"HS256"}', json.dumps({"v": t, t: "k", "w": [t, t]}).encode())) for t in texts]
+    for _ in range(3):
+        for text, token in tokens:
+            claims = turbojwt.decode(token, SECRET, algorithms=["HS256"], options={"verify_aud": False})
+            assert claims == {"v": text, text: "k", "w": [text, text]}, text
+            assert list(claims) == ["v", text, "w"]
