@@ -19,7 +19,7 @@ use crate::errors::python_json_message;
 use crate::keys::resolve_for_verify;
 use crate::limits::limits;
 use crate::policy;
-use crate::pyjson::{payload_to_py, PyErrOr};
+use crate::pyjson::{claims_dict, PyErrOr};
 
 /// A key set entry as Python passes it: `(kid or None, key index)`.
 type SetEntries = Vec<(Option<String>, usize)>;
@@ -394,8 +394,8 @@ fn build_claims(
     for chunk in chunks {
         for v in &chunk.verdicts {
             out.push(match v.payload {
-                Some(span) => match payload_to_py(py, chunk.payload(span), &[], depth) {
-                    Ok((dict, _)) => Some(dict.into_any().unbind()),
+                Some(span) => match claims_dict(py, chunk.payload(span), depth) {
+                    Ok(dict) => Some(dict.into_any().unbind()),
                     Err(PyErrOr::Py(e)) => return Err(e),
                     Err(PyErrOr::Core(e)) => {
                         return Err(PyValueError::new_err(format!(

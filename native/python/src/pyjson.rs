@@ -482,6 +482,7 @@ fn fast_object<'py, 'j>(
     py: Python<'py>,
     text: &'j str,
     claims: &mut Claims<'j>,
+    note: bool,
     max_depth: usize,
 ) -> Result<Option<(Bound<'py, PyDict>, usize)>, Stop> {
     let b = text.as_bytes();
@@ -508,7 +509,7 @@ fn fast_object<'py, 'j>(
             return Ok(None);
         }
         i = ws(b, i + 1);
-        let slot = registered_slot(key);
+        let slot = if note { registered_slot(key) } else { None };
         let Some(&first) = b.get(i) else {
             return Ok(None);
         };
@@ -552,6 +553,26 @@ pub fn payload_to_py<'py, 'j>(
     require: &[String],
     max_depth: usize,
 ) -> Result<(Bound<'py, PyDict>, Claims<'j>), PyErrOr> {
+    parse_payload(py, input, require, true, max_depth)
+}
+
+/// The dict of a payload whose claims were already checked (a batch's valid tokens), with
+/// the same acceptance rules as [`payload_to_py`] and without noting the claims again.
+pub fn claims_dict<'py>(
+    py: Python<'py>,
+    input: &[u8],
+    max_depth: usize,
+) -> Result<Bound<'py, PyDict>, PyErrOr> {
+    parse_payload(py, input, &[], false, max_depth).map(|(dict, _)| dict)
+}
+
+fn parse_payload<'py, 'j>(
+    py: Python<'py>,
+    input: &'j [u8],
+    require: &[String],
+    note: bool,
+    max_depth: usize,
+) -> Result<(Bound<'py, PyDict>, Claims<'j>), PyErrOr> {
     let Ok(text) = std::str::from_utf8(input) else {
         return Err(PyErrOr::Core(
             check_utf8(input, Segment::Payload).unwrap_err(),
@@ -567,7 +588,9 @@ pub fn payload_to_py<'py, 'j>(
         Stop::TooDeep => PyErrOr::Core(depth_error(Segment::Payload, max_depth)),
         Stop::Py(e) => PyErrOr::Py(e),
     };
-    if let Some((dict, pairs)) = fast_object(py, text, &mut claims, max_depth).map_err(fail)? {
+    if let Some((dict, pairs)) =
+        fast_object(py, text, &mut claims, note, max_depth).map_err(fail)?
+    {
         return finish_payload(py, input, dict, pairs, claims, require);
     }
     // The general path starts over with fresh claims.
@@ -584,7 +607,7 @@ pub fn payload_to_py<'py, 'j>(
         let mut names = names();
         let mut key = j
             .known_object()?
-            .map(|k| (registered_slot(k), names.get(py, k)));
+            .map(|k| (registered_slot(k).filter(|_| note), names.get(py, k)));
         while let Some((slot, k)) = key {
             pairs += 1;
             let p = j.peek()?;
@@ -595,7 +618,7 @@ pub fn payload_to_py<'py, 'j>(
             dict.set_item(k, v)?;
             key = j
                 .next_key()?
-                .map(|k| (registered_slot(k), names.get(py, k)));
+                .map(|k| (registered_slot(k).filter(|_| note), names.get(py, k)));
         }
         j.finish()?;
         Ok(())
