@@ -201,6 +201,14 @@ pub enum AlgPolicy<'a> {
     },
 }
 
+/// PyJWT's refusal of a token whose `alg` the caller did not allow.
+pub fn alg_not_allowed() -> JwtError {
+    JwtError::new(
+        ErrorKind::InvalidAlgorithm,
+        "The specified alg value is not allowed",
+    )
+}
+
 /// PyJWT's algorithm checks: present, allowed, implemented, and (for a bound key) equal to
 /// the key's algorithm. `Err(None)` asks the caller for the Python path (a token naming
 /// an allowed algorithm the core does not implement, such as a user-registered one).
@@ -208,12 +216,7 @@ pub fn select_algorithm(
     h: &Header<'_>,
     policy: &AlgPolicy<'_>,
 ) -> std::result::Result<Algorithm, Option<JwtError>> {
-    let not_allowed = || {
-        Some(JwtError::new(
-            ErrorKind::InvalidAlgorithm,
-            "The specified alg value is not allowed",
-        ))
-    };
+    let not_allowed = || Some(alg_not_allowed());
     let (alg_name, known) = match &h.alg {
         HeaderAlg::Missing => {
             return Err(Some(JwtError::new(

@@ -9,10 +9,11 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use pyo3::prelude::*;
 use turbojwt_core::alg::AlgorithmSet;
 use turbojwt_core::json::{Field, Header, HeaderAlg};
+use turbojwt_core::jws;
 use turbojwt_core::verify::KeyRef;
-use turbojwt_core::{Algorithm, ErrorKind};
+use turbojwt_core::Algorithm;
 
-use crate::errors::exception;
+use crate::errors::to_pyerr;
 use crate::keys::resolve_for_verify;
 
 /// Parsed keys by algorithm, each valid until a wall-clock time.
@@ -63,11 +64,7 @@ impl KeyResolver {
         };
         // The caller's allow-list comes first, as for a single key.
         if algorithms.as_ref().is_some_and(|set| !set.contains(alg)) {
-            return Err(exception(
-                py,
-                ErrorKind::InvalidAlgorithm,
-                "The specified alg value is not allowed",
-            ));
+            return Err(to_pyerr(py, &jws::alg_not_allowed(), None));
         }
         let kid = match &header.kid {
             Field::Value(k) => Some(k.as_ref()),
