@@ -1,4 +1,5 @@
-//! The bounded, thread-safe cache of parsed keys: key material -> [`KeyEntry`].
+//! The bounded, thread-safe cache of parsed keys: key material -> [`KeyEntry`], and the
+//! admission filter the binding's caches share.
 
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -98,6 +99,46 @@ impl KeyCache {
     }
 }
 
+/// Admission on second sight (the "doorkeeper" of TinyLFU): a direct-mapped table of the
+/// hashes seen once, so that a stream of one-off items cannot flush those that repeat.
+/// A collision only forgets an item or admits it early, never anything worse.
+pub struct SeenOnce {
+    slots: Vec<u64>,
+    /// log2 of the table size; the table is allocated on first use.
+    bits: u32,
+}
+
+impl SeenOnce {
+    /// A table of `slots` entries, rounded up to a power of two.
+    pub const fn new(slots: usize) -> Self {
+        SeenOnce {
+            slots: Vec::new(),
+            bits: slots.next_power_of_two().trailing_zeros(),
+        }
+    }
+
+    /// Whether `hash` (well mixed in its top bits) was seen once before; it is then
+    /// forgotten. Otherwise it is noted and false is returned.
+    pub fn second_sight(&mut self, hash: u64) -> bool {
+        if self.slots.is_empty() {
+            self.slots = vec![0; 1 << self.bits];
+        }
+        let mark = hash | 1; // 0 marks an empty slot
+        let slot = &mut self.slots[hash.checked_shr(64 - self.bits).unwrap_or(0) as usize];
+        if *slot == mark {
+            *slot = 0;
+            true
+        } else {
+            *slot = mark;
+            false
+        }
+    }
+
+    pub fn clear(&mut self) {
+        self.slots.fill(0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,5 +186,21 @@ mod tests {
         c.get(b"x");
         assert_eq!(c.info().currsize, 0);
         assert_eq!(c.info().misses, 2);
+    }
+
+    #[test]
+    fn seen_once_admits_on_the_second_sight() {
+        for size in [1, 2, 1000] {
+            let mut seen = SeenOnce::new(size);
+            let (a, b) = (0x8000_0000_0000_0000u64, 0x4000_0000_0000_0000u64);
+            assert!(!seen.second_sight(a));
+            assert!(seen.second_sight(a));
+            assert!(!seen.second_sight(a), "forgotten once admitted");
+            assert!(!seen.second_sight(0));
+            assert!(seen.second_sight(0), "0 is a hash like any other");
+            seen.second_sight(b);
+            seen.clear();
+            assert!(!seen.second_sight(b));
+        }
     }
 }

@@ -9,6 +9,7 @@ use std::sync::{Mutex, MutexGuard};
 use jiter::{Jiter, JiterError, NumberAny, NumberInt, Peek};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString};
+use turbojwt_core::cache::SeenOnce;
 use turbojwt_core::error::Segment;
 use turbojwt_core::json::{
     anchored, check_utf8, depth_error, duplicate_error, find_string_special, int_from_str,
@@ -42,9 +43,9 @@ const NAME_SLOTS: usize = 256;
 pub struct NameCache {
     slots: Slots,
     values: Slots,
-    /// The fingerprint of the last value that missed, per slot: a value is cached on its
-    /// second sight, so values that never repeat (a `jti`) do not evict those that do.
-    missed: Vec<u64>,
+    /// Values that missed once: a value is cached on its second sight, so values that never
+    /// repeat (a `jti`) do not evict those that do.
+    missed: SeenOnce,
 }
 
 static NAMES: Mutex<NameCache> = Mutex::new(NameCache::new());
@@ -54,7 +55,7 @@ impl NameCache {
         NameCache {
             slots: Vec::new(),
             values: Vec::new(),
-            missed: Vec::new(),
+            missed: SeenOnce::new(NAME_SLOTS),
         }
     }
 }
@@ -119,10 +120,10 @@ struct Slot {
 type Slots = Vec<Option<Slot>>;
 
 /// The cached str for `text`, or a new one from `make`, cached unless `missed` says it has
-/// not been seen before (then only its fingerprint is noted).
+/// not been seen before.
 fn lookup<'py>(
     slots: &mut Slots,
-    missed: Option<&mut Vec<u64>>,
+    missed: Option<&mut SeenOnce>,
     py: Python<'py>,
     text: &str,
     make: impl FnOnce() -> Bound<'py, PyString>,
@@ -141,14 +142,8 @@ fn lookup<'py>(
         }
     }
     let obj = make();
-    if let Some(missed) = missed {
-        if missed.is_empty() {
-            missed.resize(NAME_SLOTS, 0);
-        }
-        if missed[i] != print {
-            missed[i] = print;
-            return obj;
-        }
+    if missed.is_some_and(|m| !m.second_sight(print)) {
+        return obj;
     }
     // The replaced string is an ordinary str: releasing it runs no Python code.
     slots[i] = Some(Slot {

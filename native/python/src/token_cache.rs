@@ -16,6 +16,7 @@ use std::sync::{Mutex, MutexGuard, TryLockError};
 use lru::LruCache;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple, PyType};
+use turbojwt_core::cache::SeenOnce;
 
 use crate::errors::is_token_error;
 
@@ -52,8 +53,8 @@ struct Entry {
 
 struct State {
     map: LruCache<Box<[u8]>, Entry>,
-    /// Hashes of tokens seen once, direct-mapped (a collision only admits a token early).
-    seen_once: Vec<u64>,
+    /// Hashes of tokens seen once.
+    seen_once: SeenOnce,
 }
 
 pub struct TokenCache {
@@ -88,7 +89,7 @@ impl TokenCache {
         Some(TokenCache {
             state: Mutex::new(State {
                 map: LruCache::new(cap),
-                seen_once: vec![0; capacity.next_power_of_two().saturating_mul(2).min(1 << 22)],
+                seen_once: SeenOnce::new(capacity.saturating_mul(2).min(1 << 22)),
             }),
             hasher: foldhash::quality::RandomState::default(),
             capacity,
@@ -248,16 +249,7 @@ impl TokenCache {
         let Some(mut state) = self.lock() else {
             return false;
         };
-        let h = self.hasher.hash_one(token) | 1; // 0 marks an empty slot
-        let slots = state.seen_once.len();
-        let slot = &mut state.seen_once[(h as usize) & (slots - 1)];
-        if *slot == h {
-            *slot = 0;
-            true
-        } else {
-            *slot = h;
-            false
-        }
+        state.seen_once.second_sight(self.hasher.hash_one(token))
     }
 
     fn put(&self, token: &[u8], entry: Entry) {
@@ -282,7 +274,7 @@ impl TokenCache {
 
     pub fn clear(&self) {
         let old = self.lock().map(|mut s| {
-            s.seen_once.fill(0);
+            s.seen_once.clear();
             let cap = s.map.cap();
             std::mem::replace(&mut s.map, LruCache::new(cap))
         });
