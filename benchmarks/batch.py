@@ -27,6 +27,8 @@ import time
 from pathlib import Path
 from typing import Callable
 
+import bench_common as bc
+
 HERE = Path(__file__).resolve().parent
 SECRET = "benchmark-secret-of-at-least-32-bytes!"
 AUDIENCE = "api://default"
@@ -66,13 +68,12 @@ def timed(fn: Callable[[], object], count: int) -> Callable[[], float]:
 def floor_rate(alg: str, key: str, token: str, iterations: int, threads: int) -> Callable[[], float]:
     """Tokens/s of the bare signature check of `token` (turbojwt's benchmark floor, which
     releases the GIL) run by `threads` threads at once."""
-    import base64
     import threading
 
     from turbojwt import _native
 
     signing_input, _, sig = token.rpartition(".")
-    args = (alg, key, signing_input.encode(), base64.urlsafe_b64decode(sig + "=" * (-len(sig) % 4)), iterations)
+    args = (alg, key, signing_input.encode(), bc.b64url_decode(sig), iterations)
 
     def run() -> float:
         workers = [threading.Thread(target=_native.bench_verify_floor, args=args) for _ in range(threads)]
@@ -117,11 +118,9 @@ def section(quick: bool, log=lambda s: print(s, file=sys.stderr)) -> tuple[list[
         for t in loop_tokens:
             decode(t, SECRET, **kw)
 
-    import base64
-
     import orjson
 
-    payloads = [base64.urlsafe_b64decode(t.split(".")[1] + "==") for t in tokens[: n // 5]]
+    payloads = [bc.b64url_decode(t.split(".")[1]) for t in tokens[: n // 5]]
 
     def orjson_loads() -> list:
         # The dicts are kept, as a batch result keeps its claims.
