@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Container, Iterable, Sequence
 from datetime import timedelta
-from typing import Any, NamedTuple
+from typing import Any
 
 from . import _native
 from .api_jwk import PyJWK
@@ -14,6 +14,7 @@ from .api_jwt import decode, decode_complete
 from .batch import BatchEngine, BatchResult, check_policy_arguments
 from .exceptions import InvalidKeyError, PyJWKClientConnectionError
 from .jwks import JWKSClient, KeyFetchNeeded
+from .key_cache import CacheInfo
 from .keyset import KeySet
 
 
@@ -111,10 +112,10 @@ class Verifier:
             )
         return self._batch.run(tokens, at=at, claims=claims, threads=threads)
 
-    def cache_info(self) -> TokenCacheInfo | None:
+    def cache_info(self) -> CacheInfo | None:
         """Hits, misses, maxsize and currsize of the verified-token cache (None when off)."""
         info = self._native.cache_info()
-        return None if info is None else TokenCacheInfo(*info)
+        return None if info is None else CacheInfo(*info)
 
     @property
     def algorithms(self) -> list[str]:
@@ -122,13 +123,6 @@ class Verifier:
 
     def __repr__(self) -> str:
         return f"Verifier(algorithms={self.algorithms!r}, audience={self.audience!r}, issuer={self.issuer!r})"
-
-
-class TokenCacheInfo(NamedTuple):
-    hits: int
-    misses: int
-    maxsize: int
-    currsize: int
 
 
 def _check_cache_arguments(cache: Any, ttl: Any, max_token: Any, negative_ttl: Any) -> int:
