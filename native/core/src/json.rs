@@ -471,7 +471,11 @@ impl Time {
     /// caches read them.
     pub fn seconds(self) -> Option<f64> {
         match self {
-            Time::Int(i) => Some(i as f64),
+            // Through i64 when it fits: i128 -> f64 is a slow software routine.
+            Time::Int(i) => Some(match i64::try_from(i) {
+                Ok(small) => small as f64,
+                Err(_) => i as f64,
+            }),
             Time::Big(f) => Some(f),
             Time::Invalid => None,
         }
@@ -919,8 +923,16 @@ struct Fast<'j> {
 }
 
 impl<'j> Fast<'j> {
-    #[inline]
+    #[inline(always)]
     fn ws(&mut self) {
+        // Compact JSON has no whitespace: one comparison settles the usual case.
+        if self.b.get(self.i).is_some_and(|&c| c <= b' ') {
+            self.ws_slow();
+        }
+    }
+
+    #[cold]
+    fn ws_slow(&mut self) {
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.b.get(self.i) {
             self.i += 1;
         }
@@ -946,12 +958,27 @@ impl<'j> Fast<'j> {
     }
 
     /// An integer without fraction or exponent that fits in an i64 (18 digits).
-    #[inline]
+    #[inline(always)]
     fn int(&mut self) -> Option<i64> {
         let neg = self.peek() == Some(b'-');
         let start = self.i + neg as usize;
         let mut k = start;
         let mut v: i64 = 0;
+        // Eight digits at a time while there are eight (a timestamp has ten); at most 24
+        // this way, and the length check below refuses more than 18.
+        while k - start < 24 {
+            match self
+                .b
+                .get(k..k + 8)
+                .and_then(|w| eight_digits(w.try_into().ok()?))
+            {
+                Some(d) => {
+                    v = v.wrapping_mul(100_000_000).wrapping_add(d as i64);
+                    k += 8;
+                }
+                None => break,
+            }
+        }
         while let Some(&d @ b'0'..=b'9') = self.b.get(k) {
             v = v.wrapping_mul(10).wrapping_add((d - b'0') as i64); // checked by length below
             k += 1;
@@ -1060,6 +1087,24 @@ impl<'j> Fast<'j> {
             }
         }
     }
+}
+
+/// The value of 8 ASCII decimal digits, or None when some byte is not a digit (SWAR: one
+/// 64-bit word instead of a loop over the bytes).
+#[inline(always)]
+fn eight_digits(w: [u8; 8]) -> Option<u32> {
+    let x = u64::from_le_bytes(w);
+    // Every byte is 0x30..=0x39: its high nibble is 3, and adding 6 does not carry into it.
+    let high = 0xF0F0_F0F0_F0F0_F0F0u64;
+    if x & high != 0x3030_3030_3030_3030
+        || (x.wrapping_add(0x0606_0606_0606_0606) & high) != 0x3030_3030_3030_3030
+    {
+        return None;
+    }
+    let d = x - 0x3030_3030_3030_3030; // digits, first in the lowest byte
+    let pairs = (d.wrapping_mul(10) + (d >> 8)) & 0x00FF_00FF_00FF_00FF; // 2-digit values
+    let quads = (pairs.wrapping_mul(100) + (pairs >> 16)) & 0x0000_FFFF_0000_FFFF; // 4-digit values
+    Some((quads.wrapping_mul(10_000) + (quads >> 32)) as u32)
 }
 
 /// The first 8 bytes of the `len`-byte name at `input[at..]` (zero-padded) as a number.
@@ -1207,7 +1252,12 @@ pub fn fast_claims<'j>(
                         _ => return None,
                     }
                 }
-                _ => f.skip_value(2, max_depth)?,
+                // (strings and integers, most other members, without a call)
+                _ => match first {
+                    b'"' => f.plain_str().map(drop)?,
+                    b'-' | b'0'..=b'9' => f.int().map(drop)?,
+                    _ => f.skip_value(2, max_depth)?,
+                },
             }
             f.ws();
             match f.peek()? {
@@ -1265,6 +1315,62 @@ mod fast_tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn integers_read_eight_digits_at_a_time_as_one_by_one() {
+        for text in [
+            "0",
+            "7",
+            "-0",
+            "12345678",
+            "123456789",
+            "1795891690",
+            "-1795891690",
+            "99999999",
+            "100000000",
+            "123456789012345678",
+            "1234567890123456789",
+            "12345678x",
+            "1234567:",
+            "12345678.5",
+            "1e3",
+            "00",
+            "01",
+            "-",
+            "",
+            "1234567/",
+            "123456789012345678901234567",
+        ] {
+            let b = format!("{text},").into_bytes();
+            let mut f = Fast { b: &b, i: 0 };
+            let fast = f.int();
+            let neg = text.starts_with('-');
+            let digits: String = text[neg as usize..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            let next = text[neg as usize + digits.len()..].chars().next();
+            let want = (!digits.is_empty()
+                && digits.len() <= 18
+                && !(digits.len() > 1 && digits.starts_with('0'))
+                && !matches!(next, Some('.' | 'e' | 'E')))
+            .then(|| digits.parse::<i64>().unwrap() * if neg { -1 } else { 1 });
+            assert_eq!(fast, want, "{text}");
+            if want.is_some() {
+                assert_eq!(f.i, neg as usize + digits.len(), "{text}");
+            }
+        }
+        for word in [
+            *b"00000000",
+            *b"99999999",
+            *b"01234567",
+            *b"9876543:",
+            *b"/1234567",
+        ] {
+            let want = std::str::from_utf8(&word).unwrap().parse::<u32>().ok();
+            assert_eq!(eight_digits(word), want);
         }
     }
 
