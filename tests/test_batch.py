@@ -322,6 +322,30 @@ def test_reference_path_keys_and_short_key_warning(ed448_key):
     assert r.errors[0].kind == "InvalidKeyError"
 
 
+def test_repeated_tokens_get_the_verdict_of_their_first_sight(rsa_key):
+    # A log repeats a client's token on every request: repeats are judged from what the
+    # first sight settled, with the time checks made again as of each request's time.
+    toks = mixed_corpus(rsa_key)
+    live = turbojwt.encode(claims(99, nbf=NOW - 50, exp=NOW + 50), SECRET)
+    corpus = (toks + [live]) * 6
+    per_round = len(toks) + 1
+    times = [NOW + (i // per_round - 3) * 40.0 for i in range(len(corpus))]  # NOW-120 .. NOW+80
+    v = turbojwt.Verifier(SECRET, **KW)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        alone = [verify_batch([t], SECRET, at=at, **KW) for t, at in zip(corpus, times)]
+        for threads in (1, 2, 1):  # the last run finds every token kept
+            r = v.verify_batch(corpus, at=times, threads=threads)
+            assert r.errors == [a.errors[0] for a in alone]
+            assert r.claims == [a.claims[0] for a in alone]
+            assert r.columns() == {k: [c[0] for c in (a.columns()[k] for a in alone)] for k in r.columns()}
+    kinds = {r.errors[i].kind if r.errors[i] else None for i, t in enumerate(corpus) if t == live}
+    assert kinds == {None, "ImmatureSignatureError", "ExpiredSignatureError"}, kinds
+    # Claims dicts of repeats are distinct objects.
+    first, again = [i for i, t in enumerate(corpus) if t == toks[0] and r.valid[i]][:2]
+    assert r.claims[first] == r.claims[again] and r.claims[first] is not r.claims[again]
+
+
 def test_verifier_verify_batch_matches_decode(rsa_key):
     v = turbojwt.Verifier(rsa_key.public_pem, algorithms=["RS256"], audience=AUD, issuer=ISS)
     toks = [turbojwt.encode(claims(i), rsa_key.private_pem, algorithm="RS256") for i in range(5)]

@@ -12,6 +12,7 @@ use rayon::prelude::*;
 use rayon::{ThreadPool, ThreadPoolBuilder};
 use smallvec::SmallVec;
 
+use crate::cache::{Lookup, Repeats};
 use crate::error::{Detail, ErrorKind, JwtError};
 use crate::json::{claims as scan_claims, Audience, Claims, Field, Header, HeaderAlg, Time};
 use crate::jws::{self, HeaderBuf, Limits, PayloadBuf, SignatureBuf};
@@ -218,14 +219,150 @@ fn candidates(set: &[(Option<String>, usize)], kid: Option<&str>) -> Candidates 
     }
 }
 
+/// The claims of a token and their JSON, kept when only the claims checks were left.
+type KeptClaims = (Claims<'static>, Box<[u8]>);
+
+/// What verifying a token settled whatever the time it is judged as of, kept for the
+/// token's repeats: a log carries a client's token on every request it makes, and each
+/// repeat needs only the claims checks, which depend on the time.
+struct Remembered {
+    /// The outcome when `claims` is None (refused before the claims checks, or claims that
+    /// did not parse); otherwise recomputed for each repeat.
+    outcome: Outcome,
+    /// The parsed claims and their JSON, when the signature was settled and only the
+    /// claims checks were left.
+    claims: Option<KeptClaims>,
+    short_key: bool,
+    /// The report's kid, iss, sub and aud, one after the other in `text`.
+    fields: [Option<(u32, u32)>; 4],
+    text: Box<str>,
+    exp: Option<f64>,
+    iat: Option<f64>,
+    /// The limits it was verified under (`set_limits` may change them between batches).
+    limits: (usize, usize),
+}
+
+/// Repeated tokens kept per engine, the memory they may take (about), and the longest
+/// token kept.
+const REPEATS: usize = 32 * 1024;
+const REPEATS_MAX_BYTES: usize = 64 << 20;
+const REPEAT_MAX_TOKEN: usize = 8192;
+
 /// A policy and a key table: what a batch checks (the input limits come with each call,
 /// so that `set_limits` applies to engines built before it).
 pub struct BatchVerifier {
     pub keys: KeyTable,
     pub policy: DecodePolicy<'static>,
+    /// Tokens seen more than once, across the batches of this engine.
+    repeats: Repeats<Remembered>,
 }
 
 impl BatchVerifier {
+    pub fn new(keys: KeyTable, policy: DecodePolicy<'static>) -> Self {
+        BatchVerifier {
+            keys,
+            policy,
+            repeats: Repeats::new(REPEATS, REPEATS_MAX_BYTES, REPEAT_MAX_TOKEN),
+        }
+    }
+
+    /// Tokens kept for their repeats now.
+    pub fn repeats_kept(&self) -> usize {
+        self.repeats.len()
+    }
+
+    /// [`Self::verify_one`], or for a repeated token its remembered verdict with the
+    /// claims checked as of `at`.
+    fn verify_token(
+        &self,
+        token: Option<&[u8]>,
+        at: f64,
+        want_payload: bool,
+        limits: &Limits,
+        chunk: &mut Chunk,
+        header_cache: &mut HeaderCache,
+    ) -> Verdict {
+        let Some(t) = token else {
+            return self.verify_one(token, at, want_payload, limits, chunk, header_cache, None);
+        };
+        let limits_key = (limits.max_token_length, limits.max_json_depth);
+        let admit = match self.repeats.lookup(t, |r| {
+            (r.limits == limits_key).then(|| self.replay(r, at, want_payload, chunk))
+        }) {
+            Lookup::Hit(Some(v)) => return v,
+            Lookup::Hit(None) => true, // verified under other limits: again, and replaced
+            Lookup::Miss { admit } => admit,
+        };
+        if !admit {
+            return self.verify_one(token, at, want_payload, limits, chunk, header_cache, None);
+        }
+        let mut kept = None;
+        let v = self.verify_one(
+            token,
+            at,
+            want_payload,
+            limits,
+            chunk,
+            header_cache,
+            Some(&mut kept),
+        );
+        // A fallback's verdict comes from the Python reference path: not kept.
+        if !matches!(v.outcome, Outcome::Fallback(_)) {
+            let mut text = String::new();
+            let fields = [v.kid, v.iss, v.sub, v.aud].map(|s| {
+                s.map(|s| {
+                    let start = text.len() as u32;
+                    text.push_str(chunk.text(s));
+                    (start, text.len() as u32)
+                })
+            });
+            // (the claims' strings are at most their JSON again; 64 bytes per allocation)
+            let weight = std::mem::size_of::<Remembered>()
+                + text.len()
+                + kept.as_ref().map_or(0, |(_, json)| 2 * json.len())
+                + 6 * 64;
+            self.repeats.insert(
+                t,
+                Remembered {
+                    outcome: v.outcome.clone(),
+                    claims: kept,
+                    short_key: v.short_key,
+                    fields,
+                    text: text.into_boxed_str(),
+                    exp: v.exp,
+                    iat: v.iat,
+                    limits: limits_key,
+                },
+                weight,
+            );
+        }
+        v
+    }
+
+    /// The verdict of a repeated token from what its first verification settled.
+    fn replay(&self, r: &Remembered, at: f64, want_payload: bool, chunk: &mut Chunk) -> Verdict {
+        let [kid, iss, sub, aud] = r
+            .fields
+            .map(|f| f.map(|(a, b)| chunk.push_text(&r.text[a as usize..b as usize])));
+        let mut v = Verdict::new(r.outcome.clone());
+        (v.kid, v.iss, v.sub, v.aud) = (kid, iss, sub, aud);
+        v.exp = r.exp;
+        v.iat = r.iat;
+        v.short_key = r.short_key;
+        if let Some((claims, payload)) = &r.claims {
+            v.outcome = match self.policy.claims.validate(claims, at) {
+                Ok(()) => {
+                    if want_payload {
+                        v.payload = Some(chunk.push_payload(payload));
+                    }
+                    Outcome::Valid
+                }
+                Err(e) => Outcome::Invalid(e),
+            };
+        }
+        v
+    }
+
     /// The key indices a token is tried against, or the error when there are none.
     fn select(
         &self,
@@ -303,7 +440,10 @@ impl BatchVerifier {
         ))
     }
 
-    /// PyJWT's decode sequence for one token, noting the report fields into `chunk`.
+    /// PyJWT's decode sequence for one token, noting the report fields into `chunk`. With
+    /// `kept`, the claims and their JSON are put there when only the claims checks are left
+    /// after the signature.
+    #[allow(clippy::too_many_arguments)]
     fn verify_one(
         &self,
         token: Option<&[u8]>,
@@ -312,6 +452,7 @@ impl BatchVerifier {
         limits: &Limits,
         chunk: &mut Chunk,
         header_cache: &mut HeaderCache,
+        kept: Option<&mut Option<KeptClaims>>,
     ) -> Verdict {
         let Some(token) = token else {
             return Verdict::new(Outcome::Fallback(0));
@@ -420,7 +561,13 @@ impl BatchVerifier {
                 return v;
             }
         }
-        let checked = claims.and_then(|c| self.policy.claims.validate(&c, at));
+        let checked = claims.and_then(|c| {
+            let checked = self.policy.claims.validate(&c, at);
+            if let Some(kept) = kept {
+                *kept = Some((c.into_owned(), Box::from(&payload[..])));
+            }
+            checked
+        });
         if let Err(e) = checked {
             v.outcome = Outcome::Invalid(e);
         } else if want_payload {
@@ -440,7 +587,7 @@ impl BatchVerifier {
         let mut chunk = Chunk::with_capacity(tokens.len());
         let mut header_cache = None;
         for (i, t) in tokens.iter().enumerate() {
-            let v = self.verify_one(
+            let v = self.verify_token(
                 *t,
                 at.get(first + i),
                 want_payload,
@@ -491,7 +638,7 @@ impl BatchVerifier {
                     Extracted::Token { token, at: line_at } => {
                         let when = at.or(line_at).unwrap_or(now);
                         let token = Some(token.as_bytes());
-                        self.verify_one(token, when, false, limits, &mut chunk, &mut header_cache)
+                        self.verify_token(token, when, false, limits, &mut chunk, &mut header_cache)
                     }
                     Extracted::Problem(p) => Verdict::new(Outcome::Malformed(p)),
                 };
@@ -579,18 +726,105 @@ mod tests {
     fn verifier(selection: Selection, keys: Vec<KeyRef>) -> BatchVerifier {
         let mut set = AlgorithmSet::new();
         set.insert(Algorithm::HS256);
-        BatchVerifier {
-            keys: KeyTable { keys, selection },
-            policy: DecodePolicy {
+        BatchVerifier::new(
+            KeyTable { keys, selection },
+            DecodePolicy {
                 verify_signature: true,
                 enforce_minimum_key_length: false,
                 algorithms: Some(set),
                 claims: ClaimsPolicy::default(),
             },
-        }
+        )
     }
 
     const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+    /// What a verdict says, with its strings read out of its chunk.
+    type View = (
+        Outcome,
+        bool,
+        [Option<String>; 4],
+        Option<f64>,
+        Option<f64>,
+        Option<Vec<u8>>,
+    );
+
+    fn view(c: &Chunk, v: &Verdict) -> View {
+        let text = |s: Option<Span>| s.map(|s| c.text(s).to_owned());
+        (
+            v.outcome.clone(),
+            v.short_key,
+            [text(v.kid), text(v.iss), text(v.sub), text(v.aud)],
+            v.exp,
+            v.iat,
+            v.payload.map(|p| c.payload(p).to_vec()),
+        )
+    }
+
+    #[test]
+    fn repeated_tokens_get_the_verdict_of_a_first_sight() {
+        let header = r#"{"alg":"HS256","typ":"JWT","kid":"k1"}"#;
+        let mut forged = hs_token(SECRET, header, r#"{"sub":"f","exp":5000}"#);
+        let n = forged.len();
+        forged[n - 2] ^= 1;
+        let distinct = [
+            // valid from 100 (nbf) to 1000 (exp) only
+            hs_token(
+                SECRET,
+                header,
+                r#"{"sub":"a","iss":"i","exp":1000,"nbf":100,"iat":50,"aud":["x","y"]}"#,
+            ),
+            hs_token(SECRET, header, r#"{"sub":"b","exp":2000,"iat":3000}"#),
+            forged,
+            hs_token(
+                b"another-secret-of-32-bytes-long!",
+                header,
+                r#"{"sub":"c"}"#,
+            ),
+            hs_token(SECRET, header, r#"{"sub":"d","exp":"soon"}"#),
+            hs_token(SECRET, header, r#"{"sub":"e","#),
+            hs_token(SECRET, r#"{"alg":"HS256","kid":5}"#, r#"{"sub":"g"}"#),
+            b"not.a.token".to_vec(),
+        ];
+        let mut tokens: Vec<Option<&[u8]>> = Vec::new();
+        let mut times = Vec::new();
+        for round in 0..300 {
+            for (k, t) in distinct.iter().enumerate() {
+                // (now and then a token only the reference path takes)
+                tokens.push(((round * 8 + k) % 97 != 0).then_some(&t[..]));
+                times.push(((round * 37 + k * 11) % 40) as f64 * 60.0);
+            }
+        }
+        let fresh_verdict = |i: usize, limits: &Limits| {
+            let fresh = verifier(Selection::One, vec![key(SECRET)]);
+            let c = fresh.verify(&tokens[i..i + 1], At::One(times[i]), true, limits, 1);
+            view(&c[0], &c[0].verdicts[0])
+        };
+        let v = verifier(Selection::One, vec![key(SECRET)]);
+        for (threads, limits) in [
+            (1, Limits::default()),
+            (2, Limits::default()),
+            (
+                2,
+                Limits {
+                    max_token_length: 150,
+                    max_json_depth: 64,
+                },
+            ),
+        ] {
+            let chunks = v.verify(&tokens, At::Each(&times), true, &limits, threads);
+            let mut i = 0;
+            for c in &chunks {
+                for verdict in &c.verdicts {
+                    assert_eq!(view(c, verdict), fresh_verdict(i, &limits), "token {i}");
+                    i += 1;
+                }
+            }
+            assert_eq!(i, tokens.len());
+        }
+        // (the repeats were served from what was kept, not verified afresh each time)
+        assert_eq!(v.repeats_kept(), distinct.len());
+    }
 
     #[test]
     fn judged_as_of_each_time_and_same_for_any_thread_count() {

@@ -3,7 +3,7 @@
 
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use lru::LruCache;
 
@@ -139,6 +139,143 @@ impl SeenOnce {
     }
 }
 
+/// One shard of [`Repeats`]: whole keys to values and their weights, least recently used
+/// first out, and the weight of them all.
+struct RepeatShard<V> {
+    lru: LruCache<Box<[u8]>, (V, usize), foldhash::fast::RandomState>,
+    bytes: usize,
+}
+
+/// Items seen repeatedly, each kept after its second sight: a bounded map from whole keys
+/// (exact bytes, never a hash alone) to shared values, split into shards that lock
+/// separately so that threads rarely wait on each other. A lock-free doorkeeper in front
+/// keeps one-off keys from costing more than a table probe, and out of the map.
+pub struct Repeats<V> {
+    /// Fingerprints seen once (0: empty), allocated on first use.
+    seen: OnceLock<Box<[AtomicU64]>>,
+    seen_bits: u32,
+    shards: Box<[Mutex<RepeatShard<V>>]>,
+    per_shard: usize,
+    bytes_per_shard: usize,
+    max_key_len: usize,
+}
+
+/// What [`Repeats::lookup`] found.
+pub enum Lookup<R> {
+    /// What the caller's function made of the value kept (under the shard's lock: no
+    /// reference count to touch, and the value is read while its cache lines are warm).
+    Hit(R),
+    /// Not kept; `admit` when this is the key's second sight (insert it once computed).
+    Miss { admit: bool },
+}
+
+const REPEAT_SHARDS: usize = 16;
+
+impl<V> Repeats<V> {
+    /// Up to `entries` values (rounded up to a multiple of the shard count) weighing
+    /// `max_bytes` in all (about: keys and the weights given on insertion), for keys of at
+    /// most `max_key_len` bytes; longer keys are never kept.
+    pub fn new(entries: usize, max_bytes: usize, max_key_len: usize) -> Self {
+        Repeats {
+            seen: OnceLock::new(),
+            // Two doorkeeper slots per entry (at least a bucket of four): one-off keys rarely
+            // push out those seen once.
+            seen_bits: (entries.max(2) * 2).next_power_of_two().trailing_zeros(),
+            // (unbounded maps that grow with use, bounded below: an engine made for a few
+            // tokens allocates next to nothing)
+            shards: (0..REPEAT_SHARDS)
+                .map(|_| {
+                    Mutex::new(RepeatShard {
+                        lru: LruCache::unbounded_with_hasher(Default::default()),
+                        bytes: 0,
+                    })
+                })
+                .collect(),
+            per_shard: entries.div_ceil(REPEAT_SHARDS).max(1),
+            bytes_per_shard: max_bytes.div_ceil(REPEAT_SHARDS),
+            max_key_len,
+        }
+    }
+
+    /// A cheap fingerprint: the length and the last 32 bytes (a token's signature, which
+    /// tells tokens apart). Keys that share it are told apart by the map's exact compare.
+    fn fingerprint(key: &[u8]) -> u64 {
+        use std::hash::BuildHasher;
+        let tail = &key[key.len().saturating_sub(32)..];
+        foldhash::fast::FixedState::with_seed(key.len() as u64).hash_one(tail)
+    }
+
+    fn shard(&self, print: u64) -> MutexGuard<'_, RepeatShard<V>> {
+        self.shards[print as usize % REPEAT_SHARDS]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn lookup<R>(&self, key: &[u8], on_hit: impl FnOnce(&V) -> R) -> Lookup<R> {
+        if key.len() > self.max_key_len {
+            return Lookup::Miss { admit: false };
+        }
+        let print = Self::fingerprint(key);
+        let seen = self.seen.get_or_init(|| {
+            let zeros = vec![0u64; 1 << self.seen_bits].into_boxed_slice();
+            // SAFETY: AtomicU64 has the size, alignment and bit validity of u64. (A zeroed
+            // allocation is left to the OS's zero pages until a slot is touched.)
+            unsafe { Box::from_raw(Box::into_raw(zeros) as *mut [AtomicU64]) }
+        });
+        // Four slots per bucket (one 32-byte line): keys that share a bucket rarely push each
+        // other out, as they would in a direct-mapped table.
+        let bucket = print.checked_shr(64 - self.seen_bits).unwrap_or(0) as usize & !3;
+        let ways = &seen[bucket..bucket + 4];
+        let mark = print | 1; // 0 marks an empty slot
+                              // Races between threads only forget a sighting or note one twice: never a wrong value.
+        if !ways.iter().any(|w| w.load(Ordering::Relaxed) == mark) {
+            let way = ways
+                .iter()
+                .position(|w| w.load(Ordering::Relaxed) == 0)
+                .unwrap_or((print >> 8) as usize & 3);
+            ways[way].store(mark, Ordering::Relaxed);
+            // A key kept before whose mark was pushed out is found again from its next sight.
+            return Lookup::Miss { admit: false };
+        }
+        match self.shard(print).lru.get(key) {
+            Some((v, _)) => Lookup::Hit(on_hit(v)),
+            None => Lookup::Miss { admit: true },
+        }
+    }
+
+    /// Keeps `value`, which weighs `weight` bytes besides its key, pushing out the least
+    /// recently used values beyond the bounds.
+    pub fn insert(&self, key: &[u8], value: V, weight: usize) {
+        if key.len() > self.max_key_len {
+            return;
+        }
+        let weight = weight + key.len();
+        let mut shard = self.shard(Self::fingerprint(key));
+        if let Some((_, (_, old))) = shard.lru.push(key.into(), (value, weight)) {
+            shard.bytes -= old; // the value it replaced for the same key
+        }
+        shard.bytes += weight;
+        while shard.lru.len() > self.per_shard || shard.bytes > self.bytes_per_shard {
+            match shard.lru.pop_lru() {
+                Some((_, (_, w))) => shard.bytes -= w,
+                None => break,
+            }
+        }
+    }
+
+    /// Values kept now.
+    pub fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).lru.len())
+            .sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,6 +323,58 @@ mod tests {
         c.get(b"x");
         assert_eq!(c.info().currsize, 0);
         assert_eq!(c.info().misses, 2);
+    }
+
+    #[test]
+    fn repeats_keep_a_key_from_its_second_sight_and_compare_it_whole() {
+        let r: Repeats<u32> = Repeats::new(64, 1 << 20, 100);
+        let lookup = |r: &Repeats<u32>, k: &[u8]| match r.lookup(k, |v| *v) {
+            Lookup::Hit(v) => Some(v),
+            Lookup::Miss { admit } => {
+                if admit {
+                    r.insert(k, k.len() as u32 * 1000 + k[0] as u32, 10);
+                }
+                None
+            }
+        };
+        assert_eq!(lookup(&r, b"token-a"), None);
+        assert_eq!(lookup(&r, b"token-a"), None, "admitted, computed once more");
+        assert_eq!(lookup(&r, b"token-a"), Some(7116));
+        assert_eq!(lookup(&r, b"token-a"), Some(7116));
+        // Same length and last 32 bytes (one fingerprint), other bytes: never the other's value.
+        let x = [b'x'; 40];
+        let mut y = x;
+        y[0] = b'y';
+        assert_eq!(lookup(&r, &x), None);
+        assert_eq!(lookup(&r, &x), None);
+        assert_eq!(lookup(&r, &x), Some(40_120));
+        assert_eq!(lookup(&r, &y), None, "x's fingerprint, but not x");
+        assert_eq!(lookup(&r, &y), Some(40_121));
+        assert_eq!(lookup(&r, &x), Some(40_120));
+        // Keys over the bound are never kept.
+        let long = [b'z'; 101];
+        for _ in 0..4 {
+            assert_eq!(lookup(&r, &long), None);
+        }
+        // Bounded: many repeated keys keep at most the capacity (a multiple of the shards).
+        for i in 0..10_000u32 {
+            let k = i.to_le_bytes();
+            lookup(&r, &k);
+            lookup(&r, &k);
+        }
+        assert!(r.len() <= 64, "{}", r.len());
+        // And by weight: 16 shards of 1 KiB hold few values of 200 bytes each.
+        let heavy: Repeats<u32> = Repeats::new(1000, 16 * 1024, 100);
+        for i in 0..10_000u32 {
+            let k = i.to_le_bytes();
+            for _ in 0..2 {
+                if let Lookup::Miss { admit: true } = heavy.lookup(&k, |_| ()) {
+                    heavy.insert(&k, i, 196);
+                }
+            }
+        }
+        assert!(heavy.len() <= 16 * 5, "{}", heavy.len());
+        assert!(heavy.len() >= 16, "{}", heavy.len());
     }
 
     #[test]

@@ -153,14 +153,18 @@ impl From<bool> for Step {
     }
 }
 
+/// The same string field owning its value.
+fn own(f: Field<Cow<'_, str>>) -> Field<Cow<'static, str>> {
+    match f {
+        Field::Value(v) => Field::Value(Cow::Owned(v.into_owned())),
+        Field::Absent => Field::Absent,
+        Field::WrongType => Field::WrongType,
+    }
+}
+
 impl Header<'_> {
     /// The same header owning its strings (kept beyond its JSON buffer).
     pub fn into_owned(self) -> Header<'static> {
-        let own = |f: Field<Cow<'_, str>>| match f {
-            Field::Value(v) => Field::Value(Cow::Owned(v.into_owned())),
-            Field::Absent => Field::Absent,
-            Field::WrongType => Field::WrongType,
-        };
         Header {
             alg: self.alg,
             kid: own(self.kid),
@@ -433,6 +437,9 @@ fn scan_header_general(input: &[u8], max_depth: usize) -> Result<Header<'_>> {
                     h.crit = Some(None);
                     return Ok(Step::Skip);
                 }
+                if max_depth < 2 {
+                    return Ok(Step::TooDeep); // the array is at depth 2
+                }
                 let mut items = Vec::new();
                 let mut next = j.known_array()?;
                 while let Some(p) = next {
@@ -504,6 +511,32 @@ pub struct Claims<'j> {
     pub aud: Audience<'j>,
     /// One flag per name in the `require` list: present and not null.
     pub required_present: Vec<bool>,
+}
+
+impl Claims<'_> {
+    /// The same claims owning their strings (kept beyond their JSON buffer).
+    pub fn into_owned(self) -> Claims<'static> {
+        Claims {
+            exp: self.exp,
+            nbf: self.nbf,
+            iat: self.iat,
+            iss: own(self.iss),
+            sub: own(self.sub),
+            jti: own(self.jti),
+            aud: match self.aud {
+                Audience::Absent => Audience::Absent,
+                Audience::Str(s) => Audience::Str(Cow::Owned(s.into_owned())),
+                Audience::List(items) => Audience::List(
+                    items
+                        .into_iter()
+                        .map(|s| Cow::Owned(s.into_owned()))
+                        .collect(),
+                ),
+                Audience::Invalid => Audience::Invalid,
+            },
+            required_present: self.required_present,
+        }
+    }
 }
 
 /// Python's `int(str)`: surrounding whitespace, a sign, decimal digits with single
@@ -637,6 +670,9 @@ fn read_aud<'j>(
         Peek::Null | Peek::False => (Audience::Absent, Step::Skip),
         Peek::True => (Audience::Invalid, Step::Skip),
         Peek::Array => {
+            if max_depth < 2 {
+                return Ok((Audience::Invalid, Step::TooDeep)); // the array is at depth 2
+            }
             let mut items = Vec::new();
             let mut invalid = false;
             let mut next = j.known_array()?;
@@ -845,6 +881,21 @@ mod tests {
         assert_eq!(e.message, "Invalid payload string: must be a json object");
         let e = scan_claims(b"{bad", &[], 64).unwrap_err();
         assert!(matches!(e.detail, crate::error::Detail::BadJson { .. }));
+    }
+
+    #[test]
+    fn arrays_read_in_place_count_towards_the_depth() {
+        for json in [
+            &br#"{"aud":["a"]}"#[..],
+            br#"{"aud":[]}"#,
+            br#"{"x":["a"]}"#,
+        ] {
+            let e = scan_claims(json, &[], 1).unwrap_err();
+            assert!(e.message.contains("nested deeper"), "{e}");
+            assert!(scan_claims(json, &[], 2).is_ok());
+        }
+        let e = scan_header(br#"{"alg":"HS256","crit":["b64"]}"#, 1).unwrap_err();
+        assert!(e.message.contains("nested deeper"), "{e}");
     }
 
     #[test]
@@ -1354,7 +1405,7 @@ mod fast_tests {
             let next = text[neg as usize + digits.len()..].chars().next();
             let want = (!digits.is_empty()
                 && digits.len() <= 18
-                && !(digits.len() > 1 && digits.starts_with('0'))
+                && (digits.len() == 1 || !digits.starts_with('0'))
                 && !matches!(next, Some('.' | 'e' | 'E')))
             .then(|| digits.parse::<i64>().unwrap() * if neg { -1 } else { 1 });
             assert_eq!(fast, want, "{text}");

@@ -114,13 +114,13 @@ impl BatchVerifier {
             return Err(PyValueError::new_err("key index out of range"));
         }
         Ok(BatchVerifier {
-            inner: batch::BatchVerifier {
-                keys: KeyTable {
+            inner: batch::BatchVerifier::new(
+                KeyTable {
                     keys: resolved,
                     selection,
                 },
                 policy,
-            },
+            ),
         })
     }
 
