@@ -6,6 +6,7 @@
 //! workers do not contend on the allocator and a caller can stream chunk by chunk.
 
 use std::collections::HashMap;
+use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use rayon::prelude::*;
@@ -79,11 +80,26 @@ pub enum Outcome {
     Malformed(String),
 }
 
-/// A string in a chunk's arena.
+/// A string in a chunk's arena. (The start is stored plus one, never zero, so that an
+/// `Option<Span>` takes no more room than a span: a verdict holds five.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Span {
-    start: u32,
+    start_plus_one: NonZeroU32,
     len: u32,
+}
+
+impl Span {
+    fn new(start: usize, len: usize) -> Self {
+        Span {
+            start_plus_one: NonZeroU32::new(start as u32 + 1).expect("below u32::MAX"),
+            len: len as u32,
+        }
+    }
+
+    fn range(self) -> std::ops::Range<usize> {
+        let start = self.start_plus_one.get() as usize - 1;
+        start..start + self.len as usize
+    }
 }
 
 /// What the report shows of one token. `kid`, `iss`, `sub`, `aud` and `exp` are read from
@@ -143,14 +159,16 @@ type HeaderCache = Option<(Box<[u8]>, Header<'static>)>;
 
 impl Chunk {
     pub fn text(&self, s: Span) -> &str {
-        &self.text[s.start as usize..(s.start + s.len) as usize]
+        &self.text[s.range()]
     }
     pub fn payload(&self, s: Span) -> &[u8] {
-        &self.payloads[s.start as usize..(s.start + s.len) as usize]
+        &self.payloads[s.range()]
     }
     fn with_capacity(n: usize) -> Self {
         Chunk {
             verdicts: Vec::with_capacity(n),
+            // (room for the usual report strings: the arena is not copied as it fills)
+            text: String::with_capacity(n * 64),
             ..Chunk::default()
         }
     }
@@ -176,20 +194,14 @@ impl Chunk {
     }
 
     fn push_text(&mut self, s: &str) -> Span {
-        let start = self.text.len() as u32;
+        let span = Span::new(self.text.len(), s.len());
         self.text.push_str(s);
-        Span {
-            start,
-            len: s.len() as u32,
-        }
+        span
     }
     fn push_payload(&mut self, b: &[u8]) -> Span {
-        let start = self.payloads.len() as u32;
+        let span = Span::new(self.payloads.len(), b.len());
         self.payloads.extend_from_slice(b);
-        Span {
-            start,
-            len: b.len() as u32,
-        }
+        span
     }
 }
 
