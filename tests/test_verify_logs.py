@@ -89,6 +89,25 @@ def test_jsonl_with_request_times_and_records(tmp_path, capsys):
     assert records[12]["reason"] == "missing time field time"
 
 
+def test_summary_alone_counts_as_the_records_do(tmp_path, capsys):
+    # Without --out the summary is counted natively, with no record per line; it must be the
+    # summary of the records, ties in the top lists in order of first appearance included.
+    src = tmp_path / "requests.jsonl"
+    rows = corpus() * 40 + [(token(i, sub=f"late-{i}"), DAY_AGO + 60) for i in range(30)]
+    write_jsonl(src, rows)
+    with src.open("a") as f:
+        f.write("{not json\n")
+    args = [str(src), "--token-field", "http.authorization", "--time-field", "time", "--secret", SECRET,
+            "--aud", "api", "--chunk-size", "64", "--top", "40"]
+    _, alone = run_cli(args, capsys)
+    _, with_records = run_cli([*args, "--out", str(tmp_path / "r.jsonl")], capsys)
+    for s in (alone, with_records):
+        s.pop("seconds"), s.pop("lines_per_second")
+    assert alone == with_records
+    assert alone["lines"] == len(rows) + 1 and alone["outcomes"]["malformed"] == 1
+    assert [v for v, _ in alone["top_subjects"]][3:] == [f"late-{i}" for i in range(30)]
+
+
 def test_without_request_times_tokens_are_judged_now(tmp_path, capsys):
     src = tmp_path / "requests.jsonl"
     write_jsonl(src, corpus())

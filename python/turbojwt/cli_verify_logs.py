@@ -74,7 +74,8 @@ class TopCounter:
         self.capacity = capacity
         self.counts: Counter[str] = Counter()
 
-    def update(self, values: list[Any]) -> None:
+    def update(self, values: list[Any] | dict[str, int]) -> None:
+        """Counts `values`, a list of values or a mapping value -> count."""
         counts = self.counts
         counts.update(values)
         counts.pop(None, None)
@@ -100,21 +101,32 @@ class Summary:
         self.expired_at_request = 0
         self.expired_only_now = 0
 
+    @property
+    def expired_before(self) -> float:
+        """A valid token whose ``exp`` is at or before this has expired since its request."""
+        return self.now - self.leeway
+
     def update(self, columns: dict[str, list[Any]]) -> None:
         errors = columns["error"]
         outcomes = Counter(errors)
         outcomes["valid"] = outcomes.pop(None, 0)
-        self.lines += len(errors)
-        self.tokens += len(errors) - outcomes.get("malformed", 0)
-        self.outcomes.update(+outcomes)
-        self.expired_at_request += outcomes.get("ExpiredSignatureError", 0)
-        limit = self.now - self.leeway
-        self.expired_only_now += sum(
+        limit = self.expired_before
+        expired_only_now = sum(
             1 for v, exp in zip(columns["valid"], columns["exp"]) if v and exp is not None and exp <= limit
         )
-        self.issuers.update(columns["iss"])
-        self.kids.update(columns["kid"])
-        self.subjects.update(columns["sub"])
+        self.add(len(errors), outcomes, expired_only_now, columns["iss"], columns["kid"], columns["sub"])
+
+    def add(self, lines: int, outcomes: Counter[str] | dict[str, int], expired_only_now: int,
+            issuers: Any, kids: Any, subjects: Any) -> None:
+        """Counts of `lines` lines; issuers, kids and subjects as values or value -> count."""
+        self.lines += lines
+        self.tokens += lines - outcomes.get("malformed", 0)
+        self.outcomes.update({k: n for k, n in outcomes.items() if n})
+        self.expired_at_request += outcomes.get("ExpiredSignatureError", 0)
+        self.expired_only_now += expired_only_now
+        self.issuers.update(issuers)
+        self.kids.update(kids)
+        self.subjects.update(subjects)
 
     def as_dict(self, top: int, seconds: float) -> dict[str, Any]:
         valid = self.outcomes.get("valid", 0)
@@ -210,10 +222,28 @@ def _jsonl_native(args: argparse.Namespace, engine: Any, stream: Any, at_all: fl
 
     threads = args.threads or default_threads()
     for first, block in logs.read_blocks(stream, args.chunk_size):
-        part = engine.verify_jsonl_block(block, args.token_field, args.time_field, at_all, threads)
-        columns = part.columns()
-        columns["line"] = list(range(first, first + len(part)))
-        yield columns
+        yield NativeBlock(engine.verify_jsonl_block(block, args.token_field, args.time_field, at_all, threads), first)
+
+
+class NativeBlock:
+    """The verdicts of a block of lines, read from the native part on demand: the summary
+    alone needs no Python object per line."""
+
+    __slots__ = ("part", "first")
+
+    def __init__(self, part: Any, first: int) -> None:
+        self.part = part
+        self.first = first
+
+    def columns(self) -> dict[str, list[Any]]:
+        columns = self.part.columns()
+        columns["line"] = list(range(self.first, self.first + len(self.part)))
+        return columns
+
+    def add_to(self, summary: Summary) -> int:
+        outcomes, expired_only_now, (issuers, kids, subjects) = self.part.tally(summary.expired_before)
+        summary.add(len(self.part), outcomes, expired_only_now, issuers, kids, subjects)
+        return len(self.part)
 
 
 def _records(args: argparse.Namespace, source: str, fmt: str) -> Any:
@@ -308,14 +338,19 @@ def verify_logs(args: argparse.Namespace) -> int:
     try:
         for source, chunks in zip(args.sources, readers):
             try:
-                for columns in chunks:
-                    if extra:
-                        columns["source"] = [source] * len(columns["line"])
-                    summary.update(columns)
-                    if writer:
-                        writer.write(columns)
+                for block in chunks:
+                    if isinstance(block, NativeBlock) and writer is None:
+                        lines = block.add_to(summary)
+                    else:
+                        columns = block.columns() if isinstance(block, NativeBlock) else block
+                        if extra:
+                            columns["source"] = [source] * len(columns["line"])
+                        summary.update(columns)
+                        if writer:
+                            writer.write(columns)
+                        lines = len(columns["line"])
                     if progress:
-                        progress.update(len(columns["line"]))
+                        progress.update(lines)
             except OSError as e:
                 raise UsageError(f"cannot read {source}: {e.strerror or e}") from e
             except ValueError as e:
