@@ -336,7 +336,7 @@ class BatchEngine:
         return self._finish(part, source, times, claims)
 
     def verify_jsonl_block(
-        self, block: bytes, token_field: str, time_field: str | None, at: float | None, threads: int
+        self, block: bytes | memoryview, token_field: str, time_field: str | None, at: float | None, threads: int
     ) -> Any:
         """Verdicts for the tokens of a block of whole JSON lines (the native parser reads the
         lines; a line with no usable token gets the error ``malformed`` and the reason)."""
@@ -346,7 +346,7 @@ class BatchEngine:
         part = self.native.verify_jsonl(block, token_field.split("."), time_path, at, threads)
         fallbacks = part.fallbacks()
         if fallbacks:
-            lines = block.split(b"\n")
+            lines = bytes(block).split(b"\n")
             now = time.time()
             for index, key_index in fallbacks:
                 record = next(read_jsonl(io.BytesIO(lines[index]), 1, token_field, time_field))

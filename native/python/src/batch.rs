@@ -190,13 +190,14 @@ impl BatchVerifier {
         self.run(py, &slices, at, claims, threads)
     }
 
-    /// Verifies the token of every JSON line in `block` (whole lines), each as of its
+    /// Verifies the token of every JSON line in `block` (whole lines; bytes or a contiguous
+    /// byte buffer, which the caller leaves unchanged during the call), each as of its
     /// `time_path` value (`at` overrides; lines without a time field: now).
     #[pyo3(signature = (block, token_path, time_path, at, threads))]
     fn verify_jsonl(
         &self,
         py: Python<'_>,
-        block: &[u8],
+        block: PyBuffer<u8>,
         token_path: Vec<String>,
         time_path: Option<Vec<String>>,
         at: Option<f64>,
@@ -209,6 +210,13 @@ impl BatchVerifier {
             token: token_path,
             time: time_path,
         };
+        if !block.is_c_contiguous() {
+            return Err(PyValueError::new_err("block must be a contiguous buffer"));
+        }
+        // SAFETY: a contiguous byte buffer, kept exported (so not resized or freed) while
+        // `block` lives; the caller does not write to it during the call.
+        let block =
+            unsafe { std::slice::from_raw_parts(block.buf_ptr() as *const u8, block.item_count()) };
         let lines = logs::split_lines(block);
         let now = crate::decode::now();
         let limits = limits();
@@ -618,11 +626,7 @@ impl BatchPart {
     /// `counts`), the valid tokens whose `exp` is at or before `expired_before`, and dicts
     /// of the tokens by issuer, by kid and by subject (in order of first appearance, as a
     /// `Counter` of the column would have them).
-    fn tally<'py>(
-        &self,
-        py: Python<'py>,
-        expired_before: f64,
-    ) -> PyResult<Tally<'py>> {
+    fn tally<'py>(&self, py: Python<'py>, expired_before: f64) -> PyResult<Tally<'py>> {
         // Per field: value -> its slot in `order`, and (value, count) in order of first sight.
         let mut index: [HashMap<&str, usize>; 3] = Default::default();
         let mut order: [Vec<(&str, usize)>; 3] = Default::default();
