@@ -21,6 +21,7 @@ from typing import IO, Any
 
 import orjson
 
+from . import _native
 from .batch import _arrow_times, parse_iso8601
 
 FORMATS = ("lines", "jsonl", "access", "csv", "parquet")
@@ -164,23 +165,13 @@ def read_blocks(
         if cut == 0:
             continue  # no line end yet: read on
         view = memoryview(buf)
-        lines = buf.count(b"\n", 0, cut)
-        if lines <= chunk_lines:
-            yield first, view[:cut]
+        start = 0
+        while start < cut:
+            # After the chunk_lines-th line end, or at the lines' end (memchr, natively).
+            lines, end = _native.line_ends(buf, start, cut, chunk_lines)
+            yield first, view[start:end]
             first += lines
-        else:
-            start = 0
-            while start < cut:
-                # Cut after the chunk_lines-th line end, or at the lines' end.
-                end = start
-                for _ in range(chunk_lines):
-                    end = buf.find(b"\n", end, cut) + 1
-                    if end == 0:
-                        end = cut
-                        break
-                yield first, view[start:end]
-                first += buf.count(b"\n", start, end)
-                start = end
+            start = end
         # The partial line left moves to the front (same length: allowed while viewed).
         buf[: filled - cut] = buf[cut:filled]
         filled -= cut

@@ -140,19 +140,70 @@ pub fn strip_bearer(s: &str) -> &str {
 
 /// The lines of a block (`\n`-separated, a trailing `\r` dropped; no empty last line).
 pub fn split_lines(block: &[u8]) -> Vec<&[u8]> {
-    let mut out: Vec<&[u8]> = block
-        .split(|&b| b == b'\n')
-        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
-        .collect();
-    if block.last() == Some(&b'\n') || block.is_empty() {
-        out.pop();
+    let mut out = Vec::with_capacity(block.len() / 64);
+    let mut start = 0;
+    for end in memchr::memchr_iter(b'\n', block) {
+        out.push(&block[start..end]);
+        start = end + 1;
+    }
+    if start < block.len() {
+        out.push(&block[start..]); // the last line, without its line end
+    }
+    for line in &mut out {
+        *line = line.strip_suffix(b"\r").unwrap_or(line);
     }
     out
+}
+
+/// The first `max_lines` lines of `block`: how many line ends they have, and the offset
+/// just after the last of them (the block's length when it has fewer line ends).
+pub fn line_ends(block: &[u8], max_lines: usize) -> (usize, usize) {
+    let mut count = 0;
+    for end in memchr::memchr_iter(b'\n', block) {
+        count += 1;
+        if count == max_lines.max(1) {
+            return (count, end + 1);
+        }
+    }
+    (count, block.len())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lines_split_and_counted_as_a_byte_loop_would() {
+        for block in [
+            &b""[..],
+            b"\n",
+            b"a",
+            b"a\n",
+            b"a\r\n\nb",
+            b"one\ntwo\r\nthree\n\n",
+            b"\r\n\r\n",
+        ] {
+            let mut want: Vec<&[u8]> = block
+                .split(|&b| b == b'\n')
+                .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+                .collect();
+            if block.last() == Some(&b'\n') || block.is_empty() {
+                want.pop();
+            }
+            assert_eq!(split_lines(block), want, "{block:?}");
+            let ends: Vec<usize> = (0..block.len()).filter(|&i| block[i] == b'\n').collect();
+            for max in 1..5 {
+                let (count, end) = line_ends(block, max);
+                assert_eq!(count, ends.len().min(max), "{block:?} {max}");
+                let want_end = if ends.len() >= max {
+                    ends[max - 1] + 1
+                } else {
+                    block.len()
+                };
+                assert_eq!(end, want_end, "{block:?} {max}");
+            }
+        }
+    }
 
     fn fields(token: &str, time: Option<&str>) -> JsonlFields {
         JsonlFields {

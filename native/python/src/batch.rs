@@ -240,6 +240,27 @@ impl BatchVerifier {
     }
 }
 
+/// `line_ends` of the core over `block[start..end]` (a byte buffer): how many line ends the
+/// first `max_lines` lines have, and the offset in `block` just after the last of them.
+#[pyfunction]
+pub fn line_ends(
+    block: PyBuffer<u8>,
+    start: usize,
+    end: usize,
+    max_lines: usize,
+) -> PyResult<(usize, usize)> {
+    if !block.is_c_contiguous() || start > end || end > block.item_count() {
+        return Err(PyValueError::new_err(
+            "a contiguous buffer and a range inside it",
+        ));
+    }
+    // SAFETY: a contiguous byte buffer kept exported while `block` lives; only read, with
+    // the GIL held.
+    let bytes = unsafe { std::slice::from_raw_parts(block.buf_ptr() as *const u8, end) };
+    let (lines, after) = logs::line_ends(&bytes[start..], max_lines);
+    Ok((lines, start + after))
+}
+
 /// The UTF-8 bytes of a str token, or a bytes token as is; None for anything else and for a
 /// str that is not UTF-8 (the caller's fallback gives those their verdict).
 fn token_bytes<'a>(t: &'a Bound<'_, PyAny>) -> Option<&'a [u8]> {
