@@ -67,29 +67,35 @@ fn cmp_time(t: Time, f: f64) -> Option<Ordering> {
     match t {
         Time::Invalid => None,
         Time::Big(b) => b.partial_cmp(&f),
-        Time::Int(i) => {
-            if f.is_nan() {
-                return None;
-            }
-            if f >= 1.7e38 {
-                return Some(Ordering::Less);
-            }
-            if f <= -1.7e38 {
-                return Some(Ordering::Greater);
-            }
-            let fl = f.floor();
-            // Through i64 when it fits: f64 -> i128 is a slow software routine.
-            let fi = if fl.abs() < 9.2e18 {
-                fl as i64 as i128
-            } else {
-                fl as i128
-            };
-            Some(match i.cmp(&fi) {
-                Ordering::Equal if f > fl => Ordering::Less,
-                o => o,
-            })
-        }
+        // Every real timestamp: the integer converts to f64 exactly (|i| <= 2^53), so the
+        // float comparison is Python's exact one (NaN: unordered), with no floor().
+        Time::Int(i) if i.unsigned_abs() <= 1 << 53 => (i as i64 as f64).partial_cmp(&f),
+        Time::Int(i) => cmp_int_float(i, f),
     }
+}
+
+/// Python's exact comparison of any integer with a float.
+fn cmp_int_float(i: i128, f: f64) -> Option<Ordering> {
+    if f.is_nan() {
+        return None;
+    }
+    if f >= 1.7e38 {
+        return Some(Ordering::Less);
+    }
+    if f <= -1.7e38 {
+        return Some(Ordering::Greater);
+    }
+    let fl = f.floor();
+    // Through i64 when it fits: f64 -> i128 is a slow software routine.
+    let fi = if fl.abs() < 9.2e18 {
+        fl as i64 as i128
+    } else {
+        fl as i128
+    };
+    Some(match i.cmp(&fi) {
+        Ordering::Equal if f > fl => Ordering::Less,
+        o => o,
+    })
 }
 
 impl ClaimsPolicy<'_> {
@@ -295,6 +301,37 @@ mod tests {
         );
         assert!(check(&p, r#"{"exp":1e300}"#, 1.0).is_ok());
         assert!(check(&p, r#"{"exp":-1e300}"#, 1.0).is_err());
+    }
+
+    #[test]
+    fn timestamps_compare_as_any_integer_does() {
+        let big = 1i128 << 53;
+        let ints = [0, 1, -1, 1_795_891_690, -1_795_891_690, big - 1, big, -big];
+        let floats = [
+            0.0,
+            -0.0,
+            0.5,
+            -0.5,
+            1.0,
+            1_795_891_690.0,
+            1_795_891_690.25,
+            1_795_891_689.999_999_9,
+            -1_795_891_690.5,
+            9_007_199_254_740_991.0,
+            9_007_199_254_740_992.0,
+            9_007_199_254_740_994.0,
+            -9_007_199_254_740_992.0,
+            1e300,
+            -1e300,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+        ];
+        for i in ints {
+            for f in floats {
+                assert_eq!(cmp_time(Time::Int(i), f), cmp_int_float(i, f), "{i} vs {f}");
+            }
+        }
     }
 
     #[test]

@@ -1091,7 +1091,12 @@ impl<'j> Fast<'j> {
                         self.i += 1;
                         self.ws();
                     }
-                    self.skip_value(depth + 1, max_depth)?;
+                    // (strings and integers, most elements, without a call)
+                    match self.peek()? {
+                        b'"' => self.plain_str().map(drop)?,
+                        b'-' | b'0'..=b'9' => self.int().map(drop)?,
+                        _ => self.skip_value(depth + 1, max_depth)?,
+                    }
                     self.ws();
                     match self.peek()? {
                         b',' => {
