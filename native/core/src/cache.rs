@@ -147,7 +147,7 @@ struct RepeatShard<V> {
 }
 
 /// Items seen repeatedly, each kept after its second sight: a bounded map from whole keys
-/// (exact bytes, never a hash alone) to shared values, split into shards that lock
+/// (exact bytes, never a hash alone) to values, split into shards that lock
 /// separately so that threads rarely wait on each other. A lock-free doorkeeper in front
 /// keeps one-off keys from costing more than a table probe, and out of the map.
 pub struct Repeats<V> {
@@ -226,8 +226,9 @@ impl<V> Repeats<V> {
         // other out, as they would in a direct-mapped table.
         let bucket = print.checked_shr(64 - self.seen_bits).unwrap_or(0) as usize & !3;
         let ways = &seen[bucket..bucket + 4];
-        let mark = print | 1; // 0 marks an empty slot
-                              // Races between threads only forget a sighting or note one twice: never a wrong value.
+        // (0 marks an empty slot.) Races between threads only forget a sighting or note one
+        // twice: never a wrong value.
+        let mark = print | 1;
         if !ways.iter().any(|w| w.load(Ordering::Relaxed) == mark) {
             let way = ways
                 .iter()
