@@ -37,6 +37,27 @@ def test_admitted_on_second_verification_then_served():
     assert v.cache_info() == (0, 0, 16, 0)
 
 
+def test_hits_warn_of_a_short_key_as_every_decode_does():
+    short = "short-secret"
+    with pytest.warns(turbojwt.InsecureKeyLengthWarning):
+        t = turbojwt.encode({"sub": "a", "exp": int(time.time()) + 60}, short, algorithm="HS256")
+    v = Verifier(short, algorithms=["HS256"], cache=16)
+    for _ in range(4):  # verified, verified and kept, then served from the cache twice
+        with pytest.warns(turbojwt.InsecureKeyLengthWarning):
+            assert v.decode(t)["sub"] == "a"
+    assert v.cache_info().hits == 2
+    with pytest.warns(turbojwt.InsecureKeyLengthWarning):
+        turbojwt.decode(t, short, algorithms=["HS256"])
+    # Warnings as errors: a hit raises as the first decode did.
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", turbojwt.InsecureKeyLengthWarning)
+        with pytest.raises(turbojwt.InsecureKeyLengthWarning):
+            v.decode(t)
+    assert v.cache_info().hits == 3
+
+
 def test_every_hit_returns_fresh_containers():
     v = verifier()
     t = token(sub="a", roles=["x", "y"], ctx={"tenant": "t", "groups": ["g"]}, n=[[1], {"k": [2]}])

@@ -161,6 +161,8 @@ pub fn run<'py>(
             key_check
         }
     };
+    // The key-length warning given, for a cache hit to give it again.
+    let mut short_key_warning = None;
     if policy.verify_signature {
         let Some((key, key_check)) = key_check else {
             return Ok(Outcome::Fallback);
@@ -172,6 +174,7 @@ pub fn run<'py>(
                         return Err(key_error(py, &msg));
                     }
                     warn_key_length(py, &msg)?;
+                    short_key_warning = Some(msg.into_boxed_str());
                 }
                 alg
             }
@@ -209,6 +212,7 @@ pub fn run<'py>(
             exp: claims.exp.and_then(Time::seconds),
             nbf: claims.nbf.and_then(Time::seconds),
             iat: claims.iat.and_then(Time::seconds),
+            short_key_warning,
         };
     }
     let payload = payload.into_any();

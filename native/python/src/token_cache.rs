@@ -18,14 +18,16 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple, PyType};
 use turbojwt_core::cache::SeenOnce;
 
-use crate::errors::is_token_error;
+use crate::errors::{is_token_error, warn_key_length};
 
-/// The registered times of a verified token, as read by the claim checks.
-#[derive(Clone, Copy, Default)]
+/// The registered times of a verified token, as read by the claim checks, and the
+/// key-length warning its verification gave (given again on each hit, as decode does).
+#[derive(Clone, Default)]
 pub struct TokenTimes {
     pub exp: Option<f64>,
     pub nbf: Option<f64>,
     pub iat: Option<f64>,
+    pub short_key_warning: Option<Box<str>>,
 }
 
 enum Cached {
@@ -34,6 +36,7 @@ enum Cached {
     Claims {
         dict: Py<PyDict>,
         nested: Vec<Nested>,
+        warning: Option<Box<str>>,
     },
     /// A refusal: the exception class and its arguments.
     Error { kind: Py<PyType>, args: Py<PyTuple> },
@@ -127,7 +130,11 @@ impl TokenCache {
             };
             match state.map.get(token) {
                 Some(e) if e.not_before <= now && now < e.expires => Some(match &e.cached {
-                    Cached::Claims { dict, nested } => Ok((
+                    Cached::Claims {
+                        dict,
+                        nested,
+                        warning,
+                    } => Ok((
                         dict.clone_ref(py),
                         nested
                             .iter()
@@ -137,6 +144,7 @@ impl TokenCache {
                                 deep: n.deep,
                             })
                             .collect::<Vec<_>>(),
+                        warning.clone(),
                     )),
                     Cached::Error { kind, args } => Err((kind.clone_ref(py), args.clone_ref(py))),
                 }),
@@ -154,7 +162,10 @@ impl TokenCache {
         };
         self.hits.fetch_add(1, Ordering::Relaxed);
         Ok(match found {
-            Ok((dict, nested)) => {
+            Ok((dict, nested, warning)) => {
+                if let Some(msg) = warning {
+                    warn_key_length(py, &msg)?;
+                }
                 Lookup::Hit(fresh_claims(dict.bind(py), &nested)?.into_any().unbind())
             }
             Err((kind, args)) => Lookup::Refused(PyErr::from_type(kind.into_bound(py), args)),
@@ -205,7 +216,11 @@ impl TokenCache {
         self.put(
             token,
             Entry {
-                cached: Cached::Claims { dict: copy, nested },
+                cached: Cached::Claims {
+                    dict: copy,
+                    nested,
+                    warning: times.short_key_warning,
+                },
                 not_before,
                 expires,
             },
