@@ -158,14 +158,17 @@ pub fn split_lines(block: &[u8]) -> Vec<&[u8]> {
 /// The first `max_lines` lines of `block`: how many line ends they have, and the offset
 /// just after the last of them (the block's length when it has fewer line ends).
 pub fn line_ends(block: &[u8], max_lines: usize) -> (usize, usize) {
-    let mut count = 0;
-    for end in memchr::memchr_iter(b'\n', block) {
-        count += 1;
-        if count == max_lines.max(1) {
-            return (count, end + 1);
-        }
+    let max = max_lines.max(1);
+    // (memchr counts with SIMD without stopping at each line end: the usual block has
+    // fewer lines than the maximum, and one pass settles it)
+    let total = memchr::memchr_iter(b'\n', block).count();
+    if total < max {
+        return (total, block.len());
     }
-    (count, block.len())
+    let last = memchr::memchr_iter(b'\n', block)
+        .nth(max - 1)
+        .expect("at least max line ends");
+    (max, last + 1)
 }
 
 #[cfg(test)]

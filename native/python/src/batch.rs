@@ -649,7 +649,8 @@ impl BatchPart {
     /// `Counter` of the column would have them).
     fn tally<'py>(&self, py: Python<'py>, expired_before: f64) -> PyResult<Tally<'py>> {
         // Per field: value -> its slot in `order`, and (value, count) in order of first sight.
-        let mut index: [HashMap<&str, usize>; 3] = Default::default();
+        // (foldhash: the tally hashes every token's issuer, kid and subject)
+        let mut index: [HashMap<&str, usize, foldhash::fast::RandomState>; 3] = Default::default();
         let mut order: [Vec<(&str, usize)>; 3] = Default::default();
         let mut expired_only_now = 0;
         for (i, chunk, v) in self.with_chunk() {
