@@ -341,9 +341,17 @@ def test_repeated_tokens_get_the_verdict_of_their_first_sight(rsa_key):
             assert r.columns() == {k: [c[0] for c in (a.columns()[k] for a in alone)] for k in r.columns()}
     kinds = {r.errors[i].kind if r.errors[i] else None for i, t in enumerate(corpus) if t == live}
     assert kinds == {None, "ImmatureSignatureError", "ExpiredSignatureError"}, kinds
-    # Claims dicts of repeats are distinct objects.
-    first, again = [i for i, t in enumerate(corpus) if t == toks[0] and r.valid[i]][:2]
-    assert r.claims[first] == r.claims[again] and r.claims[first] is not r.claims[again]
+    # Claims dicts of repeats (copies of one built dict from the third sight on) are distinct
+    # objects, with distinct lists: mutating one leaves the others alone.
+    repeats = [r.claims[i] for i, t in enumerate(corpus) if t == toks[0] and r.valid[i]]
+    assert len(repeats) >= 3
+    assert all(c == repeats[0] for c in repeats)
+    assert len({id(c) for c in repeats}) == len({id(c["roles"]) for c in repeats}) == len(repeats)
+    repeats[-1]["roles"].append("mutated")
+    repeats[-1]["sub"] = "mutated"
+    assert repeats[0]["roles"] == ["a", "b"] and repeats[-2]["roles"] == ["a", "b"]
+    again = v.verify_batch(corpus, at=times, threads=1).claims
+    assert [c for c in again if c is not None and c.get("sub") == "mutated"] == []
 
 
 def test_verifier_verify_batch_matches_decode(rsa_key):

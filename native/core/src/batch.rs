@@ -110,6 +110,9 @@ pub struct Verdict {
     /// The key that verified it is shorter than PyJWT recommends (a warning, not an error,
     /// unless `enforce_minimum_key_length`).
     pub short_key: bool,
+    /// Judged from what an earlier sight of the same token settled (its payload, if any,
+    /// is that token's again: a caller may reuse what it built from it).
+    pub repeat: bool,
     pub kid: Option<Span>,
     pub iss: Option<Span>,
     pub sub: Option<Span>,
@@ -126,6 +129,7 @@ impl Verdict {
         Verdict {
             outcome,
             short_key: false,
+            repeat: false,
             kid: None,
             iss: None,
             sub: None,
@@ -361,6 +365,7 @@ impl BatchVerifier {
         v.exp = r.exp;
         v.iat = r.iat;
         v.short_key = r.short_key;
+        v.repeat = true;
         if let Some((claims, payload)) = &r.claims {
             v.outcome = match self.policy.claims.validate(claims, at) {
                 Ok(()) => {

@@ -20,6 +20,7 @@ use crate::keys::resolve_for_verify;
 use crate::limits::limits;
 use crate::policy;
 use crate::pyjson::{claims_dict, PyErrOr};
+use crate::token_cache::ClaimsTemplate;
 
 /// A key set entry as Python passes it: `(kid or None, key index)`.
 type SetEntries = Vec<(Option<String>, usize)>;
@@ -325,7 +326,7 @@ impl BatchVerifier {
             py.detach(|| self.inner.verify(slices, at, false, &limits, threads))
         } else if threads == 1 || slices.len() <= STAGE {
             let chunks = py.detach(|| self.inner.verify(slices, at, true, &limits, threads));
-            build_claims(py, &chunks, depth, &mut dicts)?;
+            build_claims(py, &chunks, depth, &mut dicts, &mut Templates::default())?;
             chunks
         } else {
             self.pipelined(py, slices, at, &limits, threads, &mut dicts)?
@@ -374,6 +375,7 @@ impl BatchVerifier {
                 }
             });
             let mut rx = rx;
+            let mut templates = Templates::default();
             loop {
                 // (the receiver moves in and out: it is Send but not Sync)
                 let (back, stage) = py.detach(move || {
@@ -384,7 +386,7 @@ impl BatchVerifier {
                 let Some(mut stage) = stage else { break };
                 let start = all.len() * CHUNK;
                 stage.iter_mut().for_each(|c| c.shift_indices(start));
-                build_claims(py, &stage, depth, dicts)?;
+                build_claims(py, &stage, depth, dicts, &mut templates)?;
                 all.extend(stage);
             }
             Ok(())
@@ -396,14 +398,22 @@ impl BatchVerifier {
 /// Tokens per pipeline stage (a whole number of chunks).
 const STAGE: usize = 16 * CHUNK;
 
+/// The claims of repeated tokens, built once and copied for each repeat (a copy of a dict
+/// and its lists costs a fraction of parsing and building it), by their JSON; kept for one
+/// batch call, up to [`MAX_TEMPLATES`].
+type Templates = HashMap<Box<[u8]>, ClaimsTemplate, foldhash::fast::RandomState>;
+const MAX_TEMPLATES: usize = 4096;
+
 /// The claims dict of every valid token of `chunks` (None for the others), appended to
-/// `out`. The cyclic GC is paused meanwhile: the new dicts are all alive, and collecting
-/// while they pile up only re-traverses them.
+/// `out`; a repeated token's from `templates` once built. The cyclic GC is paused
+/// meanwhile: the new dicts are all alive, and collecting while they pile up only
+/// re-traverses them.
 fn build_claims(
     py: Python<'_>,
     chunks: &[Chunk],
     depth: usize,
     out: &mut Vec<Option<Py<PyAny>>>,
+    templates: &mut Templates,
 ) -> PyResult<()> {
     // Through the `gc` module: PyGC_Disable/PyGC_Enable only exist from Python 3.10.
     struct GcPause<'py>(Option<Bound<'py, PyModule>>);
@@ -422,18 +432,28 @@ fn build_claims(
     let _pause = GcPause(was_enabled.then_some(gc));
     for chunk in chunks {
         for v in &chunk.verdicts {
-            out.push(match v.payload {
-                Some(span) => match claims_dict(py, chunk.payload(span), depth) {
-                    Ok(dict) => Some(dict.into_any().unbind()),
-                    Err(PyErrOr::Py(e)) => return Err(e),
-                    Err(PyErrOr::Core(e)) => {
-                        return Err(PyValueError::new_err(format!(
-                            "claims parsed twice differently: {e}"
-                        )))
-                    }
-                },
-                None => None,
-            });
+            let Some(span) = v.payload else {
+                out.push(None);
+                continue;
+            };
+            let payload = chunk.payload(span);
+            if let Some(template) = v.repeat.then(|| templates.get(payload)).flatten() {
+                out.push(Some(template.fresh(py)?.into_any().unbind()));
+                continue;
+            }
+            let dict = match claims_dict(py, payload, depth) {
+                Ok(dict) => dict,
+                Err(PyErrOr::Py(e)) => return Err(e),
+                Err(PyErrOr::Core(e)) => {
+                    return Err(PyValueError::new_err(format!(
+                        "claims parsed twice differently: {e}"
+                    )))
+                }
+            };
+            if v.repeat && templates.len() < MAX_TEMPLATES {
+                templates.insert(payload.into(), ClaimsTemplate::new(&dict)?);
+            }
+            out.push(Some(dict.into_any().unbind()));
         }
     }
     Ok(())

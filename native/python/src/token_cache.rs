@@ -31,21 +31,83 @@ pub struct TokenTimes {
 }
 
 enum Cached {
-    /// The claims dict (never handed out itself) and the members whose values are lists or
-    /// dicts (copied on every hit): name, value, and whether it holds containers itself.
+    /// The claims, and the key-length warning their verification gave.
     Claims {
-        dict: Py<PyDict>,
-        nested: Vec<Nested>,
+        template: ClaimsTemplate,
         warning: Option<Box<str>>,
     },
     /// A refusal: the exception class and its arguments.
     Error { kind: Py<PyType>, args: Py<PyTuple> },
 }
 
+/// A claims dict kept to hand out copies of: the dict (never handed out itself) and the
+/// members whose values are lists or dicts (copied for every copy): name, value, and
+/// whether it holds containers itself. Strings and numbers are immutable and shared.
+pub struct ClaimsTemplate {
+    dict: Py<PyDict>,
+    nested: Vec<Nested>,
+}
+
 struct Nested {
     name: Py<PyAny>,
     value: Py<PyAny>,
     deep: bool,
+}
+
+impl ClaimsTemplate {
+    /// A template of `dict` (copied: the caller keeps `dict`).
+    pub fn new(dict: &Bound<'_, PyDict>) -> PyResult<Self> {
+        let copy = dict.copy()?;
+        let mut nested = Vec::new();
+        for (k, v) in dict.iter() {
+            if is_container(&v) {
+                let deep = holds_containers(&v);
+                let value = deep_copy(&v)?;
+                copy.set_item(&k, &value)?;
+                nested.push(Nested {
+                    name: k.unbind(),
+                    value: value.unbind(),
+                    deep,
+                });
+            }
+        }
+        Ok(ClaimsTemplate {
+            dict: copy.unbind(),
+            nested,
+        })
+    }
+
+    /// A copy of the claims with fresh lists and dicts, which the caller may mutate.
+    pub fn fresh<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let out = self.dict.bind(py).copy()?;
+        for n in &self.nested {
+            let v = n.value.bind(py);
+            let fresh = if n.deep {
+                deep_copy(v)?
+            } else if let Ok(l) = v.cast::<PyList>() {
+                l.get_slice(0, l.len()).into_any()
+            } else {
+                v.cast::<PyDict>()?.copy()?.into_any()
+            };
+            out.set_item(n.name.bind(py), fresh)?;
+        }
+        Ok(out)
+    }
+
+    fn clone_ref(&self, py: Python<'_>) -> Self {
+        ClaimsTemplate {
+            dict: self.dict.clone_ref(py),
+            nested: self
+                .nested
+                .iter()
+                .map(|n| Nested {
+                    name: n.name.clone_ref(py),
+                    value: n.value.clone_ref(py),
+                    deep: n.deep,
+                })
+                .collect(),
+        }
+    }
 }
 
 struct Entry {
@@ -130,22 +192,9 @@ impl TokenCache {
             };
             match state.map.get(token) {
                 Some(e) if e.not_before <= now && now < e.expires => Some(match &e.cached {
-                    Cached::Claims {
-                        dict,
-                        nested,
-                        warning,
-                    } => Ok((
-                        dict.clone_ref(py),
-                        nested
-                            .iter()
-                            .map(|n| Nested {
-                                name: n.name.clone_ref(py),
-                                value: n.value.clone_ref(py),
-                                deep: n.deep,
-                            })
-                            .collect::<Vec<_>>(),
-                        warning.clone(),
-                    )),
+                    Cached::Claims { template, warning } => {
+                        Ok((template.clone_ref(py), warning.clone()))
+                    }
                     Cached::Error { kind, args } => Err((kind.clone_ref(py), args.clone_ref(py))),
                 }),
                 Some(_) => {
@@ -162,11 +211,11 @@ impl TokenCache {
         };
         self.hits.fetch_add(1, Ordering::Relaxed);
         Ok(match found {
-            Ok((dict, nested, warning)) => {
+            Ok((template, warning)) => {
                 if let Some(msg) = warning {
                     warn_key_length(py, &msg)?;
                 }
-                Lookup::Hit(fresh_claims(dict.bind(py), &nested)?.into_any().unbind())
+                Lookup::Hit(template.fresh(py)?.into_any().unbind())
             }
             Err((kind, args)) => Lookup::Refused(PyErr::from_type(kind.into_bound(py), args)),
         })
@@ -198,27 +247,11 @@ impl TokenCache {
         if !unexpired || !self.cacheable(token) || !self.admit(token) {
             return Ok(());
         }
-        let copy = dict.copy()?;
-        let mut nested = Vec::new();
-        for (k, v) in dict.iter() {
-            if is_container(&v) {
-                let deep = holds_containers(&v);
-                let value = deep_copy(&v)?;
-                copy.set_item(&k, &value)?;
-                nested.push(Nested {
-                    name: k.unbind(),
-                    value: value.unbind(),
-                    deep,
-                });
-            }
-        }
-        let copy = copy.unbind();
         self.put(
             token,
             Entry {
                 cached: Cached::Claims {
-                    dict: copy,
-                    nested,
+                    template: ClaimsTemplate::new(dict)?,
                     warning: times.short_key_warning,
                 },
                 not_before,
@@ -309,25 +342,6 @@ fn holds_containers(v: &Bound<'_, PyAny>) -> bool {
     }
     v.cast::<PyList>()
         .is_ok_and(|l| l.iter().any(|x| is_container(&x)))
-}
-
-/// A copy of a cached claims dict with fresh copies of its list and dict members (strings
-/// and numbers are immutable and shared).
-fn fresh_claims<'py>(dict: &Bound<'py, PyDict>, nested: &[Nested]) -> PyResult<Bound<'py, PyDict>> {
-    let py = dict.py();
-    let out = dict.copy()?;
-    for n in nested {
-        let v = n.value.bind(py);
-        let fresh = if n.deep {
-            deep_copy(v)?
-        } else if let Ok(l) = v.cast::<PyList>() {
-            l.get_slice(0, l.len()).into_any()
-        } else {
-            v.cast::<PyDict>()?.copy()?.into_any()
-        };
-        out.set_item(n.name.bind(py), fresh)?;
-    }
-    Ok(out)
 }
 
 fn deep_copy<'py>(v: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
