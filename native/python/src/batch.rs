@@ -400,9 +400,10 @@ const STAGE: usize = 16 * CHUNK;
 
 /// The claims of repeated tokens, built once and copied for each repeat (a copy of a dict
 /// and its lists costs a fraction of parsing and building it), by their JSON; kept for one
-/// batch call, up to [`MAX_TEMPLATES`].
+/// batch call, up to [`MAX_TEMPLATES`] (as many tokens as an engine keeps for their
+/// repeats: small beside the dicts the call returns).
 type Templates = HashMap<Box<[u8]>, ClaimsTemplate, foldhash::fast::RandomState>;
-const MAX_TEMPLATES: usize = 4096;
+const MAX_TEMPLATES: usize = 32 * 1024;
 
 /// The claims dict of every valid token of `chunks` (None for the others), appended to
 /// `out`; a repeated token's from `templates` once built. The cyclic GC is paused
