@@ -81,3 +81,44 @@ def test_tokens_signed_with_another_key_never_verify(header, payload):
     except turbojwt.PyJWTError:
         return
     raise AssertionError(f"accepted {forged}")
+
+
+times = st.one_of(st.integers(min_value=-5, max_value=5).map(lambda k: 1_000_000 + 400 * k), st.floats(allow_nan=False))
+claims = st.fixed_dictionaries(
+    {},
+    optional={
+        "exp": st.one_of(st.integers(999_000, 1_001_000), st.floats(), st.text(max_size=5), json_values),
+        "nbf": st.one_of(st.integers(999_000, 1_001_000), st.floats(), json_values),
+        "iat": st.one_of(st.integers(999_000, 1_001_000), json_values),
+        "aud": st.one_of(st.just("api"), st.lists(st.sampled_from(["api", "x"]), max_size=3), json_values),
+        "sub": json_values,
+        "x": json_values,
+    },
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(claims, st.lists(times, min_size=1, max_size=4)), min_size=1, max_size=6), st.booleans())
+def test_repeated_tokens_get_the_verdict_each_alone_gets(entries, bad_signature):
+    # A token's repeats are judged from its first sight with the time checks made again:
+    # each must get the verdict a fresh engine gives that token alone, as of its own time.
+    import hashlib
+    import hmac
+
+    tokens, at = [], []
+    for payload, when in entries:
+        si = b64(b'{"alg":"HS256"}') + "." + b64(json.dumps(payload).encode())
+        key = b"another key of at least 32 bytes!!" if bad_signature else SECRET.encode()
+        token = si + "." + b64(hmac.new(key, si.encode(), hashlib.sha256).digest())
+        for t in when * 2:  # every token at least twice: kept, then served
+            tokens.append(token)
+            at.append(t)
+    kw = dict(algorithms=["HS256"], audience="api", leeway=30)
+    engine = turbojwt.Verifier(SECRET, **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        alone = [turbojwt.verify_batch([t], SECRET, at=w, **kw) for t, w in zip(tokens, at)]
+        for _ in range(2):  # the second call finds every token kept
+            r = engine.verify_batch(tokens, at=at)
+            assert r.errors == [a.errors[0] for a in alone]
+            assert r.claims == [a.claims[0] for a in alone]
