@@ -995,7 +995,7 @@ impl<'j> Fast<'j> {
     }
 
     /// At an opening quote: the string, when it has no escape or control character.
-    #[inline]
+    #[inline(always)]
     fn plain_str(&mut self) -> Option<&'j str> {
         let start = self.i + 1;
         let end = find_string_special(self.b, start)?;
@@ -1062,11 +1062,20 @@ impl<'j> Fast<'j> {
         }
     }
 
-    /// Skips one value; `depth` is the nesting level of the value itself.
+    /// Skips one value; `depth` is the nesting level of the value itself. Strings and
+    /// integers, most values, are skipped here without a call.
+    #[inline(always)]
     fn skip_value(&mut self, depth: usize, max_depth: usize) -> Option<()> {
         match self.peek()? {
             b'"' => self.plain_str().map(drop),
             b'-' | b'0'..=b'9' => self.int().map(drop),
+            _ => self.skip_nested_or_literal(depth, max_depth),
+        }
+    }
+
+    /// [`Self::skip_value`] for arrays, objects and literals.
+    fn skip_nested_or_literal(&mut self, depth: usize, max_depth: usize) -> Option<()> {
+        match self.peek()? {
             open @ (b'[' | b'{') => {
                 if depth >= max_depth {
                     return None;
@@ -1091,12 +1100,7 @@ impl<'j> Fast<'j> {
                         self.i += 1;
                         self.ws();
                     }
-                    // (strings and integers, most elements, without a call)
-                    match self.peek()? {
-                        b'"' => self.plain_str().map(drop)?,
-                        b'-' | b'0'..=b'9' => self.int().map(drop)?,
-                        _ => self.skip_value(depth + 1, max_depth)?,
-                    }
+                    self.skip_value(depth + 1, max_depth)?;
                     self.ws();
                     match self.peek()? {
                         b',' => {
@@ -1308,12 +1312,7 @@ pub fn fast_claims<'j>(
                         _ => return None,
                     }
                 }
-                // (strings and integers, most other members, without a call)
-                _ => match first {
-                    b'"' => f.plain_str().map(drop)?,
-                    b'-' | b'0'..=b'9' => f.int().map(drop)?,
-                    _ => f.skip_value(2, max_depth)?,
-                },
+                _ => f.skip_value(2, max_depth)?,
             }
             f.ws();
             match f.peek()? {
