@@ -161,6 +161,25 @@ pub struct Chunk {
 /// share it, and this skips decoding and parsing it again.
 type HeaderCache = Option<(Box<[u8]>, Header<'static>)>;
 
+/// One chunk being filled: what the call asks for, the chunk, and its header cache.
+struct ChunkRun<'l> {
+    want_payload: bool,
+    limits: &'l Limits,
+    chunk: Chunk,
+    header_cache: HeaderCache,
+}
+
+impl<'l> ChunkRun<'l> {
+    fn new(tokens: usize, want_payload: bool, limits: &'l Limits) -> Self {
+        ChunkRun {
+            want_payload,
+            limits,
+            chunk: Chunk::with_capacity(tokens),
+            header_cache: None,
+        }
+    }
+}
+
 impl Chunk {
     pub fn text(&self, s: Span) -> &str {
         &self.text[s.range()]
@@ -289,46 +308,30 @@ impl BatchVerifier {
 
     /// [`Self::verify_one`], or for a repeated token its remembered verdict with the
     /// claims checked as of `at`.
-    fn verify_token(
-        &self,
-        token: Option<&[u8]>,
-        at: f64,
-        want_payload: bool,
-        limits: &Limits,
-        chunk: &mut Chunk,
-        header_cache: &mut HeaderCache,
-    ) -> Verdict {
+    fn verify_token(&self, token: Option<&[u8]>, at: f64, run: &mut ChunkRun<'_>) -> Verdict {
         let Some(t) = token else {
-            return self.verify_one(token, at, want_payload, limits, chunk, header_cache, None);
+            return self.verify_one(token, at, run, None);
         };
-        let limits_key = (limits.max_token_length, limits.max_json_depth);
+        let limits_key = (run.limits.max_token_length, run.limits.max_json_depth);
         let admit = match self.repeats.lookup(t, |r| {
-            (r.limits == limits_key).then(|| self.replay(r, at, want_payload, chunk))
+            (r.limits == limits_key).then(|| self.replay(r, at, run))
         }) {
             Lookup::Hit(Some(v)) => return v,
             Lookup::Hit(None) => true, // verified under other limits: again, and replaced
             Lookup::Miss { admit } => admit,
         };
         if !admit {
-            return self.verify_one(token, at, want_payload, limits, chunk, header_cache, None);
+            return self.verify_one(token, at, run, None);
         }
         let mut kept = None;
-        let v = self.verify_one(
-            token,
-            at,
-            want_payload,
-            limits,
-            chunk,
-            header_cache,
-            Some(&mut kept),
-        );
+        let v = self.verify_one(token, at, run, Some(&mut kept));
         // A fallback's verdict comes from the Python reference path: not kept.
         if !matches!(v.outcome, Outcome::Fallback(_)) {
             let mut text = String::new();
             let fields = [v.kid, v.iss, v.sub, v.aud].map(|s| {
                 s.map(|s| {
                     let start = text.len() as u32;
-                    text.push_str(chunk.text(s));
+                    text.push_str(run.chunk.text(s));
                     (start, text.len() as u32)
                 })
             });
@@ -356,7 +359,8 @@ impl BatchVerifier {
     }
 
     /// The verdict of a repeated token from what its first verification settled.
-    fn replay(&self, r: &Remembered, at: f64, want_payload: bool, chunk: &mut Chunk) -> Verdict {
+    fn replay(&self, r: &Remembered, at: f64, run: &mut ChunkRun<'_>) -> Verdict {
+        let chunk = &mut run.chunk;
         let [kid, iss, sub, aud] = r
             .fields
             .map(|f| f.map(|(a, b)| chunk.push_text(&r.text[a as usize..b as usize])));
@@ -369,7 +373,7 @@ impl BatchVerifier {
         if let Some((claims, payload)) = &r.claims {
             v.outcome = match self.policy.claims.validate(claims, at) {
                 Ok(()) => {
-                    if want_payload {
+                    if run.want_payload {
                         v.payload = Some(chunk.push_payload(payload));
                     }
                     Outcome::Valid
@@ -460,17 +464,15 @@ impl BatchVerifier {
     /// PyJWT's decode sequence for one token, noting the report fields into `chunk`. With
     /// `kept`, the claims and their JSON are put there when only the claims checks are left
     /// after the signature.
-    #[allow(clippy::too_many_arguments)]
     fn verify_one(
         &self,
         token: Option<&[u8]>,
         at: f64,
-        want_payload: bool,
-        limits: &Limits,
-        chunk: &mut Chunk,
-        header_cache: &mut HeaderCache,
+        run: &mut ChunkRun<'_>,
         kept: Option<&mut Option<KeptClaims>>,
     ) -> Verdict {
+        let (want_payload, limits) = (run.want_payload, run.limits);
+        let (chunk, header_cache) = (&mut run.chunk, &mut run.header_cache);
         let Some(token) = token else {
             return Verdict::new(Outcome::Fallback(0));
         };
@@ -601,20 +603,12 @@ impl BatchVerifier {
         want_payload: bool,
         limits: &Limits,
     ) -> Chunk {
-        let mut chunk = Chunk::with_capacity(tokens.len());
-        let mut header_cache = None;
+        let mut run = ChunkRun::new(tokens.len(), want_payload, limits);
         for (i, t) in tokens.iter().enumerate() {
-            let v = self.verify_token(
-                *t,
-                at.get(first + i),
-                want_payload,
-                limits,
-                &mut chunk,
-                &mut header_cache,
-            );
-            chunk.push(first + i, v);
+            let v = self.verify_token(*t, at.get(first + i), &mut run);
+            run.chunk.push(first + i, v);
         }
-        chunk
+        run.chunk
     }
 
     /// Verifies `tokens` (None: not native, handed to the caller's fallback) on `threads`
@@ -648,20 +642,18 @@ impl BatchVerifier {
         threads: usize,
     ) -> Vec<Chunk> {
         in_chunks(lines, threads, |c, ls| {
-            let mut chunk = Chunk::with_capacity(ls.len());
-            let mut header_cache = None;
+            let mut run = ChunkRun::new(ls.len(), false, limits);
             for (i, line) in ls.iter().enumerate() {
                 let v = match extract_jsonl(line, fields) {
                     Extracted::Token { token, at: line_at } => {
                         let when = at.or(line_at).unwrap_or(now);
-                        let token = Some(token.as_bytes());
-                        self.verify_token(token, when, false, limits, &mut chunk, &mut header_cache)
+                        self.verify_token(Some(token.as_bytes()), when, &mut run)
                     }
                     Extracted::Problem(p) => Verdict::new(Outcome::Malformed(p)),
                 };
-                chunk.push(c * CHUNK + i, v);
+                run.chunk.push(c * CHUNK + i, v);
             }
-            chunk
+            run.chunk
         })
     }
 }
