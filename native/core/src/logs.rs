@@ -139,18 +139,16 @@ pub fn strip_bearer(s: &str) -> &str {
 }
 
 /// The lines of a block (`\n`-separated, a trailing `\r` dropped; no empty last line).
-pub fn split_lines(block: &[u8]) -> Vec<&[u8]> {
+pub fn split_lines<'b>(block: &'b [u8]) -> Vec<&'b [u8]> {
+    let line = |l: &'b [u8]| l.strip_suffix(b"\r").unwrap_or(l);
     let mut out = Vec::with_capacity(block.len() / 64);
     let mut start = 0;
     for end in memchr::memchr_iter(b'\n', block) {
-        out.push(&block[start..end]);
+        out.push(line(&block[start..end]));
         start = end + 1;
     }
     if start < block.len() {
-        out.push(&block[start..]); // the last line, without its line end
-    }
-    for line in &mut out {
-        *line = line.strip_suffix(b"\r").unwrap_or(line);
+        out.push(line(&block[start..])); // the last line, without its line end
     }
     out
 }
