@@ -19,8 +19,7 @@ use crate::errors::python_json_message;
 use crate::keys::resolve_for_verify;
 use crate::limits::limits;
 use crate::policy;
-use crate::pyjson::{claims_dict, PyErrOr};
-use crate::token_cache::ClaimsTemplate;
+use crate::pyjson::{claims_dict, ClaimsTemplate, PyErrOr};
 
 /// A key set entry as Python passes it: `(kid or None, key index)`.
 type SetEntries = Vec<(Option<String>, usize)>;

@@ -1,7 +1,8 @@
 //! The claims JSON -> a Python dict in one pass, capturing the registered claims on the way
 //! so they are validated without a second parse. Same acceptance rules as the core's
 //! scanner: top-level duplicates refused, nesting bounded, NaN/Infinity allowed (like
-//! Python's json module).
+//! Python's json module). Also claims templates: a dict kept to hand out fresh copies of
+//! (the verified-token cache's hits, a batch's repeated tokens).
 
 use std::borrow::Cow;
 use std::sync::{Mutex, MutexGuard};
@@ -684,4 +685,104 @@ fn audience<'a>(v: &Bound<'_, PyAny>) -> Audience<'a> {
         return Audience::List(out);
     }
     Audience::Invalid
+}
+
+/// A claims dict kept to hand out copies of: the dict (never handed out itself) and the
+/// members whose values are lists or dicts (copied for every copy): name, value, and
+/// whether it holds containers itself. Strings and numbers are immutable and shared.
+pub struct ClaimsTemplate {
+    dict: Py<PyDict>,
+    nested: Vec<Nested>,
+}
+
+struct Nested {
+    name: Py<PyAny>,
+    value: Py<PyAny>,
+    deep: bool,
+}
+
+impl ClaimsTemplate {
+    /// A template of `dict` (copied: the caller keeps `dict`).
+    pub fn new(dict: &Bound<'_, PyDict>) -> PyResult<Self> {
+        let copy = dict.copy()?;
+        let mut nested = Vec::new();
+        for (k, v) in dict.iter() {
+            if is_container(&v) {
+                let deep = holds_containers(&v);
+                let value = deep_copy(&v)?;
+                copy.set_item(&k, &value)?;
+                nested.push(Nested {
+                    name: k.unbind(),
+                    value: value.unbind(),
+                    deep,
+                });
+            }
+        }
+        Ok(ClaimsTemplate {
+            dict: copy.unbind(),
+            nested,
+        })
+    }
+
+    /// A copy of the claims with fresh lists and dicts, which the caller may mutate.
+    pub fn fresh<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let out = self.dict.bind(py).copy()?;
+        for n in &self.nested {
+            let v = n.value.bind(py);
+            let fresh = if n.deep {
+                deep_copy(v)?
+            } else if let Ok(l) = v.cast::<PyList>() {
+                l.get_slice(0, l.len()).into_any()
+            } else {
+                v.cast::<PyDict>()?.copy()?.into_any()
+            };
+            out.set_item(n.name.bind(py), fresh)?;
+        }
+        Ok(out)
+    }
+
+    pub fn clone_ref(&self, py: Python<'_>) -> Self {
+        ClaimsTemplate {
+            dict: self.dict.clone_ref(py),
+            nested: self
+                .nested
+                .iter()
+                .map(|n| Nested {
+                    name: n.name.clone_ref(py),
+                    value: n.value.clone_ref(py),
+                    deep: n.deep,
+                })
+                .collect(),
+        }
+    }
+}
+
+fn is_container(v: &Bound<'_, PyAny>) -> bool {
+    v.is_instance_of::<PyDict>() || v.is_instance_of::<PyList>()
+}
+
+fn holds_containers(v: &Bound<'_, PyAny>) -> bool {
+    if let Ok(d) = v.cast::<PyDict>() {
+        return d.values().iter().any(|x| is_container(&x));
+    }
+    v.cast::<PyList>()
+        .is_ok_and(|l| l.iter().any(|x| is_container(&x)))
+}
+
+fn deep_copy<'py>(v: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    if let Ok(d) = v.cast::<PyDict>() {
+        let out = PyDict::new(v.py());
+        for (k, x) in d.iter() {
+            out.set_item(k, deep_copy(&x)?)?;
+        }
+        return Ok(out.into_any());
+    }
+    if let Ok(l) = v.cast::<PyList>() {
+        let items = l
+            .iter()
+            .map(|x| deep_copy(&x))
+            .collect::<PyResult<Vec<_>>>()?;
+        return Ok(PyList::new(v.py(), items)?.into_any());
+    }
+    Ok(v.clone())
 }
