@@ -213,10 +213,7 @@ impl BatchVerifier {
         if !block.is_c_contiguous() {
             return Err(PyValueError::new_err("block must be a contiguous buffer"));
         }
-        // SAFETY: a contiguous byte buffer, kept exported (so not resized or freed) while
-        // `block` lives; the caller does not write to it during the call.
-        let block =
-            unsafe { std::slice::from_raw_parts(block.buf_ptr() as *const u8, block.item_count()) };
+        let block = bytes_of(&block);
         let lines = logs::split_lines(block);
         let now = crate::decode::now();
         let limits = limits();
@@ -254,10 +251,7 @@ pub fn line_ends(
             "a contiguous buffer and a range inside it",
         ));
     }
-    // SAFETY: a contiguous byte buffer kept exported while `block` lives; only read, with
-    // the GIL held.
-    let bytes = unsafe { std::slice::from_raw_parts(block.buf_ptr() as *const u8, end) };
-    let (lines, after) = logs::line_ends(&bytes[start..], max_lines);
+    let (lines, after) = logs::line_ends(&bytes_of(&block)[start..end], max_lines);
     Ok((lines, start + after))
 }
 
@@ -284,11 +278,15 @@ fn token_bytes<'a>(t: &'a Bound<'_, PyAny>) -> Option<&'a [u8]> {
     }
 }
 
-/// The bytes of a pyarrow buffer (exported as signed chars).
-fn bytes_of(buf: &PyBuffer<i8>) -> &[u8] {
-    // SAFETY: the buffer is C-contiguous bytes (checked by PyBuffer's format and item size)
-    // and stays exported, unmodified by pyarrow (immutable buffers), while `buf` lives.
-    unsafe { std::slice::from_raw_parts(buf.buf_ptr() as *const u8, buf.item_count()) }
+/// The bytes of a byte buffer: a pyarrow buffer (exported as signed chars), or bytes, a
+/// bytearray or a view of one. The caller checks it is contiguous where that is not known.
+fn bytes_of<T: pyo3::buffer::Element>(buf: &PyBuffer<T>) -> &[u8] {
+    // SAFETY: one-byte items (i8 or u8: PyBuffer checked the format), stored contiguously
+    // (pyarrow's buffers; otherwise checked by the caller), exported while `buf` lives so
+    // neither freed nor resized; nobody writes to them during the call (pyarrow buffers
+    // are immutable; read_blocks' buffer waits for the call).
+    debug_assert_eq!(std::mem::size_of::<T>(), 1);
+    unsafe { std::slice::from_raw_parts(buf.buf_ptr() as *const u8, buf.len_bytes()) }
 }
 
 impl BatchVerifier {
