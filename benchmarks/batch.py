@@ -65,6 +65,15 @@ def timed(fn: Callable[[], object], count: int) -> Callable[[], float]:
     return run
 
 
+def on_new_verifier(key: str, policy: dict, tokens: list, **call) -> Callable[[], object]:
+    """`verify_batch(tokens, **call)` on a new Verifier for every call: an engine keeps the
+    tokens it saw repeated (a log's repeats), and the batch rows measure what a call costs
+    an engine that has not seen its tokens yet."""
+    import turbojwt
+
+    return lambda: turbojwt.Verifier(key, **policy).verify_batch(tokens, **call)
+
+
 def floor_rate(alg: str, key: str, token: str, iterations: int, threads: int) -> Callable[[], float]:
     """Tokens/s of the bare signature check of `token` (turbojwt's benchmark floor, which
     releases the GIL) run by `threads` threads at once."""
@@ -109,9 +118,7 @@ def section(quick: bool, log=lambda s: print(s, file=sys.stderr)) -> tuple[list[
     assert all(turbojwt.Verifier(SECRET, **kw).verify_batch(tokens[:1000]).valid)
 
     def batch(toks: list, **call) -> Callable[[], object]:
-        # A new Verifier for every call: an engine keeps the tokens it saw repeated (a log's
-        # repeats), and these rows measure tokens it has never seen.
-        return lambda: turbojwt.Verifier(SECRET, **kw).verify_batch(toks, **call)
+        return on_new_verifier(SECRET, kw, toks, **call)
 
     # A log's shape: each of `clients` tokens comes back on every request its client makes.
     clients = n // 50
@@ -166,9 +173,10 @@ def section(quick: bool, log=lambda s: print(s, file=sys.stderr)) -> tuple[list[
     log(f"  signing {rs_n:,} RS256 tokens")
     rs_tokens = [turbojwt.encode(claims(i, now), pem, algorithm="RS256") for i in range(rs_n)]
 
+    rs_kw = dict(algorithms=["RS256"], audience=AUDIENCE, issuer=ISSUER)
+
     def rs_batch(threads: int) -> Callable[[], object]:
-        return lambda: turbojwt.Verifier(pub, algorithms=["RS256"], audience=AUDIENCE, issuer=ISSUER).verify_batch(
-            rs_tokens, claims=False, threads=threads)
+        return on_new_verifier(pub, rs_kw, rs_tokens, claims=False, threads=threads)
 
     rs_floor_n = 1_000 if quick else 5_000
     rs_rates = rounds({
