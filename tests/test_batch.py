@@ -117,7 +117,7 @@ def test_verdict_classes_agree_with_pyjwt(rsa_key):
 
 @pytest.mark.parametrize("threads", [1, 2, 3, 8])
 def test_same_results_for_any_thread_count(threads, rsa_key):
-    toks = mixed_corpus(rsa_key) * 60  # several chunks of 1024
+    toks = mixed_corpus(rsa_key) * 60  # several work chunks
     one = verify_batch(toks, SECRET, threads=1, **KW)
     many = verify_batch(toks, SECRET, threads=threads, **KW)
     assert many.errors == one.errors
@@ -380,8 +380,8 @@ def test_bad_arguments():
 
 
 def test_pipelined_claims_over_several_stages(rsa_key):
-    # Over 16 chunks of 1024 tokens with claims and several threads, dicts are built while
-    # the next stage is verified: the results are those of one thread.
+    # Over 16,384 tokens (a pipeline stage) with claims and several threads, dicts are
+    # built while the next stage is verified: the results are those of one thread.
     toks = mixed_corpus(rsa_key) * 700
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -393,7 +393,7 @@ impl BatchVerifier {
 }
 
 /// Tokens per pipeline stage (a whole number of chunks).
-const STAGE: usize = 16 * CHUNK;
+const STAGE: usize = 64 * CHUNK;
 
 /// The claims of repeated tokens, built once and copied for each repeat (a copy of a dict
 /// and its lists costs a fraction of parsing and building it), by their JSON; kept for one
