@@ -46,6 +46,30 @@ pub fn bench_verify_floor(
     }))
 }
 
+/// Microseconds per token of each stage of verifying the HS256 `tokens` under `secret` on
+/// one thread (`turbojwt_core::floor`), the median of `rounds` interleaved rounds, by
+/// stage name. The tokens must be valid (ValueError otherwise).
+#[pyfunction]
+pub fn bench_hs256_stages(
+    py: Python<'_>,
+    tokens: Vec<String>,
+    secret: &[u8],
+    rounds: usize,
+) -> PyResult<Vec<(&'static str, f64)>> {
+    let slices: Vec<&[u8]> = tokens.iter().map(|t| t.as_bytes()).collect();
+    let costs = py
+        .detach(|| turbojwt_core::floor::hs256_stages(&slices, secret, rounds))
+        .map_err(PyValueError::new_err)?;
+    Ok([
+        ("split", costs.split),
+        ("base64", costs.base64),
+        ("claims", costs.claims),
+        ("hmac", costs.hmac),
+    ]
+    .map(|(name, seconds)| (name, seconds * 1e6))
+    .to_vec())
+}
+
 fn key_material(key: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
     if let Ok(s) = key.extract::<String>() {
         return Ok(s.into_bytes());

@@ -33,6 +33,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(limits::get_limits, m)?)?;
     m.add_function(wrap_pyfunction!(batch::line_ends, m)?)?;
     m.add_function(wrap_pyfunction!(bench::bench_verify_floor, m)?)?;
+    m.add_function(wrap_pyfunction!(bench::bench_hs256_stages, m)?)?;
     m.add_function(wrap_pyfunction!(bench::verify_raw, m)?)?;
     Ok(())
 }
