@@ -49,7 +49,7 @@ pub fn hs256_stages(tokens: &[&[u8]], secret: &[u8], rounds: usize) -> Result<St
         payloads.extend_from_slice(&payload);
         ends.push(payloads.len());
         segments.push(seg);
-        signatures.push(signature);
+        signatures.push(Box::<[u8]>::from(&signature[..]));
     }
     let per_token = |start: Instant| start.elapsed().as_secs_f64() / tokens.len().max(1) as f64;
     let mut times: [Vec<f64>; 4] = Default::default();
