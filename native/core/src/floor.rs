@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use crate::alg::Algorithm;
 use crate::json;
-use crate::jws::{self, Limits, PayloadBuf, SignatureBuf};
+use crate::jws::{self, Decoded, Limits, PayloadBuf, SignatureBuf};
 use crate::keys::KeyEntry;
 
 /// Seconds per token of each stage (the median over the rounds).
@@ -35,21 +35,17 @@ pub fn hs256_stages(tokens: &[&[u8]], secret: &[u8], rounds: usize) -> Result<St
     let (mut payloads, mut ends) = (Vec::new(), Vec::with_capacity(tokens.len()));
     for (i, t) in tokens.iter().enumerate() {
         let bad = |why: &str| format!("token {i} is not a valid HS256 token: {why}");
-        let seg = jws::split(t, &limits).map_err(|e| bad(&e.to_string()))?;
-        let (mut payload, mut signature) = (PayloadBuf::new(), SignatureBuf::new());
-        let header_json = crate::b64::decode(seg.header).unwrap_or_default();
-        let header = json::scan_header(&header_json, limits.max_json_depth)
-            .map_err(|e| bad(&e.to_string()))?;
-        seg.decode_rest(&header, &mut payload, &mut signature)
-            .map_err(|e| bad(&e.to_string()))?;
-        if key.verify(Algorithm::HS256, seg.signing_input, &signature) != Ok(true) {
+        let mut decoded = Decoded::default();
+        let seg = jws::parse(t, &limits, &mut decoded).map_err(|e| bad(&e.to_string()))?;
+        if key.verify(Algorithm::HS256, seg.signing_input, &decoded.signature) != Ok(true) {
             return Err(bad("the signature does not verify"));
         }
-        json::claims(&payload, &[], limits.max_json_depth).map_err(|e| bad(&e.to_string()))?;
-        payloads.extend_from_slice(&payload);
+        json::claims(&decoded.payload, &[], limits.max_json_depth)
+            .map_err(|e| bad(&e.to_string()))?;
+        payloads.extend_from_slice(&decoded.payload);
         ends.push(payloads.len());
         segments.push(seg);
-        signatures.push(Box::<[u8]>::from(&signature[..]));
+        signatures.push(Box::<[u8]>::from(&decoded.signature[..]));
     }
     let per_token = |start: Instant| start.elapsed().as_secs_f64() / tokens.len().max(1) as f64;
     let mut times: [Vec<f64>; 4] = Default::default();
