@@ -303,20 +303,79 @@ fn is_der_public_key_or_certificate(material: &[u8]) -> bool {
 }
 
 /// PyJWT refuses an HMAC secret that looks like a JWK: JSON in which some object has a
-/// `kty` member. Deeply nested JSON that the parser will not descend is judged like PyJWT
-/// judges JSON too deep for Python's recursion limit.
+/// `kty` member, as `json.loads(bytes)` reads it (UTF-8, -16 or -32 detected as Python does,
+/// lone surrogates and integers of any size accepted). JSON that Python reads but the
+/// parser here does not (too deep, an integer out of range, a lone surrogate) is judged by
+/// its member names; too deep as PyJWT judges JSON past Python's recursion limit.
 fn looks_like_jwk(material: &[u8]) -> bool {
-    let text = material.strip_prefix(b"\xef\xbb\xbf").unwrap_or(material);
-    match jiter::JsonValue::parse(text, true) {
+    let text = python_json_text(material);
+    match jiter::JsonValue::parse(text.as_bytes(), true) {
         Ok(v) => json_has_kty(&v),
-        Err(e) if matches!(e.error_type, jiter::JsonErrorType::RecursionLimitExceeded) => {
-            let Ok(s) = std::str::from_utf8(text) else {
-                return false;
-            };
-            let stripped = s.trim_start_matches(['\u{feff}', ' ', '\t', '\r', '\n']);
-            stripped.starts_with('{') || (stripped.starts_with('[') && has_kty_member(s))
+        Err(e) => match e.error_type {
+            jiter::JsonErrorType::RecursionLimitExceeded => {
+                let stripped = text.trim_start_matches(['\u{feff}', ' ', '\t', '\r', '\n']);
+                stripped.starts_with('{') || (stripped.starts_with('[') && has_kty_member(&text))
+            }
+            jiter::JsonErrorType::NumberOutOfRange
+            | jiter::JsonErrorType::LoneLeadingSurrogateInHexEscape
+            | jiter::JsonErrorType::UnexpectedEndOfHexEscape
+            | jiter::JsonErrorType::InvalidUnicodeCodePoint => has_kty_member(&text),
+            _ => false,
+        },
+    }
+}
+
+/// The text `json.loads(material)` parses: the encoding picked as `json.detect_encoding`
+/// picks it (a BOM, else where the zero bytes stand), decoded with every code unit Python
+/// would let through (`surrogatepass`) kept as U+FFFD, so that no encoding trick hides JSON.
+fn python_json_text(b: &[u8]) -> std::borrow::Cow<'_, str> {
+    enum Enc {
+        Utf8,
+        Utf16 { be: bool },
+        Utf32 { be: bool },
+    }
+    let (enc, body) = if let Some(r) = b.strip_prefix(b"\x00\x00\xfe\xff") {
+        (Enc::Utf32 { be: true }, r)
+    } else if let Some(r) = b.strip_prefix(b"\xff\xfe\x00\x00") {
+        (Enc::Utf32 { be: false }, r)
+    } else if let Some(r) = b.strip_prefix(b"\xfe\xff") {
+        (Enc::Utf16 { be: true }, r)
+    } else if let Some(r) = b.strip_prefix(b"\xff\xfe") {
+        (Enc::Utf16 { be: false }, r)
+    } else if let Some(r) = b.strip_prefix(b"\xef\xbb\xbf") {
+        (Enc::Utf8, r)
+    } else if b.len() >= 4 && b[0] == 0 {
+        (if b[1] != 0 { Enc::Utf16 { be: true } } else { Enc::Utf32 { be: true } }, b)
+    } else if b.len() >= 4 && b[1] == 0 {
+        (if b[2] != 0 || b[3] != 0 { Enc::Utf16 { be: false } } else { Enc::Utf32 { be: false } }, b)
+    } else if b.len() == 2 && b[0] == 0 {
+        (Enc::Utf16 { be: true }, b)
+    } else if b.len() == 2 && b[1] == 0 {
+        (Enc::Utf16 { be: false }, b)
+    } else {
+        (Enc::Utf8, b)
+    };
+    match enc {
+        Enc::Utf8 => String::from_utf8_lossy(body),
+        Enc::Utf16 { be } => {
+            let units = body.chunks_exact(2).map(|u| {
+                let u = [u[0], u[1]];
+                if be { u16::from_be_bytes(u) } else { u16::from_le_bytes(u) }
+            });
+            char::decode_utf16(units)
+                .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
+                .collect::<String>()
+                .into()
         }
-        Err(_) => false,
+        Enc::Utf32 { be } => body
+            .chunks_exact(4)
+            .map(|u| {
+                let u = [u[0], u[1], u[2], u[3]];
+                let v = if be { u32::from_be_bytes(u) } else { u32::from_le_bytes(u) };
+                char::from_u32(v).unwrap_or(char::REPLACEMENT_CHARACTER)
+            })
+            .collect::<String>()
+            .into(),
     }
 }
 
@@ -530,6 +589,66 @@ mod tests {
             KeyEntry::new(deep_obj.as_bytes()).hmac_refusal(),
             Some(HMAC_JWK)
         );
+    }
+
+    /// Every text `json.loads(bytes)` reads as a JWK is refused, whatever its encoding,
+    /// surrogates or integer sizes (an accepted one would be a public key used as a secret).
+    #[test]
+    fn jwk_text_refused_in_every_encoding_python_reads() {
+        let jwk = r#"{"kty":"RSA","n":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx","e":"AQAB"}"#;
+        let utf16 = |be: bool, bom: bool| -> Vec<u8> {
+            let mut out = Vec::new();
+            if bom {
+                out.extend(if be { [0xfe, 0xff] } else { [0xff, 0xfe] });
+            }
+            for u in jwk.encode_utf16() {
+                out.extend(if be { u.to_be_bytes() } else { u.to_le_bytes() });
+            }
+            out
+        };
+        let utf32 = |be: bool, bom: bool| -> Vec<u8> {
+            let mut out = Vec::new();
+            let mut chars: Vec<u32> = jwk.chars().map(u32::from).collect();
+            if bom {
+                chars.insert(0, 0xfeff);
+            }
+            for c in chars {
+                out.extend(if be { c.to_be_bytes() } else { c.to_le_bytes() });
+            }
+            out
+        };
+        let mut texts: Vec<Vec<u8>> = Vec::new();
+        for be in [true, false] {
+            for bom in [true, false] {
+                texts.push(utf16(be, bom));
+                texts.push(utf32(be, bom));
+            }
+        }
+        texts.push(br#"{"kty":"oct","x":"\ud800"}"#.to_vec());
+        texts.push(br#"{"x":"\udc00","kty":"oct"}"#.to_vec());
+        texts.push(br#"{"x":"\ud800\u0041","kty":"oct"}"#.to_vec());
+        texts.push(format!(r#"{{"kty":"oct","n":{}}}"#, "9".repeat(5000)).into_bytes());
+        texts.push(format!(r#"[{{"kty":"oct"}},-{}]"#, "1".repeat(5000)).into_bytes());
+        // UTF-8 with an encoded surrogate (Python's surrogatepass lets it through)
+        texts.push(b"{\"x\":\"\xed\xa0\x80\",\"kty\":\"oct\"}".to_vec());
+        // UTF-16 with a raw lone surrogate
+        let mut raw = Vec::new();
+        for u in r#"{"kty":"oct","x":""#.encode_utf16().chain([0xd800]).chain("\"}".encode_utf16()) {
+            raw.extend(u.to_le_bytes());
+        }
+        texts.push(raw);
+        for t in &texts {
+            assert_eq!(KeyEntry::new(t).hmac_refusal(), Some(HMAC_JWK), "{t:?}");
+        }
+        // Still secrets: not JSON, or JSON without a kty member.
+        for t in [
+            &b"\x00\x01\x02\x03kty"[..],
+            br#"{"x":"\ud800"}"#,
+            br#"{"kty"  "#,
+            "ab".encode_utf16().flat_map(u16::to_le_bytes).collect::<Vec<_>>().leak(),
+        ] {
+            assert_eq!(KeyEntry::new(t).hmac_refusal(), None, "{t:?}");
+        }
     }
 
     #[test]
