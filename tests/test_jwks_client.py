@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwks_server import Provider
 
 import turbojwt
-from turbojwt import JWKSClient, KeyNotFoundError, PyJWKClientConnectionError, PyJWKClientError
+from turbojwt import JWKSClient, KeyNotFoundError, PyJWKClientConnectionError, PyJWKClientError, PyJWKSetError
 from turbojwt.algorithms import ECAlgorithm, RSAAlgorithm
 from turbojwt.jwks import cache_control_ttl
 
@@ -244,9 +244,10 @@ def test_async_background_refresh_ahead(provider, keys):
 
 
 def test_strict_key_sets(provider, keys):
-    # A published symmetric key is refused: it is no secret.
+    # A published symmetric key is refused: it is no secret (a set left with no usable key is
+    # the provider's answer, refused as PyJWKClient refuses it).
     provider.jwks = {"keys": [{"kty": "oct", "k": "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA", "kid": "h"}]}
-    with pytest.raises(PyJWKClientConnectionError, match="symmetric"):
+    with pytest.raises(PyJWKSetError, match="symmetric"):
         client(provider).get_key_set()
     # Keys for encryption are left out; the algorithm is bound to the key type.
     provider.jwks = {"keys": [jwk(keys["k1"], "k1"), jwk(keys["k2"], "enc-key", use="enc")]}

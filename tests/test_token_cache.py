@@ -244,3 +244,25 @@ def test_a_lowered_token_limit_applies_to_cached_tokens():
     finally:
         turbojwt.set_limits(max_token_length=max_token_length, max_json_depth=max_json_depth)
     assert v.decode(t)["sub"] == "a"
+
+
+@pytest.mark.parametrize("negative_ttl", [0.0, 60.0])
+def test_a_tightened_depth_limit_applies_to_cached_tokens(negative_ttl):
+    # A hit is served only under the limits its verification ran under, as decode would judge it.
+    v = verifier(cache_negative_ttl=negative_ttl)
+    t = token(sub="a", nested={"a": {"b": {"c": [1]}}})
+    for _ in range(3):
+        v.decode(t)
+    assert v.cache_info().hits == 1
+    max_token_length, max_json_depth = turbojwt.get_limits()
+    turbojwt.set_limits(max_json_depth=2)
+    try:
+        with pytest.raises(turbojwt.DecodeError) as from_decode:
+            turbojwt.decode(t, SECRET, algorithms=["HS256"])
+        for _ in range(3):  # (a refusal cached under the tight limit is not served later either)
+            with pytest.raises(turbojwt.DecodeError) as from_cache:
+                v.decode(t)
+            assert str(from_cache.value) == str(from_decode.value)
+    finally:
+        turbojwt.set_limits(max_token_length=max_token_length, max_json_depth=max_json_depth)
+    assert v.decode(t)["nested"] == {"a": {"b": {"c": [1]}}}

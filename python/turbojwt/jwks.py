@@ -5,9 +5,16 @@ Built to avoid the weak spots of today's gateways:
 * an unknown ``kid`` triggers one refetch (single-flight: concurrent callers share it), then
   a cooldown and a bounded negative cache of unknown kids, so key rotation works at once and
   a flood of random kids cannot hammer the provider;
-* a failed fetch keeps the last good keys (up to ``max_stale`` seconds past their expiry) and
-  is counted, logged and shown in ``stats()``; fetches are not retried more often than
-  ``cooldown`` while the provider is down;
+* a failed fetch (network error, HTTP error, a body that is not a JWK Set) keeps the last
+  good keys (up to ``max_stale`` seconds past their expiry) and is counted, logged and shown
+  in ``stats()``; fetches are not retried more often than ``cooldown`` while the provider is
+  down. A well-formed JWK Set with no usable signing key is the provider's answer, not an
+  outage: every key it held before stops verifying (``PyJWKSetError``, as PyJWT's
+  ``PyJWKClient`` fails closed);
+* every change of the key set starts a new generation (``_native.KeyGeneration``): the
+  parsed keys and verified tokens of a ``Verifier`` over the client, and the engine of its
+  ``verify_batch``, are used only under the generation they were made in, so a withdrawn key
+  stops verifying on every path, even for a lookup that straddles the refresh;
 * ``Cache-Control: max-age`` is honoured within ``min_ttl``..``max_ttl``, and keys are
   refreshed in the background shortly before they expire (``refresh_ahead``);
 * keys go through ``KeySet`` (strict: symmetric keys refused by default, weak keys left out,
@@ -33,6 +40,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlparse
 
+from . import _native
 from .api_jwk import PyJWK
 from .api_jws import get_unverified_header
 from .api_jwt import decode
@@ -81,6 +89,19 @@ def _refresh_on_schedule(ref: weakref.ref[JWKSClient]) -> None:
         if action in ("refresh-ahead", "fetch"):
             client._refresh_sync(seen)
         del client
+
+
+def _is_jwk_set_document(document: Any) -> bool:
+    """A JSON object with a ``keys`` list: a JWK Set, whatever its keys are worth."""
+    return isinstance(document, dict) and isinstance(document.get("keys"), list)
+
+
+def _no_usable_keys(rejected: list[tuple[str | None, str]]) -> KeySet:
+    """The key set of a provider's answer that holds no usable signing key (every lookup
+    is refused)."""
+    empty = KeySet.__new__(KeySet)
+    empty.min_rsa_bits, empty.entries, empty.rejected, empty._by_kid = 0, [], rejected, {}
+    return empty
 
 
 def _signature(keys: KeySet) -> set[str]:
@@ -163,13 +184,20 @@ class JWKSClient:
         self._attempts = 0  # fetch attempts so far: waiters see whether one ran meanwhile
         self._in_flight = 0  # fetches running now
         self._keys: KeySet | None = None
+        # Bumped (under _lock, with _keys) whenever a fetch changes the key set.
+        self._generation = _native.KeyGeneration()
+        self._no_keys_reason: str | None = None  # why the provider's current set is unusable
+        self._last_fetch: str | None = None  # "ok", "no_usable_keys" or "failed"
         self._jwks_uri: str | None = self.url
         self._fetched_at = -math.inf
         self._ttl = self.default_ttl
         self._retry_at = -math.inf  # after a failure, no new attempt before this
         self._last_unknown_refetch = -math.inf
         self._unknown: OrderedDict[str, float] = OrderedDict()  # kid -> refused until
-        self._stats = {"fetches": 0, "fetch_failures": 0, "unknown_kid_refetches": 0, "unknown_kid_refusals": 0}
+        self._stats = {
+            "fetches": 0, "fetch_failures": 0, "no_usable_key_sets": 0, "unknown_kid_refetches": 0,
+            "unknown_kid_refusals": 0,
+        }
         self._last_error: str | None = None
         # Verifiers built over this client (cleared when a key is withdrawn).
         self._verifiers: weakref.WeakSet[Any] = weakref.WeakSet()
@@ -198,33 +226,52 @@ class JWKSClient:
         return f"{self.issuer.rstrip('/')}/.well-known/openid-configuration"  # type: ignore[union-attr]
 
     def _store(self, status: int, headers: Mapping[str, str], body: bytes) -> None:
-        keys = KeySet(
-            self._parse(status, headers, body, "the JWKS"),
-            min_rsa_bits=self.min_rsa_bits, allow_symmetric=self.allow_symmetric,
-        )
+        document = self._parse(status, headers, body, "the JWKS")
+        no_keys_reason = None
+        try:
+            keys = KeySet(document, min_rsa_bits=self.min_rsa_bits, allow_symmetric=self.allow_symmetric)
+        except PyJWKSetError as e:
+            if not _is_jwk_set_document(document):
+                raise  # not a JWK Set at all: a failed fetch, the last good keys stay
+            # A JWK Set without a usable signing key (empty, only encryption keys, only keys
+            # refused): the provider withdrew its keys, so the ones held before stop verifying.
+            keys, no_keys_reason = _no_usable_keys([]), str(e)
         ttl = cache_control_ttl(headers, self.default_ttl, self.min_ttl, self.max_ttl)
         for kid, reason in keys.rejected:
             log.warning("JWKS %s: key %r left out: %s", self._jwks_uri, kid, reason)
         with self._lock:
             previous = self._keys
+            changed = previous is None or _signature(previous) != _signature(keys)
+            if changed:
+                # Before anything can read the new keys: whatever was derived from the old
+                # set is now of an old generation and is not used again.
+                self._generation.bump()
             self._keys, self._fetched_at, self._ttl = keys, self._clock(), ttl
+            self._no_keys_reason = no_keys_reason
+            self._last_fetch = "ok" if no_keys_reason is None else "no_usable_keys"
             self._retry_at = -math.inf
-            self._last_error = None
+            self._last_error = None if no_keys_reason is None else f"PyJWKSetError: {no_keys_reason}"
             self._stats["fetches"] += 1
+            if no_keys_reason is not None:
+                self._stats["no_usable_key_sets"] += 1
             for kid in keys.kids:
                 self._unknown.pop(kid, None)  # type: ignore[arg-type]
-            withdrawn = previous is not None and _signature(previous) - _signature(keys)
+            withdrawn = previous is not None and bool(_signature(previous) - _signature(keys))
             verifiers = list(self._verifiers) if withdrawn else []
         # A key was withdrawn (or changed): verifiers drop the keys they hold and the tokens
-        # they verified, so a revoked key stops working now, not when their caches expire.
+        # they verified now (the generation already keeps them from being used; this frees them).
         for verifier in verifiers:
             verifier.keys_clear()
             verifier.cache_clear()
+        if no_keys_reason is not None:
+            log.warning("JWKS %s holds no usable signing key (%s): every token is refused", self._jwks_uri,
+                        no_keys_reason)
         if withdrawn:
             log.info("JWKS %s: keys withdrawn; %d verifier(s) cleared", self._jwks_uri, len(verifiers))
 
     def _failed(self, error: BaseException) -> None:
         with self._lock:
+            self._last_fetch = "failed"
             self._stats["fetch_failures"] += 1
             self._last_error = f"{type(error).__name__}: {error}"
             self._retry_at = self._clock() + self.cooldown
@@ -381,7 +428,13 @@ class JWKSClient:
     # ------------------------------------------------------------------ sync API
 
     def get_key_set(self) -> KeySet:
-        """The current keys, fetching them first when there are none or they expired."""
+        """The current keys, fetching them first when there are none or they expired.
+
+        :raises PyJWKSetError: the provider's current JWK Set holds no usable signing key.
+        :raises PyJWKClientConnectionError: no keys could be fetched (and none are left)."""
+        return self._usable(self._current_keys())
+
+    def _current_keys(self) -> KeySet:
         keys, action, seen = self._plan()
         if action == "ok" or action == "stale":
             return keys  # type: ignore[return-value]
@@ -392,13 +445,39 @@ class JWKSClient:
             self._refresh_sync(seen)
         return self._after_fetch()
 
+    def _usable(self, keys: KeySet) -> KeySet:
+        """``keys``, unless they are the provider's set without a usable key."""
+        if not keys.entries:
+            with self._lock:
+                reason = self._no_keys_reason
+            raise PyJWKSetError(
+                f"The JWKS at {self._jwks_uri or self.issuer} holds no usable signing key"
+                + (f": {reason}" if reason else "")
+            )
+        return keys
+
+    @property
+    def generation(self) -> int:
+        """Bumped whenever a fetch changes the key set."""
+        return self._generation.value
+
+    def key_set_and_generation(self) -> tuple[KeySet, int]:
+        """The current keys with the generation they belong to (for an engine that keeps
+        what it derives from them, such as ``Verifier.verify_batch``'s)."""
+        for _ in range(3):
+            generation = self._generation.value
+            keys = self.get_key_set()
+            if self._generation.value == generation:
+                return keys, generation
+        raise PyJWKClientConnectionError(f"The JWKS at {self._jwks_uri or self.issuer} kept changing while read")
+
     def prewarm(self) -> KeySet:
         """Fetches the keys now (at start-up); raises if that fails."""
         return self.get_key_set()
 
     def get_signing_key(self, kid: str | None, alg: str | None = None) -> PyJWK:
         """The key for ``kid`` (bound to ``alg`` when given), refetching once for an unknown kid."""
-        keys = self.get_key_set()
+        keys = self._current_keys()
         found = self._lookup(keys, kid, alg)
         if found is not None:
             return found
@@ -407,9 +486,11 @@ class JWKSClient:
             self._refresh_sync(seen)
         return self._lookup_or_refuse(kid, alg)
 
-    def key_for_verifier(self, kid: str | None, alg: str) -> tuple[PyJWK, float]:
-        """For ``Verifier(client, ...)``: the key and how many seconds the verifier may keep
-        it without asking again (until the refresh is due; at least 1 s while stale).
+    def key_for_verifier(self, kid: str | None, alg: str) -> tuple[PyJWK, float, int]:
+        """For ``Verifier(client, ...)``: the key, how many seconds the verifier may keep it
+        without asking again (until the refresh is due; at least 1 s while stale), and the
+        generation read before the lookup (the verifier keeps the key only if that is still
+        the current one, so a key of a set replaced during the lookup is never kept).
 
         On an event loop's thread it never does I/O: a key that needs a fetch raises
         ``KeyFetchNeeded``, which ``Verifier.adecode`` awaits (refreshes ahead of expiry
@@ -418,6 +499,7 @@ class JWKSClient:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             loop = None
+        generation = self._generation.value
         if loop is None:
             key = self.get_signing_key(kid, alg)
         else:
@@ -429,7 +511,7 @@ class JWKSClient:
                 self._start_background_async(loop, seen)
         with self._lock:
             due = self._fetched_at + self._ttl * (1 - self.refresh_ahead) - self._clock()
-        return key, max(due, 1.0)
+        return key, max(due, 1.0), generation
 
     def get_signing_key_from_jwt(self, token: str | bytes) -> PyJWK:
         header = get_unverified_header(token)
@@ -442,6 +524,9 @@ class JWKSClient:
     # ------------------------------------------------------------------ async API
 
     async def aget_key_set(self) -> KeySet:
+        return self._usable(await self._acurrent_keys())
+
+    async def _acurrent_keys(self) -> KeySet:
         keys, action, seen = self._plan()
         if action == "ok" or action == "stale":
             return keys  # type: ignore[return-value]
@@ -464,7 +549,7 @@ class JWKSClient:
         return await self.aget_key_set()
 
     async def aget_signing_key(self, kid: str | None, alg: str | None = None) -> PyJWK:
-        keys = await self.aget_key_set()
+        keys = await self._acurrent_keys()
         found = self._lookup(keys, kid, alg)
         if found is not None:
             return found
@@ -510,7 +595,7 @@ class JWKSClient:
 
     def _lookup_or_refuse(self, kid: str | None, alg: str | None) -> PyJWK:
         """The key after a refetch (or none); an unknown kid is counted and remembered."""
-        keys = self._after_fetch()
+        keys = self._usable(self._after_fetch())
         try:
             entry = keys.entry(kid, alg)  # a known kid with another algorithm raises its own error
         except KeyNotFoundError:
@@ -527,9 +612,12 @@ class JWKSClient:
     # ------------------------------------------------------------------ metrics
 
     def stats(self) -> dict[str, Any]:
-        """Counters and state for metrics: fetches, fetch_failures, unknown_kid_refetches,
+        """Counters and state for metrics: fetches, fetch_failures (network, HTTP or body
+        errors: the last good keys stay), no_usable_key_sets (well-formed sets without a
+        usable signing key: every token refused), unknown_kid_refetches,
         unknown_kid_refusals, keys (kids), age (s since the last good fetch), ttl, stale
-        (serving keys past their TTL), last_error, unknown_kids_cached."""
+        (serving keys past their TTL), last_fetch ("ok", "no_usable_keys", "failed" or
+        None before the first), last_error, generation, unknown_kids_cached."""
         with self._lock:
             age = self._clock() - self._fetched_at if self._keys is not None else None
             return {
@@ -538,7 +626,9 @@ class JWKSClient:
                 "age": age,
                 "ttl": self._ttl,
                 "stale": age is not None and age >= self._ttl,
+                "last_fetch": self._last_fetch,
                 "last_error": self._last_error,
+                "generation": self._generation.value,
                 "unknown_kids_cached": len(self._unknown),
                 "jwks_uri": self._jwks_uri,
             }

@@ -28,7 +28,7 @@ class Verifier:
 
     __slots__ = (
         "_native", "_batch", "decode", "decode_complete", "key", "options", "audience", "issuer", "subject", "leeway",
-        "cache_clear", "keys_held", "keys_clear", "__weakref__",
+        "cache_clear", "keys_held", "keys_clear", "_batch_generation", "__weakref__",
     )
 
     def __init__(
@@ -73,6 +73,7 @@ class Verifier:
         self._native = _native.Verifier(
             key, algorithms, audience, issuer, subject, leeway, options, fallback,
             cache_size, float(cache_ttl), cache_max_token_bytes, float(cache_negative_ttl), resolver,
+            key._generation if isinstance(key, JWKSClient) else None,
         )
         # Bound native methods: a call goes straight into Rust.
         self.decode = self._native.decode
@@ -87,6 +88,7 @@ class Verifier:
         self.subject = subject
         self.leeway = leeway
         self._batch: BatchEngine | None = None
+        self._batch_generation = -1
         if isinstance(key, JWKSClient):
             key.watch(self)
 
@@ -104,13 +106,22 @@ class Verifier:
         self, tokens: Any, *, at: Any = None, claims: bool = True, threads: int | None = None
     ) -> BatchResult:
         """Verifies many tokens on every core, each as ``decode`` would as of ``at`` (None:
-        now; one time; or one per token). See ``turbojwt.verify_batch``."""
-        if self._batch is None:
-            self._batch = BatchEngine(
-                self.key, algorithms=self.algorithms, audience=self.audience, issuer=self.issuer,
+        now; one time; or one per token). See ``turbojwt.verify_batch``.
+
+        Over a ``JWKSClient`` each call uses the client's current keys (refreshed first when
+        due): the engine, its key table and its repeated-token cache are rebuilt whenever
+        the key set changed since they were made."""
+        key, generation = self.key, 0
+        if isinstance(key, JWKSClient):
+            key, generation = key.key_set_and_generation()
+        engine = self._batch
+        if engine is None or self._batch_generation != generation:
+            engine = BatchEngine(
+                key, algorithms=self.algorithms, audience=self.audience, issuer=self.issuer,
                 subject=self.subject, leeway=self.leeway, options=self.options,
             )
-        return self._batch.run(tokens, at=at, claims=claims, threads=threads)
+            self._batch, self._batch_generation = engine, generation
+        return engine.run(tokens, at=at, claims=claims, threads=threads)
 
     def cache_info(self) -> CacheInfo | None:
         """Hits, misses, maxsize and currsize of the verified-token cache (None when off)."""
@@ -138,10 +149,11 @@ def _check_cache_arguments(cache: Any, ttl: Any, max_token: Any, negative_ttl: A
     return cache
 
 
-def _key_resolver(key: Any) -> Callable[[str | None, str], tuple[PyJWK, float]] | None:
-    """For a key set, the native Verifier's ``(kid, alg) -> (PyJWK, seconds valid)``."""
+def _key_resolver(key: Any) -> Callable[[str | None, str], tuple[PyJWK, float, int]] | None:
+    """For a key set, the native Verifier's ``(kid, alg) -> (PyJWK, seconds valid, generation)``
+    (a ``KeySet`` never changes: generation 0)."""
     if isinstance(key, KeySet):
-        return lambda kid, alg: (key.entry(kid, alg).key(alg), math.inf)
+        return lambda kid, alg: (key.entry(kid, alg).key(alg), math.inf, 0)
     if isinstance(key, JWKSClient):
         return key.key_for_verifier
     return None

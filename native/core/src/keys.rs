@@ -345,9 +345,23 @@ fn python_json_text(b: &[u8]) -> std::borrow::Cow<'_, str> {
     } else if let Some(r) = b.strip_prefix(b"\xef\xbb\xbf") {
         (Enc::Utf8, r)
     } else if b.len() >= 4 && b[0] == 0 {
-        (if b[1] != 0 { Enc::Utf16 { be: true } } else { Enc::Utf32 { be: true } }, b)
+        (
+            if b[1] != 0 {
+                Enc::Utf16 { be: true }
+            } else {
+                Enc::Utf32 { be: true }
+            },
+            b,
+        )
     } else if b.len() >= 4 && b[1] == 0 {
-        (if b[2] != 0 || b[3] != 0 { Enc::Utf16 { be: false } } else { Enc::Utf32 { be: false } }, b)
+        (
+            if b[2] != 0 || b[3] != 0 {
+                Enc::Utf16 { be: false }
+            } else {
+                Enc::Utf32 { be: false }
+            },
+            b,
+        )
     } else if b.len() == 2 && b[0] == 0 {
         (Enc::Utf16 { be: true }, b)
     } else if b.len() == 2 && b[1] == 0 {
@@ -360,7 +374,11 @@ fn python_json_text(b: &[u8]) -> std::borrow::Cow<'_, str> {
         Enc::Utf16 { be } => {
             let units = body.chunks_exact(2).map(|u| {
                 let u = [u[0], u[1]];
-                if be { u16::from_be_bytes(u) } else { u16::from_le_bytes(u) }
+                if be {
+                    u16::from_be_bytes(u)
+                } else {
+                    u16::from_le_bytes(u)
+                }
             });
             char::decode_utf16(units)
                 .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
@@ -371,7 +389,11 @@ fn python_json_text(b: &[u8]) -> std::borrow::Cow<'_, str> {
             .chunks_exact(4)
             .map(|u| {
                 let u = [u[0], u[1], u[2], u[3]];
-                let v = if be { u32::from_be_bytes(u) } else { u32::from_le_bytes(u) };
+                let v = if be {
+                    u32::from_be_bytes(u)
+                } else {
+                    u32::from_le_bytes(u)
+                };
                 char::from_u32(v).unwrap_or(char::REPLACEMENT_CHARACTER)
             })
             .collect::<String>()
@@ -633,7 +655,8 @@ mod tests {
         texts.push(b"{\"x\":\"\xed\xa0\x80\",\"kty\":\"oct\"}".to_vec());
         // UTF-16 with a raw lone surrogate
         let mut raw = Vec::new();
-        for u in r#"{"kty":"oct","x":""#.encode_utf16().chain([0xd800]).chain("\"}".encode_utf16()) {
+        for u in r#"{"kty":"oct","x":""#.encode_utf16().chain([0xd800]).chain("\"}".encode_utf16())
+        {
             raw.extend(u.to_le_bytes());
         }
         texts.push(raw);
@@ -645,7 +668,10 @@ mod tests {
             &b"\x00\x01\x02\x03kty"[..],
             br#"{"x":"\ud800"}"#,
             br#"{"kty"  "#,
-            "ab".encode_utf16().flat_map(u16::to_le_bytes).collect::<Vec<_>>().leak(),
+            "ab".encode_utf16()
+                .flat_map(u16::to_le_bytes)
+                .collect::<Vec<_>>()
+                .leak(),
         ] {
             assert_eq!(KeyEntry::new(t).hmac_refusal(), None, "{t:?}");
         }

@@ -20,7 +20,7 @@ use turbojwt_core::{Algorithm, ErrorKind, JwtError};
 
 use crate::errors::{exception, to_pyerr, warn_key_length};
 use crate::keys::{resolve_for_verify, KeyRef};
-use crate::keyset::KeyResolver;
+use crate::keyset::{KeyGeneration, KeyResolver};
 use crate::limits::limits;
 use crate::policy::{self, build_remembered};
 use crate::pyjson::{payload_to_py, PyErrOr};
@@ -412,7 +412,8 @@ impl Verifier {
     #[new]
     #[pyo3(signature = (
         key, algorithms, audience, issuer, subject, leeway, options, fallback,
-        cache_size=0, cache_ttl=600.0, cache_max_token=8192, cache_negative_ttl=0.0, key_resolver=None
+        cache_size=0, cache_ttl=600.0, cache_max_token=8192, cache_negative_ttl=0.0, key_resolver=None,
+        key_generation=None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -430,6 +431,7 @@ impl Verifier {
         cache_max_token: usize,
         cache_negative_ttl: f64,
         key_resolver: Option<Py<PyAny>>,
+        key_generation: Option<Py<KeyGeneration>>,
     ) -> PyResult<Self> {
         let names: Vec<String> = algorithms
             .extract()
@@ -460,7 +462,7 @@ impl Verifier {
             fallback,
             algorithms: names,
             cache,
-            resolver: key_resolver.map(KeyResolver::new),
+            resolver: key_resolver.map(|r| KeyResolver::new(r, key_generation)),
         })
     }
 
@@ -518,13 +520,12 @@ impl Verifier {
         };
         let at = now();
         let limits = limits();
-        // (a token over a limit lowered since it was cached is not served from the cache)
-        let cache = self
-            .cache
-            .as_ref()
-            .filter(|_| !complete && bytes.len() <= limits.max_token_length);
+        // The key set's generation as this call starts: a cached verdict is served, and one
+        // made now is tagged, only under it (a key withdrawn meanwhile makes it stale).
+        let generation = self.resolver.as_ref().map_or(0, KeyResolver::generation);
+        let cache = self.cache.as_ref().filter(|_| !complete);
         if let Some(cache) = cache {
-            match cache.get(py, bytes, at)? {
+            match cache.get(py, bytes, at, &limits, generation)? {
                 Lookup::Hit(claims) => return Ok(claims),
                 Lookup::Refused(e) => return Err(e),
                 Lookup::Miss => {}
@@ -547,13 +548,13 @@ impl Verifier {
         );
         match (result, cache) {
             (Ok(Outcome::Done(v)), Some(cache)) => {
-                cache.insert_claims(bytes, &v, times, at)?;
+                cache.insert_claims(bytes, &v, times, at, &limits, generation)?;
                 Ok(v.unbind())
             }
             (Ok(Outcome::Done(v)), None) => Ok(v.unbind()),
             (Ok(Outcome::Fallback), _) => self.fallback.call1(py, (token, complete)),
             (Err(e), Some(cache)) => {
-                cache.insert_error(py, bytes, &e, at);
+                cache.insert_error(py, bytes, &e, at, &limits, generation);
                 Err(e)
             }
             (Err(e), None) => Err(e),

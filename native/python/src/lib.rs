@@ -24,6 +24,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(decode::set_global_registry_modified, m)?)?;
     m.add_function(wrap_pyfunction!(encode::encode_fast, m)?)?;
     m.add_class::<decode::Verifier>()?;
+    m.add_class::<keyset::KeyGeneration>()?;
     m.add_class::<batch::BatchVerifier>()?;
     m.add_class::<batch::BatchPart>()?;
     m.add_function(wrap_pyfunction!(keys::key_cache_info, m)?)?;

@@ -17,6 +17,7 @@ use lru::LruCache;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple, PyType};
 use turbojwt_core::cache::SeenOnce;
+use turbojwt_core::jws::Limits;
 
 use crate::errors::{is_token_error, warn_key_length};
 use crate::pyjson::ClaimsTemplate;
@@ -45,6 +46,11 @@ struct Entry {
     cached: Cached,
     not_before: f64,
     expires: f64,
+    /// The input limits and key-set generation it was verified under: served only while
+    /// both are still the ones in force (a tightened `set_limits`, or a key set that changed,
+    /// makes the token be verified again).
+    limits: (usize, usize),
+    generation: u64,
 }
 
 struct State {
@@ -64,6 +70,10 @@ pub struct TokenCache {
     leeway: f64,
     hits: AtomicU64,
     misses: AtomicU64,
+}
+
+fn limits_key(l: &Limits) -> (usize, usize) {
+    (l.max_token_length, l.max_json_depth)
 }
 
 /// What a lookup found (taken out of the lock before any Python object is built).
@@ -113,23 +123,41 @@ impl TokenCache {
         token.len() <= self.max_token_len
     }
 
-    pub fn get(&self, py: Python<'_>, token: &[u8], now: f64) -> PyResult<Lookup> {
+    pub fn get(
+        &self,
+        py: Python<'_>,
+        token: &[u8],
+        now: f64,
+        limits: &Limits,
+        generation: u64,
+    ) -> PyResult<Lookup> {
         if !self.cacheable(token) {
             return Ok(Lookup::Miss);
         }
+        let limits = limits_key(limits);
         let found = {
             let Some(mut state) = self.lock() else {
                 return Ok(Lookup::Miss);
             };
             match state.map.get(token) {
-                Some(e) if e.not_before <= now && now < e.expires => Some(match &e.cached {
-                    Cached::Claims { template, warning } => {
-                        Ok((template.clone_ref(py), warning.clone()))
-                    }
-                    Cached::Error { kind, args } => Err((kind.clone_ref(py), args.clone_ref(py))),
-                }),
+                Some(e)
+                    if e.not_before <= now
+                        && now < e.expires
+                        && e.limits == limits
+                        && e.generation == generation =>
+                {
+                    Some(match &e.cached {
+                        Cached::Claims { template, warning } => {
+                            Ok((template.clone_ref(py), warning.clone()))
+                        }
+                        Cached::Error { kind, args } => {
+                            Err((kind.clone_ref(py), args.clone_ref(py)))
+                        }
+                    })
+                }
                 Some(_) => {
-                    // Outside its window: gone for good (a clock set back is rare enough).
+                    // Outside its window, or made under other limits or keys: gone for good
+                    // (a clock set back is rare enough).
                     drop(state.map.pop(token));
                     None
                 }
@@ -159,6 +187,8 @@ impl TokenCache {
         claims: &Bound<'_, PyAny>,
         times: TokenTimes,
         now: f64,
+        limits: &Limits,
+        generation: u64,
     ) -> PyResult<()> {
         let Ok(dict) = claims.cast::<PyDict>() else {
             return Ok(());
@@ -187,6 +217,8 @@ impl TokenCache {
                 },
                 not_before,
                 expires,
+                limits: limits_key(limits),
+                generation,
             },
         );
         Ok(())
@@ -194,7 +226,15 @@ impl TokenCache {
 
     /// Remembers a refusal of the token itself (an `InvalidTokenError`) for the negative
     /// TTL, when one is set.
-    pub fn insert_error(&self, py: Python<'_>, token: &[u8], err: &PyErr, now: f64) {
+    pub fn insert_error(
+        &self,
+        py: Python<'_>,
+        token: &[u8],
+        err: &PyErr,
+        now: f64,
+        limits: &Limits,
+        generation: u64,
+    ) {
         if self.negative_ttl <= 0.0
             || !self.cacheable(token)
             || !is_token_error(py, err)
@@ -219,6 +259,8 @@ impl TokenCache {
                 },
                 not_before: f64::NEG_INFINITY,
                 expires: now + self.negative_ttl,
+                limits: limits_key(limits),
+                generation,
             },
         );
     }
