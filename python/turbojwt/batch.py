@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import math
 import os
 import sys
 import time
@@ -17,10 +18,11 @@ import warnings
 from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from . import _native
+from ._time import timestamp
 from .api_jwk import PyJWK, PyJWKSet, _verify_refusal
 from .api_jwt import _JUDGED_AT, _jwt_global_obj
 from .exceptions import PyJWKSetError, PyJWTError
@@ -61,47 +63,30 @@ def default_threads() -> int:
 # ---------------------------------------------------------------------------- times
 
 
-def _timestamp(value: Any, now: float) -> float:
-    """Seconds since the epoch for a number, a datetime (naive: UTC), an ISO 8601 string or
-    None (now)."""
-    if value is None:
-        return now
-    if isinstance(value, bool):
-        raise TypeError("a time must be a number, a datetime or an ISO 8601 string, not bool")
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
-        return value.timestamp()
-    if isinstance(value, str):
-        return _timestamp(parse_iso8601(value), now)
-    raise TypeError(f"a time must be a number, a datetime or an ISO 8601 string, not {type(value).__name__}")
-
-
-def parse_iso8601(text: str) -> datetime:
-    """ISO 8601 / RFC 3339, with a ``Z`` suffix also before Python 3.11."""
-    text = text.strip()
-    if text[-1:] in ("Z", "z"):
-        text = text[:-1] + "+00:00"
-    return datetime.fromisoformat(text)
-
-
 def _is_scalar_time(at: Any) -> bool:
     return at is None or isinstance(at, (int, float, datetime, str))
 
 
 def _times(at: Any, count: int, now: float) -> float | array:
-    """One time for all tokens, or a float64 array with one per token."""
+    """One time for all tokens (ValueError if it is not a finite time), or a float64 array
+    with one per token (a token's time that is not one is NaN there, which gives that token
+    a ``malformed`` verdict with the reason)."""
     if _is_scalar_time(at):
-        return _timestamp(at, now)
+        return timestamp(at, now)
     pa = sys.modules.get("pyarrow")
     if pa is not None and isinstance(at, (pa.Array, pa.ChunkedArray)):
         at = _arrow_times(pa, at)
-    times = array("d", (_timestamp(v, now) for v in at))
+    times = array("d", (_token_time(v, now) for v in at))
     if len(times) != count:
         raise ValueError(f"at has {len(times)} times for {count} tokens")
     return times
+
+
+def _token_time(value: Any, now: float) -> float:
+    try:
+        return timestamp(value, now)
+    except ValueError:
+        return math.nan
 
 
 def _arrow_times(pa: Any, at: Any) -> list[Any]:
@@ -260,6 +245,8 @@ def check_policy_arguments(
         raise TypeError("options must be a dict or None")
     if not isinstance(leeway, (int, float, timedelta)):
         raise TypeError("leeway must be a number of seconds or a timedelta")
+    if isinstance(leeway, float) and not math.isfinite(leeway):
+        raise ValueError("leeway must be a finite number of seconds")
     return list(algorithms)
 
 
@@ -317,7 +304,7 @@ class BatchEngine:
             if not chunk:
                 return
             if scalar:
-                times: Any = _timestamp(at, now)
+                times: Any = timestamp(at, now)
             else:
                 times = _times(list(itertools.islice(times_iter, len(chunk))), len(chunk), now)  # type: ignore[arg-type]
             yield self._verify_list(chunk, times, claims, threads)
@@ -538,7 +525,9 @@ def verify_batch(
     string/binary array or chunked array (read in place), or a polars Series.
     ``key``: anything ``decode`` takes, a JWK dict, a JWKS (dict or ``PyJWKSet``; the key is
     picked by ``kid``), or a mapping issuer -> key(s) (picked by the token's ``iss``).
-    ``at``: None (now), one time (number, datetime, ISO 8601 string) or one per token.
+    ``at``: None (now), one time (a finite number, a datetime, an ASCII decimal or ISO 8601
+    string; anything else is a ValueError) or one per token (a token whose time is not one
+    gets a ``malformed`` verdict with the reason).
     ``claims=False`` skips building the claim dicts (verdicts are the same).
     """
     engine = BatchEngine(

@@ -15,14 +15,15 @@ import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
 
 from . import _native
-from .batch import _arrow_times, parse_iso8601
+from ._time import parse_time
+from .batch import _arrow_times
 
 FORMATS = ("lines", "jsonl", "access", "csv", "parquet")
 
@@ -75,25 +76,6 @@ def open_source(path: str, stdin: IO[bytes] | None = None) -> IO[bytes]:
     if buffered.peek(2)[:2] == b"\x1f\x8b":
         return gzip.GzipFile(fileobj=buffered)  # type: ignore[return-value]
     return buffered
-
-
-def parse_time(value: Any) -> float:
-    """Epoch seconds (number or numeric string) or ISO 8601 (naive: UTC) -> epoch seconds."""
-    if isinstance(value, bool):
-        raise ValueError("a boolean is not a time")
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            return float(text)
-        except ValueError:
-            pass
-        dt = parse_iso8601(text)
-        if dt.tzinfo is None:
-            dt = dt.replace(tzinfo=timezone.utc)
-        return dt.timestamp()
-    raise ValueError(f"not a time: {type(value).__name__}")
 
 
 def strip_bearer(token: str) -> str:

@@ -18,6 +18,7 @@ use crate::error::{Detail, ErrorKind, JwtError};
 use crate::json::{claims as scan_claims, Audience, Claims, Field, Header, HeaderAlg, Time};
 use crate::jws::{self, HeaderBuf, Limits, PayloadBuf, SignatureBuf};
 use crate::logs::{extract_jsonl, Extracted, JsonlFields};
+use crate::time;
 use crate::verify::{check_key, DecodePolicy, KeyCheck, KeyRef};
 
 /// Tokens per work unit (and per result chunk). Small enough that work stealing evens out
@@ -79,7 +80,8 @@ pub enum Outcome {
     /// Only the Python reference path gives the exact verdict, with this key index (rare:
     /// `alg: none` allowed, a token str that is not UTF-8, a key cryptography must refuse).
     Fallback(usize),
-    /// A log line with no usable token, and why (see [`crate::logs`]).
+    /// A log line with no usable token, or a token judged as of no usable time, and why
+    /// (see [`crate::logs`], [`crate::time`]).
     Malformed(String),
 }
 
@@ -312,6 +314,11 @@ impl BatchVerifier {
     /// [`Self::verify_one`], or for a repeated token its remembered verdict with the
     /// claims checked as of `at`.
     fn verify_token(&self, token: Option<&[u8]>, at: f64, run: &mut ChunkRun<'_>) -> Verdict {
+        // A token cannot be judged as of a time that is not one (a NaN would pass every
+        // exp/nbf check): its verdict says so instead.
+        if time::finite(at).is_none() {
+            return Verdict::new(Outcome::Malformed(time::NOT_A_TIME.into()));
+        }
         let Some(t) = token else {
             return self.verify_one(token, at, run, None);
         };
@@ -914,6 +921,39 @@ mod tests {
         let out = short.verify(&[Some(&t[..])], At::One(0.0), false, &Limits::default(), 1);
         assert_eq!(out[0].verdicts[0].outcome, Outcome::Valid);
         assert!(out[0].short_key);
+    }
+
+    /// A token judged as of a time that is not finite gets a malformed verdict, never the
+    /// verdict of a comparison with NaN (which would pass every exp/nbf check), and the
+    /// repeated-token cache replays no earlier verdict for it either.
+    #[test]
+    fn non_finite_times_make_malformed_verdicts() {
+        let v = verifier(Selection::One, vec![key(SECRET)]);
+        let expired = hs_token(SECRET, r#"{"alg":"HS256"}"#, r#"{"exp":100,"nbf":50}"#);
+        let refs = [Some(&expired[..]); 5];
+        let times = [1000.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 75.0];
+        for threads in [1, 2] {
+            let out = v.verify(&refs, At::Each(&times), false, &Limits::default(), threads);
+            let outcomes: Vec<_> = out[0].verdicts.iter().map(|v| v.outcome.clone()).collect();
+            assert!(
+                matches!(&outcomes[0], Outcome::Invalid(e) if e.kind == ErrorKind::ExpiredSignature)
+            );
+            for o in &outcomes[1..4] {
+                assert_eq!(*o, Outcome::Malformed(time::NOT_A_TIME.into()));
+            }
+            assert_eq!(outcomes[4], Outcome::Valid);
+            let one = v.verify(
+                &refs[..1],
+                At::One(f64::NAN),
+                false,
+                &Limits::default(),
+                threads,
+            );
+            assert_eq!(
+                one[0].verdicts[0].outcome,
+                Outcome::Malformed(time::NOT_A_TIME.into())
+            );
+        }
     }
 
     #[test]

@@ -133,7 +133,11 @@ impl ClaimsPolicy<'_> {
                     "Issued At claim (iat) must be an integer.",
                 ));
             }
-            if cmp_time(iat, now + leeway) == Some(Ordering::Greater) {
+            // (fail closed: a comparison that is not ordered, a NaN time, refuses)
+            if !matches!(
+                cmp_time(iat, now + leeway),
+                Some(Ordering::Less | Ordering::Equal)
+            ) {
                 return Err(JwtError::new(
                     ErrorKind::ImmatureSignature,
                     "The token is not yet valid (iat)",
@@ -146,7 +150,10 @@ impl ClaimsPolicy<'_> {
                     "Not Before claim (nbf) must be an integer.",
                 ));
             }
-            if cmp_time(nbf, now + leeway) == Some(Ordering::Greater) {
+            if !matches!(
+                cmp_time(nbf, now + leeway),
+                Some(Ordering::Less | Ordering::Equal)
+            ) {
                 return Err(JwtError::new(
                     ErrorKind::ImmatureSignature,
                     "The token is not yet valid (nbf)",
@@ -159,10 +166,7 @@ impl ClaimsPolicy<'_> {
                     "Expiration Time claim (exp) must be an integer.",
                 ));
             }
-            if matches!(
-                cmp_time(exp, now - leeway),
-                Some(Ordering::Less | Ordering::Equal)
-            ) {
+            if !matches!(cmp_time(exp, now - leeway), Some(Ordering::Greater)) {
                 return Err(JwtError::new(
                     ErrorKind::ExpiredSignature,
                     "Signature has expired",
@@ -301,6 +305,28 @@ mod tests {
         );
         assert!(check(&p, r#"{"exp":1e300}"#, 1.0).is_ok());
         assert!(check(&p, r#"{"exp":-1e300}"#, 1.0).is_err());
+    }
+
+    /// A time that does not compare (NaN, from a caller's time or leeway) fails every time
+    /// check it takes part in, instead of passing it.
+    #[test]
+    fn unordered_time_comparisons_fail_closed() {
+        let p = ClaimsPolicy::default();
+        for claims in [r#"{"exp":100}"#, r#"{"nbf":100}"#, r#"{"iat":100}"#] {
+            assert!(check(&p, claims, f64::NAN).is_err(), "{claims} at NaN");
+            let nan_leeway = ClaimsPolicy {
+                leeway: f64::NAN,
+                ..Default::default()
+            };
+            assert!(
+                check(&nan_leeway, claims, 50.0).is_err(),
+                "{claims} leeway NaN"
+            );
+        }
+        assert!(
+            check(&p, r#"{"sub":"x"}"#, f64::NAN).is_ok(),
+            "no time claim to judge"
+        );
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod jws;
 pub mod keys;
 pub mod logs;
 pub mod pem;
+pub mod time;
 pub mod verify;
 
 pub use alg::{Algorithm, AlgorithmSet};

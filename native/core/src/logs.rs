@@ -4,6 +4,8 @@
 
 use jiter::{Jiter, JiterResult, NumberAny, NumberInt, Peek};
 
+use crate::time::{finite, parse_time};
+
 /// Where the token and the request time are in each line.
 pub struct JsonlFields {
     pub token: Vec<String>,
@@ -64,17 +66,6 @@ fn walk(
     Ok(())
 }
 
-/// Epoch seconds from a number, a numeric string or an ISO 8601 / RFC 3339 date-time
-/// (without a zone: UTC).
-pub fn parse_time(text: &str) -> Option<f64> {
-    let t = text.trim();
-    if let Ok(v) = t.parse::<f64>() {
-        return v.is_finite().then_some(v);
-    }
-    let dt = speedate::DateTime::parse_str(t).ok()?;
-    Some(dt.timestamp_tz() as f64 + f64::from(dt.time.microsecond) / 1e6)
-}
-
 /// The token (a leading `Bearer ` dropped) and request time of one JSON line.
 pub fn extract_jsonl(line: &[u8], fields: &JsonlFields) -> Extracted {
     let mut found = [Found::Missing, Found::Missing];
@@ -107,13 +98,19 @@ pub fn extract_jsonl(line: &[u8], fields: &JsonlFields) -> Extracted {
     };
     let at = match (&fields.time, time) {
         (None, _) => None,
-        (Some(_), Found::Number(v)) if v.is_finite() => Some(v),
-        (Some(_), Found::Str(s)) if parse_time(&s).is_some() => parse_time(&s),
         (Some(p), Found::Missing) => {
             return Extracted::Problem(format!("missing time field {}", p.join(".")))
         }
-        (Some(p), _) => {
-            return Extracted::Problem(format!("time field {} is not a time", p.join(".")))
+        (Some(p), found) => {
+            let at = match found {
+                Found::Number(v) => finite(v),
+                Found::Str(s) => parse_time(&s),
+                _ => None,
+            };
+            if at.is_none() {
+                return Extracted::Problem(format!("time field {} is not a time", p.join(".")));
+            }
+            at
         }
     };
     let token = strip_bearer(&token);
@@ -294,6 +291,24 @@ mod tests {
             problem(r#"{"ts":true,"http":{"auth":"t"}}"#, &f),
             "time field ts is not a time"
         );
+        // Only plain times: NaN and infinities would pass every exp/nbf check.
+        for ts in [
+            r#""nan""#,
+            r#""inf""#,
+            r#""-Infinity""#,
+            r#""1_700_000_000""#,
+            r#""1e9""#,
+            r#""\u0661\u0667""#,
+            "\"\u{661}\u{667}\"",
+            "NaN",
+            "Infinity",
+        ] {
+            let line = format!(r#"{{"ts":{ts},"http":{{"auth":"t"}}}}"#);
+            assert!(
+                matches!(extract_jsonl(line.as_bytes(), &f), Extracted::Problem(_)),
+                "{line}"
+            );
+        }
         assert_eq!(ok(r#"{"t":"x"}"#, &fields("t", None)), ("x".into(), None));
     }
 

@@ -14,6 +14,7 @@ mod keyset;
 mod limits;
 mod policy;
 mod pyjson;
+mod time;
 mod token_cache;
 
 #[pymodule]
@@ -32,6 +33,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(keys::set_key_cache_size, m)?)?;
     m.add_function(wrap_pyfunction!(limits::set_limits, m)?)?;
     m.add_function(wrap_pyfunction!(limits::get_limits, m)?)?;
+    m.add_function(wrap_pyfunction!(time::parse_time, m)?)?;
     m.add_function(wrap_pyfunction!(batch::line_ends, m)?)?;
     m.add_function(wrap_pyfunction!(bench::bench_verify_floor, m)?)?;
     m.add_function(wrap_pyfunction!(bench::bench_hs256_stages, m)?)?;
