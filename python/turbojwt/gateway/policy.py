@@ -197,12 +197,15 @@ class Policy:
         if len(self.providers) == 1:
             return self.providers
         # Read the (unverified) issuer only to pick the provider; that provider then verifies
-        # everything, the issuer included.
+        # everything, the issuer included. Until then the payload is attacker input: only a
+        # string names a provider (a list, object, number or null is an invalid issuer, never
+        # a lookup that could raise).
         try:
             payload = decode_complete(token, options={"verify_signature": False})["payload"]
         except PyJWTError:
             return self.providers[:1]  # its verification words the error
-        provider = self._by_issuer.get(payload.get("iss")) if isinstance(payload, dict) else None
+        issuer = payload.get("iss") if isinstance(payload, dict) else None
+        provider = self._by_issuer.get(issuer) if isinstance(issuer, str) else None
         if provider is None:
             raise InvalidIssuerError("Invalid issuer")
         return [provider]
