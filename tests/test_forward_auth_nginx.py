@@ -228,6 +228,16 @@ def test_valid_token_reaches_the_upstream_with_claim_headers(stack, keys):
     assert r.json()["x-auth-subject"] == "bob"
 
 
+def test_claim_headers_arrive_percent_encoded(stack, keys):
+    # Non-ASCII text as UTF-8 %XX (before: "?" for anything outside Latin-1, so two users
+    # could share a subject), a "," inside a list member as %2C, controls never raw.
+    r = get(stack, token(keys["k1"], sub="Zoë 李", roles=["sales,eu", "ops", "a\x85b"]))
+    assert r.status_code == 200
+    seen = r.json()
+    assert seen["x-auth-subject"] == "Zo%C3%AB %E6%9D%8E"
+    assert seen["x-auth-roles"] == "sales%2Ceu,ops,a%C2%85b"
+
+
 @pytest.mark.parametrize("make, status, error", [
     (lambda k: None, 401, None),
     (lambda k: token(k["k2"]), 401, "invalid_token"),                      # forged: k2 signs as k1

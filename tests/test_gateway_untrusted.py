@@ -11,8 +11,11 @@ import hashlib
 import hmac
 import json
 import time
+from urllib.parse import unquote
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from turbojwt.gateway import JWTAuthMiddleware, Policy, Provider
 from turbojwt.gateway.asgi import TokenSource, authenticate
@@ -98,3 +101,99 @@ def test_a_string_iss_still_picks_its_provider():
     policy = make_policy()
     assert policy.verify(sign({"alg": "HS256", "typ": "at+jwt"}, claims())).provider == "a"
     assert policy.verify(sign({"alg": "HS256"}, claims(iss=B_ISS), B_KEY)).provider == "b"
+
+
+# ----------------------------------------------------------------- claim headers
+
+HEADERS = {"X-Auth-Subject": "sub", "X-Auth-Roles": "roles"}
+
+
+def forwarded(**extra: object) -> dict[bytes, bytes]:
+    """The headers the forward-auth app answers a valid token with."""
+    policy = make_policy(claim_to_headers=HEADERS)
+    start, _ = call(ForwardAuthApp(policy, prewarm=False),
+                    bearer(sign({"alg": "HS256", "typ": "at+jwt"}, claims(**extra))))
+    assert start["status"] == 200
+    return dict(start["headers"])
+
+
+def printable_ascii(value: bytes) -> bool:
+    return all(0x20 <= b < 0x7F for b in value)
+
+
+def decode_list(value: bytes) -> list[str]:
+    """What a receiver does with a list header: split on ",", percent-decode each member."""
+    return [unquote(member) for member in value.decode("ascii").split(",")]
+
+
+def test_non_latin1_subjects_stay_distinct():
+    # Before: both became "????" (latin-1 with "replace"), so one user could pass for another.
+    names = ["Юлия", "Иван", "Zoë", "李雷", "a\u00a0b"]
+    seen = [forwarded(sub=name)[b"x-auth-subject"] for name in names]
+    assert len(set(seen)) == len(names)
+    assert all(printable_ascii(v) for v in seen)
+    assert [unquote(v.decode("ascii")) for v in seen] == names
+    assert forwarded(sub="Zoë")[b"x-auth-subject"] == b"Zo%C3%AB"
+
+
+def test_a_comma_inside_a_list_member_is_not_a_separator():
+    # Before: ["admin,ops"] and ["admin", "ops"] were both "admin,ops".
+    one = forwarded(roles=["admin,ops"])[b"x-auth-roles"]
+    two = forwarded(roles=["admin", "ops"])[b"x-auth-roles"]
+    assert one == b"admin%2Cops" and two == b"admin,ops"
+    assert decode_list(one) == ["admin,ops"] and decode_list(two) == ["admin", "ops"]
+    # "%" is the escape itself: a literal "%2C" in a value is encoded too.
+    assert decode_list(forwarded(roles=["50%2C", "x"])[b"x-auth-roles"]) == ["50%2C", "x"]
+
+
+@pytest.mark.parametrize("sub", ["a\nX-Injected: 1", "a\rb", "a\x00b", "a\tb", "a\x7fb", "a\x85b", "a\x9bb",
+                                 "a\u2028b"], ids=repr)
+def test_control_characters_never_reach_a_header(sub):
+    # Before: C0 controls dropped the header, C1 controls (NEL, CSI) went out as raw bytes.
+    value = forwarded(sub=sub, roles=[sub, "x"])
+    assert printable_ascii(value[b"x-auth-subject"]) and printable_ascii(value[b"x-auth-roles"])
+    assert unquote(value[b"x-auth-subject"].decode()) == sub
+    assert decode_list(value[b"x-auth-roles"]) == [sub, "x"]
+
+
+def test_claim_header_rendering():
+    from turbojwt.gateway.policy import header_value
+
+    assert header_value("alice@example.com") == "alice@example.com"
+    assert header_value("https://idp.example/users/1?x=y") == "https://idp.example/users/1?x=y"
+    assert header_value("Alice Smith") == "Alice Smith"          # an inner space stays
+    assert header_value(" alice ") == "%20alice%20"               # HTTP would strip these
+    assert header_value('say "hi"') == "say %22hi%22"
+    assert header_value("100%") == "100%25"
+    assert header_value(42) == "42" and header_value(True) == "true" and header_value(1.5) == "1.5"
+    assert header_value(["a", 1, False]) == "a,1,false"
+    assert header_value({"k": [1, 2]}) == "{%22k%22:[1%2C2]}"
+    assert header_value(None) is None
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=5), children, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(value=json_values)
+def test_any_claim_renders_as_printable_ascii(value):
+    from turbojwt.gateway.policy import header_value
+
+    text = header_value(value)
+    assert (text is None) == (value is None)
+    if text is not None:
+        assert all(" " <= c <= "~" for c in text)
+        assert text == text.strip(" ")  # nothing HTTP would strip
+
+
+@settings(max_examples=200, deadline=None)
+@given(sub=st.text(), roles=st.lists(st.text(min_size=1), min_size=1, max_size=5))
+def test_string_claims_round_trip(sub, roles):
+    from turbojwt.gateway.policy import header_value
+
+    assert unquote(header_value(sub)) == sub
+    assert [unquote(m) for m in header_value(roles).split(",")] == roles

@@ -22,6 +22,17 @@ cache = 10000                     # verified-token cache size (0: off)
 "X-Auth-Subject" = "sub"
 "X-Auth-Roles" = "realm_access.roles"   # dotted paths; lists are joined with ","
 ```
+
+Claim headers are printable ASCII, encoded so that distinct claims never give the same
+value: a string that is printable ASCII without ``%``, ``,``, ``"`` or a space at either
+end goes out as it is (``alice@example.com``, ``Alice Smith``); otherwise those characters,
+controls (C0, DEL, C1) and every non-ASCII character are percent-encoded as their UTF-8
+bytes (RFC 3986 ``%XX``: ``Zoë`` is ``Zo%C3%AB``, ``a,b`` is ``a%2Cb``). A list is its
+members, each encoded that way, joined with ``,``: split on ``,`` and percent-decode each
+member (``urllib.parse.unquote``; a ``+`` is a plus) to get them back. Numbers and booleans
+are their JSON text (``42``, ``true``); objects and nested lists their compact JSON,
+encoded. The JSON type is not carried (``"42"`` and ``42`` are both ``42``), and an empty
+string or empty list is an empty value.
 """
 
 from __future__ import annotations
@@ -144,20 +155,50 @@ def claim_at(claims: Mapping[str, Any], path: str) -> Any:
     return value
 
 
+# Printable ASCII that passes through a header as it is. Percent-encoded instead: "%" (the
+# escape), "," (the list separator), '"' (list parsers read quoted strings), a space at
+# either end (HTTP strips it), and everything outside printable ASCII as its UTF-8 bytes:
+# C0 controls, DEL, C1 controls, every non-ASCII character.
+_PLAIN = frozenset(map(chr, range(0x21, 0x7F))) - set('%,"')
+
+
+def encode_header_text(text: str) -> str:
+    """``text`` in the claim header encoding: unchanged when it is printable ASCII without
+    ``%``, ``,``, ``"`` or a space at either end; otherwise those characters and every other
+    one (controls, non-ASCII) become ``%XX`` escapes of their UTF-8 bytes (upper-case hex,
+    RFC 3986 percent-encoding). Percent-decoding (``urllib.parse.unquote``; ``+`` is a plus)
+    gives ``text`` back, so distinct values never share an encoding."""
+    last = len(text) - 1
+    if all(c in _PLAIN or (c == " " and 0 < i < last) for i, c in enumerate(text)):
+        return text
+    out = []
+    for i, c in enumerate(text):
+        if c in _PLAIN or (c == " " and 0 < i < last):
+            out.append(c)
+        else:
+            # surrogatepass: a lone surrogate (which JSON decoding refuses anyway) is still
+            # encoded rather than raising.
+            out.extend(f"%{b:02X}" for b in c.encode("utf-8", "surrogatepass"))
+    return "".join(out)
+
+
+def _scalar_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"))  # numbers, true/false, null, objects, lists
+
+
 def header_value(value: Any) -> str | None:
-    """A claim as an HTTP header value: strings as they are, lists joined with ",", other
-    JSON as compact JSON; None when absent. Control characters are refused (header injection)."""
+    """A claim as an HTTP header value, None when absent. A string is ``encode_header_text``
+    of it; a list is its members, each encoded, joined with ``,`` (so a ``,`` inside a member
+    is ``%2C`` and every ``,`` in the value separates members); numbers and booleans are
+    their JSON text (``42``, ``true``); objects and nested lists are their compact JSON,
+    encoded. The result is printable ASCII: no control character ever reaches a header."""
     if value is None:
         return None
     if isinstance(value, list):
-        text = ",".join(v if isinstance(v, str) else json.dumps(v, separators=(",", ":")) for v in value)
-    elif isinstance(value, str):
-        text = value
-    else:
-        text = json.dumps(value, separators=(",", ":"))
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in text):
-        return None
-    return text
+        return ",".join(encode_header_text(_scalar_text(v)) for v in value)
+    return encode_header_text(_scalar_text(value))
 
 
 class Policy:
