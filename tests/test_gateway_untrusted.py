@@ -197,3 +197,69 @@ def test_string_claims_round_trip(sub, roles):
 
     assert unquote(header_value(sub)) == sub
     assert [unquote(m) for m in header_value(roles).split(",")] == roles
+
+
+# ----------------------------------------------------------------- ambiguous credentials
+
+
+def status_of(headers: list[tuple[bytes, bytes]], query: bytes = b"", forward_auth: bool = False) -> int:
+    """The status a request gets from the middleware (or the forward-auth app), with the
+    token read from the Authorization header, the cookie "session" and the parameter "at"."""
+    policy = make_policy()
+    if forward_auth:
+        app = ForwardAuthApp(policy, TokenSource(cookie="session", query_param="at"), prewarm=False)
+    else:
+        app = JWTAuthMiddleware(_ok, policy, cookie="session", query_param="at")
+    start, body = call(app, headers, query=query)
+    if start["status"] == 400:
+        assert json.loads(body["body"])["error"] == "invalid_request"
+    return start["status"]
+
+
+GOOD = sign({"alg": "HS256", "typ": "at+jwt"}, claims())
+OTHER = sign({"alg": "HS256"}, claims(iss=B_ISS, sub="mallory"), B_KEY)
+
+
+@pytest.mark.parametrize("forward_auth", [False, True], ids=["middleware", "forward-auth"])
+@pytest.mark.parametrize("headers, query", [
+    # A tab after Bearer: before, "Bearer\t..." was another scheme and the cookie was used.
+    ([(b"authorization", f"Bearer\t{OTHER}".encode()), (b"cookie", f"session={GOOD}".encode())], b""),
+    ([(b"authorization", f"Bearer\t{GOOD}".encode())], b""),
+    ([(b"authorization", f"Bearer \t{GOOD}".encode())], b""),
+    # A duplicated cookie: before, the last one won (other parsers take the first).
+    ([(b"cookie", f"session={OTHER}; session={GOOD}".encode())], b""),
+    ([(b"cookie", f"session={OTHER}".encode()), (b"cookie", f"session={GOOD}".encode())], b""),
+    ([(b"cookie", f"session=; session={GOOD}".encode())], b""),
+    ([(b"cookie", f'session="{GOOD}"; session={OTHER}'.encode())], b""),
+    # Different tokens in the header and a cookie or the query: before, the header won.
+    ([(b"authorization", f"Bearer {GOOD}".encode()), (b"cookie", f"session={OTHER}".encode())], b""),
+    (bearer(GOOD), f"at={OTHER}".encode()),
+    ([(b"cookie", f"session={GOOD}".encode())], f"at={OTHER}".encode()),
+    # ";" read as a separator by some parsers: before, only the "&" reading was used.
+    ([], f"x=1;at={OTHER}&at={GOOD}".encode()),
+    # Characters outside RFC 6750's b64token set.
+    ([(b"authorization", f"Bearer {GOOD},{OTHER}".encode())], b""),
+    ([(b"authorization", f"Bearer {GOOD}\x00".encode())], b""),
+    ([(b"cookie", f'session="{GOOD}\\"x"'.encode())], b""),
+], ids=["tab+cookie", "tab", "space-tab", "cookie twice", "cookie in two headers", "empty+cookie",
+        "quoted+other", "header+cookie", "header+query", "cookie+query", "semicolon", "comma",
+        "nul", "backslash"])
+def test_ambiguous_credentials_are_a_bad_request(headers, query, forward_auth):
+    assert status_of(headers, query, forward_auth) == 400
+
+
+@pytest.mark.parametrize("forward_auth", [False, True], ids=["middleware", "forward-auth"])
+@pytest.mark.parametrize("headers, query", [
+    (bearer(GOOD), b""),
+    ([(b"authorization", f"bearer  {GOOD} \t".encode())], b""),  # 1*SP; whitespace around the value
+    ([(b"cookie", f"a=1; session={GOOD}; b=2".encode())], b""),
+    ([(b"cookie", f'session="{GOOD}"'.encode())], b""),
+    ([(b"cookie", f"session={GOOD}; session={GOOD}".encode())], b""),   # the same token twice
+    ([(b"authorization", f"Bearer {GOOD}".encode()), (b"cookie", f"session={GOOD}".encode())], b""),
+    ([(b"authorization", b"Basic dXNlcjpwYXNz"), (b"cookie", f"session={GOOD}".encode())], b""),
+    ([], f"at={GOOD}&x=1;y=2".encode()),
+    ([(b"cookie", b"session=")], f"at={GOOD}".encode()),
+], ids=["bearer", "spaces", "among others", "quoted", "same twice", "header+same cookie",
+        "basic+cookie", "query", "empty cookie+query"])
+def test_one_token_however_sent_is_accepted(headers, query, forward_auth):
+    assert status_of(headers, query, forward_auth) == 200
