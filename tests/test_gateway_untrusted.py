@@ -14,7 +14,7 @@ import time
 from urllib.parse import unquote
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from turbojwt.gateway import JWTAuthMiddleware, Policy, Provider
@@ -263,3 +263,167 @@ def test_ambiguous_credentials_are_a_bad_request(headers, query, forward_auth):
         "basic+cookie", "query", "empty cookie+query"])
 def test_one_token_however_sent_is_accepted(headers, query, forward_auth):
     assert status_of(headers, query, forward_auth) == 200
+
+
+# ----------------------------------------------------------------- property: any input, an answer
+
+C_ISS = "https://c.example"  # keys from a JWKS URL nobody answers on: 503
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+_FUZZ: dict[str, object] = {}
+
+
+def fuzz_apps() -> dict[str, object]:
+    """One policy (three providers, any-of, claim headers) and the apps over it, for every example."""
+    if not _FUZZ:
+        from turbojwt.jwks import JWKSClient
+
+        down = JWKSClient(f"http://127.0.0.1:{_closed_port()}/jwks.json", timeout=1, cooldown=0)
+        policy = Policy([
+            Provider("a", A_ISS, A_KEY, ["HS256"], audiences=["api"], typ="at+jwt", required_claims=["exp"]),
+            Provider("b", B_ISS, B_KEY, ["HS256"], audiences=["api"]),
+            Provider("c", C_ISS, down, ["RS256"]),
+        ], required_scopes=["read"], claim_to_headers={**HEADERS, "X-Auth-Ctx": "ctx", "X-Auth-Exp": "exp"})
+        source = TokenSource(cookie="session", query_param="at")
+        _FUZZ.update(policy=policy, source=source,
+                     middleware=JWTAuthMiddleware(_ok, policy, cookie="session", query_param="at"),
+                     forward_auth=ForwardAuthApp(policy, source, prewarm=False))
+    return _FUZZ
+
+
+ANSWERS = {200, 400, 401, 403, 503}
+
+json_scalars = (st.none() | st.booleans() | st.integers() | st.integers(min_value=10**300, max_value=10**4000)
+                | st.floats() | st.text(max_size=20))
+json_any = st.recursive(json_scalars, lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=4), c,
+                                                                                         max_size=3), max_leaves=8)
+# Not a string: what the unverified iss must never be routed on.
+odd = st.lists(json_scalars, max_size=3) | st.dictionaries(st.text(max_size=4), json_scalars, max_size=3) | json_any
+header_values = {
+    "alg": st.sampled_from(["HS256", "RS256", "none", "HS512"]) | odd,
+    "typ": st.sampled_from(["at+jwt", "application/at+jwt", "JWT"]) | odd,
+    "kid": st.sampled_from(["k1", ""]) | odd,
+    "crit": odd, "b64": odd, "jku": odd, "x5c": odd, "cty": odd,
+}
+claim_values = {
+    "iss": st.sampled_from([A_ISS, B_ISS, C_ISS, "https://evil.example"]) | odd,
+    "sub": st.text() | odd, "aud": st.sampled_from(["api", ["api", "x"]]) | odd,
+    "exp": st.integers(min_value=-2**70, max_value=2**70) | odd, "nbf": odd, "iat": odd,
+    "scope": st.sampled_from(["read", "write", "read write", ""]) | odd,
+    "scp": st.sampled_from([["read"], ["write"]]) | odd,
+    "roles": st.lists(st.text(max_size=8), max_size=3) | odd, "ctx": odd,
+}
+PROVIDERS = {"a": (A_ISS, A_KEY, "HS256"), "b": (B_ISS, B_KEY, "HS256"), "c": (C_ISS, None, "RS256")}
+
+
+@st.composite
+def tokens(draw) -> str:
+    """Mostly a good token of one provider with a few fields changed (so that each reaches
+    the code reading it), sometimes any JSON payload, a wrong key or a broken token."""
+    iss, key, alg = PROVIDERS[draw(st.sampled_from(sorted(PROVIDERS)))]
+    header: dict = {"alg": alg, "typ": "at+jwt"}
+    if draw(st.integers(0, 2)) == 0:
+        header.update(draw(st.fixed_dictionaries({}, optional=header_values)))
+        if draw(st.booleans()):
+            header.update(draw(st.dictionaries(st.text(max_size=5), json_any, max_size=2)))
+    payload: object = claims(iss=iss)
+    changes = draw(st.integers(0, 3))
+    if changes == 1:  # one field
+        name = draw(st.sampled_from(sorted(claim_values)))
+        payload[name] = draw(claim_values[name])  # type: ignore[index]
+    elif changes == 2:  # several
+        payload.update(draw(st.fixed_dictionaries({}, optional=claim_values)))  # type: ignore[union-attr]
+    if draw(st.integers(0, 5)) == 0:
+        payload = draw(json_any)
+    if key is None or draw(st.integers(0, 4)) == 0:
+        key = "some-other-key-0123456789abcdef0123"  # for "c" (RS256): a signature nobody made
+    try:
+        token = sign(header, payload, key)
+    except ValueError:  # an integer too long for json.dumps
+        token = "e30.e30.e30"
+    if draw(st.integers(0, 4)):
+        return token
+    return draw(st.sampled_from([
+        token[: len(token) // 2], token + "=", token.replace(".", "..", 1), token.rsplit(".", 1)[0] + ".",
+    ]))
+
+
+_junk = st.binary(max_size=60) | st.text(max_size=60).map(lambda t: t.encode("utf-8"))
+
+
+@st.composite
+def requests(draw) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    """The token in one place, in several, or amid random Authorization and Cookie headers
+    and query strings."""
+    token = draw(tokens()).encode()
+    how = draw(st.sampled_from(["header", "header", "cookie", "query", "header+cookie", "random"]))
+    if how == "header":
+        return [(b"authorization", b"Bearer " + token)], b""
+    if how == "cookie":
+        return [(b"cookie", b"a=1; session=" + token)], b""
+    if how == "query":
+        return [], b"at=" + token
+    if how == "header+cookie":
+        return [(b"authorization", b"Bearer " + token), (b"cookie", b"session=" + token)], b""
+    headers: list[tuple[bytes, bytes]] = []
+    for _ in range(draw(st.integers(0, 2))):
+        scheme = draw(st.sampled_from(["Bearer ", "bearer  ", "Bearer\t", "Basic ", "Bearer", "", " Bearer "]))
+        headers.append((b"authorization", scheme.encode() + draw(st.just(token) | _junk)))
+    for _ in range(draw(st.integers(0, 2))):
+        value = draw(st.just(token) | st.just(b'"' + token + b'"') | _junk)
+        headers.append((b"cookie", draw(st.sampled_from([b"session=", b"a=1; session=", b"session=x; session="]))
+                        + value))
+    query = b""
+    if draw(st.booleans()):
+        query = draw(st.sampled_from([b"at=", b"x=1;at=", b"at=a&at="])) + draw(st.just(token) | _junk)
+    return headers, query
+
+
+def answer_of(error: BaseException) -> int:
+    from turbojwt.exceptions import PyJWTError
+    from turbojwt.gateway import denial_for
+
+    assert isinstance(error, PyJWTError), repr(error)
+    return denial_for(error).status
+
+
+@settings(max_examples=200, deadline=None)
+@given(token=tokens())
+def test_policy_answers_any_token(token):
+    policy = fuzz_apps()["policy"]
+    for verify in (policy.verify, lambda t: asyncio.run(policy.averify(t))):
+        try:
+            verified = verify(token)
+        except Exception as e:  # noqa: BLE001 - the point: only the library's errors
+            assert answer_of(e) in ANSWERS
+            event(type(e).__name__)
+        else:
+            event("verified")
+            assert verified.provider in ("a", "b")
+            assert isinstance(verified.claims, dict)
+            for value in policy.headers_for(verified.claims).values():
+                assert all(" " <= c <= "~" for c in value)
+
+
+@settings(max_examples=200, deadline=None)
+@given(request=requests())
+def test_middleware_and_forward_auth_answer_any_request(request):
+    headers, query = request
+    apps = fuzz_apps()
+    for name in ("middleware", "forward_auth"):
+        sent = call(apps[name], headers, query=query)
+        start = sent[0]
+        assert start["type"] == "http.response.start" and start["status"] in ANSWERS, (name, start)
+        event(f"{name} {start['status']}")
+        for key, value in start["headers"]:
+            assert all(0x20 <= b < 0x7F for b in key + value), (name, key, value)
+        if start["status"] != 200:
+            assert json.loads(sent[1]["body"])["error"]
