@@ -427,3 +427,39 @@ def test_middleware_and_forward_auth_answer_any_request(request):
             assert all(0x20 <= b < 0x7F for b in key + value), (name, key, value)
         if start["status"] != 200:
             assert json.loads(sent[1]["body"])["error"]
+
+
+# ----------------------------------------------------------------- settings written into headers
+
+
+@pytest.mark.parametrize("settings_, match", [
+    ({"claim_to_headers": {"X-Sub": "sub", "x-sub": "email"}}, "twice"),      # two claims, one header
+    ({"claim_to_headers": {"X Sub": "sub"}}, "not a header name"),
+    ({"claim_to_headers": {"X-Süb": "sub"}}, "not a header name"),
+    ({"claim_to_headers": {"X-Sub\r\nX-Admin": "sub"}}, "not a header name"),
+    ({"claim_to_headers": {"Content-Length": "sub"}}, "not a header a claim"),
+    ({"claim_to_headers": {"Transfer-Encoding": "sub"}}, "not a header a claim"),
+    ({"realm": 'a", error="x'}, "realm"),
+    ({"realm": "Zoë"}, "realm"),
+    ({"required_scopes": ["read write"]}, "scopes"),
+    ({"required_scopes": ['a"b']}, "scopes"),
+], ids=["case", "space", "non-ascii", "crlf", "content-length", "transfer-encoding", "realm quote",
+        "realm non-ascii", "scope space", "scope quote"])
+def test_settings_that_would_break_every_answer_are_refused_at_load(settings_, match):
+    # Before: accepted, and then every answer carried a broken header or raised
+    # UnicodeEncodeError (a 500), or two claims went out under one header name.
+    from turbojwt.gateway import PolicyError
+
+    with pytest.raises(PolicyError, match=match):
+        Policy([Provider("a", A_ISS, A_KEY, ["HS256"])], **settings_)
+
+
+def test_route_scopes_are_checked_too():
+    from turbojwt.gateway import PolicyError
+    from turbojwt.gateway.frameworks import require_token
+
+    with pytest.raises(PolicyError):
+        JWTAuthMiddleware(_ok, make_policy(), required_scopes=['a"b'])
+    with pytest.raises(PolicyError):
+        require_token(make_policy(), scopes=["a b"])
+    require_token(make_policy(), scopes=["orders:write", "api://x/read"])

@@ -39,7 +39,7 @@ from ..exceptions import (
     PyJWTError,
 )
 from ..keyset import KeyNotFoundError
-from .policy import InsufficientScopeError, InvalidTypeError, Policy, Verified
+from .policy import InsufficientScopeError, InvalidTypeError, Policy, Verified, check_scope_names
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -274,7 +274,7 @@ class JWTAuthMiddleware:
         self.source = TokenSource(scheme, cookie, query_param)
         self.skip = set(skip_paths)
         self.optional = optional
-        self.required_scopes = required_scopes
+        self.required_scopes = None if required_scopes is None else check_scope_names(required_scopes)
         self.state_key = state_key
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

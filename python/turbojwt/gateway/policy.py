@@ -38,6 +38,7 @@ string or empty list is an empty value.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -201,6 +202,24 @@ def header_value(value: Any) -> str | None:
     return encode_header_text(_scalar_text(value))
 
 
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 §5.1 field-name (token)
+# Framing and hop-by-hop fields (RFC 9110 §7.6.1, §8.6; RFC 9112 §6.1): not for claims.
+_RESERVED_HEADERS = {"content-length", "transfer-encoding", "connection", "keep-alive", "proxy-connection",
+                     "te", "trailer", "upgrade"}
+_SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")  # RFC 6749 §3.3 scope-token
+_REALM = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]*")  # fits in a quoted-string unescaped
+
+
+def check_scope_names(scopes: Iterable[str]) -> list[str]:
+    """``scopes`` as a list, each an RFC 6749 scope-token (printable ASCII without space,
+    ``"`` or ``\\``): they are written into ``WWW-Authenticate: ... scope="..."``."""
+    scopes = list(scopes)
+    bad = [s for s in scopes if not isinstance(s, str) or not _SCOPE_TOKEN.fullmatch(s)]
+    if bad:
+        raise PolicyError(f"scopes must be printable ASCII without spaces, quotes or backslashes: {bad!r}")
+    return scopes
+
+
 class Policy:
     """Providers combined as any-of (the provider whose issuer the token names) or all-of
     (every provider must accept it), with scope checks and claim headers."""
@@ -221,10 +240,22 @@ class Policy:
         names = [p.name for p in providers]
         if len(set(names)) != len(names):
             raise PolicyError("provider names must be distinct")
+        if not isinstance(realm, str) or not _REALM.fullmatch(realm):
+            raise PolicyError("realm must be printable ASCII without quotes or backslashes")
+        headers = dict(claim_to_headers or {})
+        seen: set[str] = set()
+        for name in headers:
+            if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
+                raise PolicyError(f"claim_to_headers: {name!r} is not a header name")
+            if name.lower() in _RESERVED_HEADERS:
+                raise PolicyError(f"claim_to_headers: {name!r} is not a header a claim can be sent in")
+            if name.lower() in seen:  # two claims in one header: which one a reader sees is anyone's guess
+                raise PolicyError(f"claim_to_headers: {name!r} is given twice (header names ignore case)")
+            seen.add(name.lower())
         self.providers = list(providers)
         self.mode = mode
-        self.required_scopes = list(required_scopes)
-        self.claim_to_headers = dict(claim_to_headers or {})
+        self.required_scopes = check_scope_names(required_scopes)
+        self.claim_to_headers = headers
         self.realm = realm
         self._by_issuer: dict[str, Provider] = {}
         for p in self.providers:
