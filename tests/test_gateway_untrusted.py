@@ -463,3 +463,16 @@ def test_route_scopes_are_checked_too():
     with pytest.raises(PolicyError):
         require_token(make_policy(), scopes=["a b"])
     require_token(make_policy(), scopes=["orders:write", "api://x/read"])
+
+
+@pytest.mark.parametrize("space", ["\t", "\n", "\u00a0", "\u0085", "\u2003", "\u3000"], ids=repr)
+def test_only_a_space_separates_scopes(space):
+    # Before: str.split() split on any Unicode whitespace, so a token whose one scope is
+    # "x<NBSP>read" (as the issuer and RFC 6749 read it) was granted "read".
+    from turbojwt.gateway import InsufficientScopeError, check_scopes, token_scopes
+
+    assert token_scopes({"scope": f"x{space}read"}) == {f"x{space}read"}
+    assert token_scopes({"scp": f"x{space}read"}) == {f"x{space}read"}
+    with pytest.raises(InsufficientScopeError):
+        check_scopes({"scope": f"x{space}read"}, ["read"])
+    assert token_scopes({"scope": " read  write "}) == {"read", "write"}

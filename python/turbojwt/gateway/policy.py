@@ -129,12 +129,14 @@ class Verified:
 
 def token_scopes(claims: Mapping[str, Any]) -> set[str]:
     """The scopes a token grants: ``scope`` (space-separated string, RFC 8693/9068) and/or
-    ``scp`` (a list, or a string, as some providers write it)."""
+    ``scp`` (a list, or a string, as some providers write it). Only SP (U+0020) separates
+    scopes (RFC 6749 §3.3): ``str.split()`` would also split on tabs, NBSP, NEL and other
+    Unicode spaces, granting ``read`` to a token whose one scope is ``x<NBSP>read``."""
     out: set[str] = set()
     for name in ("scope", "scp"):
         value = claims.get(name)
         if isinstance(value, str):
-            out.update(value.split())
+            out.update(s for s in value.split(" ") if s)
         elif isinstance(value, list):
             out.update(v for v in value if isinstance(v, str))
     return out
