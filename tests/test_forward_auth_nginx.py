@@ -129,15 +129,27 @@ http {{
             auth_request_set $auth_subject $upstream_http_x_auth_subject;
             auth_request_set $auth_roles $upstream_http_x_auth_roles;
             auth_request_set $auth_www $upstream_http_www_authenticate;
+            auth_request_set $auth_status $upstream_status;
             proxy_set_header X-Auth-Subject $auth_subject;
             proxy_set_header X-Auth-Roles $auth_roles;
             proxy_pass http://127.0.0.1:{upstream_port};
             error_page 403 = @forbidden;
+            # nginx turns any other answer of the check into 500; 400 and 503 are given back here.
+            error_page 500 = @auth_error;
         }}
         # nginx passes WWW-Authenticate on for a 401 itself; for a 403 it is added here.
         location @forbidden {{
             add_header WWW-Authenticate $auth_www always;
             return 403;
+        }}
+
+        # A malformed or ambiguous request (400 invalid_request: say, a tab after "Bearer" or the
+        # session cookie twice), or no signing keys to be had (503).
+        location @auth_error {{
+            default_type application/json;
+            if ($auth_status = 400) {{ return 400 '{{"error": "invalid_request"}}\\n'; }}
+            if ($auth_status = 503) {{ return 503 '{{"error": "temporarily_unavailable"}}\\n'; }}
+            return 500;
         }}
     }}
 }}
@@ -180,7 +192,8 @@ def stack(tmp_path_factory, keys):
         "X-Auth-Roles" = "roles"
     """))
     serve = subprocess.Popen(
-        [sys.executable, "-m", "turbojwt", "serve", "--config", str(config), "--port", str(auth_port)],
+        [sys.executable, "-m", "turbojwt", "serve", "--config", str(config), "--port", str(auth_port),
+         "--cookie", "session"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
     (tmp / "nginx.conf").write_text(NGINX_CONF.format(tmp=tmp, port=port, auth_port=auth_port,
@@ -226,6 +239,32 @@ def test_valid_token_reaches_the_upstream_with_claim_headers(stack, keys):
     r = httpx.get(stack["url"] + "/orders", headers={"Authorization": f"Bearer {token(keys['k1'], sub='bob')}",
                                                     "X-Auth-Subject": "root"})
     assert r.json()["x-auth-subject"] == "bob"
+
+
+def test_claim_headers_arrive_percent_encoded(stack, keys):
+    # Non-ASCII text as UTF-8 %XX (before: "?" for anything outside Latin-1, so two users
+    # could share a subject), a "," inside a list member as %2C, controls never raw.
+    r = get(stack, token(keys["k1"], sub="Zoë 李", roles=["sales,eu", "ops", "a\x85b"]))
+    assert r.status_code == 200
+    seen = r.json()
+    assert seen["x-auth-subject"] == "Zo%C3%AB %E6%9D%8E"
+    assert seen["x-auth-roles"] == "sales%2Ceu,ops,a%C2%85b"
+
+
+@pytest.mark.parametrize("headers", [
+    lambda t, u: [("Authorization", f"Bearer\t{t}")],
+    lambda t, u: [("Cookie", f"session={u}; session={t}")],
+    lambda t, u: [("Cookie", f"session={u}"), ("Cookie", f"session={t}")],
+    lambda t, u: [("Authorization", f"Bearer {t}"), ("Cookie", f"session={u}")],
+], ids=["tab", "cookie twice", "two cookie headers", "header and cookie"])
+def test_ambiguous_credentials_are_refused(stack, keys, headers):
+    # Before: a tab after Bearer made the header "another scheme" (the cookie was used), and
+    # of two session cookies the last won, though other parsers take the first.
+    sent = headers(token(keys["k1"]), token(keys["k1"], sub="mallory"))
+    check = httpx.get(stack["auth"] + "/check", headers=sent)
+    assert check.status_code == 400 and check.json()["error"] == "invalid_request"
+    r = httpx.get(stack["url"] + "/orders", headers=sent)
+    assert r.status_code == 400 and "x-auth-subject" not in r.text
 
 
 @pytest.mark.parametrize("make, status, error", [

@@ -263,9 +263,13 @@ def test_middleware_rfc6750_answers(starlette_app, keys):
     r = client.get("/whoami", headers={"Authorization": f"Bearer {forged}"})
     assert r.status_code == 401 and 'error="invalid_token"' in www_authenticate(r)
     # The description is fixed text: nothing from the token is echoed.
-    junk = 'eyJhbGciOiJIUzI1NiJ9."><script>.x'
+    junk = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiI8c2NyaXB0PiJ9.x'
     r = client.get("/whoami", headers={"Authorization": f"Bearer {junk}"})
     assert r.status_code == 401 and "<script>" not in r.text and "<script>" not in www_authenticate(r)
+    # Characters outside RFC 6750's b64token set make the request malformed (and are not echoed).
+    junk = 'eyJhbGciOiJIUzI1NiJ9."><script>.x'
+    r = client.get("/whoami", headers={"Authorization": f"Bearer {junk}"})
+    assert r.status_code == 400 and r.json()["error"] == "invalid_request" and "<script>" not in r.text
 
     r = client.get("/whoami", headers={"Authorization": f"Bearer {corp_token(keys, scope='orders:write')}"})
     assert r.status_code == 403

@@ -4,8 +4,10 @@ error answers it (and the forward-auth service) give.
 * no token: 401, ``WWW-Authenticate: Bearer realm="..."`` without an error code;
 * an invalid or expired token: 401 ``error="invalid_token"`` with a fixed, sanitized
   ``error_description`` (never the exception text: it can echo attacker input);
-* a malformed request (a broken ``Authorization`` header, several tokens): 400
-  ``invalid_request``;
+* a malformed or ambiguous request: 400 ``invalid_request`` (a broken ``Authorization``
+  header, a tab after ``Bearer``, a token outside RFC 6750's b64token characters, the
+  cookie or parameter given twice with different values, different tokens in the header
+  and a cookie: see ``TokenSource``);
 * a valid token without the scopes needed: 403 ``insufficient_scope`` with ``scope="..."``;
 * keys unavailable (identity provider down and no good keys left): 503.
 
@@ -16,11 +18,11 @@ The body is JSON (``{"error": ..., "error_description": ...}``). Verified claims
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from http.cookies import SimpleCookie
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qsl
 
 from ..exceptions import (
     DecodeError,
@@ -37,7 +39,7 @@ from ..exceptions import (
     PyJWTError,
 )
 from ..keyset import KeyNotFoundError
-from .policy import InsufficientScopeError, InvalidTypeError, Policy, Verified
+from .policy import InsufficientScopeError, InvalidTypeError, Policy, Verified, check_scope_names
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -126,50 +128,101 @@ def _headers(scope: Scope) -> dict[bytes, list[bytes]]:
     return out
 
 
+# RFC 9110 §5.6.2 token: an auth-scheme.
+_SCHEME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token, with
+# b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
+_CREDENTIALS = re.compile(r" +([A-Za-z0-9\-._~+/]+=*)")
+_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+
+
 @dataclass
 class TokenSource:
-    """Where the token is read from, in this order: the ``Authorization`` header with
-    ``scheme``, then the cookie ``cookie``, then the query parameter ``query_param``."""
+    """Where the token is read from: the ``Authorization`` header with ``scheme``, the
+    cookie ``cookie``, the query parameter ``query_param``.
+
+    A request must carry its token unambiguously, so that no two parsers on its way (proxy,
+    gateway, application) can read two different tokens from it (RFC 6750 §2: a client uses
+    one method). ``BadRequest`` (400 ``invalid_request``) answers: several ``Authorization``
+    headers; ``scheme`` credentials other than ``<scheme> 1*SP b64token`` (RFC 6750 §2.1: a
+    tab, a second token, characters outside the b64token set); the cookie or the parameter
+    given twice with different values (in one or several ``Cookie`` headers; ``;`` and ``&``
+    separated query parameters alike); different tokens in different places; a token outside
+    the b64token set. The same token sent in several places is that token. An
+    ``Authorization`` header with another scheme (``Basic``) is not ours and is ignored."""
 
     scheme: str = "Bearer"
     cookie: str | None = None
     query_param: str | None = None
 
     def token(self, scope: Scope) -> str | None:
-        """The token, None when there is none; raises ``BadRequest`` when malformed."""
+        """The token, None when there is none; raises ``BadRequest`` when malformed or ambiguous."""
         headers = _headers(scope)
-        auth = headers.get(b"authorization", [])
-        if len(auth) > 1:
-            raise BadRequest("several Authorization headers")
-        if auth:
-            try:
-                value = auth[0].decode("latin-1")
-            except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes any byte
-                raise BadRequest("unreadable Authorization header") from None
-            scheme, _, token = value.strip().partition(" ")
-            if scheme.lower() == self.scheme.lower():
-                token = token.strip()
-                if not token or " " in token:
-                    raise BadRequest(f"the {self.scheme} credentials are malformed")
-                return token
-            # Another scheme (e.g. Basic): not ours; fall through to the other sources.
+        found = [self._from_authorization(headers.get(b"authorization", []))]
         if self.cookie:
-            for raw in headers.get(b"cookie", []):
-                cookie = SimpleCookie()
-                try:
-                    cookie.load(raw.decode("latin-1"))
-                except Exception:  # noqa: BLE001 - http.cookies raises CookieError and others
-                    raise BadRequest("malformed Cookie header") from None
-                if self.cookie in cookie and cookie[self.cookie].value:
-                    return cookie[self.cookie].value
+            found.append(self._from_cookies(headers.get(b"cookie", [])))
         if self.query_param:
-            query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-            values = query.get(self.query_param, [])
-            if len(values) > 1:
-                raise BadRequest(f"several {self.query_param} parameters")
-            if values and values[0]:
-                return values[0]
+            found.append(self._from_query(scope.get("query_string", b"")))
+        tokens = {t for t in found if t}
+        if len(tokens) > 1:
+            raise BadRequest("several different tokens")
+        return tokens.pop() if tokens else None
+
+    def _from_authorization(self, values: list[bytes]) -> str | None:
+        if len(values) > 1:
+            raise BadRequest("several Authorization headers")
+        if not values:
+            return None
+        # Whitespace around a field value is not part of it (RFC 9110 §5.5).
+        value = values[0].decode("latin-1").strip(" \t")
+        if not value:
+            return None
+        scheme = _SCHEME.match(value)
+        if scheme is None:
+            raise BadRequest("malformed Authorization header")
+        if scheme.group().lower() != self.scheme.lower():
+            return None  # another scheme (e.g. Basic): not ours
+        credentials = _CREDENTIALS.fullmatch(value, scheme.end())
+        if credentials is None:
+            raise BadRequest(f"the {self.scheme} credentials are malformed")
+        return credentials.group(1)
+
+    def _from_cookies(self, values: list[bytes]) -> str | None:
+        # RFC 6265 §5.4 / §4.2.1 cookie pairs, in every Cookie header (HTTP/2 may split
+        # them); every pair of our name is read, not the first or last as parsers differ.
+        found = set()
+        for raw in values:
+            for pair in raw.decode("latin-1").split(";"):
+                name, eq, value = pair.partition("=")
+                if eq and name.strip(" \t") == self.cookie:
+                    value = value.strip(" \t")
+                    if len(value) >= 2 and value[0] == value[-1] == '"':
+                        value = value[1:-1]
+                    found.add(value)
+        if len(found) > 1:
+            raise BadRequest(f"several {self.cookie} cookies")
+        return _checked(found.pop()) if found else None
+
+    def _from_query(self, raw: bytes) -> str | None:
+        query = raw.decode("latin-1")
+        # "&" separates parameters (WHATWG URL); some parsers split on ";" too. Both
+        # readings must give the same values, or two parsers would read different tokens.
+        values = {v for k, v in parse_qsl(query, keep_blank_values=True) if k == self.query_param}
+        both = {v for k, v in parse_qsl(query.replace(";", "&"), keep_blank_values=True)
+                if k == self.query_param}
+        if len(values) > 1 or values != both:
+            raise BadRequest(f"several {self.query_param} parameters")
+        return _checked(values.pop()) if values else None
+
+
+def _checked(token: str) -> str | None:
+    """A cookie or query token: None when empty; refused outside the b64token set (quotes,
+    backslashes and the like are where parsers differ)."""
+    if not token:
         return None
+    if _B64TOKEN.fullmatch(token) is None:
+        raise BadRequest("malformed token")
+    return token
 
 
 async def authenticate(policy: Policy, source: TokenSource, scope: Scope,
@@ -221,7 +274,7 @@ class JWTAuthMiddleware:
         self.source = TokenSource(scheme, cookie, query_param)
         self.skip = set(skip_paths)
         self.optional = optional
-        self.required_scopes = required_scopes
+        self.required_scopes = None if required_scopes is None else check_scope_names(required_scopes)
         self.state_key = state_key
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -18,7 +18,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 
 from .asgi import Denial, TokenSource, authenticate
-from .policy import Policy, Verified, token_scopes
+from .policy import Policy, Verified, check_scope_names, token_scopes
 
 
 def _response(denial: Denial, realm: str) -> JSONResponse:
@@ -32,6 +32,8 @@ def require_token(
     from fastapi import HTTPException
 
     src = source or TokenSource()
+    if scopes is not None:
+        scopes = check_scope_names(scopes)
 
     async def dependency(request: Request) -> dict[str, Any]:
         result = await authenticate(policy, src, request.scope, scopes)

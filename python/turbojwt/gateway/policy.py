@@ -22,11 +22,23 @@ cache = 10000                     # verified-token cache size (0: off)
 "X-Auth-Subject" = "sub"
 "X-Auth-Roles" = "realm_access.roles"   # dotted paths; lists are joined with ","
 ```
+
+Claim headers are printable ASCII, encoded so that distinct claims never give the same
+value: a string that is printable ASCII without ``%``, ``,``, ``"`` or a space at either
+end goes out as it is (``alice@example.com``, ``Alice Smith``); otherwise those characters,
+controls (C0, DEL, C1) and every non-ASCII character are percent-encoded as their UTF-8
+bytes (RFC 3986 ``%XX``: ``Zoë`` is ``Zo%C3%AB``, ``a,b`` is ``a%2Cb``). A list is its
+members, each encoded that way, joined with ``,``: split on ``,`` and percent-decode each
+member (``urllib.parse.unquote``; a ``+`` is a plus) to get them back. Numbers and booleans
+are their JSON text (``42``, ``true``); objects and nested lists their compact JSON,
+encoded. The JSON type is not carried (``"42"`` and ``42`` are both ``42``), and an empty
+string or empty list is an empty value.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -117,12 +129,14 @@ class Verified:
 
 def token_scopes(claims: Mapping[str, Any]) -> set[str]:
     """The scopes a token grants: ``scope`` (space-separated string, RFC 8693/9068) and/or
-    ``scp`` (a list, or a string, as some providers write it)."""
+    ``scp`` (a list, or a string, as some providers write it). Only SP (U+0020) separates
+    scopes (RFC 6749 §3.3): ``str.split()`` would also split on tabs, NBSP, NEL and other
+    Unicode spaces, granting ``read`` to a token whose one scope is ``x<NBSP>read``."""
     out: set[str] = set()
     for name in ("scope", "scp"):
         value = claims.get(name)
         if isinstance(value, str):
-            out.update(value.split())
+            out.update(s for s in value.split(" ") if s)
         elif isinstance(value, list):
             out.update(v for v in value if isinstance(v, str))
     return out
@@ -144,20 +158,68 @@ def claim_at(claims: Mapping[str, Any], path: str) -> Any:
     return value
 
 
+# Printable ASCII that passes through a header as it is. Percent-encoded instead: "%" (the
+# escape), "," (the list separator), '"' (list parsers read quoted strings), a space at
+# either end (HTTP strips it), and everything outside printable ASCII as its UTF-8 bytes:
+# C0 controls, DEL, C1 controls, every non-ASCII character.
+_PLAIN = frozenset(map(chr, range(0x21, 0x7F))) - set('%,"')
+
+
+def encode_header_text(text: str) -> str:
+    """``text`` in the claim header encoding: unchanged when it is printable ASCII without
+    ``%``, ``,``, ``"`` or a space at either end; otherwise those characters and every other
+    one (controls, non-ASCII) become ``%XX`` escapes of their UTF-8 bytes (upper-case hex,
+    RFC 3986 percent-encoding). Percent-decoding (``urllib.parse.unquote``; ``+`` is a plus)
+    gives ``text`` back, so distinct values never share an encoding."""
+    last = len(text) - 1
+    if all(c in _PLAIN or (c == " " and 0 < i < last) for i, c in enumerate(text)):
+        return text
+    out = []
+    for i, c in enumerate(text):
+        if c in _PLAIN or (c == " " and 0 < i < last):
+            out.append(c)
+        else:
+            # surrogatepass: a lone surrogate (which JSON decoding refuses anyway) is still
+            # encoded rather than raising.
+            out.extend(f"%{b:02X}" for b in c.encode("utf-8", "surrogatepass"))
+    return "".join(out)
+
+
+def _scalar_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"))  # numbers, true/false, null, objects, lists
+
+
 def header_value(value: Any) -> str | None:
-    """A claim as an HTTP header value: strings as they are, lists joined with ",", other
-    JSON as compact JSON; None when absent. Control characters are refused (header injection)."""
+    """A claim as an HTTP header value, None when absent. A string is ``encode_header_text``
+    of it; a list is its members, each encoded, joined with ``,`` (so a ``,`` inside a member
+    is ``%2C`` and every ``,`` in the value separates members); numbers and booleans are
+    their JSON text (``42``, ``true``); objects and nested lists are their compact JSON,
+    encoded. The result is printable ASCII: no control character ever reaches a header."""
     if value is None:
         return None
     if isinstance(value, list):
-        text = ",".join(v if isinstance(v, str) else json.dumps(v, separators=(",", ":")) for v in value)
-    elif isinstance(value, str):
-        text = value
-    else:
-        text = json.dumps(value, separators=(",", ":"))
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in text):
-        return None
-    return text
+        return ",".join(encode_header_text(_scalar_text(v)) for v in value)
+    return encode_header_text(_scalar_text(value))
+
+
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 §5.1 field-name (token)
+# Framing and hop-by-hop fields (RFC 9110 §7.6.1, §8.6; RFC 9112 §6.1): not for claims.
+_RESERVED_HEADERS = {"content-length", "transfer-encoding", "connection", "keep-alive", "proxy-connection",
+                     "te", "trailer", "upgrade"}
+_SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")  # RFC 6749 §3.3 scope-token
+_REALM = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]*")  # fits in a quoted-string unescaped
+
+
+def check_scope_names(scopes: Iterable[str]) -> list[str]:
+    """``scopes`` as a list, each an RFC 6749 scope-token (printable ASCII without space,
+    ``"`` or ``\\``): they are written into ``WWW-Authenticate: ... scope="..."``."""
+    scopes = list(scopes)
+    bad = [s for s in scopes if not isinstance(s, str) or not _SCOPE_TOKEN.fullmatch(s)]
+    if bad:
+        raise PolicyError(f"scopes must be printable ASCII without spaces, quotes or backslashes: {bad!r}")
+    return scopes
 
 
 class Policy:
@@ -180,10 +242,22 @@ class Policy:
         names = [p.name for p in providers]
         if len(set(names)) != len(names):
             raise PolicyError("provider names must be distinct")
+        if not isinstance(realm, str) or not _REALM.fullmatch(realm):
+            raise PolicyError("realm must be printable ASCII without quotes or backslashes")
+        headers = dict(claim_to_headers or {})
+        seen: set[str] = set()
+        for name in headers:
+            if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
+                raise PolicyError(f"claim_to_headers: {name!r} is not a header name")
+            if name.lower() in _RESERVED_HEADERS:
+                raise PolicyError(f"claim_to_headers: {name!r} is not a header a claim can be sent in")
+            if name.lower() in seen:  # two claims in one header: which one a reader sees is anyone's guess
+                raise PolicyError(f"claim_to_headers: {name!r} is given twice (header names ignore case)")
+            seen.add(name.lower())
         self.providers = list(providers)
         self.mode = mode
-        self.required_scopes = list(required_scopes)
-        self.claim_to_headers = dict(claim_to_headers or {})
+        self.required_scopes = check_scope_names(required_scopes)
+        self.claim_to_headers = headers
         self.realm = realm
         self._by_issuer: dict[str, Provider] = {}
         for p in self.providers:
@@ -197,12 +271,15 @@ class Policy:
         if len(self.providers) == 1:
             return self.providers
         # Read the (unverified) issuer only to pick the provider; that provider then verifies
-        # everything, the issuer included.
+        # everything, the issuer included. Until then the payload is attacker input: only a
+        # string names a provider (a list, object, number or null is an invalid issuer, never
+        # a lookup that could raise).
         try:
             payload = decode_complete(token, options={"verify_signature": False})["payload"]
         except PyJWTError:
             return self.providers[:1]  # its verification words the error
-        provider = self._by_issuer.get(payload.get("iss")) if isinstance(payload, dict) else None
+        issuer = payload.get("iss") if isinstance(payload, dict) else None
+        provider = self._by_issuer.get(issuer) if isinstance(issuer, str) else None
         if provider is None:
             raise InvalidIssuerError("Invalid issuer")
         return [provider]

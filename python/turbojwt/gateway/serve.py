@@ -105,7 +105,8 @@ class ForwardAuthApp:
         assert isinstance(result, Verified)
         self.results["allowed"] += 1
         self.allowed_by[result.provider] += 1
-        headers = [(k.lower().encode("latin-1"), v.encode("latin-1", "replace"))
+        # Claim values are printable ASCII (policy.header_value percent-encodes the rest).
+        headers = [(k.lower().encode("ascii"), v.encode("ascii"))
                    for k, v in self.policy.headers_for(result.claims).items()]
         await send({"type": "http.response.start", "status": 200,
                     "headers": [(b"content-length", b"0"), *headers]})
