@@ -6,20 +6,21 @@
 //! workers do not contend on the allocator and a caller can stream chunk by chunk.
 
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use rayon::prelude::*;
 use rayon::{ThreadPool, ThreadPoolBuilder};
-use smallvec::SmallVec;
 
 use crate::cache::{Lookup, Repeats};
 use crate::error::{Detail, ErrorKind, JwtError};
-use crate::json::{claims as scan_claims, Audience, Claims, Field, Header, HeaderAlg, Time};
-use crate::jws::{self, HeaderBuf, Limits, PayloadBuf, SignatureBuf};
+use crate::json::{Audience, Claims, Field, Header, HeaderAlg, Time};
+use crate::jws::{Decoded, Limits};
 use crate::logs::{extract_jsonl, Extracted, JsonlFields};
 use crate::time;
-use crate::verify::{check_key, DecodePolicy, KeyCheck, KeyRef};
+use crate::verify::sequence::{self, Caller, Candidates, HeaderCache, LazyClaims, Stop};
+use crate::verify::{DecodePolicy, KeyRef};
 
 /// Tokens per work unit (and per result chunk). Small enough that work stealing evens out
 /// the threads' share of slow signatures (256 RS256 tokens are a few milliseconds: a batch
@@ -162,10 +163,6 @@ pub struct Chunk {
     payloads: Vec<u8>,
 }
 
-/// The last header segment that parsed and validated, and its parse: tokens from one issuer
-/// share it, and this skips decoding and parsing it again.
-type HeaderCache = Option<(Box<[u8]>, Header<'static>)>;
-
 /// One chunk being filled: what the call asks for, the chunk, and its header cache.
 struct ChunkRun<'l> {
     want_payload: bool,
@@ -242,9 +239,6 @@ fn key_not_found(kid: Option<&str>) -> JwtError {
         ),
     )
 }
-
-/// The key indices a token is tried against (usually one: no allocation per token).
-type Candidates = SmallVec<[usize; 4]>;
 
 fn candidates(set: &[(Option<String>, usize)], kid: Option<&str>) -> Candidates {
     let with = |want: Option<&str>| -> Candidates {
@@ -471,9 +465,9 @@ impl BatchVerifier {
         ))
     }
 
-    /// PyJWT's decode sequence for one token, noting the report fields into `chunk`. With
-    /// `kept`, the claims and their JSON are put there when only the claims checks are left
-    /// after the signature.
+    /// One token through the core's decode sequence, noting the report fields into the
+    /// chunk. With `kept`, the claims and their JSON are put there when only the claims
+    /// checks are left after the signature.
     fn verify_one(
         &self,
         token: Option<&[u8]>,
@@ -481,126 +475,36 @@ impl BatchVerifier {
         run: &mut ChunkRun<'_>,
         kept: Option<&mut Option<KeptClaims>>,
     ) -> Verdict {
-        let (want_payload, limits) = (run.want_payload, run.limits);
-        let (chunk, header_cache) = (&mut run.chunk, &mut run.header_cache);
         let Some(token) = token else {
             return Verdict::new(Outcome::Fallback(0));
         };
-        let fail = |e: JwtError| Verdict::new(Outcome::Invalid(e));
-        let seg = match jws::split(token, limits) {
-            Ok(s) => s,
-            Err(e) => return fail(e),
+        let mut bufs = Decoded::default();
+        let mut call = BatchCall {
+            verifier: self,
+            chunk: &mut run.chunk,
+            verdict: Verdict::new(Outcome::Valid),
+            kept,
         };
-        let mut payload = PayloadBuf::new();
-        let mut signature = SignatureBuf::new();
-        let same = matches!(&*header_cache, Some((raw, _)) if raw[..] == *seg.header);
-        if same {
-            // The same header segment as an earlier token of this chunk: it decoded, parsed
-            // and validated then, so only the payload and signature are left to decode.
-            let (_, h) = header_cache.as_ref().expect("checked above");
-            if let Err(e) = seg.decode_rest(h, &mut payload, &mut signature) {
-                return fail(e);
-            }
-        } else {
-            let mut header_json = HeaderBuf::new();
-            if let Err(e) = seg.decode_header(&mut header_json) {
-                return fail(e);
-            }
-            match jws::parse_header_and_rest(
-                &seg,
-                &header_json,
-                limits,
-                &mut payload,
-                &mut signature,
-            ) {
-                Ok(h) => *header_cache = Some((seg.header.into(), h.into_owned())),
-                Err(e) => return fail(e),
-            }
-        }
-        let (_, header) = header_cache.as_ref().expect("set above");
-        let mut v = Verdict::new(Outcome::Valid);
-        let kid = match &header.kid {
-            Field::Value(k) => Some(k.as_ref()),
-            _ => None,
-        };
-        v.kid = kid.map(|k| chunk.push_text(k));
-        // Read now for the report (and issuer selection); a JSON error still counts only
-        // after the signature check, as in PyJWT.
-        let claims = scan_claims(&payload, &self.policy.claims.require, limits.max_json_depth);
-        if let Ok(c) = &claims {
-            if let Field::Value(s) = &c.iss {
-                v.iss = Some(chunk.push_text(s));
-            }
-            if let Field::Value(s) = &c.sub {
-                v.sub = Some(chunk.push_text(s));
-            }
-            v.aud = match &c.aud {
-                Audience::Str(s) => Some(chunk.push_text(s)),
-                Audience::List(items) => Some(chunk.push_text(&items.join(","))),
-                _ => None,
-            };
-            v.exp = c.exp.and_then(Time::seconds);
-            v.iat = c.iat.and_then(Time::seconds);
-        }
-        if self.policy.verify_signature {
-            let keys = match self.select(kid, &header.alg, &claims) {
-                Ok(k) => k,
-                Err(e) => {
-                    v.outcome = Outcome::Invalid(e);
-                    return v;
-                }
-            };
-            let mut first: Option<Outcome> = None;
-            let mut verified = false;
-            for k in keys {
-                let key = &self.keys.keys[k];
-                let outcome = match check_key(header, key, &self.policy.algorithms) {
-                    KeyCheck::Use { alg, short_key } => match short_key {
-                        Some(msg) if self.policy.enforce_minimum_key_length => {
-                            Outcome::Invalid(JwtError::new(ErrorKind::InvalidKey, msg))
-                        }
-                        _ => match jws::verify_signature(
-                            &key.entry,
-                            alg,
-                            seg.signing_input,
-                            &signature,
-                        ) {
-                            Ok(()) => {
-                                v.short_key = short_key.is_some();
-                                verified = true;
-                                break;
-                            }
-                            Err(Some(e)) => Outcome::Invalid(e),
-                            Err(None) => Outcome::Fallback(k),
-                        },
-                    },
-                    KeyCheck::Fail(e) => Outcome::Invalid(e),
-                    KeyCheck::Fallback => Outcome::Fallback(k),
-                };
-                // With several candidates, "no key verified the signature" says more than
-                // another key's unsuitability: a signature failure wins over earlier errors.
-                let is_sig = matches!(&outcome, Outcome::Invalid(e) if e.kind == ErrorKind::InvalidSignature);
-                let first_is_sig = matches!(&first, Some(Outcome::Invalid(e)) if e.kind == ErrorKind::InvalidSignature);
-                if first.is_none() || (is_sig && !first_is_sig) {
-                    first = Some(outcome);
+        let result = sequence::verify(
+            token,
+            &self.policy,
+            run.limits,
+            at,
+            Some(&mut run.header_cache),
+            &mut bufs,
+            &mut call,
+        );
+        let mut v = call.verdict;
+        match result {
+            Ok(verified) => {
+                v.short_key = verified.short_key;
+                if run.want_payload {
+                    v.payload = Some(run.chunk.push_payload(&bufs.payload));
                 }
             }
-            if !verified {
-                v.outcome = first.expect("at least one candidate key");
-                return v;
-            }
-        }
-        let checked = claims.and_then(|c| {
-            let checked = self.policy.claims.validate(&c, at);
-            if let Some(kept) = kept {
-                *kept = Some((c.into_owned(), Box::from(&payload[..])));
-            }
-            checked
-        });
-        if let Err(e) = checked {
-            v.outcome = Outcome::Invalid(e);
-        } else if want_payload {
-            v.payload = Some(chunk.push_payload(&payload));
+            Err(Stop::Invalid(error)) => v.outcome = Outcome::Invalid(error),
+            Err(Stop::Fallback(k)) => v.outcome = Outcome::Fallback(k),
+            Err(Stop::Caller(never)) => match never {},
         }
         v
     }
@@ -668,6 +572,75 @@ impl BatchVerifier {
     }
 }
 
+/// The batch engine's side of the decode sequence: keys from its table, the report's
+/// fields noted as the token is read, the claims kept for the token's repeats.
+struct BatchCall<'v, 'c, 'k> {
+    verifier: &'v BatchVerifier,
+    chunk: &'c mut Chunk,
+    verdict: Verdict,
+    kept: Option<&'k mut Option<KeptClaims>>,
+}
+
+impl<'p> Caller<'p> for BatchCall<'_, '_, '_> {
+    type Error = Infallible;
+    type Claims = ();
+
+    fn parsed(&mut self, header: &Header<'_>, claims: &mut LazyClaims<'p, '_>) {
+        let (v, chunk) = (&mut self.verdict, &mut *self.chunk);
+        if let Field::Value(k) = &header.kid {
+            v.kid = Some(chunk.push_text(k));
+        }
+        // Read now for the report (and issuer selection); a JSON error still counts only
+        // after the signature check, as in PyJWT.
+        if let Ok(c) = claims.get() {
+            if let Field::Value(s) = &c.iss {
+                v.iss = Some(chunk.push_text(s));
+            }
+            if let Field::Value(s) = &c.sub {
+                v.sub = Some(chunk.push_text(s));
+            }
+            v.aud = match &c.aud {
+                Audience::Str(s) => Some(chunk.push_text(s)),
+                Audience::List(items) => Some(chunk.push_text(&items.join(","))),
+                _ => None,
+            };
+            v.exp = c.exp.and_then(Time::seconds);
+            v.iat = c.iat.and_then(Time::seconds);
+        }
+    }
+
+    fn keys(
+        &mut self,
+        header: &Header<'_>,
+        claims: &mut LazyClaims<'p, '_>,
+    ) -> Result<Candidates, Stop<Infallible>> {
+        let kid = match &header.kid {
+            Field::Value(k) => Some(k.as_ref()),
+            _ => None,
+        };
+        self.verifier
+            .select(kid, &header.alg, claims.get())
+            .map_err(Stop::Invalid)
+    }
+
+    fn key(&self, index: usize) -> &KeyRef {
+        &self.verifier.keys.keys[index]
+    }
+
+    fn short_key(&mut self, _message: String) -> Result<(), Stop<Infallible>> {
+        Ok(()) // (the verdict notes it when that key verifies: Verified::short_key)
+    }
+
+    fn claims(&mut self, claims: LazyClaims<'p, '_>) -> Result<((), Claims<'p>), Stop<Infallible>> {
+        let payload = claims.payload();
+        let c = claims.into_claims().map_err(Stop::Invalid)?;
+        if let Some(kept) = self.kept.take() {
+            *kept = Some((c.clone().into_owned(), Box::from(payload)));
+        }
+        Ok(((), c))
+    }
+}
+
 /// `work(chunk index, items)` over chunks of [`CHUNK`] items, on a pool of `threads`
 /// threads (inline for one thread or one chunk); results in order.
 fn in_chunks<T: Sync>(
@@ -718,6 +691,7 @@ mod tests {
     use super::*;
     use crate::alg::Algorithm;
     use crate::claims::ClaimsPolicy;
+    use crate::jws;
     use crate::keys::KeyEntry;
     use crate::AlgorithmSet;
 

@@ -2,7 +2,6 @@
 //! Each returns `NotImplemented` when the call needs the Python reference path (a key or
 //! argument the core does not take); that decision is always made before any side effect.
 
-use std::borrow::Cow;
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -13,9 +12,11 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyNotImplemented, PyString};
 use turbojwt_core::alg::Family;
-use turbojwt_core::json::{Header, Time};
-use turbojwt_core::jws::{self, HeaderBuf, Limits, PayloadBuf, SignatureBuf};
-use turbojwt_core::verify::{check_key, DecodePolicy, KeyCheck};
+use turbojwt_core::error::{Detail, Segment};
+use turbojwt_core::json::{Claims, Header, Time};
+use turbojwt_core::jws::{self, Decoded, Limits};
+use turbojwt_core::verify::sequence::{self, Caller, Candidates, HeaderCache, LazyClaims, Stop};
+use turbojwt_core::verify::DecodePolicy;
 use turbojwt_core::{Algorithm, ErrorKind, JwtError};
 
 use crate::errors::{exception, to_pyerr, warn_key_length};
@@ -69,16 +70,12 @@ fn token_bytes<'a>(py: Python<'_>, jwt: &'a Bound<'_, PyAny>) -> PyResult<Option
 
 thread_local! {
     /// This thread's last header segment that parsed and validated, and its parse.
-    static LAST_HEADER: RefCell<Option<(Box<[u8]>, Header<'static>)>> = const { RefCell::new(None) };
+    static LAST_HEADER: RefCell<HeaderCache> = const { RefCell::new(None) };
 }
 
 pub enum Outcome<'py> {
     Done(Bound<'py, PyAny>),
     Fallback,
-}
-
-fn key_error(py: Python<'_>, msg: &str) -> PyErr {
-    exception(py, ErrorKind::InvalidKey, msg)
 }
 
 /// The key(s) a decode verifies with.
@@ -90,7 +87,89 @@ pub enum Keys<'a> {
     Set(&'a KeyResolver),
 }
 
-/// Runs PyJWT's decode sequence natively.
+/// The binding's side of the core's decode sequence: keys from one key or a key set's
+/// resolver (which may call Python), PyJWT's key-length warning, the GIL released around a
+/// public-key signature check, and the claims built as Python objects.
+struct DecodeCall<'py, 'k> {
+    py: Python<'py>,
+    keys: Keys<'k>,
+    algorithms: &'k Option<turbojwt_core::AlgorithmSet>,
+    at: f64,
+    /// The key a key set's resolver gave for this token.
+    resolved: Option<KeyRef>,
+    /// The key-length warning given, for a cache hit to give it again.
+    short_key_warning: Option<Box<str>>,
+}
+
+impl<'p, 'py> Caller<'p> for DecodeCall<'py, '_> {
+    type Error = PyErr;
+    type Claims = Bound<'py, PyDict>;
+
+    fn keys(
+        &mut self,
+        header: &Header<'_>,
+        _claims: &mut LazyClaims<'p, '_>,
+    ) -> Result<Candidates, Stop<PyErr>> {
+        match self.keys {
+            Keys::One(Some(_)) => Ok(Candidates::from_slice(&[0])),
+            // A key only the reference path takes (or a header the resolver cannot read).
+            Keys::One(None) => Err(Stop::Fallback(0)),
+            Keys::Set(resolver) => {
+                match resolver.key_for(self.py, header, self.algorithms, self.at) {
+                    Ok(Some(k)) => {
+                        self.resolved = Some(k);
+                        Ok(Candidates::from_slice(&[0]))
+                    }
+                    Ok(None) => Err(Stop::Fallback(0)),
+                    Err(e) => Err(Stop::Caller(e)),
+                }
+            }
+        }
+    }
+
+    fn key(&self, _index: usize) -> &KeyRef {
+        match self.keys {
+            Keys::One(Some(k)) => k,
+            _ => self.resolved.as_ref().expect("resolved by keys()"),
+        }
+    }
+
+    fn short_key(&mut self, message: String) -> Result<(), Stop<PyErr>> {
+        warn_key_length(self.py, &message).map_err(Stop::Caller)?;
+        self.short_key_warning = Some(message.into_boxed_str());
+        Ok(())
+    }
+
+    fn check_signature(
+        &self,
+        key: &KeyRef,
+        alg: Algorithm,
+        signing_input: &[u8],
+        signature: &[u8],
+    ) -> Result<(), Option<JwtError>> {
+        if alg.family() == Family::Hmac {
+            jws::verify_signature(&key.entry, alg, signing_input, signature)
+        } else {
+            // Public-key verification takes tens of microseconds: let other threads run.
+            self.py
+                .detach(|| jws::verify_signature(&key.entry, alg, signing_input, signature))
+        }
+    }
+
+    fn claims(
+        &mut self,
+        claims: LazyClaims<'p, '_>,
+    ) -> Result<(Bound<'py, PyDict>, Claims<'p>), Stop<PyErr>> {
+        let (require, max_depth) = claims.require();
+        match payload_to_py(self.py, claims.payload(), require, max_depth) {
+            Ok(built) => Ok(built),
+            Err(PyErrOr::Core(e)) => Err(Stop::Invalid(e)),
+            Err(PyErrOr::Py(e)) => Err(Stop::Caller(e)),
+        }
+    }
+}
+
+/// Runs the core's decode sequence (see [`DecodeCall`]) and builds decode's result.
 #[allow(clippy::too_many_arguments)]
 pub fn run<'py>(
     py: Python<'py>,
@@ -102,127 +181,68 @@ pub fn run<'py>(
     at: f64,
     times: Option<&mut TokenTimes>,
 ) -> PyResult<Outcome<'py>> {
-    let err = |e: JwtError, data: Option<&[u8]>| to_pyerr(py, &e, data);
-    let seg = jws::split(token, limits).map_err(|e| err(e, None))?;
-    let mut header_json = HeaderBuf::new();
-    let mut payload_bytes = PayloadBuf::new();
-    let mut signature = SignatureBuf::new();
-    // The key for this header and the algorithm checks; None: the Python path decides.
-    let check = |h: &Header<'_>| -> PyResult<Option<(Cow<'_, KeyRef>, KeyCheck)>> {
-        if !policy.verify_signature {
-            return Ok(None);
-        }
-        let key = match keys {
-            Keys::One(Some(k)) => Cow::Borrowed(k),
-            Keys::One(None) => return Ok(None),
-            Keys::Set(resolver) => match resolver.key_for(py, h, &policy.algorithms, at)? {
-                Some(k) => Cow::Owned(k),
-                None => return Ok(None),
-            },
-        };
-        let verdict = check_key(h, &key, &policy.algorithms);
-        Ok(Some((key, verdict)))
+    let mut bufs = Decoded::default();
+    let mut call = DecodeCall {
+        py,
+        keys,
+        algorithms: &policy.algorithms,
+        at,
+        resolved: None,
+        short_key_warning: None,
     };
-    // The header is what the issuer's tokens share: reuse this thread's last parse of the
-    // same bytes (decode_complete parses it again to return it).
-    let cached = if complete {
-        None
+    let (bufs_ref, call_ref) = (&mut bufs, &mut call);
+    let result = if complete {
+        // (decode_complete returns the header: parsed here, from its own JSON)
+        sequence::verify(token, policy, limits, at, None, bufs_ref, call_ref)
     } else {
-        LAST_HEADER.with(|cell| {
-            let cell = cell.try_borrow().ok()?;
-            let (raw, h) = cell.as_ref()?;
-            (raw[..] == *seg.header).then(|| {
-                seg.decode_rest(h, &mut payload_bytes, &mut signature)
-                    .map(|()| check(h))
-            })
+        // This thread's last header parse, unless a decode further up the stack (a key
+        // resolver or a warning filter calling back into decode) is using it.
+        LAST_HEADER.with(move |cell| match cell.try_borrow_mut() {
+            Ok(mut cache) => sequence::verify(
+                token,
+                policy,
+                limits,
+                at,
+                Some(&mut cache),
+                bufs_ref,
+                call_ref,
+            ),
+            Err(_) => sequence::verify(token, policy, limits, at, None, bufs_ref, call_ref),
         })
     };
-    let key_check = match cached {
-        Some(result) => result.map_err(|e| err(e, None))??,
-        None => {
-            seg.decode_header(&mut header_json)
-                .map_err(|e| err(e, None))?;
-            let header = jws::parse_header_and_rest(
-                &seg,
-                &header_json,
-                limits,
-                &mut payload_bytes,
-                &mut signature,
-            )
-            .map_err(|e| err(e, Some(&header_json)))?;
-            let key_check = check(&header)?;
-            if !complete {
-                LAST_HEADER.with(|cell| {
-                    if let Ok(mut cell) = cell.try_borrow_mut() {
-                        *cell = Some((seg.header.into(), header.into_owned()));
-                    }
-                });
-            }
-            key_check
+    let verified = match result {
+        Ok(v) => v,
+        Err(Stop::Invalid(e)) => {
+            let json = match e.detail {
+                Detail::BadJson {
+                    segment: Segment::Header,
+                } => Some(&bufs.header_json[..]),
+                Detail::BadJson {
+                    segment: Segment::Payload,
+                } => Some(&bufs.payload[..]),
+                _ => None,
+            };
+            return Err(to_pyerr(py, &e, json));
         }
+        Err(Stop::Fallback(_)) => return Ok(Outcome::Fallback),
+        Err(Stop::Caller(e)) => return Err(e),
     };
-    // The key-length warning given, for a cache hit to give it again.
-    let mut short_key_warning = None;
-    if policy.verify_signature {
-        let Some((key, key_check)) = key_check else {
-            return Ok(Outcome::Fallback);
-        };
-        let alg = match key_check {
-            KeyCheck::Use { alg, short_key } => {
-                if let Some(msg) = short_key {
-                    if policy.enforce_minimum_key_length {
-                        return Err(key_error(py, &msg));
-                    }
-                    warn_key_length(py, &msg)?;
-                    short_key_warning = Some(msg.into_boxed_str());
-                }
-                alg
-            }
-            KeyCheck::Fail(e) => return Err(err(e, None)),
-            KeyCheck::Fallback => return Ok(Outcome::Fallback),
-        };
-        let verdict = if alg.family() == Family::Hmac {
-            jws::verify_signature(&key.entry, alg, seg.signing_input, &signature)
-        } else {
-            // Public-key verification takes tens of microseconds: let other threads run.
-            py.detach(|| jws::verify_signature(&key.entry, alg, seg.signing_input, &signature))
-        };
-        match verdict {
-            Ok(()) => {}
-            Err(Some(e)) => return Err(err(e, None)),
-            Err(None) => return Ok(Outcome::Fallback),
-        }
-    }
-    let (payload, claims) = match payload_to_py(
-        py,
-        &payload_bytes,
-        &policy.claims.require,
-        limits.max_json_depth,
-    ) {
-        Ok(built) => built,
-        Err(PyErrOr::Core(e)) => return Err(err(e, Some(&payload_bytes))),
-        Err(PyErrOr::Py(e)) => return Err(e),
-    };
-    policy
-        .claims
-        .validate(&claims, at)
-        .map_err(|e| err(e, None))?;
     if let Some(t) = times {
         *t = TokenTimes {
-            exp: claims.exp.and_then(Time::seconds),
-            nbf: claims.nbf.and_then(Time::seconds),
-            iat: claims.iat.and_then(Time::seconds),
-            short_key_warning,
+            exp: verified.claims.exp.and_then(Time::seconds),
+            nbf: verified.claims.nbf.and_then(Time::seconds),
+            iat: verified.claims.iat.and_then(Time::seconds),
+            short_key_warning: call.short_key_warning.take(),
         };
     }
-    let payload = payload.into_any();
+    let payload = verified.out.into_any();
     if !complete {
         return Ok(Outcome::Done(payload));
     }
     let out = PyDict::new(py);
     out.set_item("payload", payload)?;
-    out.set_item("header", json_to_py(py, &header_json)?)?;
-    out.set_item("signature", PyBytes::new(py, &signature))?;
+    out.set_item("header", json_to_py(py, &bufs.header_json)?)?;
+    out.set_item("signature", PyBytes::new(py, &bufs.signature))?;
     Ok(Outcome::Done(out.into_any()))
 }
 

@@ -1,7 +1,13 @@
-//! What one decode checks (the policy) and PyJWT's algorithm and key checks for a parsed
-//! header; shared by the binding's `decode` and the batch engine, so both give one verdict.
+//! Verifying one token: what a decode checks (the policy), PyJWT's algorithm and key checks
+//! for a parsed header, and PyJWT's whole decode sequence ([`sequence::verify`]), written
+//! once for every front end (the binding's `decode` and `Verifier`, the batch engine, the
+//! stage timer), so that all give one verdict.
 
 use std::sync::Arc;
+
+pub mod sequence;
+
+pub use sequence::{verify, Caller, Candidates, HeaderCache, LazyClaims, OneKey, Stop, Verified};
 
 use crate::alg::Family;
 use crate::claims::ClaimsPolicy;
