@@ -4,6 +4,7 @@ whose hot path (base64url, signatures, JSON, claim checks, key parsing) runs in 
 from .api_jwk import PyJWK, PyJWKSet
 from .api_jws import PyJWS, get_algorithm_by_name, get_unverified_header, register_algorithm, unregister_algorithm
 from .api_jwt import PyJWT, decode, decode_complete, encode
+from . import _reference  # noqa: F401,I001 (registers the reference path with the native core)
 from .batch import BatchError, BatchResult, TokenResult, verify_batch
 from .exceptions import (
     DecodeError,

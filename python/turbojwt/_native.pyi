@@ -33,7 +33,7 @@ def decode_complete(
     **kwargs: Any,
 ) -> dict[str, Any]: ...
 
-# Returns the result, or NotImplemented when the Python reference path must handle the call.
+# Decodes natively, or hands the call over to turbojwt._reference.decode (with jwt=instance).
 def decode_fast(
     jwt: Any,
     key: Any,
@@ -45,7 +45,9 @@ def decode_fast(
     leeway: Any,
     base_options: dict[str, Any] | None,
     complete: bool,
+    instance: Any = None,
 ) -> Any: ...
+def set_reference(decode: Callable[..., Any]) -> None: ...
 def encode_fast(
     payload: Any,
     key: Any,
@@ -74,7 +76,6 @@ class Verifier:
         subject: Any,
         leeway: Any,
         options: dict[str, Any] | None,
-        fallback: Callable[[Any, bool], Any],
         cache_size: int = 0,
         cache_ttl: float = 600.0,
         cache_max_token: int = 8192,
@@ -120,8 +121,6 @@ class BatchVerifier:
 
 class BatchPart:
     def __len__(self) -> int: ...
-    def fallbacks(self) -> list[tuple[int, int]]: ...
-    def resolve(self, index: int, error: tuple[str, str] | None, claims: Any) -> None: ...
     def short_key_used(self) -> bool: ...
     def valid(self) -> list[bool]: ...
     def errors(self) -> list[tuple[str, str] | None]: ...

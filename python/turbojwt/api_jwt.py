@@ -1,8 +1,9 @@
 """JWT (RFC 7519) encode/decode with PyJWT 2.x's API: ``PyJWT`` and the module functions.
 
-``decode``/``decode_complete``/``encode`` go to the native core first; it answers
-``NotImplemented`` (before any side effect) for calls it leaves to the reference
-implementation below, which follows PyJWT step by step.
+``decode``/``decode_complete`` go to the native core, which hands what it leaves to PyJWT's
+sequence over to ``turbojwt._reference`` (the reference implementation below, which follows
+PyJWT step by step); ``encode`` goes to the native core first, which answers
+``NotImplemented`` (before any side effect) for calls it leaves to the reference encoder.
 """
 
 from __future__ import annotations
@@ -165,9 +166,10 @@ class PyJWT:
     ) -> dict[str, Any]:
         """Like ``decode`` but returns ``{"header", "payload", "signature"}``."""
         if not kwargs and verify is None and detached_payload is None and self._native_ready():
-            result = _decode_fast(jwt, key, algorithms, options, audience, issuer, subject, leeway, self._native_base(), True)
-            if result is not NotImplemented:
-                return cast(dict[str, Any], result)
+            # Natively, or handed over to this object's reference path by the core.
+            return cast(dict[str, Any], _decode_fast(
+                jwt, key, algorithms, options, audience, issuer, subject, leeway, self._native_base(), True, self
+            ))
         if kwargs:
             warn_unsupported_kwargs("decode_complete", kwargs)
         return self._decode_complete_reference(
@@ -229,9 +231,9 @@ class PyJWT:
     ) -> dict[str, Any]:
         """Verify the ``jwt`` token signature and return the token claims (as PyJWT)."""
         if not kwargs and verify is None and detached_payload is None and self._native_ready():
-            result = _decode_fast(jwt, key, algorithms, options, audience, issuer, subject, leeway, self._native_base(), False)
-            if result is not NotImplemented:
-                return cast(dict[str, Any], result)
+            return cast(dict[str, Any], _decode_fast(
+                jwt, key, algorithms, options, audience, issuer, subject, leeway, self._native_base(), False, self
+            ))
         if kwargs:
             warn_unsupported_kwargs("decode", kwargs)
         decoded = self._decode_complete_reference(
@@ -368,7 +370,7 @@ class PyJWT:
 _DEFAULT_OPTIONS = PyJWT._get_default_options()
 
 # The time the reference path judges time claims as of, when a batch asks for a request's
-# time rather than now (None: now).
+# time rather than now (None: now); set only by turbojwt._reference.
 _JUDGED_AT: ContextVar[float | None] = ContextVar("turbojwt_judged_at", default=None)
 
 _jwt_global_obj = PyJWT()
@@ -385,29 +387,6 @@ def encode(
 ) -> str:
     """Encode ``payload`` as a JWT (PyJWT's ``jwt.encode``)."""
     return _jwt_global_obj.encode(payload, key, algorithm, headers, json_encoder, sort_headers)
-
-
-def _global_decode_reference(
-    jwt: Any,
-    key: Any,
-    algorithms: Any,
-    options: Any,
-    verify: Any,
-    detached_payload: Any,
-    audience: Any,
-    subject: Any,
-    issuer: Any,
-    leeway: Any,
-    kwargs: dict[str, Any] | None,
-    complete: bool,
-) -> Any:
-    """What the native ``decode``/``decode_complete`` hand over: the global PyJWT object's
-    reference path (kwargs warnings, detached payloads, registered algorithms, ...)."""
-    method = _jwt_global_obj.decode_complete if complete else _jwt_global_obj.decode
-    return method(
-        jwt, key, algorithms, options, verify, detached_payload,
-        audience=audience, subject=subject, issuer=issuer, leeway=leeway, **(kwargs or {}),
-    )
 
 
 # PyJWT's module-level decode functions, implemented natively (no Python frame on the

@@ -8,7 +8,6 @@ time (e.g. the request time in a log), with the verdict ``decode`` would give it
 
 from __future__ import annotations
 
-import io
 import itertools
 import math
 import os
@@ -21,10 +20,9 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from . import _native
+from . import _native, _reference
 from ._time import timestamp
 from .api_jwk import PyJWK, PyJWKSet, _verify_refusal
-from .api_jwt import _JUDGED_AT, _jwt_global_obj
 from .exceptions import PyJWKSetError, PyJWTError
 from .jwks import JWKSClient
 from .keyset import KeySet
@@ -312,41 +310,23 @@ class BatchEngine:
     def _verify_list(self, tokens: Sequence[Any], times: Any, claims: bool, threads: int) -> Any:
         if self.native is None:
             return _ReferencePart(self, _Source(tokens), len(tokens), times, claims)
-        part = self.native.verify(tokens, times, claims, threads)
-        return self._finish(part, _Source(tokens), times, claims)
+        return self._finish(self.native.verify(tokens, times, claims, threads))
 
     def _verify_arrow(self, arrays: list[tuple[Any, ...]], source: _Source, times: Any, claims: bool, threads: int) -> Any:
         count = sum(a[4] for a in arrays)
         if self.native is None:
             return _ReferencePart(self, source, count, times, claims)
-        part = self.native.verify_arrow(arrays, times, claims, threads)
-        return self._finish(part, source, times, claims)
+        return self._finish(self.native.verify_arrow(arrays, times, claims, threads))
 
     def verify_jsonl_block(
         self, block: bytes | memoryview, token_field: str, time_field: str | None, at: float | None, threads: int
     ) -> Any:
         """Verdicts for the tokens of a block of whole JSON lines (the native parser reads the
         lines; a line with no usable token gets the error ``malformed`` and the reason)."""
-        from .logs import read_jsonl  # (logs imports this module)
-
         time_path = time_field.split(".") if time_field else None
-        part = self.native.verify_jsonl(block, token_field.split("."), time_path, at, threads)
-        fallbacks = part.fallbacks()
-        if fallbacks:
-            lines = bytes(block).split(b"\n")
-            now = time.time()
-            for index, key_index in fallbacks:
-                record = next(read_jsonl(io.BytesIO(lines[index]), 1, token_field, time_field))
-                when = at if at is not None else (record.times[0] if record.times and record.times[0] is not None else now)
-                error, _ = self.reference_verdict(record.tokens[0], self.table.keys[key_index], when)
-                part.resolve(index, error, None)
-        return part
+        return self.native.verify_jsonl(block, token_field.split("."), time_path, at, threads)
 
-    def _finish(self, part: Any, source: _Source, times: Any, claims: bool) -> Any:
-        for index, key_index in part.fallbacks():
-            at = times if isinstance(times, float) else times[index]
-            error, payload = self.reference_verdict(source.token(index), self.table.keys[key_index], at)
-            part.resolve(index, error, payload if claims else None)
+    def _finish(self, part: Any) -> Any:
         if part.short_key_used():
             warnings.warn(
                 "A key used in this batch is shorter than RFC 7518 recommends for its algorithm "
@@ -357,19 +337,16 @@ class BatchEngine:
         return part
 
     def reference_verdict(self, token: Any, key: Any, at: float) -> tuple[BatchError | None, Any]:
-        """The Python reference path's verdict for one token, judged as of ``at``."""
-        reset = _JUDGED_AT.set(at)
+        """The reference path's verdict for one token, judged as of ``at``."""
+        args = self.decode_args
         try:
-            payload = _jwt_global_obj._decode_complete_reference(
-                token, key, self.decode_args["algorithms"], self.decode_args["options"], None, None,
-                self.decode_args["audience"], self.decode_args["issuer"], self.decode_args["subject"],
-                self.decode_args["leeway"],
-            )["payload"]
+            payload = _reference.decode(
+                token, key, args["algorithms"], args["options"], args["audience"], args["issuer"],
+                args["subject"], args["leeway"], False, at,
+            )
             return None, payload
         except Exception as e:  # noqa: BLE001 - the verdict is the exception decode raises
             return BatchError(type(e).__name__, str(e)), None
-        finally:
-            _JUDGED_AT.reset(reset)
 
 
 class _ReferencePart:

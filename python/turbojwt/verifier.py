@@ -10,7 +10,6 @@ from typing import Any
 from . import _native
 from .api_jwk import PyJWK
 from .api_jws import _PUBLIC_KEY_ALGORITHMS, _unwrap_certificate_or_der, get_algorithm_by_name
-from .api_jwt import decode, decode_complete
 from .batch import BatchEngine, BatchResult, check_policy_arguments
 from .exceptions import InvalidKeyError, PyJWKClientConnectionError
 from .jwks import JWKSClient, KeyFetchNeeded
@@ -61,17 +60,9 @@ class Verifier:
         if (options or {}).get("verify_signature", True) and resolver is None and not isinstance(key, PyJWK):
             _check_key(key, algorithms)
 
-        def fallback(token: Any, complete: bool) -> Any:
-            fn = decode_complete if complete else decode
-            token_key = key.get_signing_key_from_jwt(token) if isinstance(key, JWKSClient) else key
-            return fn(
-                token, token_key, algorithms=algorithms, options=options, audience=audience,
-                issuer=issuer, subject=subject, leeway=leeway,
-            )
-
         cache_size = _check_cache_arguments(cache, cache_ttl, cache_max_token_bytes, cache_negative_ttl)
         self._native = _native.Verifier(
-            key, algorithms, audience, issuer, subject, leeway, options, fallback,
+            key, algorithms, audience, issuer, subject, leeway, options,
             cache_size, float(cache_ttl), cache_max_token_bytes, float(cache_negative_ttl), resolver,
             key._generation if isinstance(key, JWKSClient) else None,
         )

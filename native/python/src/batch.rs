@@ -20,6 +20,7 @@ use crate::keys::resolve_for_verify;
 use crate::limits::limits;
 use crate::policy;
 use crate::pyjson::{claims_dict, ClaimsTemplate, PyErrOr};
+use crate::reference::{self, DecodeArgs};
 
 /// A key set entry as Python passes it: `(kid or None, key index)`.
 type SetEntries = Vec<(Option<String>, usize)>;
@@ -35,14 +36,14 @@ type ArrowArray = (
     bool,
 );
 
-/// The reference path's verdict for one token: the error `(class name, message)` or None,
-/// and the claims.
-type Override = (Option<(String, String)>, Option<Py<PyAny>>);
-
 /// One policy and key table compiled for batches.
 #[pyclass(module = "turbojwt._native", frozen)]
 pub struct BatchVerifier {
     inner: batch::BatchVerifier,
+    /// The keys as Python passed them, and the policy's arguments: the reference path
+    /// judges the tokens the core hands over (`Outcome::Fallback`) with them.
+    keys: Vec<Py<PyAny>>,
+    args: DecodeArgs,
 }
 
 #[pymethods]
@@ -121,6 +122,17 @@ impl BatchVerifier {
                 },
                 policy,
             ),
+            keys: keys.iter().map(|k| k.clone().unbind()).collect(),
+            args: DecodeArgs::new(
+                py,
+                &py.None().into_bound(py),
+                Some(algorithms),
+                options,
+                audience,
+                issuer,
+                subject,
+                leeway,
+            ),
         })
     }
 
@@ -146,7 +158,15 @@ impl BatchVerifier {
             return Err(PyTypeError::new_err("tokens must be a list or tuple"));
         };
         let slices: Vec<Option<&[u8]>> = snapshot.as_slice().iter().map(token_bytes).collect();
-        self.run(py, &slices, at, claims, threads)
+        let mut part = self.run(py, &slices, at, claims, threads)?;
+        self.hand_over(
+            py,
+            &mut part,
+            |i| snapshot.as_slice()[i].clone(),
+            at,
+            claims,
+        )?;
+        Ok(part)
     }
 
     /// Verifies Arrow string or binary arrays read in place: `arrays` is a list of
@@ -187,7 +207,13 @@ impl BatchVerifier {
                 slices.push(valid.then(|| &data[start as usize..end as usize]));
             }
         }
-        self.run(py, &slices, at, claims, threads)
+        let mut part = self.run(py, &slices, at, claims, threads)?;
+        let token = |i: usize| match slices[i] {
+            Some(b) => PyBytes::new(py, b).into_any(),
+            None => py.None().into_bound(py),
+        };
+        self.hand_over(py, &mut part, token, at, claims)?;
+        Ok(part)
     }
 
     /// Verifies the token of every JSON line in `block` (whole lines; bytes or a contiguous
@@ -227,13 +253,28 @@ impl BatchVerifier {
                 logs::Extracted::Problem(_) => None,
             }
         });
-        Ok(BatchPart {
+        let mut part = BatchPart {
             len: lines.len(),
             chunks,
             messages,
             overrides: HashMap::new(),
             claims: None,
-        })
+        };
+        // (a handed-over token is one the core read from its line: read it again)
+        let fallbacks: Vec<(usize, usize)> = part.fallbacks().collect();
+        for (i, k) in fallbacks {
+            if let logs::Extracted::Token { token, at: line_at } =
+                logs::extract_jsonl(lines[i], &fields)
+            {
+                let when = at.or(line_at).unwrap_or(now);
+                let token = PyString::new(py, &token).into_any();
+                let (error, _) =
+                    self.args
+                        .verdict(py, &token, self.keys[k].bind(py), when, false)?;
+                part.overrides.insert(i, (error, None));
+            }
+        }
+        Ok(part)
     }
 }
 
@@ -290,6 +331,40 @@ fn bytes_of<T: pyo3::buffer::Element>(buf: &PyBuffer<T>) -> &[u8] {
 }
 
 impl BatchVerifier {
+    /// The reference path's verdicts for the tokens the core handed over, each as of its
+    /// own time (`token(i)`: token i as a Python object).
+    fn hand_over<'py>(
+        &self,
+        py: Python<'py>,
+        part: &mut BatchPart,
+        token: impl Fn(usize) -> Bound<'py, PyAny>,
+        at: &Bound<'py, PyAny>,
+        claims: bool,
+    ) -> PyResult<()> {
+        let fallbacks: Vec<(usize, usize)> = part.fallbacks().collect();
+        if fallbacks.is_empty() {
+            return Ok(());
+        }
+        let times_buf;
+        let times = if let Ok(t) = at.extract::<f64>() {
+            At::One(t)
+        } else {
+            times_buf = PyBuffer::<f64>::get(at)?;
+            At::Each(times_of(&times_buf)?)
+        };
+        for (i, k) in fallbacks {
+            let when = match times {
+                At::One(t) => t,
+                At::Each(ts) => ts[i],
+            };
+            let verdict = self
+                .args
+                .verdict(py, &token(i), self.keys[k].bind(py), when, claims)?;
+            part.overrides.insert(i, verdict);
+        }
+        Ok(())
+    }
+
     fn run(
         &self,
         py: Python<'_>,
@@ -495,7 +570,7 @@ pub struct BatchPart {
     /// Error messages re-derived with Python (JSON errors), by token index.
     messages: HashMap<usize, String>,
     /// Verdicts the Python reference path gave (fallbacks): error or None, and claims.
-    overrides: HashMap<usize, Override>,
+    overrides: HashMap<usize, reference::Verdict>,
     claims: Option<Vec<Option<Py<PyAny>>>>,
 }
 
@@ -517,6 +592,11 @@ fn opt_f64(py: Python<'_>, v: Option<f64>) -> Bound<'_, PyAny> {
 }
 
 impl BatchPart {
+    /// `(index, key index)` of the tokens the core handed over to the reference path.
+    fn fallbacks(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        self.chunks.iter().flat_map(|c| c.fallbacks.iter().copied())
+    }
+
     fn with_chunk(&self) -> impl Iterator<Item = (usize, &Chunk, &Verdict)> {
         self.chunks.iter().enumerate().flat_map(|(c, chunk)| {
             chunk
@@ -584,29 +664,6 @@ fn json_messages<'t>(
 impl BatchPart {
     fn __len__(&self) -> usize {
         self.len
-    }
-
-    /// `(index, key index)` of the tokens only the Python reference path can judge.
-    fn fallbacks(&self) -> Vec<(usize, usize)> {
-        self.chunks
-            .iter()
-            .flat_map(|c| c.fallbacks.iter().copied())
-            .collect()
-    }
-
-    /// Records the reference path's verdict for token `index`.
-    #[pyo3(signature = (index, error, claims))]
-    fn resolve(
-        &mut self,
-        index: usize,
-        error: Option<(String, String)>,
-        claims: Option<Py<PyAny>>,
-    ) -> PyResult<()> {
-        if index >= self.len {
-            return Err(PyValueError::new_err("index out of range"));
-        }
-        self.overrides.insert(index, (error, claims));
-        Ok(())
     }
 
     /// Whether any token was verified with a key shorter than PyJWT recommends.

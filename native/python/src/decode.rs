@@ -9,8 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use jiter::{FloatMode, PartialMode, PythonParse, StringCacheMode};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBytes, PyDict, PyNotImplemented, PyString};
+use pyo3::types::{PyBytes, PyDict, PyString};
 use turbojwt_core::alg::Family;
 use turbojwt_core::error::{Detail, Segment};
 use turbojwt_core::json::{Claims, Header, Time};
@@ -25,6 +24,7 @@ use crate::keyset::{KeyGeneration, KeyResolver};
 use crate::limits::limits;
 use crate::policy::{self, build_remembered};
 use crate::pyjson::{payload_to_py, PyErrOr};
+use crate::reference::{self, DecodeArgs};
 use crate::token_cache::{Lookup, TokenCache, TokenTimes};
 
 const PARSER: PythonParse = PythonParse {
@@ -278,8 +278,6 @@ pub fn set_global_registry_modified() {
     GLOBAL_REGISTRY_DEFAULT.store(false, Ordering::Relaxed);
 }
 
-static GLOBAL_FALLBACK: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-
 /// `turbojwt.decode` / `turbojwt.decode_complete`, PyJWT's signature, entirely native on
 /// the common path (no Python frame in between); anything else goes to the reference path.
 #[allow(clippy::too_many_arguments)]
@@ -299,58 +297,45 @@ pub fn global_decode(
     complete: bool,
 ) -> PyResult<Py<PyAny>> {
     let key = key.or_else(|| PyString::new(py, "").into_any());
+    let leeway = leeway.or_else(|| 0i32.into_pyobject(py).unwrap().into_any());
     let simple = kwargs.is_none_or(|k| k.is_empty())
         && verify.is_none()
         && detached_payload.is_none()
         && GLOBAL_REGISTRY_DEFAULT.load(Ordering::Relaxed);
     if simple {
-        let lee = match &leeway {
-            Arg::Missing => None,
-            Arg::Given(v) => Some(v),
-        };
-        let r = decode_fast(
-            py, jwt, &key, algorithms, options, audience, issuer, subject, lee, None, complete,
-        )?;
-        if !r.is(PyNotImplemented::get(py).as_any()) {
-            return Ok(r);
-        }
-    }
-    let leeway = leeway.or_else(|| 0i32.into_pyobject(py).unwrap().into_any());
-    let fallback = GLOBAL_FALLBACK
-        .get_or_try_init(py, || {
-            pyo3::types::PyModule::import(py, "turbojwt.api_jwt")?
-                .getattr("_global_decode_reference")
-                .map(Bound::unbind)
-        })?
-        .bind(py);
-    let none = py.None();
-    let none = none.bind(py);
-    fallback
-        .call1((
+        return decode_fast(
+            py,
             jwt,
-            key,
-            algorithms.unwrap_or(none),
-            options.unwrap_or(none),
-            verify.unwrap_or(none),
-            detached_payload.unwrap_or(none),
-            audience.unwrap_or(none),
-            subject.unwrap_or(none),
-            issuer.unwrap_or(none),
-            leeway,
-            kwargs.map(|k| k.as_any()).unwrap_or(none),
+            &key,
+            algorithms,
+            options,
+            audience,
+            issuer,
+            subject,
+            Some(&leeway),
+            None,
             complete,
-        ))
-        .map(Bound::unbind)
+            None,
+        );
+    }
+    let hand_over_kwargs = PyDict::new(py);
+    hand_over_kwargs.set_item("verify", verify)?;
+    hand_over_kwargs.set_item("detached_payload", detached_payload)?;
+    hand_over_kwargs.set_item("kwargs", kwargs)?;
+    reference::hand_over(
+        py,
+        (
+            jwt, key, algorithms, options, audience, issuer, subject, leeway, complete,
+        ),
+        Some(&hand_over_kwargs),
+    )
+    .map(Bound::unbind)
 }
 
-fn not_implemented(py: Python<'_>) -> Py<PyAny> {
-    py.NotImplemented()
-}
-
-/// `decode` / `decode_complete` of `turbojwt` (and of `PyJWT` instances): the native path,
-/// or NotImplemented for the Python one.
+/// `decode` / `decode_complete` of `turbojwt` and of `PyJWT` instances (`instance`; None:
+/// the global one): natively, or handed over to the reference path.
 #[pyfunction]
-#[pyo3(signature = (jwt, key, algorithms, options, audience, issuer, subject, leeway, base_options, complete))]
+#[pyo3(signature = (jwt, key, algorithms, options, audience, issuer, subject, leeway, base_options, complete, instance=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn decode_fast(
     py: Python<'_>,
@@ -364,7 +349,20 @@ pub fn decode_fast(
     leeway: Option<&Bound<'_, PyAny>>,
     base_options: Option<&Bound<'_, PyAny>>,
     complete: bool,
+    instance: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
+    let hand_over = || -> PyResult<Py<PyAny>> {
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("jwt", instance)?;
+        reference::hand_over(
+            py,
+            (
+                jwt, key, algorithms, options, audience, issuer, subject, leeway, complete,
+            ),
+            Some(&kwargs),
+        )
+        .map(Bound::unbind)
+    };
     let Some(policy) = build_remembered(
         py,
         options,
@@ -376,12 +374,12 @@ pub fn decode_fast(
         leeway,
     )?
     else {
-        return Ok(not_implemented(py));
+        return hand_over();
     };
     let policy = policy.get();
     let resolved = if policy.verify_signature {
         let Some(r) = resolve_for_verify(py, key)? else {
-            return Ok(not_implemented(py));
+            return hand_over();
         };
         if policy.algorithms.is_none() && r.bound.is_none() {
             return Err(exception(
@@ -395,7 +393,7 @@ pub fn decode_fast(
         None
     };
     let Some(token) = token_bytes(py, jwt)? else {
-        return Ok(not_implemented(py));
+        return hand_over();
     };
     match run(
         py,
@@ -408,7 +406,7 @@ pub fn decode_fast(
         None,
     )? {
         Outcome::Done(v) => Ok(v.unbind()),
-        Outcome::Fallback => Ok(not_implemented(py)),
+        Outcome::Fallback => hand_over(),
     }
 }
 
@@ -417,9 +415,8 @@ pub fn decode_fast(
 pub struct Verifier {
     key: Option<KeyRef>,
     policy: DecodePolicy<'static>,
-    /// Python callable `(token, complete) -> result` running the reference path with the
-    /// same arguments, for keys or tokens the core hands over.
-    fallback: Py<PyAny>,
+    /// The arguments as given, for the calls handed over to the reference path.
+    args: DecodeArgs,
     algorithms: Vec<String>,
     /// `Verifier(cache=N)`: verified tokens' claims (None: off).
     cache: Option<TokenCache>,
@@ -431,7 +428,7 @@ pub struct Verifier {
 impl Verifier {
     #[new]
     #[pyo3(signature = (
-        key, algorithms, audience, issuer, subject, leeway, options, fallback,
+        key, algorithms, audience, issuer, subject, leeway, options,
         cache_size=0, cache_ttl=600.0, cache_max_token=8192, cache_negative_ttl=0.0, key_resolver=None,
         key_generation=None
     ))]
@@ -445,7 +442,6 @@ impl Verifier {
         subject: Option<&Bound<'_, PyAny>>,
         leeway: Option<&Bound<'_, PyAny>>,
         options: Option<&Bound<'_, PyAny>>,
-        fallback: Py<PyAny>,
         cache_size: usize,
         cache_ttl: f64,
         cache_max_token: usize,
@@ -464,6 +460,16 @@ impl Verifier {
         let policy = policy::owned(
             "Verifier", options, algorithms, audience, issuer, subject, leeway,
         )?;
+        let args = DecodeArgs::new(
+            py,
+            key,
+            Some(algorithms),
+            options,
+            audience,
+            issuer,
+            subject,
+            leeway,
+        );
         let key = if policy.verify_signature && key_resolver.is_none() {
             resolve_for_verify(py, key)?
         } else {
@@ -479,7 +485,7 @@ impl Verifier {
         Ok(Verifier {
             key,
             policy,
-            fallback,
+            args,
             algorithms: names,
             cache,
             resolver: key_resolver.map(|r| KeyResolver::new(r, key_generation)),
@@ -526,6 +532,17 @@ impl Verifier {
 }
 
 impl Verifier {
+    fn hand_over(
+        &self,
+        py: Python<'_>,
+        token: &Bound<'_, PyAny>,
+        complete: bool,
+    ) -> PyResult<Py<PyAny>> {
+        self.args
+            .decode(py, token, None, complete, None)
+            .map(Bound::unbind)
+    }
+
     fn call(
         &self,
         py: Python<'_>,
@@ -533,10 +550,10 @@ impl Verifier {
         complete: bool,
     ) -> PyResult<Py<PyAny>> {
         if self.policy.verify_signature && self.key.is_none() && self.resolver.is_none() {
-            return self.fallback.call1(py, (token, complete));
+            return self.hand_over(py, token, complete);
         }
         let Some(bytes) = token_bytes(py, token)? else {
-            return self.fallback.call1(py, (token, complete));
+            return self.hand_over(py, token, complete);
         };
         let at = now();
         let limits = limits();
@@ -572,7 +589,7 @@ impl Verifier {
                 Ok(v.unbind())
             }
             (Ok(Outcome::Done(v)), None) => Ok(v.unbind()),
-            (Ok(Outcome::Fallback), _) => self.fallback.call1(py, (token, complete)),
+            (Ok(Outcome::Fallback), _) => self.hand_over(py, token, complete),
             (Err(e), Some(cache)) => {
                 cache.insert_error(py, bytes, &e, at, &limits, generation);
                 Err(e)

@@ -14,6 +14,7 @@ mod keyset;
 mod limits;
 mod policy;
 mod pyjson;
+mod reference;
 mod time;
 mod token_cache;
 
@@ -34,6 +35,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(limits::set_limits, m)?)?;
     m.add_function(wrap_pyfunction!(limits::get_limits, m)?)?;
     m.add_function(wrap_pyfunction!(time::parse_time, m)?)?;
+    m.add_function(wrap_pyfunction!(reference::set_reference, m)?)?;
     m.add_function(wrap_pyfunction!(batch::line_ends, m)?)?;
     m.add_function(wrap_pyfunction!(bench::bench_verify_floor, m)?)?;
     m.add_function(wrap_pyfunction!(bench::bench_hs256_stages, m)?)?;

@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
-from .adapters import Adapter, Unsupported, signing_key, verify_key
-from .material import Case
+from .base import Adapter, Unsupported, signing_key, verify_key
+from ..material import Case
 
 
 def _kty(alg: str) -> str:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from .adapters import Adapter, Unsupported
-from .material import Case
+from .base import Adapter, Unsupported
+from ..material import Case
 
 # ----------------------------------------------------------------------------------- oxyjwt
 

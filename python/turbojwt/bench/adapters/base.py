@@ -13,7 +13,7 @@ import importlib.metadata
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .material import Case
+from ..material import Case
 
 KEY_FORMS = ("prepared", "pem")
 
@@ -93,20 +93,3 @@ def _turbojwt_verifier_decoder(lib: Any, case: Case, key_form: str) -> Callable[
     verifier = lib.Verifier(verify_key(case, key_form), algorithms=[case.alg], audience=case.audience,
                             issuer=case.issuer)
     return verifier.decode
-
-
-BUILTIN = [
-    Adapter("turbojwt", "turbojwt.decode", "turbojwt", "turbojwt", True, _pyjwt_style_decoder, _pyjwt_style_encoder),
-    Adapter("turbojwt-verifier", "turbojwt.Verifier", "turbojwt", "turbojwt", True, _turbojwt_verifier_decoder),
-    Adapter("pyjwt", "PyJWT", "jwt", "PyJWT", False, _pyjwt_style_decoder, _pyjwt_style_encoder),
-]
-
-
-def all_adapters() -> dict[str, Adapter]:
-    """Every adapter by name (peers come from adapters_python / adapters_native)."""
-    from . import adapters_native, adapters_python
-
-    out: dict[str, Adapter] = {}
-    for adapter in [*BUILTIN, *adapters_python.ADAPTERS, *adapters_native.ADAPTERS]:
-        out[adapter.name] = adapter
-    return out
