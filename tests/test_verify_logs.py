@@ -352,3 +352,31 @@ def test_python_jsonl_reader_matches_the_native_one():
                                     "time field t is not a time", "field a.tok is empty",
                                     records.problems[7]]
     assert records.problems[7].startswith("invalid JSON")
+
+
+# ---------------------------------------------------------------------------- hardening
+# Every line of a log is attacker input: a forged token chooses its claims.
+
+FORMULAS = ["=HYPERLINK(\"http://evil\",\"x\")", "+1+2", "-2+3", "@SUM(1)", "\tx", "\rcmd"]
+
+
+def test_csv_report_neutralises_formulas(tmp_path, capsys):
+    # Forged tokens (wrong key) whose claims are spreadsheet formulas, and a token whose exp
+    # is a negative number: text cells get a leading ', numbers stay numbers.
+    toks = [token(i, key="f" * 32, sub=f, iss=f) for i, f in enumerate(FORMULAS)]
+    toks.append(turbojwt.encode({"sub": "-", "exp": -5}, SECRET, headers={"kid": "@kid"}))
+    src = tmp_path / "t.txt"
+    src.write_text("".join(t + "\n" for t in toks))
+    out = tmp_path / "report.csv"
+    code, _ = run_cli([str(src), "--secret", SECRET, "--aud", "api", "--at", str(DAY_AGO), "--out", str(out)], capsys)
+    assert code == 1
+    rows = list(csv.DictReader(out.open(newline="")))
+    assert [r["sub"] for r in rows] == ["'" + f for f in FORMULAS] + ["'-"]
+    assert [r["iss"] for r in rows[:-1]] == ["'" + f for f in FORMULAS]
+    assert rows[-1]["kid"] == "'@kid" and rows[-1]["exp"] == "-5" and rows[-1]["line"] == "7"
+    assert rows[0]["error"] == "InvalidSignatureError" and rows[0]["valid"] == "false"
+    # Text cells are quoted (a spreadsheet that splits on ';' or tabs keeps them whole);
+    # numbers are not.
+    last = out.read_text().splitlines()[-1]
+    assert last.startswith('7,"false","ExpiredSignatureError"') and last.endswith(',-5')
+    assert out.read_text().count('"\'=HYPERLINK(') == 2

@@ -50,7 +50,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--leeway", type=float, default=0.0, metavar="SECONDS", help="clock skew allowance (default: 0)")
     p.add_argument("--at", metavar="TIME",
                    help="judge every line as of this time (epoch seconds or ISO 8601) instead of its own")
-    p.add_argument("--out", metavar="FILE", help="per-line records: .jsonl, .csv or .parquet (.gz for JSONL/CSV)")
+    p.add_argument("--out", metavar="FILE",
+                   help="per-line records: .jsonl, .csv or .parquet (.gz for JSONL/CSV). In CSV every text cell "
+                        "is quoted, and one that starts with = + - @, tab or carriage return (a formula to a "
+                        "spreadsheet) gets a leading ' (OWASP CSV injection)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--top", type=int, default=5, metavar="N", help="top issuers, kids and subjects to show (default: 5)")
     p.add_argument("--threads", type=int, metavar="N", help="verification threads (default: all available cores)")

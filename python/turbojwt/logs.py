@@ -329,21 +329,41 @@ class JsonlWriter:
         self.file.close()
 
 
+# A spreadsheet reads a cell that starts with one of these as a formula (OWASP, "CSV
+# Injection"): = + - @, tab and carriage return.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A value as a CSV report writes it: None empty, booleans ``true``/``false``, numbers
+    as they are (``-5`` stays a number), and text that a spreadsheet would take for a
+    formula prefixed with ``'`` (``=cmd|...`` -> ``'=cmd|...``). Every text cell is also
+    quoted (``csv.QUOTE_NONNUMERIC``), so a separator inside it never starts a new cell,
+    whatever separator the spreadsheet assumes."""
+    if value is None:
+        return ""
+    if value is True or value is False:
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return "'" + value if value.startswith(FORMULA_START) else value
+    return value
+
+
 class CsvWriter:
+    """CSV records. The text cells come from tokens anyone can forge (``iss``, ``sub``,
+    ``kid``, reasons) and the report may be opened in a spreadsheet: see :func:`csv_cell`."""
+
     def __init__(self, path: str, extra: tuple[str, ...]) -> None:
         self.fields = extra + FIELDS
         raw = gzip.open(path, "wt", newline="", encoding="utf-8") if path.endswith(".gz") else open(path, "w", newline="", encoding="utf-8")  # noqa: SIM115
         self.file = raw
-        self.writer = csv.writer(raw)
+        self.writer = csv.writer(raw, quoting=csv.QUOTE_NONNUMERIC)
         self.writer.writerow(self.fields)
 
     def write(self, columns: dict[str, list[Any]]) -> None:
         buf = io.StringIO()
-        w = csv.writer(buf)
-        w.writerows(
-            ["" if v is None else ("true" if v is True else "false" if v is False else v) for v in row]
-            for row in zip(*(columns[f] for f in self.fields))
-        )
+        w = csv.writer(buf, quoting=csv.QUOTE_NONNUMERIC)
+        w.writerows([csv_cell(v) for v in row] for row in zip(*(columns[f] for f in self.fields)))
         self.file.write(buf.getvalue())
         self.file.flush()
 
