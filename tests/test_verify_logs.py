@@ -380,3 +380,43 @@ def test_csv_report_neutralises_formulas(tmp_path, capsys):
     last = out.read_text().splitlines()[-1]
     assert last.startswith('7,"false","ExpiredSignatureError"') and last.endswith(',-5')
     assert out.read_text().count('"\'=HYPERLINK(') == 2
+
+
+ESCAPES = ["\x1b]0;owned\x07", "\x1b[2J\x1b[Hall clear", "\u202egnp.exe", "\x9b31m", "a\rb\nc\x7f", "back\\x1b"]
+
+
+def test_terminal_summary_escapes_control_characters(tmp_path, capsys):
+    # A forged token's claims reach the summary; they must not drive the terminal.
+    toks = [token(i, key="f" * 32, sub=e, iss=e) for i, e in enumerate(ESCAPES)]
+    toks.append(turbojwt.encode({"exp": DAY_AGO + 3600}, SECRET, headers={"kid": "\x1b[8mhidden"}))
+    src = tmp_path / "t.txt"
+    src.write_text("".join(t + "\n" for t in toks))
+    code = main(["verify-logs", str(src), "--secret", SECRET, "--at", str(DAY_AGO), "--no-progress", "--top", "20"])
+    assert code == 1
+    out = capsys.readouterr().out
+    assert all(ch.isprintable() for ch in out.replace("\n", "")), repr(out)
+    lines = out.splitlines()
+    for shown in ["\\x1b]0;owned\\x07", "\\x1b[2J\\x1b[Hall clear", "\\u202egnp.exe", "\\x9b31m",
+                  "a\\rb\\nc\\x7f", "back\\\\x1b", "\\x1b[8mhidden"]:
+        assert any(line.endswith("  " + shown) for line in lines), shown
+
+
+def test_terminal_summary_survives_an_encoding_without_the_claims(tmp_path, capsys, monkeypatch):
+    src = tmp_path / "t.txt"
+    src.write_text(token(0, key="f" * 32, sub="José 東京") + "\n")
+    buf = io.BytesIO()
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(buf, encoding="ascii"))
+    code = main(["verify-logs", str(src), "--secret", SECRET, "--at", str(DAY_AGO), "--no-progress"])
+    sys.stdout.flush()
+    assert code == 1
+    assert "Jos\\xe9 \\u6771\\u4eac" in buf.getvalue().decode("ascii")
+
+
+def test_error_lines_escape_what_the_input_says(tmp_path, capsys):
+    # The CSV header is file content: an error quoting it must not carry its escapes.
+    src = tmp_path / "r.csv"
+    src.write_text("ts,\x1b]0;owned\x07tok\n1,x\n")
+    assert main(["verify-logs", str(src), "--secret", SECRET, "--column", "token", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "\\x1b]0;owned\\x07tok" in err and "\x1b" not in err and "\x07" not in err
+    assert err.count("\n") == 1

@@ -149,20 +149,56 @@ class Summary:
         }
 
 
+_SHORT_ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def printable(value: Any) -> str:
+    """Text for the terminal from values anyone can forge (claims, file contents): the
+    characters ``str.isprintable`` refuses (C0 and C1 controls such as ESC, DEL, format
+    characters such as bidirectional overrides, line separators, lone surrogates) and the
+    backslash are escaped as ``repr`` writes them (``\\x1b``, ``\\u202e``, ``\\\\``), so a
+    token cannot move the cursor, recolour, retitle or rewrite the operator's terminal,
+    nor pass its escaped spelling off as the real thing."""
+    text = str(value)
+    if text.isprintable() and "\\" not in text:
+        return text
+    out = []
+    for ch in text:
+        if ch in _SHORT_ESCAPES:
+            out.append(_SHORT_ESCAPES[ch])
+        elif ch.isprintable():
+            out.append(ch)
+        else:
+            code = ord(ch)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+    return "".join(out)
+
+
 def print_summary(s: dict[str, Any]) -> None:
-    out = sys.stdout
-    out.write(f"{s['lines']:,} lines, {s['tokens']:,} tokens: {s['valid']:,} valid, {s['invalid']:,} not "
-              f"({s['seconds']:.2f} s, {s['lines_per_second'] or 0:,} lines/s)\n")
-    out.write("\nOutcomes\n")
+    """The summary for a person; every value that comes from the logs through :func:`printable`."""
+    lines = [
+        f"{s['lines']:,} lines, {s['tokens']:,} tokens: {s['valid']:,} valid, {s['invalid']:,} not "
+        f"({s['seconds']:.2f} s, {s['lines_per_second'] or 0:,} lines/s)",
+        "",
+        "Outcomes",
+    ]
     for name, n in s["outcomes"].items():
-        out.write(f"  {name:<28} {n:>12,}\n")
-    out.write(f"\nExpired at request time:            {s['expired_at_request_time']:>12,}\n")
-    out.write(f"Valid at request time, expired now: {s['valid_at_request_time_but_expired_now']:>12,}\n")
+        lines.append(f"  {printable(name):<28} {n:>12,}")
+    lines.append("")
+    lines.append(f"Expired at request time:            {s['expired_at_request_time']:>12,}")
+    lines.append(f"Valid at request time, expired now: {s['valid_at_request_time_but_expired_now']:>12,}")
     for title, key in (("Top issuers", "top_issuers"), ("Top kids", "top_kids"), ("Top subjects", "top_subjects")):
         if s[key]:
-            out.write(f"\n{title}\n")
+            lines += ["", title]
             for value, n in s[key]:
-                out.write(f"  {n:>12,}  {value}\n")
+                lines.append(f"  {n:>12,}  {printable(value)}")
+    text = "\n".join(lines) + "\n"
+    # A claim the terminal's encoding cannot show is escaped too, rather than ending the run
+    # with UnicodeEncodeError (stdout is strict; stderr already escapes).
+    encoding = getattr(sys.stdout, "encoding", None)
+    if encoding:
+        text = text.encode(encoding, "backslashreplace").decode(encoding)
+    sys.stdout.write(text)
 
 
 # ---------------------------------------------------------------------------- set-up
@@ -289,7 +325,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         return verify_logs(args)
     except UsageError as e:
-        print(f"turbojwt verify-logs: {e}", file=sys.stderr)
+        # One line, whatever the message quotes (file names, CSV headers, library errors).
+        print(f"turbojwt verify-logs: {printable(e)}", file=sys.stderr)
         return EXIT_USAGE
 
 
