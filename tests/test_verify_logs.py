@@ -420,3 +420,54 @@ def test_error_lines_escape_what_the_input_says(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "\\x1b]0;owned\\x07tok" in err and "\x1b" not in err and "\x07" not in err
     assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize("kind", ["same", "dotted", "symlink", "hardlink", "stdin"])
+@pytest.mark.parametrize("name", ["requests.jsonl", "report.csv", "report.parquet"])
+def test_out_naming_an_input_is_refused_before_writing(tmp_path, capsys, monkeypatch, kind, name):
+    src = tmp_path / name
+    if name.endswith(".parquet"):
+        pq.write_table(pa.table({"token": [token(0)]}), src)
+    else:
+        write_jsonl(src, corpus()[:2]) if name.endswith(".jsonl") else src.write_text("token\n" + token(0) + "\n")
+    before = src.read_bytes()
+    (tmp_path / "sub").mkdir()
+    out = {"same": src, "dotted": tmp_path / "sub" / ".." / name, "symlink": tmp_path / "sub" / name,
+           "hardlink": tmp_path / "sub" / name, "stdin": src}[kind]
+    if kind == "symlink":
+        out.symlink_to(src)
+    elif kind == "hardlink":
+        out.hardlink_to(src)
+    args = ["--token-field", "http.authorization", "--column", "token", "--secret", SECRET, "--no-progress"]
+    if kind == "stdin":
+        if name.endswith(".parquet"):
+            pytest.skip("Parquet is not read from stdin")
+        monkeypatch.setattr(sys, "stdin", src.open())
+        sources = ["-", "--format", "jsonl" if name.endswith(".jsonl") else "csv"]
+    else:
+        sources = [str(tmp_path / "other.txt"), str(src)]
+        (tmp_path / "other.txt").write_text(token(1) + "\n")
+    real_open_writer = logs.open_writer
+
+    def open_writer(*a, **k):
+        # Without the check the writer empties the input, and a JSON-lines run then reads its
+        # own records back forever: stop there (the test fails) rather than fill the disk.
+        raise AssertionError("a writer was opened over an input")
+
+    monkeypatch.setattr(logs, "open_writer", open_writer)
+    code = main(["verify-logs", *sources, *args, "--out", str(out)])
+    monkeypatch.setattr(logs, "open_writer", real_open_writer)
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "--out" in err and "is the input" in err and err.count("\n") == 1
+    assert src.read_bytes() == before
+
+
+def test_out_next_to_the_input_is_fine(tmp_path, capsys):
+    src = tmp_path / "t.txt"
+    src.write_text(token(0) + "\n")
+    (tmp_path / "link.txt").symlink_to(src)
+    out = tmp_path / "t.jsonl"
+    code, s = run_cli([str(tmp_path / "link.txt"), "--secret", SECRET, "--aud", "api", "--at", str(DAY_AGO),
+                       "--out", str(out)], capsys)
+    assert code == 0 and len(out.read_text().splitlines()) == 1

@@ -51,7 +51,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--at", metavar="TIME",
                    help="judge every line as of this time (epoch seconds or ISO 8601) instead of its own")
     p.add_argument("--out", metavar="FILE",
-                   help="per-line records: .jsonl, .csv or .parquet (.gz for JSONL/CSV). In CSV every text cell "
+                   help="per-line records: .jsonl, .csv or .parquet (.gz for JSONL/CSV); never one of the inputs "
+                        "(refused, by any path to it, before anything is written). In CSV every text cell "
                         "is quoted, and one that starts with = + - @, tab or carriage return (a formula to a "
                         "spreadsheet) gets a leading ' (OWASP CSV injection)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -308,6 +309,32 @@ def _records(args: argparse.Namespace, source: str, fmt: str) -> Any:
     return logs.read_lines(stream, args.chunk_size)
 
 
+def same_file_as_output(out: str, sources: list[str]) -> str | None:
+    """The source that ``out`` names too (the same path, a symlink, another path or a hard
+    link to it, or the file stdin reads), or None. Opening the writer would empty it."""
+    real = os.path.realpath(out)
+    try:
+        st = os.stat(out)
+    except OSError:
+        st = None  # no such file yet: only a path that resolves alike can name it
+    for source in sources:
+        if source == "-":
+            try:
+                other = os.fstat(sys.stdin.fileno())
+            except (OSError, ValueError, AttributeError):
+                continue
+        else:
+            if os.path.realpath(source) == real:
+                return source
+            try:
+                other = os.stat(source)
+            except OSError:
+                continue
+        if st is not None and (other.st_dev, other.st_ino) == (st.st_dev, st.st_ino):
+            return source
+    return None
+
+
 def source_format(args: argparse.Namespace, source: str) -> str:
     from . import logs
 
@@ -339,6 +366,11 @@ def verify_logs(args: argparse.Namespace) -> int:
         raise UsageError("--chunk-size must be at least 1")
     if args.at is not None and args.time_field:
         raise UsageError("--at and --time-field exclude each other")
+    if args.out:
+        clash = same_file_as_output(args.out, args.sources)
+        if clash is not None:
+            shown = "stdin" if clash == "-" else clash
+            raise UsageError(f"--out {args.out} is the input {shown}: writing the report would destroy it")
     at_all = None
     if args.at is not None:
         try:
