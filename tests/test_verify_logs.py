@@ -471,3 +471,46 @@ def test_out_next_to_the_input_is_fine(tmp_path, capsys):
     code, s = run_cli([str(tmp_path / "link.txt"), "--secret", SECRET, "--aud", "api", "--at", str(DAY_AGO),
                        "--out", str(out)], capsys)
     assert code == 0 and len(out.read_text().splitlines()) == 1
+
+
+def clf(stamp: int | str, tok: str, user: str = "-") -> str:
+    """A combined-format line (with the Authorization header logged last)."""
+    if isinstance(stamp, int):
+        stamp = datetime.fromtimestamp(stamp, tz=timezone.utc).strftime("%d/%b/%Y:%H:%M:%S +0000")
+    return f'203.0.113.7 - {user} [{stamp}] "GET /api HTTP/1.1" 200 512 "-" "curl/8.5" "Bearer {tok}"\n'
+
+
+def test_access_log_time_is_the_t_field_not_the_users(tmp_path, capsys):
+    # A token that had expired by its request (exp 30 s after iat, request 60 s after): the
+    # client-chosen basic-auth user field carries a time when it was still valid.
+    expired = token(0, exp_offset=30)
+    fake = datetime.fromtimestamp(DAY_AGO + 10, tz=timezone.utc).strftime("%d/%b/%Y:%H:%M:%S +0000")
+    users = [f"[{fake}]", f"x [{fake}] y", f"[{fake}] \\x22", f'[{fake}] \\"', f"[ [{fake}]", f"x[{fake}]["]
+    src = tmp_path / "access.log"
+    src.write_text("".join(clf(DAY_AGO + 60, expired, user) for user in users)
+                   # vhost_combined: "%v:%p" first
+                   + "api.example:443 " + clf(DAY_AGO + 60, expired, users[1]))
+    code, s = run_cli([str(src), "--secret", SECRET, "--aud", "api"], capsys)
+    assert s["outcomes"] == {"ExpiredSignatureError": len(users) + 1}
+    # and the same lines with an honest time are valid
+    src.write_text("".join(clf(DAY_AGO + 10, expired, user) for user in users))
+    code, s = run_cli([str(src), "--secret", SECRET, "--aud", "api"], capsys)
+    assert code == 0 and s["valid"] == len(users)
+
+
+def test_access_log_impossible_dates_are_that_lines_problem(tmp_path, capsys):
+    good = token(0)
+    bad = ["31/Feb/2026:10:00:00 +0000", "10/Foo/2026:10:00:00 +0000", "10/Oct/2026:24:00:00 +0000",
+           "10/Oct/2026:10:00:00 +9999", "00/Oct/2026:10:00:00 +0000", "10/Oct/0000:10:00:00 +0000",
+           "10/Oct/26:10:00:00 +0000"]
+    src = tmp_path / "access.log"
+    src.write_text(clf(DAY_AGO + 60, good) + "".join(clf(b, good) for b in bad) + clf(DAY_AGO + 60, good))
+    out = tmp_path / "r.jsonl"
+    code, s = run_cli([str(src), "--secret", SECRET, "--aud", "api", "--out", str(out)], capsys)
+    assert code == 1
+    assert s["outcomes"] == {"valid": 2, "malformed": len(bad)}
+    records = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [r["line"] for r in records] == list(range(1, len(bad) + 3))
+    for r, b in zip(records[1:-1], bad):
+        assert r["error"] == "malformed" and r["reason"].startswith(f"request time [{b}] is not a date")
+    assert "day is out of range" in records[1]["reason"] and "no month Foo" in records[2]["reason"]

@@ -29,7 +29,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("sources", nargs="+", metavar="FILE", help="log files ('-' for stdin); gzip is read transparently")
     p.add_argument("--format", choices=("auto", "lines", "jsonl", "access", "csv", "parquet"), default="auto",
                    help="input format (default: from the file name: .jsonl/.ndjson/.json, .csv, .parquet, .log "
-                        "(access log), anything else one token per line)")
+                        "(access log), anything else one token per line). Access logs: the request time is the "
+                        "[%%t] field of the common/combined format (host ident user [time] \"request\" ...); lines "
+                        "in other layouts have none (judged now, or --at), and a time that is no date (31/Feb) "
+                        "makes the line malformed")
     p.add_argument("--token-field", metavar="A.B.C", help="JSON lines: dotted path of the token")
     p.add_argument("--time-field", metavar="A.B.C",
                    help="JSON lines, CSV, Parquet: the request time (epoch seconds or ISO 8601)")

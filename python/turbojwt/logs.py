@@ -15,7 +15,7 @@ import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO, Any
 
@@ -29,8 +29,18 @@ FORMATS = ("lines", "jsonl", "access", "csv", "parquet")
 # An access-log line's bearer credential: whatever follows "Bearer" up to a space, quote or
 # separator (a malformed one is verified, and reported as such, rather than skipped).
 BEARER = re.compile(rb"Bearer\s+([^\s\"',;]+)", re.IGNORECASE)
-# Common/combined log format time: [10/Oct/2000:13:55:36 -0700]
-ACCESS_TIME = re.compile(rb"\[(\d{2}/[A-Za-z]{3}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4})\]")
+# The common and combined log formats (Apache, nginx) begin ``%h %l %u %t "%r"``: host,
+# ident, user, [time], "request". The user (basic-auth name) is the client's to choose, may
+# hold spaces and brackets, and comes before the time, so the time is not the first bracketed
+# text: it is the bracketed field that the quoted request follows. The servers escape a
+# quote in the user (\" or \x22), so nothing before %t can end in '] "'; nor can the time
+# hold a bracket, so an unclosed '[' in the user is skipped. (vhost_combined, whose '%v:%p'
+# comes first, fits too.)
+ACCESS_LINE = re.compile(rb'^\S+ \S+ .*? \[([^\[\]\n]*)\] "')
+# %t: [10/Oct/2000:13:55:36 -0700]
+ACCESS_TIME = re.compile(rb"(\d{2})/([A-Za-z]{3})/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})")
+MONTHS = {m: i for i, m in enumerate(
+    (b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep", b"oct", b"nov", b"dec"), 1)}
 
 
 @dataclass
@@ -218,20 +228,48 @@ def read_jsonl(
         yield out
 
 
+def access_time(text: bytes) -> float:
+    """Epoch seconds of a ``%t`` field's text (``10/Oct/2000:13:55:36 -0700``); ValueError
+    when it is not one, or names no date (31/Feb, a month that is not one, hour 24...)."""
+    m = ACCESS_TIME.fullmatch(text)
+    if not m:
+        raise ValueError("not day/Mon/year:hh:mm:ss +zone")
+    day, mon, year, hour, minute, second, sign, zh, zm = m.groups()
+    month = MONTHS.get(mon.lower())
+    if month is None:
+        raise ValueError(f"no month {mon.decode()}")
+    if int(zh) >= 24 or int(zm) >= 60:
+        raise ValueError("no zone offset")
+    offset = timedelta(hours=int(zh), minutes=int(zm))
+    zone = timezone(-offset if sign == b"-" else offset)
+    try:
+        return datetime(int(year), month, int(day), int(hour), int(minute), int(second), tzinfo=zone).timestamp()
+    except OverflowError as e:
+        raise ValueError(str(e)) from e
+
+
 def read_access(stream: IO[bytes], chunk_size: int, token_regex: str | None) -> Iterator[Records]:
     """Web-server access logs: the token from ``Authorization: Bearer ...`` (or the first
-    group of ``token_regex``); the request time from the ``[day/Mon/year:h:m:s zone]`` field."""
+    group of ``token_regex``); the request time from the ``%t`` field of the common and
+    combined formats (``host ident user [day/Mon/year:h:m:s zone] "request" ...``, see
+    ``ACCESS_LINE``). A line in another layout has no request time (it is judged as of now,
+    or ``--at``); one whose time is no date (31/Feb) is ``malformed``, with the reason."""
     pattern = re.compile(token_regex.encode()) if token_regex else BEARER
     n = 0
     for chunk in _chunks(iter(stream), chunk_size):
         out = Records(times=[])
         for raw in chunk:
             n += 1
-            m = pattern.search(raw)
             at = None
-            t = ACCESS_TIME.search(raw)
+            t = ACCESS_LINE.match(raw)
             if t:
-                at = datetime.strptime(t.group(1).decode(), "%d/%b/%Y:%H:%M:%S %z").timestamp()
+                try:
+                    at = access_time(t.group(1))
+                except ValueError as e:
+                    shown = t.group(1)[:64].decode("utf-8", "replace")
+                    out.add(n, None, f"request time [{shown}] is not a date ({e})")
+                    continue
+            m = pattern.search(raw)
             if not m:
                 out.add(n, None, "no token found", at)
                 continue
