@@ -514,3 +514,29 @@ def test_access_log_impossible_dates_are_that_lines_problem(tmp_path, capsys):
     for r, b in zip(records[1:-1], bad):
         assert r["error"] == "malformed" and r["reason"].startswith(f"request time [{b}] is not a date")
     assert "day is out of range" in records[1]["reason"] and "no month Foo" in records[2]["reason"]
+
+
+def test_access_log_token_other_fields_cannot_vouch_for(tmp_path, capsys):
+    # The client writes the User-Agent and the request line too: a valid token there must not
+    # stand for a forged one in the Authorization header logged after them.
+    valid, forged = token(0), token(1, key="f" * 32)
+    stamp = datetime.fromtimestamp(DAY_AGO + 60, tz=timezone.utc).strftime("%d/%b/%Y:%H:%M:%S +0000")
+    lines = [
+        f'203.0.113.7 - - [{stamp}] "GET /api HTTP/1.1" 200 5 "-" "Bearer {valid}" "Bearer {forged}"\n',
+        f'203.0.113.7 - - [{stamp}] "GET /?Bearer {valid} HTTP/1.1" 200 5 "-" "curl" "Bearer {forged}"\n',
+        # the same token twice (two headers logged) is one token; "XBearer" is not the word
+        f'203.0.113.7 - - [{stamp}] "GET /api HTTP/1.1" 200 5 "-" "Bearer {valid}" "Bearer {valid}"\n',
+        f'203.0.113.7 - - [{stamp}] "GET /api HTTP/1.1" 200 5 "-" "XBearer junk" "Bearer {valid}"\n',
+    ]
+    src = tmp_path / "access.log"
+    src.write_text("".join(lines))
+    out = tmp_path / "r.jsonl"
+    code, s = run_cli([str(src), "--secret", SECRET, "--aud", "api", "--out", str(out)], capsys)
+    records = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [r["error"] for r in records] == ["malformed", "malformed", None, None]
+    assert records[0]["reason"].startswith("2 different tokens on the line")
+    # a --token-regex the client can also feed is held to the same rule
+    src.write_text(f"[1] ua=jwt={valid} jwt={forged}\n[2] jwt={valid}\n")
+    code, s = run_cli([str(src), "--format", "access", "--token-regex", r"jwt=(?P<token>[^\s=]+)", "--secret", SECRET,
+                       "--aud", "api", "--at", str(DAY_AGO + 60)], capsys)
+    assert s["outcomes"] == {"malformed": 1, "valid": 1}

@@ -26,9 +26,13 @@ from .batch import _arrow_times, parse_iso8601
 
 FORMATS = ("lines", "jsonl", "access", "csv", "parquet")
 
-# An access-log line's bearer credential: whatever follows "Bearer" up to a space, quote or
-# separator (a malformed one is verified, and reported as such, rather than skipped).
-BEARER = re.compile(rb"Bearer\s+([^\s\"',;]+)", re.IGNORECASE)
+# An access-log line's bearer credential: whatever follows the word "Bearer" up to a space,
+# quote or separator (a malformed one is verified, and reported as such, rather than
+# skipped). The client writes more of the line than the Authorization header (the request
+# line, Referer, User-Agent, the user): a line where two different tokens are found is
+# malformed, not judged by whichever comes first (a valid token in the User-Agent would
+# otherwise vouch for a forged one in the header).
+BEARER = re.compile(rb"\bBearer\s+([^\s\"',;]+)", re.IGNORECASE)
 # The common and combined log formats (Apache, nginx) begin ``%h %l %u %t "%r"``: host,
 # ident, user, [time], "request". The user (basic-auth name) is the client's to choose, may
 # hold spaces and brackets, and comes before the time, so the time is not the first bracketed
@@ -249,12 +253,14 @@ def access_time(text: bytes) -> float:
 
 
 def read_access(stream: IO[bytes], chunk_size: int, token_regex: str | None) -> Iterator[Records]:
-    """Web-server access logs: the token from ``Authorization: Bearer ...`` (or the first
-    group of ``token_regex``); the request time from the ``%t`` field of the common and
-    combined formats (``host ident user [day/Mon/year:h:m:s zone] "request" ...``, see
+    """Web-server access logs: the token from ``Authorization: Bearer ...`` (or the group
+    ``token`` of ``token_regex``, else its first; a line where two different tokens are
+    found is ``malformed``, see ``BEARER``); the request time from the ``%t`` field of the
+    common and combined formats (``host ident user [day/Mon/year:h:m:s zone] "request" ...``, see
     ``ACCESS_LINE``). A line in another layout has no request time (it is judged as of now,
     or ``--at``); one whose time is no date (31/Feb) is ``malformed``, with the reason."""
     pattern = re.compile(token_regex.encode()) if token_regex else BEARER
+    group: int | str = "token" if "token" in pattern.groupindex else (1 if pattern.groups else 0)
     n = 0
     for chunk in _chunks(iter(stream), chunk_size):
         out = Records(times=[])
@@ -269,12 +275,14 @@ def read_access(stream: IO[bytes], chunk_size: int, token_regex: str | None) -> 
                     shown = t.group(1)[:64].decode("utf-8", "replace")
                     out.add(n, None, f"request time [{shown}] is not a date ({e})")
                     continue
-            m = pattern.search(raw)
-            if not m:
+            found = {m.group(group) for m in pattern.finditer(raw)} - {None}
+            if not found:
                 out.add(n, None, "no token found", at)
                 continue
-            token = (m.group("token") if "token" in pattern.groupindex else m.group(1 if pattern.groups else 0))
-            out.add(n, token.decode("utf-8", "replace"), None, at)
+            if len(found) > 1:
+                out.add(n, None, f"{len(found)} different tokens on the line (--token-regex can name the field)", at)
+                continue
+            out.add(n, found.pop().decode("utf-8", "replace"), None, at)
         yield out
 
 
