@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import errno
 import gzip
 import io
 import json
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import time
 import tracemalloc
+import zlib
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -540,3 +542,85 @@ def test_access_log_token_other_fields_cannot_vouch_for(tmp_path, capsys):
     code, s = run_cli([str(src), "--format", "access", "--token-regex", r"jwt=(?P<token>[^\s=]+)", "--secret", SECRET,
                        "--aud", "api", "--at", str(DAY_AGO + 60)], capsys)
     assert s["outcomes"] == {"malformed": 1, "valid": 1}
+
+
+def _gz_cut(data: bytes) -> tuple[bytes, int]:
+    """A gzip stream of `data` cut off two thirds in, and how many whole lines it still holds."""
+    gz = gzip.compress(data)
+    cut = gz[: len(gz) * 2 // 3]
+    return cut, zlib.decompressobj(wbits=31).decompress(cut).count(b"\n")
+
+
+def read_records(out: Path) -> list[int]:
+    if out.suffix == ".parquet":
+        return pq.read_table(out).column("line").to_pylist()
+    if out.name.endswith(".csv.gz"):
+        return [int(r["line"]) for r in csv.DictReader(gzip.open(out, "rt", newline=""))]
+    return [json.loads(x)["line"] for x in out.read_text().splitlines()]
+
+
+@pytest.mark.parametrize("fmt", ["lines", "jsonl", "csv"])
+def test_truncated_gz_ends_with_exit_2_and_keeps_what_was_read(tmp_path, capsys, fmt):
+    toks = [token(i) for i in range(1500)]
+    if fmt == "lines":
+        data, args, first = "".join(t + "\n" for t in toks), [], 1
+    elif fmt == "jsonl":  # read and verified in the native core
+        data, args, first = "".join(json.dumps({"tok": t}) + "\n" for t in toks), ["--token-field", "tok"], 1
+    else:
+        data, args, first = "token\n" + "".join(t + "\n" for t in toks), ["--column", "token"], 2
+    cut, whole = _gz_cut(data.encode())
+    assert 100 < whole < len(toks)
+    src = tmp_path / f"requests.{'txt' if fmt == 'lines' else fmt}.gz"
+    src.write_bytes(cut)
+    for out in (tmp_path / "o.jsonl", tmp_path / "o.parquet", tmp_path / "o.csv.gz"):
+        code = main(["verify-logs", str(src), "--secret", SECRET, "--aud", "api", "--at", str(DAY_AGO), "--no-progress",
+                     "--chunk-size", "128", "--out", str(out), *args])
+        err = capsys.readouterr().err
+        assert code == 2
+        assert err.count("\n") == 1 and "Traceback" not in err
+        assert f"cannot read {src} at line {whole + 1}: Compressed file ended" in err and str(out) in err
+        # every line read before the cut, whole files (Parquet footer, gzip trailer written)
+        assert read_records(out) == list(range(first, whole + 1))
+
+
+@pytest.mark.parametrize("damage, says", [(b"\x07" * 8, "invalid distance"), (b"\xff" * 64, "CRC check failed")],
+                         ids=["zlib-error", "bad-crc"])
+def test_corrupt_gz_ends_with_exit_2_naming_the_line(tmp_path, capsys, damage, says):
+    gz = bytearray(gzip.compress("".join(token(i) + "\n" for i in range(300)).encode()))
+    gz[len(gz) // 2: len(gz) // 2 + len(damage)] = damage  # zlib.error; a bad CRC (OSError)
+    src = tmp_path / "t.txt.gz"
+    src.write_bytes(bytes(gz))
+    out = tmp_path / "o.jsonl"
+    code = main(["verify-logs", str(src), "--secret", SECRET, "--no-progress", "--chunk-size", "16", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
+    line = int(err.split(" at line ")[1].split(":")[0])
+    assert says in err and read_records(out) == list(range(1, line))
+
+
+def test_a_write_error_is_not_called_a_read_error(tmp_path, capsys, monkeypatch):
+    def full(self, columns):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(logs.JsonlWriter, "write", full)
+    src = tmp_path / "t.txt"
+    src.write_text(token(0) + "\n")
+    out = tmp_path / "o.jsonl"
+    assert main(["verify-logs", str(src), "--secret", SECRET, "--no-progress", "--out", str(out)]) == 2
+    assert capsys.readouterr().err == f"turbojwt verify-logs: cannot write {out}: No space left on device\n"
+
+
+def test_damaged_parquet_row_group_ends_with_exit_2_naming_the_row(tmp_path, capsys):
+    src = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"token": [token(i) for i in range(400)]}), src, row_group_size=100)
+    page = pq.ParquetFile(src).metadata.row_group(2).column(0).data_page_offset
+    data = bytearray(src.read_bytes())
+    data[page + 40: page + 240] = b"\xff" * 200  # the third row group's page header
+    src.write_bytes(bytes(data))
+    out = tmp_path / "o.parquet"
+    code = main(["verify-logs", str(src), "--column", "token", "--secret", SECRET, "--no-progress", "--chunk-size", "50",
+                 "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1  # (pyarrow's message has line breaks: escaped)
+    assert f"cannot read {src} at line 201: " in err
+    assert read_records(out) == list(range(1, 201))

@@ -23,7 +23,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
             "Verify the JWTs found in logs on every core, each judged as of its request's time "
             "(--time-field, or the access-log time) rather than now. Prints a summary; --out writes one "
             "record per input line (line, valid, error, reason, iss, sub, kid, exp). Exit status: 0 when "
-            "every line carried a valid token, 1 otherwise, 2 for usage or I/O errors."
+            "every line carried a valid token, 1 otherwise, 2 for usage or I/O errors (a source that cannot be "
+            "read to its end, such as a truncated .gz, stops the run with one line naming the file and the line "
+            "reached; --out keeps the records of every line before it)."
         ),
     )
     p.add_argument("sources", nargs="+", metavar="FILE", help="log files ('-' for stdin); gzip is read transparently")
@@ -412,31 +414,46 @@ def verify_logs(args: argparse.Namespace) -> int:
     interrupted = False
     try:
         for source, chunks in zip(args.sources, readers):
-            try:
-                for block in chunks:
-                    if isinstance(block, NativeBlock) and writer is None:
-                        lines = block.add_to(summary)
-                    else:
-                        columns = block.columns() if isinstance(block, NativeBlock) else block
-                        if extra:
-                            columns["source"] = [source] * len(columns["line"])
-                        summary.update(columns)
-                        if writer:
+            blocks = iter(chunks)
+            while True:
+                try:
+                    block = next(blocks)
+                except StopIteration:
+                    break
+                except logs.ReadError as e:
+                    # A truncated .gz, a disk error: the lines before it are verified (and in
+                    # --out, which is closed whole below); the run ends here, with exit 2.
+                    kept = f"; {args.out} holds the records of every line before it" if writer else ""
+                    raise UsageError(f"cannot read {source} at {e}{kept}") from e
+                except OSError as e:
+                    raise UsageError(f"cannot read {source}: {e.strerror or e}") from e
+                except ValueError as e:
+                    raise UsageError(f"{source}: {e}") from e
+                if isinstance(block, NativeBlock) and writer is None:
+                    lines = block.add_to(summary)
+                else:
+                    columns = block.columns() if isinstance(block, NativeBlock) else block
+                    if extra:
+                        columns["source"] = [source] * len(columns["line"])
+                    summary.update(columns)
+                    if writer:
+                        try:
                             writer.write(columns)
-                        lines = len(columns["line"])
-                    if progress:
-                        progress.update(lines)
-            except OSError as e:
-                raise UsageError(f"cannot read {source}: {e.strerror or e}") from e
-            except ValueError as e:
-                raise UsageError(f"{source}: {e}") from e
+                        except OSError as e:
+                            raise UsageError(f"cannot write {args.out}: {e.strerror or e}") from e
+                    lines = len(columns["line"])
+                if progress:
+                    progress.update(lines)
     except KeyboardInterrupt:
         interrupted = True
     finally:
         if progress:
             progress.close()
         if writer:
-            writer.close()
+            try:
+                writer.close()
+            except OSError as e:
+                raise UsageError(f"cannot write {args.out}: {e.strerror or e}") from e
     report = summary.as_dict(args.top, time.perf_counter() - started)
     if args.json:
         report["interrupted"] = interrupted

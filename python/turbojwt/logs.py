@@ -13,6 +13,7 @@ import csv
 import gzip
 import io
 import re
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -45,6 +46,22 @@ ACCESS_LINE = re.compile(rb'^\S+ \S+ .*? \[([^\[\]\n]*)\] "')
 ACCESS_TIME = re.compile(rb"(\d{2})/([A-Za-z]{3})/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})")
 MONTHS = {m: i for i, m in enumerate(
     (b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep", b"oct", b"nov", b"dec"), 1)}
+
+
+# What reading a source can raise part way: I/O errors, a gzip stream cut short (EOFError) or
+# corrupt (zlib.error; a bad header or CRC is an OSError).
+READ_ERRORS = (OSError, EOFError, zlib.error)
+
+
+class ReadError(Exception):
+    """A source could not be read past ``line - 1``: the readers have handed out every line
+    before ``line`` (whole lines only) and stop with this."""
+
+    def __init__(self, line: int, cause: BaseException) -> None:
+        self.line = line
+        self.cause = cause
+        text = cause.strerror if isinstance(cause, OSError) and cause.strerror else str(cause)
+        super().__init__(f"line {line}: {text or type(cause).__name__}")
 
 
 @dataclass
@@ -126,12 +143,22 @@ def _dotted(obj: Any, path: list[str]) -> Any:
 
 
 def _chunks(lines: Iterator[bytes], size: int) -> Iterator[list[bytes]]:
+    """Lists of ``size`` lines (the last shorter). A read error ends them with
+    :class:`ReadError` after a last list of the whole lines read before it."""
     chunk: list[bytes] = []
-    for line in lines:
-        chunk.append(line)
-        if len(chunk) >= size:
+    n = 0
+    try:
+        for line in lines:
+            chunk.append(line)
+            if len(chunk) >= size:
+                n += len(chunk)
+                yield chunk
+                chunk = []
+    except READ_ERRORS as e:
+        if chunk:
+            n += len(chunk)
             yield chunk
-            chunk = []
+        raise ReadError(n + 1, e) from e
     if chunk:
         yield chunk
 
@@ -160,21 +187,34 @@ def read_blocks(
 
     Each block is a view into one buffer that the next block reuses: use it, or copy it,
     before asking for the next. (A fresh 8 MiB object per block costs more in page faults
-    than the native parser spends on its lines.)"""
+    than the native parser spends on its lines.)
+
+    A read error ends the blocks with :class:`ReadError` once the whole lines read before
+    it have been handed out. (The buffer fills through ``readinto1``, one underlying read
+    at a time, so what a gzip stream decompressed before it broke off is kept: one
+    ``readinto`` of 8 MiB would drop it all with the error.)"""
     buf = bytearray(max(block_bytes, 1))
     filled = 0  # bytes in buf; those after the last line end start the next block
     first = 1
-    while True:
+    read = getattr(stream, "readinto1", None) or stream.readinto  # type: ignore[attr-defined]
+    ended = False
+    error: BaseException | None = None
+    while not ended:
         if filled == len(buf):
             # A line longer than the buffer: a larger one (the old one may still be viewed).
             grown = bytearray(2 * len(buf))
             grown[:filled] = buf[:filled]
             buf = grown
         with memoryview(buf) as free:
-            n = stream.readinto(free[filled:])  # type: ignore[attr-defined]
-        if not n:
-            break
-        filled += n
+            try:
+                while filled < len(buf):
+                    n = read(free[filled:])
+                    if not n:
+                        ended = True
+                        break
+                    filled += n
+            except READ_ERRORS as e:
+                ended, error = True, e
         cut = buf.rfind(b"\n", 0, filled) + 1
         if cut == 0:
             continue  # no line end yet: read on
@@ -189,6 +229,8 @@ def read_blocks(
         # The partial line left moves to the front (same length: allowed while viewed).
         buf[: filled - cut] = buf[cut:filled]
         filled -= cut
+    if error is not None:
+        raise ReadError(first, error) from error  # (a partial line is not a line)
     if filled:
         yield first, memoryview(buf)[:filled]
 
@@ -290,13 +332,26 @@ def read_csv(stream: IO[bytes], chunk_size: int, column: str, time_field: str | 
     """CSV with a header row; the token in ``column``, the request time in ``time_field``."""
     text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="")
     reader = csv.DictReader(text)
-    if reader.fieldnames is None:
+    try:
+        fieldnames = reader.fieldnames
+    except READ_ERRORS as e:
+        raise ReadError(reader.line_num + 1, e) from e
+    if fieldnames is None:
         return
     for name in [column] + ([time_field] if time_field else []):
-        if name not in reader.fieldnames:
-            raise ValueError(f"CSV has no column {name!r} (columns: {', '.join(reader.fieldnames)})")
+        if name not in fieldnames:
+            raise ValueError(f"CSV has no column {name!r} (columns: {', '.join(fieldnames)})")
     out = Records(times=[] if time_field else None)
-    for row in reader:
+    rows = iter(reader)
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            break
+        except READ_ERRORS as e:
+            if len(out):
+                yield out  # the whole rows read before it
+            raise ReadError(reader.line_num + 1, e) from e
         line = reader.line_num
         try:
             at = parse_time(row.get(time_field) or "") if time_field else None
@@ -329,7 +384,14 @@ def read_parquet(path: str, chunk_size: int, column: str, time_field: str | None
             raise ValueError(f"Parquet file has no column {name!r} (columns: {', '.join(names)})")
     n = 0
     cols = [column] + ([time_field] if time_field else [])
-    for batch in pf.iter_batches(batch_size=chunk_size, columns=cols):
+    batches = pf.iter_batches(batch_size=chunk_size, columns=cols)
+    while True:
+        try:
+            batch = next(batches)
+        except StopIteration:
+            break
+        except (*READ_ERRORS, pa.ArrowException) as e:
+            raise ReadError(n + 1, e) from e
         tokens = batch.column(0)
         if tokens.type != "string" and tokens.type != "large_string":
             tokens = pc.cast(tokens, "large_string")
