@@ -626,3 +626,19 @@ def test_damaged_parquet_row_group_ends_with_exit_2_naming_the_row(tmp_path, cap
     assert code == 2 and err.count("\n") == 1  # (pyarrow's message has line breaks: escaped)
     assert f"cannot read {src} at line 201: " in err
     assert read_records(out) == list(range(1, 201))
+
+
+def test_csv_row_the_csv_module_refuses_is_that_rows_problem(tmp_path, capsys):
+    src = tmp_path / "r.csv"
+    src.write_text("token\n" + token(0) + "\n" + "x" * (csv.field_size_limit() + 1) + "\n" + token(1) + "\n")
+    out = tmp_path / "o.jsonl"
+    code, s = run_cli([str(src), "--column", "token", "--secret", SECRET, "--aud", "api", "--at", str(DAY_AGO),
+                       "--out", str(out)], capsys)
+    assert code == 1 and s["outcomes"] == {"valid": 2, "malformed": 1}
+    records = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [r["line"] for r in records] == [2, 3, 4]
+    assert records[1]["reason"].startswith("not a CSV row: field larger than field limit")
+    # a header the csv module refuses is a usage error (exit 2), not a traceback
+    src.write_text("token," + "h" * (csv.field_size_limit() + 1) + "\n" + token(0) + ",1\n")
+    assert main(["verify-logs", str(src), "--column", "token", "--secret", SECRET, "--no-progress"]) == 2
+    assert "CSV header: field larger than field limit" in capsys.readouterr().err

@@ -336,6 +336,8 @@ def read_csv(stream: IO[bytes], chunk_size: int, column: str, time_field: str | 
         fieldnames = reader.fieldnames
     except READ_ERRORS as e:
         raise ReadError(reader.line_num + 1, e) from e
+    except csv.Error as e:
+        raise ValueError(f"CSV header: {e}") from e
     if fieldnames is None:
         return
     for name in [column] + ([time_field] if time_field else []):
@@ -352,6 +354,14 @@ def read_csv(stream: IO[bytes], chunk_size: int, column: str, time_field: str | 
             if len(out):
                 yield out  # the whole rows read before it
             raise ReadError(reader.line_num + 1, e) from e
+        except csv.Error as e:
+            # A row the csv module refuses (a field over csv.field_size_limit()): that row's
+            # problem; the reader goes on with the next line.
+            out.add(reader.line_num + 1, None, f"not a CSV row: {e}")
+            if len(out) >= chunk_size:
+                yield out
+                out = Records(times=[] if time_field else None)
+            continue
         line = reader.line_num
         try:
             at = parse_time(row.get(time_field) or "") if time_field else None
