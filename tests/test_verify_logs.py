@@ -236,6 +236,7 @@ def test_several_sources_and_stdin(tmp_path, capsys, monkeypatch):
         (["{src}", "--key", "{src}"], "--alg"),
         (["{src}", "--secret", SECRET, "--at", "yesterday"], "--at"),
         (["{src}", "--secret", SECRET, "--at", "1", "--time-field", "t"], "exclude"),
+        (["{src}", "--secret", SECRET, "--format", "access", "--token-regex", "("], "--token-regex: missing )"),
     ],
 )
 def test_usage_errors_exit_2(tmp_path, capsys, args, message):

@@ -301,7 +301,10 @@ def read_access(stream: IO[bytes], chunk_size: int, token_regex: str | None) -> 
     common and combined formats (``host ident user [day/Mon/year:h:m:s zone] "request" ...``, see
     ``ACCESS_LINE``). A line in another layout has no request time (it is judged as of now,
     or ``--at``); one whose time is no date (31/Feb) is ``malformed``, with the reason."""
-    pattern = re.compile(token_regex.encode()) if token_regex else BEARER
+    try:
+        pattern = re.compile(token_regex.encode()) if token_regex else BEARER
+    except re.error as e:
+        raise ValueError(f"--token-regex: {e}") from e
     group: int | str = "token" if "token" in pattern.groupindex else (1 if pattern.groups else 0)
     n = 0
     for chunk in _chunks(iter(stream), chunk_size):
