@@ -40,7 +40,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="JSON lines, CSV, Parquet: the request time (epoch seconds or ISO 8601)")
     p.add_argument("--token-regex", metavar="REGEX",
                    help="access logs: where the token is (group 1, or a group named 'token'); "
-                        "default: after 'Bearer'")
+                        "default: after the word 'Bearer'. A line where two different tokens are found is "
+                        "malformed (the client writes the request line and User-Agent too)")
     p.add_argument("--column", metavar="NAME", help="CSV, Parquet: the token column")
     keys = p.add_mutually_exclusive_group(required=True)
     keys.add_argument("--secret", metavar="SECRET", help="HMAC secret (visible in the process list: prefer --secret-env)")
