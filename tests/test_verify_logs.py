@@ -466,6 +466,16 @@ def test_out_naming_an_input_is_refused_before_writing(tmp_path, capsys, monkeyp
     assert src.read_bytes() == before
 
 
+def test_out_naming_the_key_file_is_refused(tmp_path, capsys, rsa_key):
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(json.dumps({"keys": [{**rsa_key.public_jwk, "kid": "r1", "alg": "RS256"}]}))
+    before = jwks.read_bytes()
+    src = tmp_path / "t.txt"
+    src.write_text(token(0) + "\n")
+    assert main(["verify-logs", str(src), "--jwks", str(jwks), "--no-progress", "--out", str(jwks)]) == 2
+    assert "is the input" in capsys.readouterr().err and jwks.read_bytes() == before
+
+
 def test_out_next_to_the_input_is_fine(tmp_path, capsys):
     src = tmp_path / "t.txt"
     src.write_text(token(0) + "\n")

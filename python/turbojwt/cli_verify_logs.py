@@ -373,7 +373,8 @@ def verify_logs(args: argparse.Namespace) -> int:
     if args.at is not None and args.time_field:
         raise UsageError("--at and --time-field exclude each other")
     if args.out:
-        clash = same_file_as_output(args.out, args.sources)
+        # (the key file too: '--jwks keys.json --out keys.json' would overwrite the keys)
+        clash = same_file_as_output(args.out, [*args.sources, *(f for f in (args.key, args.jwks) if f)])
         if clash is not None:
             shown = "stdin" if clash == "-" else clash
             raise UsageError(f"--out {args.out} is the input {shown}: writing the report would destroy it")
