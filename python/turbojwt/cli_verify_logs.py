@@ -23,19 +23,25 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
             "Verify the JWTs found in logs on every core, each judged as of its request's time "
             "(--time-field, or the access-log time) rather than now. Prints a summary; --out writes one "
             "record per input line (line, valid, error, reason, iss, sub, kid, exp). Exit status: 0 when "
-            "every line carried a valid token, 1 otherwise, 2 for usage or I/O errors."
+            "every line carried a valid token, 1 otherwise, 2 for usage or I/O errors (a source that cannot be "
+            "read to its end, such as a truncated .gz, stops the run with one line naming the file and the line "
+            "reached; --out keeps the records of every line before it)."
         ),
     )
     p.add_argument("sources", nargs="+", metavar="FILE", help="log files ('-' for stdin); gzip is read transparently")
     p.add_argument("--format", choices=("auto", "lines", "jsonl", "access", "csv", "parquet"), default="auto",
                    help="input format (default: from the file name: .jsonl/.ndjson/.json, .csv, .parquet, .log "
-                        "(access log), anything else one token per line)")
+                        "(access log), anything else one token per line). Access logs: the request time is the "
+                        "[%%t] field of the common/combined format (host ident user [time] \"request\" ...); lines "
+                        "in other layouts have none (judged now, or --at), and a time that is no date (31/Feb) "
+                        "makes the line malformed")
     p.add_argument("--token-field", metavar="A.B.C", help="JSON lines: dotted path of the token")
     p.add_argument("--time-field", metavar="A.B.C",
                    help="JSON lines, CSV, Parquet: the request time (epoch seconds or ISO 8601)")
     p.add_argument("--token-regex", metavar="REGEX",
                    help="access logs: where the token is (group 1, or a group named 'token'); "
-                        "default: after 'Bearer'")
+                        "default: after the word 'Bearer'. A line where two different tokens are found is "
+                        "malformed (the client writes the request line and User-Agent too)")
     p.add_argument("--column", metavar="NAME", help="CSV, Parquet: the token column")
     keys = p.add_mutually_exclusive_group(required=True)
     keys.add_argument("--secret", metavar="SECRET", help="HMAC secret (visible in the process list: prefer --secret-env)")
@@ -50,7 +56,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--leeway", type=float, default=0.0, metavar="SECONDS", help="clock skew allowance (default: 0)")
     p.add_argument("--at", metavar="TIME",
                    help="judge every line as of this time (epoch seconds or ISO 8601) instead of its own")
-    p.add_argument("--out", metavar="FILE", help="per-line records: .jsonl, .csv or .parquet (.gz for JSONL/CSV)")
+    p.add_argument("--out", metavar="FILE",
+                   help="per-line records: .jsonl, .csv or .parquet (.gz for JSONL/CSV); never one of the inputs "
+                        "(refused, by any path to it, before anything is written). In CSV every text cell "
+                        "is quoted, and one that starts with = + - @, tab or carriage return (a formula to a "
+                        "spreadsheet) gets a leading ' (OWASP CSV injection)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--top", type=int, default=5, metavar="N", help="top issuers, kids and subjects to show (default: 5)")
     p.add_argument("--threads", type=int, metavar="N", help="verification threads (default: all available cores)")
@@ -146,20 +156,56 @@ class Summary:
         }
 
 
+_SHORT_ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def printable(value: Any) -> str:
+    """Text for the terminal from values anyone can forge (claims, file contents): the
+    characters ``str.isprintable`` refuses (C0 and C1 controls such as ESC, DEL, format
+    characters such as bidirectional overrides, line separators, lone surrogates) and the
+    backslash are escaped as ``repr`` writes them (``\\x1b``, ``\\u202e``, ``\\\\``), so a
+    token cannot move the cursor, recolour, retitle or rewrite the operator's terminal,
+    nor pass its escaped spelling off as the real thing."""
+    text = str(value)
+    if text.isprintable() and "\\" not in text:
+        return text
+    out = []
+    for ch in text:
+        if ch in _SHORT_ESCAPES:
+            out.append(_SHORT_ESCAPES[ch])
+        elif ch.isprintable():
+            out.append(ch)
+        else:
+            code = ord(ch)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+    return "".join(out)
+
+
 def print_summary(s: dict[str, Any]) -> None:
-    out = sys.stdout
-    out.write(f"{s['lines']:,} lines, {s['tokens']:,} tokens: {s['valid']:,} valid, {s['invalid']:,} not "
-              f"({s['seconds']:.2f} s, {s['lines_per_second'] or 0:,} lines/s)\n")
-    out.write("\nOutcomes\n")
+    """The summary for a person; every value that comes from the logs through :func:`printable`."""
+    lines = [
+        f"{s['lines']:,} lines, {s['tokens']:,} tokens: {s['valid']:,} valid, {s['invalid']:,} not "
+        f"({s['seconds']:.2f} s, {s['lines_per_second'] or 0:,} lines/s)",
+        "",
+        "Outcomes",
+    ]
     for name, n in s["outcomes"].items():
-        out.write(f"  {name:<28} {n:>12,}\n")
-    out.write(f"\nExpired at request time:            {s['expired_at_request_time']:>12,}\n")
-    out.write(f"Valid at request time, expired now: {s['valid_at_request_time_but_expired_now']:>12,}\n")
+        lines.append(f"  {printable(name):<28} {n:>12,}")
+    lines.append("")
+    lines.append(f"Expired at request time:            {s['expired_at_request_time']:>12,}")
+    lines.append(f"Valid at request time, expired now: {s['valid_at_request_time_but_expired_now']:>12,}")
     for title, key in (("Top issuers", "top_issuers"), ("Top kids", "top_kids"), ("Top subjects", "top_subjects")):
         if s[key]:
-            out.write(f"\n{title}\n")
+            lines += ["", title]
             for value, n in s[key]:
-                out.write(f"  {n:>12,}  {value}\n")
+                lines.append(f"  {n:>12,}  {printable(value)}")
+    text = "\n".join(lines) + "\n"
+    # A claim the terminal's encoding cannot show is escaped too, rather than ending the run
+    # with UnicodeEncodeError (stdout is strict; stderr already escapes).
+    encoding = getattr(sys.stdout, "encoding", None)
+    if encoding:
+        text = text.encode(encoding, "backslashreplace").decode(encoding)
+    sys.stdout.write(text)
 
 
 # ---------------------------------------------------------------------------- set-up
@@ -269,6 +315,32 @@ def _records(args: argparse.Namespace, source: str, fmt: str) -> Any:
     return logs.read_lines(stream, args.chunk_size)
 
 
+def same_file_as_output(out: str, sources: list[str]) -> str | None:
+    """The source that ``out`` names too (the same path, a symlink, another path or a hard
+    link to it, or the file stdin reads), or None. Opening the writer would empty it."""
+    real = os.path.realpath(out)
+    try:
+        st = os.stat(out)
+    except OSError:
+        st = None  # no such file yet: only a path that resolves alike can name it
+    for source in sources:
+        if source == "-":
+            try:
+                other = os.fstat(sys.stdin.fileno())
+            except (OSError, ValueError, AttributeError):
+                continue
+        else:
+            if os.path.realpath(source) == real:
+                return source
+            try:
+                other = os.stat(source)
+            except OSError:
+                continue
+        if st is not None and (other.st_dev, other.st_ino) == (st.st_dev, st.st_ino):
+            return source
+    return None
+
+
 def source_format(args: argparse.Namespace, source: str) -> str:
     from . import logs
 
@@ -286,7 +358,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         return verify_logs(args)
     except UsageError as e:
-        print(f"turbojwt verify-logs: {e}", file=sys.stderr)
+        # One line, whatever the message quotes (file names, CSV headers, library errors).
+        print(f"turbojwt verify-logs: {printable(e)}", file=sys.stderr)
         return EXIT_USAGE
 
 
@@ -299,6 +372,12 @@ def verify_logs(args: argparse.Namespace) -> int:
         raise UsageError("--chunk-size must be at least 1")
     if args.at is not None and args.time_field:
         raise UsageError("--at and --time-field exclude each other")
+    if args.out:
+        # (the key file too: '--jwks keys.json --out keys.json' would overwrite the keys)
+        clash = same_file_as_output(args.out, [*args.sources, *(f for f in (args.key, args.jwks) if f)])
+        if clash is not None:
+            shown = "stdin" if clash == "-" else clash
+            raise UsageError(f"--out {args.out} is the input {shown}: writing the report would destroy it")
     at_all = None
     if args.at is not None:
         try:
@@ -337,31 +416,46 @@ def verify_logs(args: argparse.Namespace) -> int:
     interrupted = False
     try:
         for source, chunks in zip(args.sources, readers):
-            try:
-                for block in chunks:
-                    if isinstance(block, NativeBlock) and writer is None:
-                        lines = block.add_to(summary)
-                    else:
-                        columns = block.columns() if isinstance(block, NativeBlock) else block
-                        if extra:
-                            columns["source"] = [source] * len(columns["line"])
-                        summary.update(columns)
-                        if writer:
+            blocks = iter(chunks)
+            while True:
+                try:
+                    block = next(blocks)
+                except StopIteration:
+                    break
+                except logs.ReadError as e:
+                    # A truncated .gz, a disk error: the lines before it are verified (and in
+                    # --out, which is closed whole below); the run ends here, with exit 2.
+                    kept = f"; {args.out} holds the records of every line before it" if writer else ""
+                    raise UsageError(f"cannot read {source} at {e}{kept}") from e
+                except OSError as e:
+                    raise UsageError(f"cannot read {source}: {e.strerror or e}") from e
+                except ValueError as e:
+                    raise UsageError(f"{source}: {e}") from e
+                if isinstance(block, NativeBlock) and writer is None:
+                    lines = block.add_to(summary)
+                else:
+                    columns = block.columns() if isinstance(block, NativeBlock) else block
+                    if extra:
+                        columns["source"] = [source] * len(columns["line"])
+                    summary.update(columns)
+                    if writer:
+                        try:
                             writer.write(columns)
-                        lines = len(columns["line"])
-                    if progress:
-                        progress.update(lines)
-            except OSError as e:
-                raise UsageError(f"cannot read {source}: {e.strerror or e}") from e
-            except ValueError as e:
-                raise UsageError(f"{source}: {e}") from e
+                        except OSError as e:
+                            raise UsageError(f"cannot write {args.out}: {e.strerror or e}") from e
+                    lines = len(columns["line"])
+                if progress:
+                    progress.update(lines)
     except KeyboardInterrupt:
         interrupted = True
     finally:
         if progress:
             progress.close()
         if writer:
-            writer.close()
+            try:
+                writer.close()
+            except OSError as e:
+                raise UsageError(f"cannot write {args.out}: {e.strerror or e}") from e
     report = summary.as_dict(args.top, time.perf_counter() - started)
     if args.json:
         report["interrupted"] = interrupted

@@ -13,9 +13,10 @@ import csv
 import gzip
 import io
 import re
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO, Any
 
@@ -27,11 +28,41 @@ from .batch import _arrow_times
 
 FORMATS = ("lines", "jsonl", "access", "csv", "parquet")
 
-# An access-log line's bearer credential: whatever follows "Bearer" up to a space, quote or
-# separator (a malformed one is verified, and reported as such, rather than skipped).
-BEARER = re.compile(rb"Bearer\s+([^\s\"',;]+)", re.IGNORECASE)
-# Common/combined log format time: [10/Oct/2000:13:55:36 -0700]
-ACCESS_TIME = re.compile(rb"\[(\d{2}/[A-Za-z]{3}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4})\]")
+# An access-log line's bearer credential: whatever follows the word "Bearer" up to a space,
+# quote or separator (a malformed one is verified, and reported as such, rather than
+# skipped). The client writes more of the line than the Authorization header (the request
+# line, Referer, User-Agent, the user): a line where two different tokens are found is
+# malformed, not judged by whichever comes first (a valid token in the User-Agent would
+# otherwise vouch for a forged one in the header).
+BEARER = re.compile(rb"\bBearer\s+([^\s\"',;]+)", re.IGNORECASE)
+# The common and combined log formats (Apache, nginx) begin ``%h %l %u %t "%r"``: host,
+# ident, user, [time], "request". The user (basic-auth name) is the client's to choose, may
+# hold spaces and brackets, and comes before the time, so the time is not the first bracketed
+# text: it is the bracketed field that the quoted request follows. The servers escape a
+# quote in the user (\" or \x22), so nothing before %t can end in '] "'; nor can the time
+# hold a bracket, so an unclosed '[' in the user is skipped. (vhost_combined, whose '%v:%p'
+# comes first, fits too.)
+ACCESS_LINE = re.compile(rb'^\S+ \S+ .*? \[([^\[\]\n]*)\] "')
+# %t: [10/Oct/2000:13:55:36 -0700]
+ACCESS_TIME = re.compile(rb"(\d{2})/([A-Za-z]{3})/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})")
+MONTHS = {m: i for i, m in enumerate(
+    (b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep", b"oct", b"nov", b"dec"), 1)}
+
+
+# What reading a source can raise part way: I/O errors, a gzip stream cut short (EOFError) or
+# corrupt (zlib.error; a bad header or CRC is an OSError).
+READ_ERRORS = (OSError, EOFError, zlib.error)
+
+
+class ReadError(Exception):
+    """A source could not be read past ``line - 1``: the readers have handed out every line
+    before ``line`` (whole lines only) and stop with this."""
+
+    def __init__(self, line: int, cause: BaseException) -> None:
+        self.line = line
+        self.cause = cause
+        text = cause.strerror if isinstance(cause, OSError) and cause.strerror else str(cause)
+        super().__init__(f"line {line}: {text or type(cause).__name__}")
 
 
 @dataclass
@@ -94,12 +125,22 @@ def _dotted(obj: Any, path: list[str]) -> Any:
 
 
 def _chunks(lines: Iterator[bytes], size: int) -> Iterator[list[bytes]]:
+    """Lists of ``size`` lines (the last shorter). A read error ends them with
+    :class:`ReadError` after a last list of the whole lines read before it."""
     chunk: list[bytes] = []
-    for line in lines:
-        chunk.append(line)
-        if len(chunk) >= size:
+    n = 0
+    try:
+        for line in lines:
+            chunk.append(line)
+            if len(chunk) >= size:
+                n += len(chunk)
+                yield chunk
+                chunk = []
+    except READ_ERRORS as e:
+        if chunk:
+            n += len(chunk)
             yield chunk
-            chunk = []
+        raise ReadError(n + 1, e) from e
     if chunk:
         yield chunk
 
@@ -128,21 +169,34 @@ def read_blocks(
 
     Each block is a view into one buffer that the next block reuses: use it, or copy it,
     before asking for the next. (A fresh 8 MiB object per block costs more in page faults
-    than the native parser spends on its lines.)"""
+    than the native parser spends on its lines.)
+
+    A read error ends the blocks with :class:`ReadError` once the whole lines read before
+    it have been handed out. (The buffer fills through ``readinto1``, one underlying read
+    at a time, so what a gzip stream decompressed before it broke off is kept: one
+    ``readinto`` of 8 MiB would drop it all with the error.)"""
     buf = bytearray(max(block_bytes, 1))
     filled = 0  # bytes in buf; those after the last line end start the next block
     first = 1
-    while True:
+    read = getattr(stream, "readinto1", None) or stream.readinto  # type: ignore[attr-defined]
+    ended = False
+    error: BaseException | None = None
+    while not ended:
         if filled == len(buf):
             # A line longer than the buffer: a larger one (the old one may still be viewed).
             grown = bytearray(2 * len(buf))
             grown[:filled] = buf[:filled]
             buf = grown
         with memoryview(buf) as free:
-            n = stream.readinto(free[filled:])  # type: ignore[attr-defined]
-        if not n:
-            break
-        filled += n
+            try:
+                while filled < len(buf):
+                    n = read(free[filled:])
+                    if not n:
+                        ended = True
+                        break
+                    filled += n
+            except READ_ERRORS as e:
+                ended, error = True, e
         cut = buf.rfind(b"\n", 0, filled) + 1
         if cut == 0:
             continue  # no line end yet: read on
@@ -157,6 +211,8 @@ def read_blocks(
         # The partial line left moves to the front (same length: allowed while viewed).
         buf[: filled - cut] = buf[cut:filled]
         filled -= cut
+    if error is not None:
+        raise ReadError(first, error) from error  # (a partial line is not a line)
     if filled:
         yield first, memoryview(buf)[:filled]
 
@@ -200,25 +256,60 @@ def read_jsonl(
         yield out
 
 
+def access_time(text: bytes) -> float:
+    """Epoch seconds of a ``%t`` field's text (``10/Oct/2000:13:55:36 -0700``); ValueError
+    when it is not one, or names no date (31/Feb, a month that is not one, hour 24...)."""
+    m = ACCESS_TIME.fullmatch(text)
+    if not m:
+        raise ValueError("not day/Mon/year:hh:mm:ss +zone")
+    day, mon, year, hour, minute, second, sign, zh, zm = m.groups()
+    month = MONTHS.get(mon.lower())
+    if month is None:
+        raise ValueError(f"no month {mon.decode()}")
+    if int(zh) >= 24 or int(zm) >= 60:
+        raise ValueError("no zone offset")
+    offset = timedelta(hours=int(zh), minutes=int(zm))
+    zone = timezone(-offset if sign == b"-" else offset)
+    try:
+        return datetime(int(year), month, int(day), int(hour), int(minute), int(second), tzinfo=zone).timestamp()
+    except OverflowError as e:
+        raise ValueError(str(e)) from e
+
+
 def read_access(stream: IO[bytes], chunk_size: int, token_regex: str | None) -> Iterator[Records]:
-    """Web-server access logs: the token from ``Authorization: Bearer ...`` (or the first
-    group of ``token_regex``); the request time from the ``[day/Mon/year:h:m:s zone]`` field."""
-    pattern = re.compile(token_regex.encode()) if token_regex else BEARER
+    """Web-server access logs: the token from ``Authorization: Bearer ...`` (or the group
+    ``token`` of ``token_regex``, else its first; a line where two different tokens are
+    found is ``malformed``, see ``BEARER``); the request time from the ``%t`` field of the
+    common and combined formats (``host ident user [day/Mon/year:h:m:s zone] "request" ...``, see
+    ``ACCESS_LINE``). A line in another layout has no request time (it is judged as of now,
+    or ``--at``); one whose time is no date (31/Feb) is ``malformed``, with the reason."""
+    try:
+        pattern = re.compile(token_regex.encode()) if token_regex else BEARER
+    except re.error as e:
+        raise ValueError(f"--token-regex: {e}") from e
+    group: int | str = "token" if "token" in pattern.groupindex else (1 if pattern.groups else 0)
     n = 0
     for chunk in _chunks(iter(stream), chunk_size):
         out = Records(times=[])
         for raw in chunk:
             n += 1
-            m = pattern.search(raw)
             at = None
-            t = ACCESS_TIME.search(raw)
+            t = ACCESS_LINE.match(raw)
             if t:
-                at = datetime.strptime(t.group(1).decode(), "%d/%b/%Y:%H:%M:%S %z").timestamp()
-            if not m:
+                try:
+                    at = access_time(t.group(1))
+                except ValueError as e:
+                    shown = t.group(1)[:64].decode("utf-8", "replace")
+                    out.add(n, None, f"request time [{shown}] is not a date ({e})")
+                    continue
+            found = {m.group(group) for m in pattern.finditer(raw)} - {None}
+            if not found:
                 out.add(n, None, "no token found", at)
                 continue
-            token = (m.group("token") if "token" in pattern.groupindex else m.group(1 if pattern.groups else 0))
-            out.add(n, token.decode("utf-8", "replace"), None, at)
+            if len(found) > 1:
+                out.add(n, None, f"{len(found)} different tokens on the line (--token-regex can name the field)", at)
+                continue
+            out.add(n, found.pop().decode("utf-8", "replace"), None, at)
         yield out
 
 
@@ -226,13 +317,36 @@ def read_csv(stream: IO[bytes], chunk_size: int, column: str, time_field: str | 
     """CSV with a header row; the token in ``column``, the request time in ``time_field``."""
     text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="")
     reader = csv.DictReader(text)
-    if reader.fieldnames is None:
+    try:
+        fieldnames = reader.fieldnames
+    except READ_ERRORS as e:
+        raise ReadError(reader.line_num + 1, e) from e
+    except csv.Error as e:
+        raise ValueError(f"CSV header: {e}") from e
+    if fieldnames is None:
         return
     for name in [column] + ([time_field] if time_field else []):
-        if name not in reader.fieldnames:
-            raise ValueError(f"CSV has no column {name!r} (columns: {', '.join(reader.fieldnames)})")
+        if name not in fieldnames:
+            raise ValueError(f"CSV has no column {name!r} (columns: {', '.join(fieldnames)})")
     out = Records(times=[] if time_field else None)
-    for row in reader:
+    rows = iter(reader)
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            break
+        except READ_ERRORS as e:
+            if len(out):
+                yield out  # the whole rows read before it
+            raise ReadError(reader.line_num + 1, e) from e
+        except csv.Error as e:
+            # A row the csv module refuses (a field over csv.field_size_limit()): that row's
+            # problem; the reader goes on with the next line.
+            out.add(reader.line_num + 1, None, f"not a CSV row: {e}")
+            if len(out) >= chunk_size:
+                yield out
+                out = Records(times=[] if time_field else None)
+            continue
         line = reader.line_num
         try:
             at = parse_time(row.get(time_field) or "") if time_field else None
@@ -265,7 +379,14 @@ def read_parquet(path: str, chunk_size: int, column: str, time_field: str | None
             raise ValueError(f"Parquet file has no column {name!r} (columns: {', '.join(names)})")
     n = 0
     cols = [column] + ([time_field] if time_field else [])
-    for batch in pf.iter_batches(batch_size=chunk_size, columns=cols):
+    batches = pf.iter_batches(batch_size=chunk_size, columns=cols)
+    while True:
+        try:
+            batch = next(batches)
+        except StopIteration:
+            break
+        except (*READ_ERRORS, pa.ArrowException) as e:
+            raise ReadError(n + 1, e) from e
         tokens = batch.column(0)
         if tokens.type != "string" and tokens.type != "large_string":
             tokens = pc.cast(tokens, "large_string")
@@ -311,21 +432,41 @@ class JsonlWriter:
         self.file.close()
 
 
+# A spreadsheet reads a cell that starts with one of these as a formula (OWASP, "CSV
+# Injection"): = + - @, tab and carriage return.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A value as a CSV report writes it: None empty, booleans ``true``/``false``, numbers
+    as they are (``-5`` stays a number), and text that a spreadsheet would take for a
+    formula prefixed with ``'`` (``=cmd|...`` -> ``'=cmd|...``). Every text cell is also
+    quoted (``csv.QUOTE_NONNUMERIC``), so a separator inside it never starts a new cell,
+    whatever separator the spreadsheet assumes."""
+    if value is None:
+        return ""
+    if value is True or value is False:
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return "'" + value if value.startswith(FORMULA_START) else value
+    return value
+
+
 class CsvWriter:
+    """CSV records. The text cells come from tokens anyone can forge (``iss``, ``sub``,
+    ``kid``, reasons) and the report may be opened in a spreadsheet: see :func:`csv_cell`."""
+
     def __init__(self, path: str, extra: tuple[str, ...]) -> None:
         self.fields = extra + FIELDS
         raw = gzip.open(path, "wt", newline="", encoding="utf-8") if path.endswith(".gz") else open(path, "w", newline="", encoding="utf-8")  # noqa: SIM115
         self.file = raw
-        self.writer = csv.writer(raw)
+        self.writer = csv.writer(raw, quoting=csv.QUOTE_NONNUMERIC)
         self.writer.writerow(self.fields)
 
     def write(self, columns: dict[str, list[Any]]) -> None:
         buf = io.StringIO()
-        w = csv.writer(buf)
-        w.writerows(
-            ["" if v is None else ("true" if v is True else "false" if v is False else v) for v in row]
-            for row in zip(*(columns[f] for f in self.fields))
-        )
+        w = csv.writer(buf, quoting=csv.QUOTE_NONNUMERIC)
+        w.writerows([csv_cell(v) for v in row] for row in zip(*(columns[f] for f in self.fields)))
         self.file.write(buf.getvalue())
         self.file.flush()
 
