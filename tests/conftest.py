@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives import serialization as ser
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.x509.oid import NameOID
 
-from vector_files import VECTORS_DIR, vector_path
+from vector_files import VECTORS_DIR
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -239,6 +239,6 @@ def hmac_secrets(keyring) -> dict[int, KeyMaterial]:
 
 @pytest.fixture(scope="session")
 def vectors_dir() -> Path:
-    """``tests/vectors``; a missing directory or MANIFEST.md fails the test (never a skip)."""
-    vector_path("MANIFEST.md")
+    """``tests/vectors``. Tests read it through ``vector_files.vector_path``, so a missing file
+    (or directory) fails the test itself, naming the path: never a skip, nor a fixture error."""
     return VECTORS_DIR

@@ -66,7 +66,7 @@ def load(vectors_dir: Path, rel: str) -> Any:
 
 
 def test_manifest_lists_known_bad_vectors(vectors_dir: Path) -> None:
-    text = (vectors_dir / "MANIFEST.md").read_text(encoding="utf-8")
+    text = vector_path("MANIFEST.md").read_text(encoding="utf-8")
     # the notes this file relies on are still there
     assert "eyJhbGciOiJIUzI1NiIsImI2NCI6ZmFsc2UsImNyaXQiOlsiYjY0Il19" in text
     assert "A5dxf2s96_n5FLueVuW1Z_vh161FwXZC4YLPff6dmDY" in text
