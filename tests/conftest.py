@@ -25,8 +25,9 @@ from cryptography.hazmat.primitives import serialization as ser
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.x509.oid import NameOID
 
+from vector_files import VECTORS_DIR
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-VECTORS_DIR = PROJECT_ROOT.parent / "shared" / "vectors"
 
 
 # --------------------------------------------------------------------------
@@ -232,16 +233,12 @@ def hmac_secrets(keyring) -> dict[int, KeyMaterial]:
 
 
 # --------------------------------------------------------------------------
-# shared test vectors
+# test vectors (vendored in tests/vectors, see tests/vector_files.py)
 # --------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
 def vectors_dir() -> Path:
-    """``../shared/vectors`` relative to the project root."""
-    if not (VECTORS_DIR / "MANIFEST.md").is_file():
-        pytest.skip(
-            f"shared test vectors not found at {VECTORS_DIR} "
-            "(expected ../shared/vectors next to the project root, with MANIFEST.md)"
-        )
+    """``tests/vectors``. Tests read it through ``vector_files.vector_path``, so a missing file
+    (or directory) fails the test itself, naming the path: never a skip, nor a fixture error."""
     return VECTORS_DIR

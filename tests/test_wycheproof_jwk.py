@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -20,17 +19,17 @@ import turbojwt
 from turbojwt import KeyNotFoundError, KeySet, PyJWKSetError, PyJWS
 from turbojwt.algorithms import ECAlgorithm, RSAAlgorithm
 from turbojwt.keyset import has_roca_fingerprint
+from vector_files import VECTORS_DIR, WYCHEPROOF, fail_if_missing, load_vector, missing_vector_param
 
-VECTORS = Path(__file__).resolve().parent.parent.parent / "shared" / "vectors" / "wycheproof" / "testvectors_v1"
-FILE = VECTORS / "json_web_key_test.json"
+REL = f"{WYCHEPROOF}/json_web_key_test.json"
+FILE = VECTORS_DIR / REL
 
 
 def cases():
-    if not FILE.exists():
-        yield pytest.param(None, None, None, marks=pytest.mark.skip(
-            reason=f"Wycheproof vectors not found at {VECTORS} (../shared/vectors beside the project)"))
+    if not FILE.is_file():
+        yield missing_vector_param(REL, 3)
         return
-    doc = json.loads(FILE.read_text())
+    doc = load_vector(REL)
     for group in doc["testGroups"]:
         for which in ("public", "private"):
             if which not in group:
@@ -42,6 +41,7 @@ def cases():
 
 @pytest.mark.parametrize("jwks, test, which", list(cases()))
 def test_vector(jwks, test, which):
+    fail_if_missing(jwks, test, which)
     try:
         keys = KeySet(jwks)
     except PyJWKSetError as e:
@@ -56,9 +56,7 @@ def test_vector(jwks, test, which):
 
 
 def test_all_26_cases_are_read():
-    if not FILE.exists():
-        pytest.skip(f"Wycheproof vectors not found at {VECTORS}")
-    doc = json.loads(FILE.read_text())
+    doc = load_vector(REL)
     ids = {t["tcId"] for g in doc["testGroups"] for t in g["tests"]}
     assert ids == set(range(1, 27))
 
@@ -194,9 +192,7 @@ def test_set_level_refusals(rsa_keys):
 
 
 def test_roca_fingerprint():
-    if not FILE.exists():
-        pytest.skip(f"Wycheproof vectors not found at {VECTORS}")
-    doc = json.loads(FILE.read_text())
+    doc = load_vector(REL)
     roca = next(g for g in doc["testGroups"] if g["comment"] == "jws_rsa_roca_key")["public"]["keys"][0]
     n = int.from_bytes(turbojwt.utils.base64url_decode(roca["n"]), "big")
     assert has_roca_fingerprint(n)

@@ -5,22 +5,19 @@ refused as labelled. A key whose `use` is not `sig`, or whose `key_ops` leave ou
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
+import re
 
 import pytest
 
 import turbojwt
 from turbojwt import PyJWK, PyJWS
+from vector_files import (VECTORS_DIR, WYCHEPROOF, fail_if_missing, load_vector, missing_vector_param,
+                          vector_path)
 
-VECTORS = Path(__file__).resolve().parent.parent.parent / "shared" / "vectors" / "wycheproof" / "testvectors_v1"
-FILE = VECTORS / "json_web_signature_test.json"
+REL = f"{WYCHEPROOF}/json_web_signature_test.json"
+FILE = VECTORS_DIR / REL
 
-if not FILE.exists():
-    pytest.skip(f"Wycheproof vectors not found at {VECTORS} (../shared/vectors beside the project)",
-                allow_module_level=True)
-
-# ../shared/vectors/MANIFEST.md: mislabelled cases, skipped with its reasons.
+# tests/vectors/MANIFEST.md, "Known data problems": mislabelled cases, skipped with its reasons.
 MISLABELLED = {
     367: "byte-identical to valid tcId 357 but labelled invalid (C2SP/wycheproof#236)",
     370: "byte-identical to valid tcId 357 but labelled invalid (C2SP/wycheproof#236)",
@@ -33,18 +30,26 @@ MISLABELLED = {
 }
 
 
+def skip_reason(tc: int) -> str:
+    return f"Wycheproof JWS tcId {tc} mislabelled, a known data problem (tests/vectors/MANIFEST.md): {MISLABELLED[tc]}"
+
+
 def cases():
-    doc = json.loads(FILE.read_text())
+    if not FILE.is_file():
+        yield missing_vector_param(REL, 2)
+        return
+    doc = load_vector(REL)
     for group in doc["testGroups"]:
         jwk = group.get("public") or group["private"]
         for test in group["tests"]:
             tc = int(test["tcId"])
-            marks = [pytest.mark.skip(reason=MISLABELLED[tc])] if tc in MISLABELLED else []
+            marks = [pytest.mark.skip(reason=skip_reason(tc))] if tc in MISLABELLED else []
             yield pytest.param(jwk, test, id=f"{tc}-{group['comment']}-{test['comment']}"[:80], marks=marks)
 
 
 @pytest.mark.parametrize("jwk, test", list(cases()))
 def test_vector(jwk, test):
+    fail_if_missing(jwk, test)
     try:
         key = PyJWK(dict(jwk))
     except turbojwt.PyJWTError:
@@ -56,6 +61,17 @@ def test_vector(jwk, test):
     except turbojwt.PyJWTError:
         verified = False
     assert verified == (test["result"] == "valid"), test
+
+
+def test_mislabelled_cases_are_documented_and_present():
+    """Each skipped case is listed in the MANIFEST's known data problems and is still in the file
+    (a skip for a case that no longer exists, or one without provenance, fails here)."""
+    manifest = vector_path("MANIFEST.md").read_text(encoding="utf-8")
+    problems = manifest.split("## Known data problems", 1)[1]
+    ids = {int(t["tcId"]) for g in load_vector(REL)["testGroups"] for t in g["tests"]}
+    for tc in MISLABELLED:
+        assert re.search(rf"\btcId {tc}\b", problems), f"tcId {tc} is skipped but not in tests/vectors/MANIFEST.md"
+        assert tc in ids, f"tcId {tc} is skipped but no longer in {FILE}"
 
 
 def test_keys_not_for_signatures_never_verify(rsa_key):
