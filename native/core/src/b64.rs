@@ -22,8 +22,11 @@ pub fn decode_into<const N: usize>(input: &[u8], out: &mut SmallVec<[u8; N]>) ->
     };
     out.clear();
     out.reserve(len);
-    // SAFETY: `reserve` made room for `len` bytes at `out`'s start; they are only written
-    // (MaybeUninit), and only the prefix the decoder reports written is made part of `out`.
+    // SAFETY: after `clear` and `reserve`, `out`'s buffer has capacity for `len` bytes
+    // from its start, so the MaybeUninit slice over them is in bounds and nothing else
+    // aliases it while it lives; the decoder only writes through it. `set_len` covers only
+    // the prefix the decoder returns as written (checked to start at `out`'s buffer and
+    // to fit in `len`), so every byte made part of `out` is initialised.
     unsafe {
         let spare = std::slice::from_raw_parts_mut(out.as_mut_ptr().cast::<MaybeUninit<u8>>(), len);
         match URL_SAFE_NO_PAD.decode(input, Out::from_uninit_slice(spare)) {
@@ -49,7 +52,9 @@ pub fn encode_into(input: &[u8], out: &mut String) {
     let mut buf = std::mem::take(out).into_bytes();
     buf.resize(start + n, 0);
     let _ = URL_SAFE_NO_PAD.encode(input, base64_simd::Out::from_slice(&mut buf[start..]));
-    // SAFETY: base64 output is ASCII and the prefix was a String.
+    // SAFETY: `buf[..start]` is the bytes of a String (valid UTF-8) and the rest holds
+    // zeros (ASCII) that the encoder overwrites with base64url characters (ASCII), so the
+    // whole is UTF-8 whether or not the encoder wrote.
     *out = unsafe { String::from_utf8_unchecked(buf) };
 }
 

@@ -218,8 +218,11 @@ impl<V> Repeats<V> {
         let print = Self::fingerprint(key);
         let seen = self.seen.get_or_init(|| {
             let zeros = vec![0u64; 1 << self.seen_bits].into_boxed_slice();
-            // SAFETY: AtomicU64 has the size, alignment and bit validity of u64. (A zeroed
-            // allocation is left to the OS's zero pages until a slot is touched.)
+            // SAFETY: AtomicU64 has the same size, alignment and bit validity as u64, so
+            // the slice pointer (same length) points to valid AtomicU64s, and the Box frees
+            // it with the same layout it was allocated with; the u64 Box is consumed, so
+            // nothing else owns it. (A zeroed allocation is left to the OS's zero pages
+            // until a slot is touched.)
             unsafe { Box::from_raw(Box::into_raw(zeros) as *mut [AtomicU64]) }
         });
         // Four slots per bucket (one 32-byte line): keys that share a bucket rarely push each

@@ -52,9 +52,12 @@ pub struct HmacKey {
     states: States,
 }
 
-// The states are plain arrays and integers; aws-lc keeps no pointers in them.
-unsafe impl Send for HmacKey {}
-unsafe impl Sync for HmacKey {}
+// The states are plain arrays and integers (aws-lc keeps no pointers in them), so the key is
+// Send and Sync by itself, with no `unsafe impl`; this fails to compile if that changes.
+const _: () = {
+    const fn send_and_sync<T: Send + Sync>() {}
+    send_and_sync::<HmacKey>();
+};
 
 /// One SHA-2 function of aws-lc over a plain context type.
 trait Sha2 {
@@ -75,7 +78,9 @@ macro_rules! sha2 {
             const OUT: usize = $out;
             fn init() -> $ctx {
                 let mut ctx = std::mem::MaybeUninit::<$ctx>::uninit();
-                // SAFETY: Init writes every field of the context (it cannot fail).
+                // SAFETY: the pointer is valid for writes of one context (a local
+                // MaybeUninit of the type Init takes), and Init writes every field of it
+                // (it cannot fail), so the context is initialised when it returns.
                 unsafe {
                     $init(ctx.as_mut_ptr());
                     ctx.assume_init()
@@ -83,12 +88,17 @@ macro_rules! sha2 {
             }
             #[inline]
             fn update(ctx: &mut $ctx, data: &[u8]) {
-                // SAFETY: ctx was initialised by Init; data is a valid slice.
+                // SAFETY: `ctx` is an exclusive reference to a context that came from
+                // `init` and only went through Update (so its buffered byte count is below
+                // a block, as Update's buffering requires); Update reads exactly
+                // `data.len()` bytes from `data`'s pointer.
                 unsafe { $update(ctx, data.as_ptr().cast(), data.len()) };
             }
             #[inline]
             fn finish(ctx: &mut $ctx, out: &mut [u8; MAX_TAG_LEN]) {
-                // SAFETY: `out` holds at least the digest length ($out <= 64 bytes).
+                // SAFETY: `ctx` is a context from `init`/`update` as above; Final writes
+                // the digest, $out <= MAX_TAG_LEN bytes, to `out`, which has room for
+                // MAX_TAG_LEN.
                 unsafe { $final(out.as_mut_ptr(), ctx) };
             }
         }
@@ -170,8 +180,10 @@ fn sha256_digest(h: &[u32; 8], out: &mut [u8]) {
 fn sha256_blocks(h: &mut [u32; 8], blocks: &[u8]) {
     debug_assert_eq!(blocks.len() % 64, 0);
     if !blocks.is_empty() {
-        // SAFETY: `h` is an 8-word state and `blocks` holds len / 64 whole blocks; aws-lc
-        // dispatches to the same compression code (SHA-NI, AVX, ...) as SHA256_Update.
+        // SAFETY: TransformBlocks reads and writes the 8 state words behind its first
+        // pointer (`h` is exactly that) and reads `num_blocks * 64` bytes behind its second
+        // (`blocks` holds len / 64 whole blocks, checked above). aws-lc dispatches to the
+        // same compression code (SHA-NI, AVX, ...) as SHA256_Update.
         unsafe { SHA256_TransformBlocks(h.as_mut_ptr(), blocks.as_ptr(), blocks.len() / 64) };
     }
 }

@@ -25,7 +25,8 @@ pub fn anchored<'j>(input: &'j [u8], s: &str) -> Cow<'j, str> {
     let p = s.as_ptr() as usize;
     if p >= start && p + s.len() <= start + input.len() {
         let off = p - start;
-        // SAFETY: the same bytes as `s`, which is valid UTF-8.
+        // SAFETY: `s` lies inside `input` (the range check above), so this slice is the
+        // very memory `s` borrows, which is valid UTF-8 since `s` is a str.
         Cow::Borrowed(unsafe { std::str::from_utf8_unchecked(&input[off..off + s.len()]) })
     } else {
         Cow::Owned(s.to_owned())
@@ -305,8 +306,10 @@ pub fn find_string_special(b: &[u8], mut i: usize) -> Option<usize> {
     {
         // SSE2 is part of x86_64: 16 bytes per step, with no feature detection needed.
         use std::arch::x86_64::*;
-        // SAFETY: each load reads b[i..i + 16], inside the slice by the loop condition; the
-        // last one reads b[len - 16..len], with len >= 16.
+        // SAFETY: the intrinsics need SSE2, which every x86_64 CPU has (the target's
+        // baseline). The unaligned loads read b[i..i + 16], inside the slice by the loop
+        // condition, and b[len - 16..len], guarded by len >= 16; `add` stays inside the
+        // slice for the same reasons.
         unsafe {
             let quote = _mm_set1_epi8(b'"' as i8);
             let backslash = _mm_set1_epi8(b'\\' as i8);
@@ -1025,8 +1028,9 @@ impl<'j> Fast<'j> {
             return None;
         }
         self.i = end + 1;
-        // SAFETY: the whole input was checked to be UTF-8 and the slice ends before an
-        // ASCII quote, so it is a whole number of characters.
+        // SAFETY: `fast_claims`, the only maker of a `Fast` over untrusted input, checks the
+        // whole input is UTF-8 first (the tests build one over ASCII); the slice starts
+        // right after an ASCII quote and ends right before one, so it is whole characters.
         Some(unsafe { std::str::from_utf8_unchecked(&self.b[start..end]) })
     }
 

@@ -301,8 +301,10 @@ pub fn line_ends(
 fn token_bytes<'a>(t: &'a Bound<'_, PyAny>) -> Option<&'a [u8]> {
     if let Ok(s) = t.cast::<PyString>() {
         #[cfg(not(any(Py_LIMITED_API, PyPy, GraalPy)))]
-        // SAFETY: `s` is a str; a compact ASCII str keeps its characters, which are also its
-        // UTF-8 bytes, right after the object header, for as long as the object lives.
+        // SAFETY: `s` is a str (checked by the cast), so the PyUnicode macros apply; a
+        // compact ASCII str keeps its `len` characters, which are also its UTF-8 bytes,
+        // right after the object header, unchanged (str is immutable) for as long as the
+        // object lives, and the slice borrows `t`, which keeps it alive.
         unsafe {
             let ptr = s.as_ptr();
             if pyo3::ffi::PyUnicode_IS_COMPACT_ASCII(ptr) != 0 {
@@ -322,11 +324,12 @@ fn token_bytes<'a>(t: &'a Bound<'_, PyAny>) -> Option<&'a [u8]> {
 /// The bytes of a byte buffer: a pyarrow buffer (exported as signed chars), or bytes, a
 /// bytearray or a view of one. The caller checks it is contiguous where that is not known.
 fn bytes_of<T: pyo3::buffer::Element>(buf: &PyBuffer<T>) -> &[u8] {
+    debug_assert_eq!(std::mem::size_of::<T>(), 1);
     // SAFETY: one-byte items (i8 or u8: PyBuffer checked the format), stored contiguously
-    // (pyarrow's buffers; otherwise checked by the caller), exported while `buf` lives so
+    // (pyarrow's buffers; otherwise checked by the caller), so `len_bytes` bytes from
+    // `buf_ptr` are the buffer; exported while `buf` lives (the slice borrows `buf`), so
     // neither freed nor resized; nobody writes to them during the call (pyarrow buffers
     // are immutable; read_blocks' buffer waits for the call).
-    debug_assert_eq!(std::mem::size_of::<T>(), 1);
     unsafe { std::slice::from_raw_parts(buf.buf_ptr() as *const u8, buf.len_bytes()) }
 }
 
@@ -536,7 +539,10 @@ fn times_of(buf: &PyBuffer<f64>) -> PyResult<&[f64]> {
     if !buf.is_c_contiguous() {
         return Err(PyValueError::new_err("at buffer must be contiguous"));
     }
-    // SAFETY: a contiguous f64 buffer kept exported while `buf` lives; only read.
+    // SAFETY: PyBuffer<f64> checked the item size, format and alignment of f64 and the
+    // check above that it is contiguous, so `item_count` f64s from `buf_ptr` are the
+    // buffer; it stays exported (neither freed nor resized) while `buf` lives, which the
+    // returned slice borrows; it is only read.
     Ok(unsafe { std::slice::from_raw_parts(buf.buf_ptr() as *const f64, buf.item_count()) })
 }
 

@@ -59,7 +59,9 @@ unsafe fn bind<'py>(
     nargs: ffi::Py_ssize_t,
     kwnames: *mut ffi::PyObject,
 ) -> PyResult<Parsed<'py>> {
-    let npos = ffi::PyVectorcall_NARGS(nargs as usize) as usize;
+    // SAFETY: only masks off the PY_VECTORCALL_ARGUMENTS_OFFSET flag of `nargs`, which
+    // CPython passed as the vectorcall `nargsf`.
+    let npos = unsafe { ffi::PyVectorcall_NARGS(nargs as usize) } as usize;
     if npos > names.len() {
         return Err(PyTypeError::new_err(format!(
             "{fname}() takes from 1 to {} positional arguments but {npos} were given",
@@ -68,16 +70,19 @@ unsafe fn bind<'py>(
     }
     let mut values: [Option<Bound<'py, PyAny>>; 10] = Default::default();
     for (i, slot) in values.iter_mut().enumerate().take(npos) {
-        // SAFETY: i < npos, a borrowed reference per the vectorcall contract.
+        // SAFETY: i < npos, and per the caller's contract `args[..npos]` are borrowed
+        // references to live objects (CPython holds them for the call).
         *slot = Some(unsafe { Bound::from_borrowed_ptr(py, *args.add(i)) });
     }
     let mut extra: Option<Bound<'py, PyDict>> = None;
     if !kwnames.is_null() {
-        // SAFETY: kwnames is a tuple of str per the vectorcall contract.
+        // SAFETY: non-null, so per the caller's contract a borrowed reference to the tuple
+        // of keyword names (its type is still checked by the cast below).
         let kwnames = unsafe { Bound::from_borrowed_ptr(py, kwnames) };
         let kwnames = kwnames.cast_into::<PyTuple>()?;
         for (k, name) in kwnames.iter().enumerate() {
-            // SAFETY: keyword values follow the positional ones.
+            // SAFETY: k < len(kwnames), and per the caller's contract the keyword values
+            // are borrowed references at `args[npos..npos + len(kwnames)]`.
             let value = unsafe { Bound::from_borrowed_ptr(py, *args.add(npos + k)) };
             let text = name.cast::<PyString>()?.to_str()?;
             match names.iter().position(|n| *n == text) {
@@ -158,7 +163,9 @@ unsafe extern "C" fn decode_entry(
     kwnames: *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
     entry(|py| {
-        // SAFETY: called by CPython with the vectorcall arguments.
+        // SAFETY: registered as a METH_FASTCALL | METH_KEYWORDS function (`register`), so
+        // CPython passes `args`, `nargs` and `kwnames` by the vectorcall convention `bind`
+        // requires.
         let p = unsafe { bind(py, "decode", &DECODE, args, nargs, kwnames) }?;
         call(py, p, false)
     })
@@ -171,7 +178,7 @@ unsafe extern "C" fn decode_complete_entry(
     kwnames: *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
     entry(|py| {
-        // SAFETY: called by CPython with the vectorcall arguments.
+        // SAFETY: as in `decode_entry`: CPython passes the vectorcall arguments.
         let p = unsafe {
             bind(
                 py,
@@ -206,7 +213,10 @@ fn add(
     }));
     let py = m.py();
     let module_name = m.name()?;
-    // SAFETY: a valid method definition, module and name; a new reference or NULL.
+    // SAFETY: `def` is a leaked, so 'static, method definition whose name and doc are
+    // 'static C strings and whose flags match the function pointer's signature; `m` and
+    // `module_name` are live objects (held by Bound); PyCFunction_NewEx returns a new
+    // reference or NULL with an exception set, which from_owned_ptr_or_err takes over.
     let func = unsafe {
         Bound::from_owned_ptr_or_err(
             py,

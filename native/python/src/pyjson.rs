@@ -181,7 +181,8 @@ impl NameCache {
 /// A new str object for `s`.
 fn py_str<'py>(py: Python<'py>, s: &str) -> Bound<'py, PyString> {
     if s.is_ascii() {
-        // SAFETY: checked ASCII just above.
+        // SAFETY: pystring_ascii_new requires `s` to be ASCII (it makes a compact ASCII
+        // str by copying the bytes), checked just above; the GIL is held (`py`).
         unsafe { jiter::pystring_ascii_new(py, s) }
     } else {
         PyString::new(py, s)
@@ -242,8 +243,9 @@ extern "C" {
 
 /// A dict sized for a typical claims set, so filling it does not resize it on the way.
 fn presized_dict(py: Python<'_>) -> Bound<'_, PyDict> {
-    // SAFETY: _PyDict_NewPresized returns a new reference to a dict, or NULL with an
-    // exception set (then we fall back to an ordinary dict).
+    // SAFETY: the GIL is held (`py`); _PyDict_NewPresized returns a new reference to a
+    // dict, or NULL with an exception set (then we fall back to an ordinary dict), so the
+    // owned pointer is taken over once and the unchecked cast is to its real type.
     unsafe {
         let ptr = _PyDict_NewPresized(16);
         match Bound::from_owned_ptr_or_opt(py, ptr) {
