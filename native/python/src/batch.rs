@@ -15,10 +15,10 @@ use turbojwt_core::jws::{self, Limits};
 use turbojwt_core::logs::{self, JsonlFields};
 use turbojwt_core::verify::KeyRef;
 
+use crate::decode_args;
 use crate::errors::python_json_message;
 use crate::keys::resolve_for_verify;
 use crate::limits::limits;
-use crate::policy;
 use crate::pyjson::{claims_dict, ClaimsTemplate, PyErrOr};
 use crate::reference::{self, DecodeArgs};
 
@@ -65,7 +65,7 @@ impl BatchVerifier {
         leeway: Option<&Bound<'_, PyAny>>,
         options: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        let policy = policy::owned(
+        let policy = decode_args::owned(
             "verify_batch",
             options,
             algorithms,

@@ -18,11 +18,11 @@ use turbojwt_core::verify::sequence::{self, Caller, Candidates, HeaderCache, Laz
 use turbojwt_core::verify::DecodePolicy;
 use turbojwt_core::{Algorithm, ErrorKind, JwtError};
 
+use crate::decode_args::{self, build_remembered};
 use crate::errors::{exception, to_pyerr, warn_key_length};
 use crate::keys::{resolve_for_verify, KeyRef};
 use crate::keyset::{KeyGeneration, KeyResolver};
 use crate::limits::limits;
-use crate::policy::{self, build_remembered};
 use crate::pyjson::{payload_to_py, PyErrOr};
 use crate::reference::{self, DecodeArgs};
 use crate::token_cache::{Lookup, TokenCache, TokenTimes};
@@ -457,7 +457,7 @@ impl Verifier {
                 "algorithms must name at least one algorithm",
             ));
         }
-        let policy = policy::owned(
+        let policy = decode_args::owned(
             "Verifier", options, algorithms, audience, issuer, subject, leeway,
         )?;
         let args = DecodeArgs::new(

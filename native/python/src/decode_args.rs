@@ -1,5 +1,6 @@
-//! decode() arguments -> the core's policies, with PyJWT's option merging. Anything of an
-//! unusual type yields None: the Python reference path then handles the call exactly.
+//! decode() arguments -> the core's DecodePolicy and ClaimsPolicy, with PyJWT's option
+//! merging. Anything of an unusual type yields None: the Python reference path then handles
+//! the call exactly. (The gateway's route policy is another thing: turbojwt/gateway/policy.py.)
 
 use std::borrow::Cow;
 use std::sync::{Mutex, MutexGuard};
