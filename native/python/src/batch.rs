@@ -1,6 +1,7 @@
 //! Batch verification bindings: token slices borrowed from Python objects (a list of
 //! str/bytes, or Arrow buffers), verified by the core with the GIL released, then Python
-//! objects built only for what the caller reads.
+//! objects built only for what the caller reads. The log-specific parts (JSON-lines blocks,
+//! line splitting, the summary tally) are in `logs.rs`.
 
 use std::collections::HashMap;
 
@@ -12,7 +13,6 @@ use turbojwt_core::b64;
 use turbojwt_core::batch::{self, At, Chunk, KeyTable, Outcome, Selection, Span, Verdict, CHUNK};
 use turbojwt_core::error::{Detail, Segment};
 use turbojwt_core::jws::{self, Limits};
-use turbojwt_core::logs::{self, JsonlFields};
 use turbojwt_core::verify::KeyRef;
 
 use crate::decode_args;
@@ -229,71 +229,8 @@ impl BatchVerifier {
         at: Option<f64>,
         threads: usize,
     ) -> PyResult<BatchPart> {
-        if token_path.is_empty() || time_path.as_ref().is_some_and(Vec::is_empty) {
-            return Err(PyValueError::new_err("empty field path"));
-        }
-        let fields = JsonlFields {
-            token: token_path,
-            time: time_path,
-        };
-        if !block.is_c_contiguous() {
-            return Err(PyValueError::new_err("block must be a contiguous buffer"));
-        }
-        let block = bytes_of(&block);
-        let lines = logs::split_lines(block);
-        let now = crate::decode::now();
-        let limits = limits();
-        let chunks = py.detach(|| {
-            self.inner
-                .verify_jsonl(&lines, &fields, at, now, &limits, threads.max(1))
-        });
-        let messages = json_messages(py, &chunks, |i| {
-            match logs::extract_jsonl(lines[i], &fields) {
-                logs::Extracted::Token { token, .. } => Some(token.into_bytes().into()),
-                logs::Extracted::Problem(_) => None,
-            }
-        });
-        let mut part = BatchPart {
-            len: lines.len(),
-            chunks,
-            messages,
-            overrides: HashMap::new(),
-            claims: None,
-        };
-        // (a handed-over token is one the core read from its line: read it again)
-        let fallbacks: Vec<(usize, usize)> = part.fallbacks().collect();
-        for (i, k) in fallbacks {
-            if let logs::Extracted::Token { token, at: line_at } =
-                logs::extract_jsonl(lines[i], &fields)
-            {
-                let when = at.or(line_at).unwrap_or(now);
-                let token = PyString::new(py, &token).into_any();
-                let (error, _) =
-                    self.args
-                        .verdict(py, &token, self.keys[k].bind(py), when, false)?;
-                part.overrides.insert(i, (error, None));
-            }
-        }
-        Ok(part)
+        crate::logs::verify_jsonl(self, py, block, token_path, time_path, at, threads)
     }
-}
-
-/// `line_ends` of the core over `block[start..end]` (a byte buffer): how many line ends the
-/// first `max_lines` lines have, and the offset in `block` just after the last of them.
-#[pyfunction]
-pub fn line_ends(
-    block: PyBuffer<u8>,
-    start: usize,
-    end: usize,
-    max_lines: usize,
-) -> PyResult<(usize, usize)> {
-    if !block.is_c_contiguous() || start > end || end > block.item_count() {
-        return Err(PyValueError::new_err(
-            "a contiguous buffer and a range inside it",
-        ));
-    }
-    let (lines, after) = logs::line_ends(&bytes_of(&block)[start..end], max_lines);
-    Ok((lines, start + after))
 }
 
 /// The UTF-8 bytes of a str token, or a bytes token as is; None for anything else and for a
@@ -323,7 +260,7 @@ fn token_bytes<'a>(t: &'a Bound<'_, PyAny>) -> Option<&'a [u8]> {
 
 /// The bytes of a byte buffer: a pyarrow buffer (exported as signed chars), or bytes, a
 /// bytearray or a view of one. The caller checks it is contiguous where that is not known.
-fn bytes_of<T: pyo3::buffer::Element>(buf: &PyBuffer<T>) -> &[u8] {
+pub(crate) fn bytes_of<T: pyo3::buffer::Element>(buf: &PyBuffer<T>) -> &[u8] {
     debug_assert_eq!(std::mem::size_of::<T>(), 1);
     // SAFETY: one-byte items (i8 or u8: PyBuffer checked the format), stored contiguously
     // (pyarrow's buffers; otherwise checked by the caller), so `len_bytes` bytes from
@@ -334,6 +271,25 @@ fn bytes_of<T: pyo3::buffer::Element>(buf: &PyBuffer<T>) -> &[u8] {
 }
 
 impl BatchVerifier {
+    /// The core's batch verifier.
+    pub(crate) fn core(&self) -> &batch::BatchVerifier {
+        &self.inner
+    }
+
+    /// The reference path's verdict on one token the core handed over, with key `k` (an
+    /// index into the keys), as of `at`.
+    pub(crate) fn reference_verdict(
+        &self,
+        py: Python<'_>,
+        token: &Bound<'_, PyAny>,
+        k: usize,
+        at: f64,
+        claims: bool,
+    ) -> PyResult<reference::Verdict> {
+        self.args
+            .verdict(py, token, self.keys[k].bind(py), at, claims)
+    }
+
     /// The reference path's verdicts for the tokens the core handed over, each as of its
     /// own time (`token(i)`: token i as a Python object).
     fn hand_over<'py>(
@@ -360,10 +316,8 @@ impl BatchVerifier {
                 At::One(t) => t,
                 At::Each(ts) => ts[i],
             };
-            let verdict = self
-                .args
-                .verdict(py, &token(i), self.keys[k].bind(py), when, claims)?;
-            part.overrides.insert(i, verdict);
+            let verdict = self.reference_verdict(py, &token(i), k, when, claims)?;
+            part.set_override(i, verdict);
         }
         Ok(())
     }
@@ -407,13 +361,12 @@ impl BatchVerifier {
             self.pipelined(py, slices, at, &limits, threads, &mut dicts)?
         };
         let messages = json_messages(py, &chunks, |i| slices[i].map(Into::into));
-        Ok(BatchPart {
-            len: slices.len(),
+        Ok(BatchPart::new(
+            slices.len(),
             chunks,
             messages,
-            overrides: HashMap::new(),
-            claims: claims.then_some(dicts),
-        })
+            claims.then_some(dicts),
+        ))
     }
 
     /// Claims asked for on several threads: while this thread (holding the GIL) builds the
@@ -565,9 +518,6 @@ fn json_message(py: Python<'_>, token: &[u8], segment: Segment) -> Option<String
     python_json_message(py, segment, &buf)
 }
 
-/// A part's summary counts: by outcome, valid but expired since, by issuer, kid and subject.
-type Tally<'py> = (HashMap<String, usize>, usize, [Bound<'py, PyDict>; 3]);
-
 /// The verdicts of one batch call.
 #[pyclass(module = "turbojwt._native")]
 pub struct BatchPart {
@@ -598,12 +548,34 @@ fn opt_f64(py: Python<'_>, v: Option<f64>) -> Bound<'_, PyAny> {
 }
 
 impl BatchPart {
+    /// A part of `len` verdicts in `chunks`, with the re-derived JSON messages and the
+    /// claims if asked for; nothing handed over judged yet.
+    pub(crate) fn new(
+        len: usize,
+        chunks: Vec<Chunk>,
+        messages: HashMap<usize, String>,
+        claims: Option<Vec<Option<Py<PyAny>>>>,
+    ) -> Self {
+        BatchPart {
+            len,
+            chunks,
+            messages,
+            overrides: HashMap::new(),
+            claims,
+        }
+    }
+
+    /// Records the reference path's verdict on token `i` (one the core handed over).
+    pub(crate) fn set_override(&mut self, i: usize, verdict: reference::Verdict) {
+        self.overrides.insert(i, verdict);
+    }
+
     /// `(index, key index)` of the tokens the core handed over to the reference path.
-    fn fallbacks(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+    pub(crate) fn fallbacks(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
         self.chunks.iter().flat_map(|c| c.fallbacks.iter().copied())
     }
 
-    fn with_chunk(&self) -> impl Iterator<Item = (usize, &Chunk, &Verdict)> {
+    pub(crate) fn with_chunk(&self) -> impl Iterator<Item = (usize, &Chunk, &Verdict)> {
         self.chunks.iter().enumerate().flat_map(|(c, chunk)| {
             chunk
                 .verdicts
@@ -614,7 +586,7 @@ impl BatchPart {
     }
 
     /// The exception class name of token `i`'s error (or `malformed`), None when it is valid.
-    fn error_name<'a>(&'a self, i: usize, v: &'a Verdict) -> Option<&'a str> {
+    pub(crate) fn error_name<'a>(&'a self, i: usize, v: &'a Verdict) -> Option<&'a str> {
         if let Some((err, _)) = self.overrides.get(&i) {
             return err.as_ref().map(|(name, _)| name.as_str());
         }
@@ -645,7 +617,7 @@ impl BatchPart {
 
 /// PyJWT words a JSON error with Python's json module: those messages, re-derived for the
 /// verdicts refusing bad header or payload JSON, by token index. `token(i)` gives token i.
-fn json_messages<'t>(
+pub(crate) fn json_messages<'t>(
     py: Python<'_>,
     chunks: &[Chunk],
     token: impl Fn(usize) -> Option<std::borrow::Cow<'t, [u8]>>,
@@ -710,7 +682,7 @@ impl BatchPart {
     }
 
     /// Count of tokens by outcome: "valid" or the exception class name.
-    fn counts(&self) -> HashMap<String, usize> {
+    pub(crate) fn counts(&self) -> HashMap<String, usize> {
         let mut out = HashMap::new();
         for (i, _, v) in self.with_chunk() {
             let key = self.error_name(i, v).unwrap_or("valid");
@@ -728,36 +700,12 @@ impl BatchPart {
     /// `counts`), the valid tokens whose `exp` is at or before `expired_before`, and dicts
     /// of the tokens by issuer, by kid and by subject (in order of first appearance, as a
     /// `Counter` of the column would have them).
-    fn tally<'py>(&self, py: Python<'py>, expired_before: f64) -> PyResult<Tally<'py>> {
-        // Per field: value -> its slot in `order`, and (value, count) in order of first sight.
-        // (foldhash: the tally hashes every token's issuer, kid and subject)
-        let mut index: [HashMap<&str, usize, foldhash::fast::RandomState>; 3] = Default::default();
-        let mut order: [Vec<(&str, usize)>; 3] = Default::default();
-        let mut expired_only_now = 0;
-        for (i, chunk, v) in self.with_chunk() {
-            if self.error_name(i, v).is_none() && v.exp.is_some_and(|e| e <= expired_before) {
-                expired_only_now += 1;
-            }
-            for (f, span) in [v.iss, v.kid, v.sub].into_iter().enumerate() {
-                if let Some(s) = span {
-                    let text = chunk.text(s);
-                    let slot = *index[f].entry(text).or_insert_with(|| {
-                        order[f].push((text, 0));
-                        order[f].len() - 1
-                    });
-                    order[f][slot].1 += 1;
-                }
-            }
-        }
-        let dicts = order.map(|counts| {
-            let d = PyDict::new(py);
-            for (value, n) in counts {
-                d.set_item(value, n)?;
-            }
-            Ok::<_, PyErr>(d)
-        });
-        let [iss, kid, sub] = dicts;
-        Ok((self.counts(), expired_only_now, [iss?, kid?, sub?]))
+    fn tally<'py>(
+        &self,
+        py: Python<'py>,
+        expired_before: f64,
+    ) -> PyResult<crate::logs::Tally<'py>> {
+        crate::logs::tally(self, py, expired_before)
     }
 
     /// Columns for a table: valid, error, reason, kid, iss, sub, aud, exp, iat.

@@ -13,6 +13,7 @@ mod fastcall;
 mod keys;
 mod keyset;
 mod limits;
+mod logs;
 mod pyjson;
 mod reference;
 mod time;
@@ -36,7 +37,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(limits::get_limits, m)?)?;
     m.add_function(wrap_pyfunction!(time::parse_time, m)?)?;
     m.add_function(wrap_pyfunction!(reference::set_reference, m)?)?;
-    m.add_function(wrap_pyfunction!(batch::line_ends, m)?)?;
+    m.add_function(wrap_pyfunction!(logs::line_ends, m)?)?;
     m.add_function(wrap_pyfunction!(bench::bench_verify_floor, m)?)?;
     m.add_function(wrap_pyfunction!(bench::bench_hs256_stages, m)?)?;
     m.add_function(wrap_pyfunction!(bench::verify_raw, m)?)?;
