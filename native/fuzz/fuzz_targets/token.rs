@@ -26,18 +26,18 @@ fn verifiers() -> &'static [BatchVerifier; 2] {
             for a in algs {
                 set.insert(*a);
             }
-            BatchVerifier {
-                keys: KeyTable {
+            BatchVerifier::new(
+                KeyTable {
                     keys: vec![KeyRef { entry: Arc::new(KeyEntry::new(material)), bound: None, is_object: false }],
                     selection: Selection::One,
                 },
-                policy: DecodePolicy {
+                DecodePolicy {
                     verify_signature: true,
                     enforce_minimum_key_length: false,
                     algorithms: Some(set),
                     claims: ClaimsPolicy::default(),
                 },
-            }
+            )
         };
         [
             make(b"fuzzing-secret-fuzzing-secret-32", &[Algorithm::HS256, Algorithm::HS512]),
