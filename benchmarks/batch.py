@@ -85,7 +85,7 @@ def floor_rate(alg: str, key: str, token: str, iterations: int, threads: int) ->
     args = (alg, key, signing_input.encode(), bc.b64url_decode(sig), iterations)
 
     def run() -> float:
-        workers = [threading.Thread(target=_native.bench_verify_floor, args=args) for _ in range(threads)]
+        workers = [threading.Thread(target=_native.bench.verify_floor, args=args) for _ in range(threads)]
         start = time.perf_counter()
         for w in workers:
             w.start()
@@ -198,7 +198,7 @@ def section(quick: bool, log=lambda s: print(s, file=sys.stderr)) -> tuple[list[
     # The stages of an HS256 token alone, on one thread: the floor under the batch rows.
     log("  timing the stages of HS256 verification")
     stage_tokens = tokens[: 50_000 if quick else 200_000]
-    stages = dict(_native.bench_hs256_stages(stage_tokens, SECRET.encode(), 5))
+    stages = dict(_native.bench.hs256_stages(stage_tokens, SECRET.encode(), 5))
 
     logs = verify_logs_comparison(quick, log)
 

@@ -202,14 +202,14 @@ def load_turbojwt():
 
 
 def load_native_floor():
-    """Return (bench_verify_floor | None, reason)."""
+    """Return (turbojwt._native.bench.verify_floor | None, reason)."""
     try:
         native = importlib.import_module("turbojwt._native")
     except Exception as exc:
         return None, f"turbojwt._native is not importable ({type(exc).__name__}: {exc})"
-    fn = getattr(native, "bench_verify_floor", None)
+    fn = getattr(getattr(native, "bench", None), "verify_floor", None)
     if fn is None:
-        return None, "turbojwt._native has no bench_verify_floor"
+        return None, "turbojwt._native has no bench.verify_floor"
     return fn, ""
 
 
@@ -357,7 +357,7 @@ class BareVerify:
 
 
 def check_floor(floor, am: AlgMaterial) -> tuple:
-    """Return (problems, notes) for turbojwt._native.bench_verify_floor on this alg."""
+    """Return (problems, notes) for turbojwt._native.bench.verify_floor on this alg."""
     try:
         t = floor(am.alg, am.verify_key_str, am.signing_input, am.signature, 3)
     except Exception as exc:
@@ -368,5 +368,5 @@ def check_floor(floor, am: AlgMaterial) -> tuple:
         floor(am.alg, am.verify_key_str, am.signing_input, am.forged_signature, 1)
     except Exception:
         return [], []
-    return [], [f"{am.alg}: bench_verify_floor did not raise on a forged signature; "
+    return [], [f"{am.alg}: bench.verify_floor did not raise on a forged signature; "
                 "cannot confirm that it really verifies"]

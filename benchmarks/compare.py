@@ -171,7 +171,7 @@ def build_contenders(mat: bc.Material, turbo, turbo_why, floor, floor_why, oxy, 
                              g, "oxyjwt-prepared", "oxyjwt.decode", oxy_desc))
 
         # native aws-lc floor ---------------------------------------------------
-        floor_label = "aws-lc floor (_native.bench_verify_floor)"
+        floor_label = "aws-lc floor (_native.bench.verify_floor)"
         if floor is None:
             out.append(skipped("floor", floor_label, str_desc, floor_why))
         else:
@@ -545,7 +545,7 @@ METHOD = """## Method
   secret as bytes for HS256); for oxyjwt its own `DecodingKey.from_*` object (oxyjwt refuses PEM
   strings for asymmetric algorithms). `turbojwt.Verifier` is built once with the PEM string and
   the same audience/issuer.
-- *aws-lc floor*: `turbojwt._native.bench_verify_floor`, bare signature verifications of the same
+- *aws-lc floor*: `turbojwt._native.bench.verify_floor`, bare signature verifications of the same
   signing input and signature in a Rust loop (no base64, no JSON, key parsed once); its own
   timing of the loop is used. *pyca/cryptography bare verify*: the same signature verified by
   `public_key.verify(...)` (HMAC: `hmac.HMAC(...).verify`) — the crypto cost PyJWT cannot avoid.

@@ -135,14 +135,14 @@ def test_hs256_stage_timer_takes_valid_tokens_only():
     # The floor under benchmarks/batch.py's rows: every stage is timed, over tokens that
     # really verify (a wrong secret or a malformed token is refused, not timed).
     import turbojwt
-    from turbojwt import _native
+    from turbojwt._native import bench
 
     secret = b"stage-timer-secret-of-at-least-32-bytes"
     tokens = [turbojwt.encode({"sub": f"u{i}", "exp": 2_000_000_000}, secret) for i in range(50)]
-    stages = dict(_native.bench_hs256_stages(tokens, secret, 2))
+    stages = dict(bench.hs256_stages(tokens, secret, 2))
     assert list(stages) == ["split", "base64", "claims", "hmac"]
     assert all(v >= 0 for v in stages.values())
     with pytest.raises(ValueError, match="token 0 .*signature"):
-        _native.bench_hs256_stages(tokens, b"another-secret-of-at-least-32-bytes!!", 1)
+        bench.hs256_stages(tokens, b"another-secret-of-at-least-32-bytes!!", 1)
     with pytest.raises(ValueError, match="token 50"):
-        _native.bench_hs256_stages([*tokens, "a.b"], secret, 1)
+        bench.hs256_stages([*tokens, "a.b"], secret, 1)

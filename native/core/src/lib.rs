@@ -9,6 +9,7 @@ pub mod cache;
 pub mod claims;
 pub mod der;
 pub mod error;
+#[cfg(any(test, feature = "bench"))]
 pub mod floor;
 pub mod hmac;
 pub mod json;

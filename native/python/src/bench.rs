@@ -1,18 +1,26 @@
-//! Bare signature verification: the benchmark floor (a Rust loop with no base64, no JSON and
-//! no Python per iteration, so each decode row can be compared with what the crypto costs)
-//! and the raw verify entry point the primitive conformance vectors go through.
+//! `turbojwt._native.bench`: benchmark hooks, kept out of the product namespace. The
+//! verification floor is a Rust loop with no base64, no JSON and no Python per iteration, so
+//! each decode row can be compared with what the crypto costs; the HS256 stage costs split
+//! one token's verification into its steps.
 
 use std::time::Instant;
 
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use turbojwt_core::keys::KeyEntry;
 
 use crate::decode::algorithm;
+use crate::keys::key_material;
+
+/// Adds the hooks to `m` (the `bench` submodule).
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(verify_floor, m)?)?;
+    m.add_function(wrap_pyfunction!(hs256_stages, m)?)
+}
 
 /// Seconds taken by `iterations` verifications of `signature` over `signing_input`.
 #[pyfunction]
-pub fn bench_verify_floor(
+pub fn verify_floor(
     py: Python<'_>,
     alg: &str,
     key: &Bound<'_, PyAny>,
@@ -50,7 +58,7 @@ pub fn bench_verify_floor(
 /// one thread (`turbojwt_core::floor`), the median of `rounds` interleaved rounds, by
 /// stage name. The tokens must be valid (ValueError otherwise).
 #[pyfunction]
-pub fn bench_hs256_stages(
+pub fn hs256_stages(
     py: Python<'_>,
     tokens: Vec<String>,
     secret: &[u8],
@@ -68,30 +76,4 @@ pub fn bench_hs256_stages(
     ]
     .map(|(name, seconds)| (name, seconds * 1e6))
     .to_vec())
-}
-
-fn key_material(key: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
-    if let Ok(s) = key.extract::<String>() {
-        return Ok(s.into_bytes());
-    }
-    key.extract::<Vec<u8>>()
-        .map_err(|_| PyTypeError::new_err("key must be str or bytes"))
-}
-
-/// Whether `signature` is `alg`'s signature of `signing_input` under `key` (PEM, DER or
-/// HMAC secret), through the same core path as a token's signature: no JWS parsing around
-/// it. A key the core cannot use for `alg` is a ValueError.
-#[pyfunction]
-pub fn verify_raw(
-    alg: &str,
-    key: &Bound<'_, PyAny>,
-    signing_input: &[u8],
-    signature: &[u8],
-) -> PyResult<bool> {
-    let alg = algorithm(alg)?;
-    let entry = KeyEntry::new(&key_material(key)?);
-    entry
-        .check(alg)
-        .and_then(|()| entry.verify(alg, signing_input, signature))
-        .map_err(|_| PyValueError::new_err(format!("key cannot be used for {}", alg.name())))
 }

@@ -6,6 +6,7 @@ use std::num::NonZeroUsize;
 use std::sync::{Arc, LazyLock, Mutex};
 
 use lru::LruCache;
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyModule, PyString, PyTuple, PyType};
@@ -251,4 +252,14 @@ pub fn set_key_cache_size(maxsize: usize) {
     KEY_CACHE.set_maxsize(maxsize);
     // Re-converting a key object is cheap; start the identity map afresh at the new size.
     reset_identity(maxsize);
+}
+
+/// The bytes of a str or bytes key (PEM, DER or HMAC secret) as the test and benchmark hooks
+/// take it, for a private `KeyEntry` outside the shared cache.
+pub fn key_material(key: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+    if let Ok(s) = key.extract::<String>() {
+        return Ok(s.into_bytes());
+    }
+    key.extract::<Vec<u8>>()
+        .map_err(|_| PyTypeError::new_err("key must be str or bytes"))
 }

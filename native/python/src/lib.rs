@@ -16,6 +16,7 @@ mod limits;
 mod logs;
 mod pyjson;
 mod reference;
+mod testing;
 mod time;
 mod token_cache;
 
@@ -38,8 +39,27 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(time::parse_time, m)?)?;
     m.add_function(wrap_pyfunction!(reference::set_reference, m)?)?;
     m.add_function(wrap_pyfunction!(logs::line_ends, m)?)?;
-    m.add_function(wrap_pyfunction!(bench::bench_verify_floor, m)?)?;
-    m.add_function(wrap_pyfunction!(bench::bench_hs256_stages, m)?)?;
-    m.add_function(wrap_pyfunction!(bench::verify_raw, m)?)?;
+    // Hooks for the benchmarks and the conformance tests, out of the product namespace.
+    add_submodule(m, "bench", bench::register)?;
+    add_submodule(m, "testing", testing::register)?;
     Ok(())
+}
+
+/// Adds the submodule `parent.name`, filled by `fill`, as pyca/cryptography adds its
+/// bindings' submodules: an attribute of `parent` (`from turbojwt._native import bench`)
+/// and an entry of `sys.modules` (`import turbojwt._native.bench`, which an extension
+/// module, not being a package, could not otherwise answer).
+fn add_submodule(
+    parent: &Bound<'_, PyModule>,
+    name: &str,
+    fill: fn(&Bound<'_, PyModule>) -> PyResult<()>,
+) -> PyResult<()> {
+    let py = parent.py();
+    let full_name = format!("{}.{name}", parent.name()?);
+    let module = PyModule::new(py, &full_name)?;
+    fill(&module)?;
+    parent.add_submodule(&module)?;
+    py.import("sys")?
+        .getattr("modules")?
+        .set_item(full_name, module)
 }

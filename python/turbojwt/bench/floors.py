@@ -14,8 +14,8 @@ def awslc_floor(case: Case) -> Callable[[int], float]:
 
     key = case.secret if case.secret is not None else case.public_pem
     si, sig, alg = case.signing_input, case.signature, case.alg
-    _native.bench_verify_floor(alg, key, si, sig, 1)  # raises if it does not verify
-    return lambda n: _native.bench_verify_floor(alg, key, si, sig, n)
+    _native.bench.verify_floor(alg, key, si, sig, 1)  # raises if it does not verify
+    return lambda n: _native.bench.verify_floor(alg, key, si, sig, n)
 
 
 def pyca_verify(case: Case) -> Callable[[], Any]:

@@ -1,8 +1,15 @@
 """Type stubs for turbojwt's native module (Rust, PyO3). Use the public API in
-``turbojwt`` rather than these functions directly."""
+``turbojwt`` rather than these functions directly.
+
+A stub package beside the extension module (``_native.*.so``), as pyca/cryptography lays out
+its ``_rust`` bindings: a directory without ``__init__.py`` does not shadow the extension.
+The submodules ``bench`` and ``testing`` hold the benchmark and test hooks."""
 
 from collections.abc import Callable
 from typing import Any
+
+from turbojwt._native import bench as bench
+from turbojwt._native import testing as testing
 
 __version__: str
 
@@ -138,6 +145,3 @@ def set_limits(max_token_length: int | None = None, max_json_depth: int | None =
 def get_limits() -> tuple[int, int]: ...
 def parse_time(text: str) -> float: ...
 def line_ends(block: bytes | bytearray | memoryview, start: int, end: int, max_lines: int) -> tuple[int, int]: ...
-def verify_raw(alg: str, key: str | bytes, signing_input: bytes, signature: bytes) -> bool: ...
-def bench_verify_floor(alg: str, key: str | bytes, signing_input: bytes, signature: bytes, iterations: int) -> float: ...
-def bench_hs256_stages(tokens: list[str], secret: bytes, rounds: int) -> list[tuple[str, float]]: ...
