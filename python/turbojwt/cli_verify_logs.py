@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -14,6 +15,15 @@ from typing import Any
 
 EXIT_ALL_VALID, EXIT_SOME_INVALID, EXIT_USAGE = 0, 1, 2
 
+
+
+def seconds(text: str) -> float:
+    """A finite number of seconds (argparse type): NaN or an infinity would make every
+    expiry check meaningless."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(text)
+    return value
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
@@ -53,7 +63,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         "--key/--jwks JWKs)")
     p.add_argument("--aud", action="append", metavar="AUD", help="accepted audience (repeatable)")
     p.add_argument("--iss", action="append", metavar="ISS", help="accepted issuer (repeatable)")
-    p.add_argument("--leeway", type=float, default=0.0, metavar="SECONDS", help="clock skew allowance (default: 0)")
+    p.add_argument("--leeway", type=seconds, default=0.0, metavar="SECONDS", help="clock skew allowance (default: 0)")
     p.add_argument("--at", metavar="TIME",
                    help="judge every line as of this time (epoch seconds or ISO 8601) instead of its own")
     p.add_argument("--out", metavar="FILE",
