@@ -36,6 +36,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(limits::get_limits, m)?)?;
     m.add_function(wrap_pyfunction!(time::parse_time, m)?)?;
     m.add_function(wrap_pyfunction!(reference::set_reference, m)?)?;
+    m.add_function(wrap_pyfunction!(reference::typ_matches, m)?)?;
+    m.add_function(wrap_pyfunction!(decode::unverified_issuer, m)?)?;
     m.add_function(wrap_pyfunction!(batch::line_ends, m)?)?;
     m.add_function(wrap_pyfunction!(bench::bench_verify_floor, m)?)?;
     m.add_function(wrap_pyfunction!(bench::bench_hs256_stages, m)?)?;

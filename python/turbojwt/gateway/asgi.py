@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
+from ..errors import InvalidTypeError
 from ..exceptions import (
     DecodeError,
     ExpiredSignatureError,
@@ -39,7 +40,7 @@ from ..exceptions import (
     PyJWTError,
 )
 from ..keyset import KeyNotFoundError
-from .policy import InsufficientScopeError, InvalidTypeError, Policy, Verified, check_scope_names
+from .policy import InsufficientScopeError, Policy, Verified, check_scope_names
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
