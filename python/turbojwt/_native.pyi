@@ -1,7 +1,7 @@
 """Type stubs for turbojwt's native module (Rust, PyO3). Use the public API in
 ``turbojwt`` rather than these functions directly."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 __version__: str
@@ -43,7 +43,7 @@ def decode_fast(
     issuer: Any,
     subject: Any,
     leeway: Any,
-    base_options: dict[str, Any] | None,
+    base_options: Mapping[str, Any] | None,
     complete: bool,
     instance: Any = None,
 ) -> Any: ...
