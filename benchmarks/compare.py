@@ -656,7 +656,7 @@ def main(argv=None) -> int:
                   "Accept/refuse verdicts of each library on the same corpus for all nine algorithms (valid, "
                   "expired, not yet valid, wrong or missing audience and issuer, malformed, unknown `crit`, "
                   "forged, `alg: none` spellings, HS256 keyed with the public key), compared with PyJWT's. "
-                  "turbojwt's only differences are the deliberate ones listed in the README.", ""]
+                  "turbojwt's only differences are the deliberate ones listed in docs/SECURITY.md.", ""]
         lines += compat_markdown(compatibility(present)) + [""]
     lines += notes_section(contenders, notes)
     lines += [METHOD, f"_Run took {time.monotonic() - t0:.0f} s._", ""]
