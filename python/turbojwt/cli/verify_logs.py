@@ -242,7 +242,7 @@ def load_key(args: argparse.Namespace) -> tuple[Any, list[str] | None]:
 
 def column_chunks(args: argparse.Namespace, engine: Any, source: str, fmt: str, at_all: float | None) -> Any:
     """Output columns chunk by chunk for one source."""
-    from . import logs
+    from .. import logs
 
     if fmt == "jsonl" and engine.native is not None:
         if not args.token_field:
@@ -253,7 +253,7 @@ def column_chunks(args: argparse.Namespace, engine: Any, source: str, fmt: str, 
 
 
 def _open(source: str) -> Any:
-    from . import logs
+    from .. import logs
 
     try:
         return logs.open_source(source, sys.stdin.buffer if source == "-" else None)
@@ -263,8 +263,8 @@ def _open(source: str) -> Any:
 
 def _jsonl_native(args: argparse.Namespace, engine: Any, stream: Any, at_all: float | None) -> Any:
     """JSON lines parsed, and their tokens verified, in the native core (no Python object per line)."""
-    from . import logs
-    from .batch import default_threads
+    from .. import logs
+    from ..batch import default_threads
 
     threads = args.threads or default_threads()
     for first, block in logs.read_blocks(stream, args.chunk_size):
@@ -293,7 +293,7 @@ class NativeBlock:
 
 
 def _records(args: argparse.Namespace, source: str, fmt: str) -> Any:
-    from . import logs
+    from .. import logs
 
     if fmt == "parquet":
         if source == "-":
@@ -342,7 +342,7 @@ def same_file_as_output(out: str, sources: list[str]) -> str | None:
 
 
 def source_format(args: argparse.Namespace, source: str) -> str:
-    from . import logs
+    from .. import logs
 
     if args.format != "auto":
         return args.format
@@ -364,9 +364,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def verify_logs(args: argparse.Namespace) -> int:
-    from . import logs
-    from .batch import BatchEngine
-    from .exceptions import PyJWTError
+    from .. import logs
+    from ..batch import BatchEngine
+    from ..exceptions import PyJWTError
 
     if args.chunk_size < 1:
         raise UsageError("--chunk-size must be at least 1")
