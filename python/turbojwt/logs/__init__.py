@@ -10,8 +10,9 @@
   printing, every value from the logs escaped for the terminal.
 
 Nothing here verifies: the command (``turbojwt.cli.verify_logs``) joins the readers,
-``turbojwt.batch`` and the writers. The names below are importable from ``turbojwt.logs``
-itself; the command calls the readers and :func:`open_writer` through this package.
+``turbojwt.batch`` and the writers. The public names of the three modules are importable
+from ``turbojwt.logs`` itself, and the command calls the readers and :func:`open_writer`
+through this package (so that they can be replaced here, as the tests do).
 """
 
 from __future__ import annotations
