@@ -13,7 +13,7 @@ from .api_jws import _PUBLIC_KEY_ALGORITHMS, _unwrap_certificate_or_der, get_alg
 from .batch import BatchEngine, BatchResult, check_policy_arguments
 from .exceptions import InvalidKeyError, PyJWKClientConnectionError
 from .jwks import JWKSClient, KeyFetchNeeded
-from .key_cache import CacheInfo
+from .native_settings import CacheInfo
 from .keyset import KeySet
 
 
