@@ -93,7 +93,7 @@ class PyJWT:
         # With verify_signature off, the claim checks default to off too.
         if not merged.get("verify_signature", True):
             for name in ("verify_exp", "verify_nbf", "verify_iat", "verify_aud", "verify_iss", "verify_sub", "verify_jti"):
-                merged[name] = merged.get(name, False)  # type: ignore[literal-required,typeddict-item]
+                merged[name] = merged.get(name, False)  # type: ignore[typeddict-item]
         return {**self.options, **merged}
 
     def _native_ready(self) -> bool:

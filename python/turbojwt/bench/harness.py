@@ -61,7 +61,7 @@ def check_encoder(encode: Callable[[dict], Any], case: Case) -> str | None:
         token = encode(case.claims)
         if isinstance(token, bytes):
             token = token.decode()
-        key = case.secret if case.secret is not None else case.public_pem
+        key: Any = case.secret if case.secret is not None else case.public_pem
         back = pyjwt.decode(token, key, algorithms=[case.alg], audience=case.audience, issuer=case.issuer)
     except Exception as e:  # noqa: BLE001
         return f"{type(e).__name__}: {e}"
@@ -114,7 +114,10 @@ def _batch(call: Callable[[], Any], loops: int) -> float:
 
 
 def _timed(row: Row, loops: int) -> float:
-    return row.batch(loops) if row.batch is not None else _batch(row.call, loops)
+    if row.batch is not None:
+        return row.batch(loops)
+    assert row.call is not None  # (a row times either a batch or a call)
+    return _batch(row.call, loops)
 
 
 def calibrate(row: Row, target_s: float) -> None:

@@ -123,7 +123,7 @@ def make_case(alg: str, claims: dict[str, Any] | None = None) -> Case:
         # Algorithm confusion: an HS256 MAC keyed with the public PEM text.
         case.forged["HS256 keyed with the public PEM"] = _jws(
             {"alg": "HS256", "typ": "JWT"}, claims,
-            lambda si: hmac.new(case.public_pem.encode(), si, hashlib.sha256).digest(),
+            lambda si: hmac.new((case.public_pem or "").encode(), si, hashlib.sha256).digest(),
         )
     header, payload, sig = case.token.split(".")
     tampered = dict(claims, sub="admin")

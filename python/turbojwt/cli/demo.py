@@ -152,7 +152,7 @@ def _run_scheme(tj, pyjwt, alg: str, label: str, sign_key: str, verify_key: str,
     libs = [("turbojwt", tj)] + ([("PyJWT", pyjwt)] if pyjwt is not None else [])
     rounds = min(ROUNDS, count)
     bounds = [(count * r // rounds, count * (r + 1) // rounds) for r in range(rounds)]
-    per_token = {name: [] for name, _ in libs}  # seconds per token, one per recorded round
+    per_token: dict[str, list[float]] = {name: [] for name, _ in libs}  # seconds per token, per recorded round
     same = {name: True for name, _ in libs}
     # A warm-up round over the first share (not recorded), then every share once; each
     # round alternates which library goes first. Every token is verified by both.
@@ -262,8 +262,10 @@ def run(args: argparse.Namespace) -> int:
     out()
 
     out("forged and invalid tokens (each must be refused by turbojwt.decode):")
-    refused_types = tuple(t for t in (getattr(tj, "PyJWTError", None), getattr(tj, "InvalidTokenError", None))
-                          if isinstance(t, type)) or (Exception,)
+    refused_types: tuple[type[BaseException], ...] = tuple(
+        t for t in (getattr(tj, "PyJWTError", None), getattr(tj, "InvalidTokenError", None))
+        if isinstance(t, type) and issubclass(t, BaseException)
+    ) or (Exception,)
     for desc, token, key, alg in _forgery_cases(tj, hs_secret, rsa_private, rsa_public, now,
                                                 other_rsa_private):
         try:

@@ -117,7 +117,8 @@ def load_key(args: argparse.Namespace) -> tuple[Any, list[str] | None]:
             raise UsageError(f"{path}: a JWK or JWKS must be a JSON object")
         if args.jwks and not isinstance(doc.get("keys"), list):
             raise UsageError(f"{path}: a JWKS needs a 'keys' list")
-        jwks = doc.get("keys") if isinstance(doc.get("keys"), list) else [doc]
+        keys = doc.get("keys")
+        jwks: list[Any] = keys if isinstance(keys, list) else [doc]
         algs = sorted({k["alg"] for k in jwks if isinstance(k, dict) and isinstance(k.get("alg"), str)})
         return doc, algs or None
     return data.decode("utf-8", "replace"), None

@@ -103,7 +103,7 @@ def guess_format(path: str) -> str:
 def open_source(path: str, stdin: IO[bytes] | None = None) -> IO[bytes]:
     """A binary stream of the source, gunzipped when it starts with the gzip magic."""
     raw: IO[bytes] = stdin if path == "-" and stdin is not None else open(path, "rb")  # noqa: SIM115
-    buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[arg-type]
+    buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[type-var]
     if buffered.peek(2)[:2] == b"\x1f\x8b":
         return gzip.GzipFile(fileobj=buffered)  # type: ignore[return-value]
     return buffered

@@ -18,7 +18,7 @@ class TopCounter:
 
     def __init__(self, capacity: int = 10_000) -> None:
         self.capacity = capacity
-        self.counts: Counter[str] = Counter()
+        self.counts: Counter[Any] = Counter()
 
     def update(self, values: list[Any] | dict[str, int]) -> None:
         """Counts `values`, a list of values or a mapping value -> count."""

@@ -24,7 +24,9 @@ FIELDS = ("line", "valid", "error", "reason", "iss", "sub", "kid", "exp")
 class JsonlWriter:
     def __init__(self, path: str, extra: tuple[str, ...]) -> None:
         self.fields = extra + FIELDS
-        self.file: IO[bytes] = gzip.open(path, "wb") if path.endswith(".gz") else open(path, "wb")  # noqa: SIM115
+        self.file: IO[bytes] = (
+            gzip.open(path, "wb") if path.endswith(".gz") else open(path, "wb")  # type: ignore[assignment]  # noqa: SIM115
+        )
 
     def write(self, columns: dict[str, list[Any]]) -> None:
         rows = zip(*(columns[f] for f in self.fields))
