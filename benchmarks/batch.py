@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-import bench_common as bc
+from turbojwt.bench.material import b64url_decode
 
 HERE = Path(__file__).resolve().parent
 SECRET = "benchmark-secret-of-at-least-32-bytes!"
@@ -82,7 +82,7 @@ def floor_rate(alg: str, key: str, token: str, iterations: int, threads: int) ->
     from turbojwt import _native
 
     signing_input, _, sig = token.rpartition(".")
-    args = (alg, key, signing_input.encode(), bc.b64url_decode(sig), iterations)
+    args = (alg, key, signing_input.encode(), b64url_decode(sig), iterations)
 
     def run() -> float:
         workers = [threading.Thread(target=_native.bench.verify_floor, args=args) for _ in range(threads)]
@@ -144,7 +144,7 @@ def section(quick: bool, log=lambda s: print(s, file=sys.stderr)) -> tuple[list[
 
     import orjson
 
-    payloads = [bc.b64url_decode(t.split(".")[1]) for t in tokens[: n // 5]]
+    payloads = [b64url_decode(t.split(".")[1]) for t in tokens[: n // 5]]
 
     def orjson_loads() -> list:
         # The dicts are kept, as a batch result keeps its claims.

@@ -390,3 +390,25 @@ def test_any_request_gets_an_answer_never_an_exception(config, auth, cookie, que
     else:
         assert sent[0]["type"] == "http.response.start" and sent[0]["status"] in (400, 401)
         assert json.loads(sent[1]["body"])["error"]
+
+
+def test_the_policy_parses_a_token_once_in_python(config, keys, monkeypatch):
+    # Routing by the unverified iss and the typ check come from native reads: no Python
+    # parse of the token (decode_complete, get_unverified_header) on the way.
+    import turbojwt.api_jws
+    import turbojwt.api_jwt
+    import turbojwt.gateway.policy
+
+    def no(*a, **k):
+        raise AssertionError("the token was parsed again in Python")
+
+    policy = Policy.from_toml(config)
+    for module in (turbojwt.api_jws, turbojwt.api_jwt, turbojwt.gateway.policy):
+        for name in ("get_unverified_header", "decode_complete"):
+            if hasattr(module, name):
+                monkeypatch.setattr(module, name, no)
+    monkeypatch.setattr(turbojwt.api_jws._jws_global_obj, "get_unverified_header", no)
+    assert policy.verify(corp_token(keys)).provider == "corp"
+    assert policy.verify(partner_token(keys)).provider == "partner"
+    with pytest.raises(InvalidTypeError):
+        policy.verify(corp_token(keys, typ="JWT"))

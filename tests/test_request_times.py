@@ -106,6 +106,16 @@ def test_verify_logs_at_that_is_not_a_time_is_a_usage_error(tmp_path, capsys, at
     assert "--at" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("leeway", ["nan", "inf"])
+def test_verify_logs_leeway_that_is_not_finite_is_a_usage_error(tmp_path, capsys, leeway) -> None:
+    src = tmp_path / "tokens.txt"
+    src.write_text(EXPIRED + "\n")
+    with pytest.raises(SystemExit) as exit_:
+        main(["verify-logs", str(src), "--secret", SECRET, f"--leeway={leeway}", "--no-progress"])
+    assert exit_.value.code == 2
+    assert "--leeway" in capsys.readouterr().err
+
+
 # Cells as each format writes them: the same texts, and what JSON and Parquet add (numbers).
 CELLS = ["600", "2000", "nan", "NaN", "inf", "-inf", "1_700_000_000", "\u0661\u0667", "1e3",
          "1970-01-01T00:10:00Z"]

@@ -26,6 +26,7 @@ import jwt
 import pytest
 
 import turbojwt
+import turbojwt.errors
 
 try:
     import test_differential as diff
@@ -234,3 +235,52 @@ def test_key_wrong_for_one_of_several_algorithms_is_accepted(keyring) -> None:
     assert turbojwt.decode(token, km.public_pem, algorithms=["HS256", "ES256"]) == {"a": 1}
     v = turbojwt.Verifier(km.public_pem, algorithms=["HS256", "ES256"])
     assert v.decode(token) == {"a": 1}
+
+
+# ---------------------------------------------------------------------------- typ
+
+
+TYP_SECRET = "typ-secret-of-at-least-32-bytes!"
+
+
+@pytest.mark.parametrize("cache", [None, 8])
+def test_verifier_typ_is_checked_on_the_verified_header(cache) -> None:
+    v = turbojwt.Verifier(TYP_SECRET, algorithms=["HS256"], typ="at+jwt", cache=cache)
+    for typ in ("at+jwt", "AT+JWT", "application/at+jwt"):
+        token = turbojwt.encode({"sub": "a"}, TYP_SECRET, algorithm="HS256", headers={"typ": typ})
+        for _ in range(3):  # (a cache hit too)
+            assert v.decode(token) == {"sub": "a"}
+    for headers in ({"typ": "JWT"}, {}, {"typ": "x/at+jwt"}):
+        token = turbojwt.encode({"sub": "a"}, TYP_SECRET, algorithm="HS256", headers=headers)
+        for _ in range(3):
+            with pytest.raises(turbojwt.errors.InvalidTypeError, match="'at\\+jwt'"):
+                v.decode(token)
+    # A token refused for its signature says so, not its type.
+    forged = turbojwt.encode({"sub": "a"}, "another-secret-of-32-bytes-or-more", algorithm="HS256")
+    with pytest.raises(turbojwt.InvalidSignatureError):
+        v.decode(forged)
+    with pytest.raises(TypeError):
+        turbojwt.Verifier(TYP_SECRET, algorithms=["HS256"], typ=5)
+
+
+def test_verifier_typ_holds_on_the_reference_path(ed448_key) -> None:
+    # Ed448 keys are judged by the reference path: the same typ rule applies there.
+    priv, pub = ed448_key.private, ed448_key.public
+    v = turbojwt.Verifier(pub, algorithms=["EdDSA"], typ="at+jwt")
+    good = turbojwt.encode({"sub": "a"}, priv, algorithm="EdDSA", headers={"typ": "at+jwt"})
+    bad = turbojwt.encode({"sub": "a"}, priv, algorithm="EdDSA", headers={"typ": "JWT"})
+    assert v.decode(good) == {"sub": "a"}
+    with pytest.raises(turbojwt.errors.InvalidTypeError):
+        v.decode(bad)
+
+
+def test_unverified_issuer_is_read_natively() -> None:
+    from turbojwt import _native
+
+    token = turbojwt.encode({"iss": "https://idp"}, TYP_SECRET, algorithm="HS256")
+    assert _native.unverified_issuer(token) == (True, "https://idp")
+    listed = "eyJhbGciOiJIUzI1NiJ9.eyJpc3MiOlsieCJdfQ.c2ln"  # {"iss":["x"]}
+    assert _native.unverified_issuer(listed) == (True, None)
+    assert _native.unverified_issuer(turbojwt.encode({"sub": "x"}, TYP_SECRET, algorithm="HS256")) == (True, None)
+    for junk in ("", "a.b", "a.!!!.c", 5, None, "eyJhbGciOiJIUzI1NiJ9.bm90IGpzb24.c2ln"):
+        assert _native.unverified_issuer(junk) == (False, None)

@@ -27,7 +27,7 @@ from .exceptions import (
 from .jwks import JWKSClient
 from .jwks_client import PyJWKClient
 from .keyset import KeyNotFoundError, KeySet
-from .key_cache import CacheInfo, get_limits, key_cache_clear, key_cache_info, set_key_cache_size, set_limits
+from .native_settings import CacheInfo, get_limits, key_cache_clear, key_cache_info, set_key_cache_size, set_limits
 from .verifier import Verifier
 from .warnings import InsecureKeyLengthWarning
 

@@ -2,7 +2,7 @@
 
 Each subcommand lives in its own module exposing ``add_parser(subparsers)``, which
 registers the command and sets ``func`` (``args -> exit status``) as a default.
-To add one (bench, verify-logs, serve ...), write ``turbojwt/cli_<name>.py`` with
+To add one (bench, verify-logs, serve ...), write ``turbojwt/cli/<name>.py`` with
 that function and list the module in ``SUBCOMMAND_MODULES``. Subcommand modules
 import anything heavy inside their ``func``, so ``--help`` stays fast.
 """
@@ -16,10 +16,10 @@ from typing import Optional, Sequence
 
 # Order here is the order shown by --help.
 SUBCOMMAND_MODULES: tuple = (
-    "turbojwt.cli_demo",
-    "turbojwt.cli_verify_logs",
-    "turbojwt.cli_bench",
-    "turbojwt.cli_serve",
+    "turbojwt.cli.demo",
+    "turbojwt.cli.verify_logs",
+    "turbojwt.cli.bench",
+    "turbojwt.cli.serve",
 )
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from . import _native
 from .api_jws import warn_unsupported_kwargs
 from .api_jwt import _JUDGED_AT, PyJWT, _jwt_global_obj
+from .errors import InvalidTypeError
 from .jwks import JWKSClient
 
 __all__ = ["decode"]
@@ -39,9 +40,11 @@ def decode(
     verify: Any = None,
     detached_payload: Any = None,
     kwargs: dict[str, Any] | None = None,
+    typ: str | None = None,
 ) -> Any:
     """``jwt.decode`` (or ``decode_complete``) of ``jwt`` (default: the global ``PyJWT``
-    object) on the reference path, with the time claims judged as of ``at`` (None: now)."""
+    object) on the reference path, with the time claims judged as of ``at`` (None: now);
+    with ``typ``, the header's ``typ`` must be that one (the core's rule)."""
     obj = _jwt_global_obj if jwt is None else jwt
     if isinstance(key, JWKSClient):
         key = key.get_signing_key_from_jwt(token)
@@ -55,6 +58,8 @@ def decode(
         )
     finally:
         _JUDGED_AT.reset(reset)
+    if typ is not None and not _native.typ_matches(decoded["header"].get("typ"), typ):
+        raise InvalidTypeError(f"The token type must be '{typ}'")
     return decoded if complete else decoded["payload"]
 
 

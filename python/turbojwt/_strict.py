@@ -67,7 +67,11 @@ def load_json_object(data: bytes, which: str) -> dict[str, Any]:
         obj = dict(pairs)
         if len(obj) != len(pairs):
             seen: set[str] = set()
-            last_duplicates = [k for k, _ in pairs if k in seen or seen.add(k)]
+            last_duplicates = []
+            for k, _ in pairs:
+                if k in seen:
+                    last_duplicates.append(k)
+                seen.add(k)
         else:
             last_duplicates = []
         return obj

@@ -584,6 +584,7 @@ class ECAlgorithm(Algorithm):
         key_bytes = force_bytes(key)
         # Public first; only a ValueError from the public loaders falls back to
         # the private loader (whose own errors then propagate unchanged).
+        public_key: Any  # (checked by _checked: only the EC key types pass)
         try:
             if key_bytes.startswith(b"ecdsa-sha2-"):
                 public_key = load_ssh_public_key(key_bytes)
@@ -704,6 +705,7 @@ class OKPAlgorithm(Algorithm):
         key_str = key if isinstance(key, str) else key.decode("utf-8")
         key_bytes = key if isinstance(key, bytes) else key.encode("utf-8")
 
+        loaded: Any  # (checked by check_crypto_key_type: only the OKP key types pass)
         if "-----BEGIN PUBLIC" in key_str:
             loaded = load_pem_public_key(key_bytes)
         elif "-----BEGIN PRIVATE" in key_str:

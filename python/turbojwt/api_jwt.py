@@ -93,7 +93,7 @@ class PyJWT:
         # With verify_signature off, the claim checks default to off too.
         if not merged.get("verify_signature", True):
             for name in ("verify_exp", "verify_nbf", "verify_iat", "verify_aud", "verify_iss", "verify_sub", "verify_jti"):
-                merged[name] = merged.get(name, False)  # type: ignore[literal-required]
+                merged[name] = merged.get(name, False)  # type: ignore[typeddict-item]
         return {**self.options, **merged}
 
     def _native_ready(self) -> bool:
@@ -113,7 +113,7 @@ class PyJWT:
             alg = _native_algorithm(key, algorithm)
             if alg is not NotImplemented:
                 enforce = bool(self._jws.options.get("enforce_minimum_key_length", False))
-                token = _encode_fast(payload, key, alg, headers, sort_headers, enforce)
+                token = _encode_fast(payload, key, cast("str | None", alg), headers, sort_headers, enforce)
                 if token is not NotImplemented:
                     return cast(str, token)
         return self._encode_reference(payload, key, algorithm, headers, json_encoder, sort_headers)

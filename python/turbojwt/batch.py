@@ -45,7 +45,7 @@ class BatchError(NamedTuple):
 
 
 class TokenResult(NamedTuple):
-    index: int
+    index: int  # type: ignore[assignment]  # (the token's index, shadowing tuple.index by design)
     valid: bool
     error: BatchError | None
     claims: dict[str, Any] | None

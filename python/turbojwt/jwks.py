@@ -220,7 +220,10 @@ class JWKSClient:
             raise PyJWKClientConnectionError(
                 f"The discovery document's issuer does not match {self.issuer!r} (OpenID Connect Discovery §4.3)"
             )
-        return _check_url(config.get("jwks_uri"), "jwks_uri")
+        jwks_uri = config.get("jwks_uri")
+        if not isinstance(jwks_uri, str):
+            raise PyJWKClientError(f"Invalid jwks_uri {jwks_uri!r}: an http(s) URL is required")
+        return _check_url(jwks_uri, "jwks_uri")
 
     def _discovery_url(self) -> str:
         return f"{self.issuer.rstrip('/')}/.well-known/openid-configuration"  # type: ignore[union-attr]
@@ -500,6 +503,7 @@ class JWKSClient:
         except RuntimeError:
             loop = None
         generation = self._generation.value
+        key: PyJWK | None
         if loop is None:
             key = self.get_signing_key(kid, alg)
         else:

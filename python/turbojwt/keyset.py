@@ -230,9 +230,10 @@ class KeySet:
         else:
             if not isinstance(kid, str):
                 raise KeyNotFoundError(f"Unable to find a signing key that matches: {json.dumps(kid)}")
-            found = self._by_kid.get(kid)
-            if found is None:
+            by_kid = self._by_kid.get(kid)
+            if by_kid is None:
                 raise KeyNotFoundError(f'Unable to find a signing key that matches: "{kid}"')
+            found = by_kid
         if alg is not None and alg not in found.algorithms:
             raise InvalidAlgorithmError(
                 f"The key {found.kid!r} does not allow algorithm {alg!r} (it allows {list(found.algorithms)})"

@@ -13,7 +13,7 @@ from .api_jws import _PUBLIC_KEY_ALGORITHMS, _unwrap_certificate_or_der, get_alg
 from .batch import BatchEngine, BatchResult, check_policy_arguments
 from .exceptions import InvalidKeyError, PyJWKClientConnectionError
 from .jwks import JWKSClient, KeyFetchNeeded
-from .key_cache import CacheInfo
+from .native_settings import CacheInfo
 from .keyset import KeySet
 
 
@@ -44,6 +44,7 @@ class Verifier:
         cache_ttl: float = 600.0,
         cache_max_token_bytes: int = 8192,
         cache_negative_ttl: float = 0.0,
+        typ: str | None = None,
     ) -> None:
         """``key``: anything ``decode`` takes, a ``KeySet`` or a ``JWKSClient`` (the token's
         ``kid`` picks the key; parsed keys are kept natively, a ``JWKSClient``'s until its
@@ -54,17 +55,23 @@ class Verifier:
         + leeway) and for at most ``cache_ttl`` seconds; tokens over
         ``cache_max_token_bytes`` are not cached; ``cache_negative_ttl`` > 0 also remembers
         refusals (``InvalidTokenError``) that long. Each hit returns fresh dicts and lists.
-        ``decode_complete`` does not use the cache."""
+        ``decode_complete`` does not use the cache.
+
+        ``typ``: the header ``typ`` every token must have (RFC 9068 access tokens:
+        ``"at+jwt"``), compared as a media type (case-insensitive, ``application/`` prefix
+        optional); another one is an ``InvalidTypeError``."""
         algorithms = check_policy_arguments(algorithms, options, leeway, require_algorithms=True)
         resolver = _key_resolver(key)
         if (options or {}).get("verify_signature", True) and resolver is None and not isinstance(key, PyJWK):
             _check_key(key, algorithms)
 
         cache_size = _check_cache_arguments(cache, cache_ttl, cache_max_token_bytes, cache_negative_ttl)
+        if typ is not None and not isinstance(typ, str):
+            raise TypeError("typ must be a string (or None)")
         self._native = _native.Verifier(
             key, algorithms, audience, issuer, subject, leeway, options,
             cache_size, float(cache_ttl), cache_max_token_bytes, float(cache_negative_ttl), resolver,
-            key._generation if isinstance(key, JWKSClient) else None,
+            key._generation if isinstance(key, JWKSClient) else None, typ,
         )
         # Bound native methods: a call goes straight into Rust.
         self.decode = self._native.decode

@@ -23,6 +23,8 @@ pub enum ErrorKind {
     KeyNotFound,
     /// No key of a strict key set (`turbojwt.KeySet`) matches the token.
     KeySetKeyNotFound,
+    /// The header's `typ` is not the one the verifier requires (RFC 9068 access tokens).
+    InvalidType,
 }
 
 impl ErrorKind {
@@ -44,6 +46,7 @@ impl ErrorKind {
             ErrorKind::InvalidJti => "InvalidJTIError",
             ErrorKind::KeyNotFound => "PyJWKClientError",
             ErrorKind::KeySetKeyNotFound => "KeyNotFoundError",
+            ErrorKind::InvalidType => "InvalidTypeError",
         }
     }
 }

@@ -15,7 +15,7 @@ use turbojwt_core::error::{Detail, Segment};
 use turbojwt_core::json::{Claims, Header, Time};
 use turbojwt_core::jws::{self, Decoded, Limits};
 use turbojwt_core::verify::sequence::{self, Caller, Candidates, HeaderCache, LazyClaims, Stop};
-use turbojwt_core::verify::DecodePolicy;
+use turbojwt_core::verify::{typ_error, typ_matches, DecodePolicy};
 use turbojwt_core::{Algorithm, ErrorKind, JwtError};
 
 use crate::decode_args::{self, build_remembered};
@@ -99,11 +99,19 @@ struct DecodeCall<'py, 'k> {
     resolved: Option<KeyRef>,
     /// The key-length warning given, for a cache hit to give it again.
     short_key_warning: Option<Box<str>>,
+    /// The `typ` the header must have (a `Verifier`'s), and whether it has it.
+    typ: Option<&'k str>,
+    typ_ok: bool,
 }
 
 impl<'p, 'py> Caller<'p> for DecodeCall<'py, '_> {
     type Error = PyErr;
     type Claims = Bound<'py, PyDict>;
+
+    fn parsed(&mut self, header: &Header<'_>, _claims: &mut LazyClaims<'p, '_>) {
+        // (read from this parse: the header is covered by the signature checked next)
+        self.typ_ok = self.typ.is_none_or(|want| typ_matches(&header.typ, want));
+    }
 
     fn keys(
         &mut self,
@@ -180,6 +188,7 @@ pub fn run<'py>(
     complete: bool,
     at: f64,
     times: Option<&mut TokenTimes>,
+    typ: Option<&str>,
 ) -> PyResult<Outcome<'py>> {
     let mut bufs = Decoded::default();
     let mut call = DecodeCall {
@@ -189,6 +198,8 @@ pub fn run<'py>(
         at,
         resolved: None,
         short_key_warning: None,
+        typ,
+        typ_ok: false,
     };
     let (bufs_ref, call_ref) = (&mut bufs, &mut call);
     let result = if complete {
@@ -227,6 +238,9 @@ pub fn run<'py>(
         Err(Stop::Fallback(_)) => return Ok(Outcome::Fallback),
         Err(Stop::Caller(e)) => return Err(e),
     };
+    if let (Some(want), false) = (typ, call.typ_ok) {
+        return Err(to_pyerr(py, &typ_error(want), None));
+    }
     if let Some(t) = times {
         *t = TokenTimes {
             exp: verified.claims.exp.and_then(Time::seconds),
@@ -404,6 +418,7 @@ pub fn decode_fast(
         complete,
         now(),
         None,
+        None,
     )? {
         Outcome::Done(v) => Ok(v.unbind()),
         Outcome::Fallback => hand_over(),
@@ -417,6 +432,8 @@ pub struct Verifier {
     policy: DecodePolicy<'static>,
     /// The arguments as given, for the calls handed over to the reference path.
     args: DecodeArgs,
+    /// The header `typ` required (RFC 9068 `at+jwt`, say), compared as a media type.
+    typ: Option<String>,
     algorithms: Vec<String>,
     /// `Verifier(cache=N)`: verified tokens' claims (None: off).
     cache: Option<TokenCache>,
@@ -430,7 +447,7 @@ impl Verifier {
     #[pyo3(signature = (
         key, algorithms, audience, issuer, subject, leeway, options,
         cache_size=0, cache_ttl=600.0, cache_max_token=8192, cache_negative_ttl=0.0, key_resolver=None,
-        key_generation=None
+        key_generation=None, typ=None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -448,6 +465,7 @@ impl Verifier {
         cache_negative_ttl: f64,
         key_resolver: Option<Py<PyAny>>,
         key_generation: Option<Py<KeyGeneration>>,
+        typ: Option<String>,
     ) -> PyResult<Self> {
         let names: Vec<String> = algorithms
             .extract()
@@ -469,7 +487,8 @@ impl Verifier {
             issuer,
             subject,
             leeway,
-        );
+        )
+        .with_typ(py, typ.as_deref());
         let key = if policy.verify_signature && key_resolver.is_none() {
             resolve_for_verify(py, key)?
         } else {
@@ -486,6 +505,7 @@ impl Verifier {
             key,
             policy,
             args,
+            typ,
             algorithms: names,
             cache,
             resolver: key_resolver.map(|r| KeyResolver::new(r, key_generation)),
@@ -582,6 +602,7 @@ impl Verifier {
             complete,
             at,
             cache.map(|_| &mut times),
+            self.typ.as_deref(),
         );
         match (result, cache) {
             (Ok(Outcome::Done(v)), Some(cache)) => {
@@ -603,4 +624,38 @@ impl Verifier {
 pub fn algorithm(name: &str) -> PyResult<Algorithm> {
     Algorithm::from_name(name)
         .ok_or_else(|| PyValueError::new_err(format!("unknown algorithm {name:?}")))
+}
+
+/// The `iss` a token claims, read before anything is verified and only to pick which of a
+/// gateway's providers verifies it (natively: no Python objects for an unverified token):
+/// `(readable, iss)`. Not readable (not split, base64 or JSON): the chosen provider's
+/// verification words the error; `iss` is None when absent or not a string.
+#[pyfunction]
+pub fn unverified_issuer(
+    py: Python<'_>,
+    token: &Bound<'_, PyAny>,
+) -> PyResult<(bool, Option<String>)> {
+    let Ok(Some(bytes)) = token_bytes(py, token) else {
+        return Ok((false, None));
+    };
+    let limits = limits();
+    let Ok(seg) = jws::split(bytes, &limits) else {
+        return Ok((false, None));
+    };
+    let mut payload = jws::PayloadBuf::new();
+    if !turbojwt_core::b64::decode_into(seg.payload, &mut payload) {
+        return Ok((false, None));
+    }
+    Ok(
+        match turbojwt_core::json::claims(&payload, &[], limits.max_json_depth) {
+            Ok(c) => (
+                true,
+                match c.iss {
+                    turbojwt_core::json::Field::Value(s) => Some(s.into_owned()),
+                    _ => None,
+                },
+            ),
+            Err(_) => (false, None),
+        },
+    )
 }

@@ -20,9 +20,24 @@ fn exceptions(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
         .map(|m| m.bind(py))
 }
 
+static ERRORS: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+
+/// The module of `kind`'s class: PyJWT's classes in `turbojwt.exceptions`, turbojwt's own
+/// in `turbojwt.errors`.
+fn module_of(py: Python<'_>, kind: ErrorKind) -> PyResult<&Bound<'_, PyModule>> {
+    match kind {
+        ErrorKind::InvalidType => ERRORS
+            .get_or_try_init(py, || {
+                PyModule::import(py, "turbojwt.errors").map(Bound::unbind)
+            })
+            .map(|m| m.bind(py)),
+        _ => exceptions(py),
+    }
+}
+
 /// A new exception of the PyJWT class for `kind`.
 pub fn exception(py: Python<'_>, kind: ErrorKind, message: &str) -> PyErr {
-    match exceptions(py).and_then(|m| m.getattr(kind.class_name())) {
+    match module_of(py, kind).and_then(|m| m.getattr(kind.class_name())) {
         Ok(cls) => match cls.call1((message,)) {
             Ok(exc) => PyErr::from_value(exc),
             Err(e) => e,

@@ -38,6 +38,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(limits::get_limits, m)?)?;
     m.add_function(wrap_pyfunction!(time::parse_time, m)?)?;
     m.add_function(wrap_pyfunction!(reference::set_reference, m)?)?;
+    m.add_function(wrap_pyfunction!(reference::typ_matches, m)?)?;
+    m.add_function(wrap_pyfunction!(decode::unverified_issuer, m)?)?;
     m.add_function(wrap_pyfunction!(logs::line_ends, m)?)?;
     // Hooks for the benchmarks and the conformance tests, out of the product namespace.
     add_submodule(m, "bench", bench::register)?;

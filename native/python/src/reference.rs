@@ -36,6 +36,8 @@ pub struct DecodeArgs {
     pub issuer: Py<PyAny>,
     pub subject: Py<PyAny>,
     pub leeway: Py<PyAny>,
+    /// The header `typ` required (None: any), checked by the reference path too.
+    pub typ: Py<PyAny>,
 }
 
 impl DecodeArgs {
@@ -60,7 +62,16 @@ impl DecodeArgs {
             issuer: own(issuer),
             subject: own(subject),
             leeway: own(leeway),
+            typ: py.None(),
         }
+    }
+
+    /// The same, with a required header `typ`.
+    pub fn with_typ(mut self, py: Python<'_>, typ: Option<&str>) -> Self {
+        if let Some(t) = typ {
+            self.typ = pyo3::types::PyString::new(py, t).into_any().unbind();
+        }
+        self
     }
 
     /// The reference path's decode of `token` (with `key` instead of the caller's, when
@@ -74,6 +85,10 @@ impl DecodeArgs {
         at: Option<f64>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let key = key.cloned().unwrap_or_else(|| self.key.bind(py).clone());
+        let kwargs = PyDict::new(py);
+        if !self.typ.is_none(py) {
+            kwargs.set_item("typ", &self.typ)?;
+        }
         hand_over(
             py,
             (
@@ -88,7 +103,7 @@ impl DecodeArgs {
                 complete,
                 at,
             ),
-            None,
+            Some(&kwargs),
         )
     }
 
@@ -122,4 +137,17 @@ pub fn hand_over<'py>(
     kwargs: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     reference(py)?.call(args, kwargs)
+}
+
+/// Whether a header `typ` value is the one required (the core's rule), for the reference path.
+#[pyfunction]
+pub fn typ_matches(typ: Option<&Bound<'_, PyAny>>, want: &str) -> bool {
+    use std::borrow::Cow;
+    use turbojwt_core::json::Field;
+    let field = match typ.map(|t| t.extract::<String>()) {
+        None => Field::Absent,
+        Some(Ok(s)) => Field::Value(Cow::Owned(s)),
+        Some(Err(_)) => Field::WrongType,
+    };
+    turbojwt_core::verify::typ_matches(&field, want)
 }

@@ -5,7 +5,7 @@ A stub package beside the extension module (``_native.*.so``), as pyca/cryptogra
 its ``_rust`` bindings: a directory without ``__init__.py`` does not shadow the extension.
 The submodules ``bench`` and ``testing`` hold the benchmark and test hooks."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from turbojwt._native import bench as bench
@@ -50,11 +50,13 @@ def decode_fast(
     issuer: Any,
     subject: Any,
     leeway: Any,
-    base_options: dict[str, Any] | None,
+    base_options: Mapping[str, Any] | None,
     complete: bool,
     instance: Any = None,
 ) -> Any: ...
 def set_reference(decode: Callable[..., Any]) -> None: ...
+def typ_matches(typ: Any, want: str) -> bool: ...
+def unverified_issuer(token: Any) -> tuple[bool, str | None]: ...
 def encode_fast(
     payload: Any,
     key: Any,
@@ -89,6 +91,7 @@ class Verifier:
         cache_negative_ttl: float = 0.0,
         key_resolver: Callable[[str | None, str], tuple[Any, float, int]] | None = None,
         key_generation: KeyGeneration | None = None,
+        typ: str | None = None,
     ) -> Verifier: ...
     def decode(self, token: str | bytes) -> dict[str, Any]: ...
     def decode_complete(self, token: str | bytes) -> dict[str, Any]: ...

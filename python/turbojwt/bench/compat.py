@@ -76,7 +76,7 @@ def variants(case: Case) -> list[Variant]:
         out.append(Variant(f"forged: {what}", token, attack=True))
     for alg in ("None", "NONE", "nOnE"):
         out.append(Variant(f"forged: alg {alg}", b64url(json.dumps({"alg": alg}).encode()) + "." + p + ".", attack=True))
-    if case.secret is None:
+    if case.secret is None and case.public_pem is not None:
         for variant in ("public PEM bytes", "public JWK JSON"):
             key = case.public_pem.encode() if variant == "public PEM bytes" else json.dumps(case.public_jwk).encode()
             si = b64url(b'{"alg":"HS256","typ":"JWT"}') + "." + p

@@ -15,19 +15,42 @@ from .material import Case
 def check_decoder(decode: Callable[[str], Any], case: Case) -> str | None:
     """None when ``decode`` returns the signed claims and refuses every forged token; else
     what went wrong."""
+    problems = decode_problems(decode, case)
+    return problems[0] if problems else None
+
+
+def decode_problems(decode: Callable[[str], Any], case: Case,
+                    refuse: tuple[type[BaseException], ...] = (Exception,)) -> list[str]:
+    """Everything wrong with ``decode`` on ``case`` (empty when it returns the signed claims
+    and refuses every forged token). A refusal is an exception of the ``refuse`` types (any
+    by default; :func:`refusal_types` gives a library's own); a forged token refused with
+    another exception is a problem too."""
     try:
         claims = decode(case.token)
     except Exception as e:  # noqa: BLE001
-        return f"refused the valid token: {type(e).__name__}: {e}"
+        return [f"refused the valid token: {type(e).__name__}: {e}"]
+    problems = []
     if claims != case.claims:
-        return f"returned other claims: {claims!r:.120}"
+        problems.append(f"returned other claims: {claims!r:.120}")
     for what, token in case.forged.items():
         try:
             decode(token)
-        except Exception:  # noqa: BLE001 - any refusal counts
+        except refuse:
             continue
-        return f"ACCEPTED a forged token ({what})"
-    return None
+        except Exception as e:  # noqa: BLE001
+            problems.append(f"refused a forged token ({what}) with an unexpected {type(e).__name__}: {e}")
+            continue
+        problems.append(f"ACCEPTED a forged token ({what})")
+    return problems
+
+
+def refusal_types(lib: Any) -> tuple[type[BaseException], ...]:
+    """The exceptions that count as a proper refusal from a PyJWT-shaped library: its
+    ``PyJWTError``, ``InvalidTokenError`` or (oxyjwt) ``OxyJWTError``; any exception when it
+    has none of these."""
+    names = ("PyJWTError", "InvalidTokenError", "OxyJWTError")
+    types = tuple(t for t in (getattr(lib, n, None) for n in names) if isinstance(t, type))
+    return types or (Exception,)
 
 
 def check_encoder(encode: Callable[[dict], Any], case: Case) -> str | None:
@@ -38,7 +61,7 @@ def check_encoder(encode: Callable[[dict], Any], case: Case) -> str | None:
         token = encode(case.claims)
         if isinstance(token, bytes):
             token = token.decode()
-        key = case.secret if case.secret is not None else case.public_pem
+        key: Any = case.secret if case.secret is not None else case.public_pem
         back = pyjwt.decode(token, key, algorithms=[case.alg], audience=case.audience, issuer=case.issuer)
     except Exception as e:  # noqa: BLE001
         return f"{type(e).__name__}: {e}"
@@ -91,7 +114,10 @@ def _batch(call: Callable[[], Any], loops: int) -> float:
 
 
 def _timed(row: Row, loops: int) -> float:
-    return row.batch(loops) if row.batch is not None else _batch(row.call, loops)
+    if row.batch is not None:
+        return row.batch(loops)
+    assert row.call is not None  # (a row times either a batch or a call)
+    return _batch(row.call, loops)
 
 
 def calibrate(row: Row, target_s: float) -> None:

@@ -27,6 +27,13 @@ def b64url_decode(data: str) -> bytes:
     return base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
 
 
+def flip_bit(signature: bytes) -> bytes:
+    """``signature`` with one bit of its middle byte flipped: a signature that must not verify."""
+    raw = bytearray(signature)
+    raw[len(raw) // 2] ^= 1
+    return bytes(raw)
+
+
 def make_claims(now: int | None = None) -> dict[str, Any]:
     """7 registered claims and 5 others, valid for years."""
     now = int(time.time()) if now is None else now
@@ -64,6 +71,11 @@ class Case:
     @property
     def signature(self) -> bytes:
         return b64url_decode(self.token.rsplit(".", 1)[1])
+
+    @property
+    def forged_signature(self) -> bytes:
+        """The signature of ``forged["signature bit flipped"]``: the token's with one bit flipped."""
+        return flip_bit(self.signature)
 
 
 def _private_key(alg: str) -> Any:
@@ -111,15 +123,13 @@ def make_case(alg: str, claims: dict[str, Any] | None = None) -> Case:
         # Algorithm confusion: an HS256 MAC keyed with the public PEM text.
         case.forged["HS256 keyed with the public PEM"] = _jws(
             {"alg": "HS256", "typ": "JWT"}, claims,
-            lambda si: hmac.new(case.public_pem.encode(), si, hashlib.sha256).digest(),
+            lambda si: hmac.new((case.public_pem or "").encode(), si, hashlib.sha256).digest(),
         )
     header, payload, sig = case.token.split(".")
     tampered = dict(claims, sub="admin")
     case.forged["signed by another key"] = other
     case.forged["payload changed"] = header + "." + b64url(json.dumps(tampered, separators=(",", ":")).encode()) + "." + sig
-    raw = bytearray(b64url_decode(sig))
-    raw[len(raw) // 2] ^= 1
-    case.forged["signature bit flipped"] = header + "." + payload + "." + b64url(bytes(raw))
+    case.forged["signature bit flipped"] = header + "." + payload + "." + b64url(flip_bit(b64url_decode(sig)))
     case.forged["alg none"] = b64url(b'{"alg":"none","typ":"JWT"}') + "." + payload + "."
     return case
 

@@ -3,6 +3,8 @@ algorithm, turbojwt highlighted and the verify floors shown for scale."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from .run import Result
 
 TURBO = "#e8590c"
@@ -22,11 +24,11 @@ def plot(result: Result, path: str, operation: str = "decode") -> None:
         if not group.endswith(operation):
             continue
         # One bar per library: its faster key form.
-        best: dict[str, object] = {}
+        best: dict[str, Any] = {}
         for r in result.group_rows(group):
-            if r.samples and (r.lib not in best or r.median < best[r.lib].median):  # type: ignore[attr-defined]
+            if r.samples and (r.lib not in best or r.median < best[r.lib].median):
                 best[r.lib] = r
-        rows = sorted(best.values(), key=lambda r: r.median, reverse=True)  # type: ignore[attr-defined]
+        rows = sorted(best.values(), key=lambda r: r.median, reverse=True)
         if rows:
             blocks.append((group, rows))
     if not blocks:
@@ -37,9 +39,9 @@ def plot(result: Result, path: str, operation: str = "decode") -> None:
     for group, rows in blocks:
         ticks.append((y + (len(rows) - 1) / 2, group.split()[0]))
         for r in rows:
-            labels.append(r.label + (f" ({r.key_form})" if r.key_form else ""))  # type: ignore[attr-defined]
-            values.append(r.median)  # type: ignore[attr-defined]
-            colors.append(TURBO if r.lib.startswith("turbojwt") else FLOOR if r.is_floor  # type: ignore[attr-defined]
+            labels.append(r.label + (f" ({r.key_form})" if r.key_form else ""))
+            values.append(r.median)
+            colors.append(TURBO if r.lib.startswith("turbojwt") else FLOOR if r.is_floor
                           else NATIVE_PEER if r.lib in ("oxyjwt", "webtoken", "clasp-jwt", "rsjwt", "pyjwt-rs")
                           else PEER)
             positions.append(y)

@@ -2,10 +2,10 @@
 the forward-auth service behind ``turbojwt serve``. Needs ``pip install 'turbojwt[gateway]'``
 (httpx, granian, prometheus_client); the Starlette/FastAPI glue is in ``.frameworks``."""
 
+from ..errors import InvalidTypeError
 from .asgi import Denial, JWTAuthMiddleware, TokenSource, denial_for
 from .policy import (
     InsufficientScopeError,
-    InvalidTypeError,
     Policy,
     PolicyError,
     Provider,

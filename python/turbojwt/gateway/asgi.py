@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
+from ..errors import InvalidTypeError
 from ..exceptions import (
     DecodeError,
     ExpiredSignatureError,
@@ -39,9 +40,9 @@ from ..exceptions import (
     PyJWTError,
 )
 from ..keyset import KeyNotFoundError
-from .policy import InsufficientScopeError, InvalidTypeError, Policy, Verified, check_scope_names
+from .policy import InsufficientScopeError, Policy, Verified, check_scope_names
 
-Scope = dict[str, Any]
+Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]

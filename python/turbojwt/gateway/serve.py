@@ -81,7 +81,7 @@ class ForwardAuthApp:
         self.denials: Counter[str] = Counter()
         self.allowed_by: Counter[str] = Counter()
         self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(_Collector(self))  # type: ignore[arg-type]
+        self.registry.register(_Collector(self))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":

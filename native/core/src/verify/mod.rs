@@ -93,3 +93,48 @@ pub fn check_key(header: &Header<'_>, key: &KeyRef, algorithms: &Option<Algorith
         Err(KeyProblem::Unsupported) => KeyCheck::Fallback,
     }
 }
+
+/// Whether a header's `typ` is the one required (`want`), as RFC 9068 §2.1 and RFC 8725
+/// §3.11 compare media types: case-insensitively, with or without the `application/` prefix.
+pub fn typ_matches(typ: &crate::json::Field<std::borrow::Cow<'_, str>>, want: &str) -> bool {
+    let crate::json::Field::Value(typ) = typ else {
+        return false;
+    };
+    let typ = typ.as_ref();
+    typ.eq_ignore_ascii_case(want)
+        || typ
+            .get(..12)
+            .is_some_and(|p| p.eq_ignore_ascii_case("application/"))
+            && typ[12..].eq_ignore_ascii_case(want)
+}
+
+/// The error for a token whose `typ` is not `want`.
+pub fn typ_error(want: &str) -> JwtError {
+    JwtError::new(
+        ErrorKind::InvalidType,
+        format!("The token type must be '{want}'"),
+    )
+}
+
+#[cfg(test)]
+mod typ_tests {
+    use std::borrow::Cow;
+
+    use super::typ_matches;
+    use crate::json::Field;
+
+    #[test]
+    fn typ_compares_as_media_types() {
+        let v = |s: &'static str| Field::Value(Cow::Borrowed(s));
+        assert!(typ_matches(&v("at+jwt"), "at+jwt"));
+        assert!(typ_matches(&v("AT+JWT"), "at+jwt"));
+        assert!(typ_matches(&v("application/at+jwt"), "at+jwt"));
+        assert!(typ_matches(&v("Application/AT+jwt"), "at+jwt"));
+        assert!(!typ_matches(&v("JWT"), "at+jwt"));
+        assert!(!typ_matches(&v("application/"), "at+jwt"));
+        assert!(!typ_matches(&v("x/at+jwt"), "at+jwt"));
+        assert!(!typ_matches(&v("applicationé/at+jwt"), "at+jwt"));
+        assert!(!typ_matches(&Field::Absent, "at+jwt"));
+        assert!(!typ_matches(&Field::WrongType, "at+jwt"));
+    }
+}

@@ -62,7 +62,7 @@ def _joserfc_import(case: Case, pem: str | None = None) -> Any:
     """A joserfc key (jwt.decode takes no raw key): the private one when ``pem`` is given."""
     from joserfc.jwk import ECKey, OctKey, OKPKey, RSAKey
 
-    cls = {"oct": OctKey, "RSA": RSAKey, "EC": ECKey, "OKP": OKPKey}[_kty(case.alg)]
+    cls: Any = {"oct": OctKey, "RSA": RSAKey, "EC": ECKey, "OKP": OKPKey}[_kty(case.alg)]
     return cls.import_key(pem if pem is not None else verify_key(case, "pem"))
 
 
@@ -138,7 +138,9 @@ def _jwcrypto_key(case: Case, pem: str | None = None) -> Any:
 
     if case.secret is not None:
         return JWK.from_password(case.secret)
-    return JWK.from_pem((pem if pem is not None else case.public_pem).encode())
+    text = pem if pem is not None else case.public_pem
+    assert text is not None  # (an asymmetric case has its PEM)
+    return JWK.from_pem(text.encode())
 
 
 def _jwcrypto_decoder(lib: Any, case: Case, key_form: str) -> Callable[[str], Any]:

@@ -38,8 +38,8 @@ def _split(value: str | None) -> list[str] | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .bench import report
-    from .bench.run import benchmark
+    from ..bench import report
+    from ..bench.run import benchmark
 
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         report.write_json(result, args.json)
     if args.plot:
-        from .bench.plot import plot
+        from ..bench.plot import plot
 
         plot(result, args.plot)
     for name, why in result.skipped.items():

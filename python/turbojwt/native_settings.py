@@ -1,4 +1,7 @@
-"""The process-wide cache of parsed keys (see ``turbojwt.key_cache_info``)."""
+"""Process-wide settings of the native core: the cache of parsed keys
+(``key_cache_info``, ``key_cache_clear``, ``set_key_cache_size``) and the input limits
+(``set_limits``, ``get_limits``). Each call sets or reads state shared by every thread and
+every ``Verifier`` in the process; all are exported from ``turbojwt`` itself."""
 
 from __future__ import annotations
 

@@ -1,10 +1,10 @@
-"""Reading tokens out of logs and writing verdict reports: the library behind
-``turbojwt verify-logs``.
+"""Log readers: a source (plain or gzip) in :class:`Records` chunks, or in blocks of whole
+lines for the native JSON-lines parser.
 
-Readers turn a source (plain or gzip) into :class:`Records` chunks: for every input line
-(or row) its 1-based line number, the token found (or None and the reason none was), and
-the request time when the format has one. Writers turn verdicts into JSONL, CSV or Parquet.
-Nothing here verifies; the command joins readers, ``turbojwt.batch`` and writers.
+Each record is one input line (or row): its 1-based line number, the token found (or None
+and the reason none was), and the request time when the format has one. Nothing here
+verifies; ``turbojwt verify-logs`` (``turbojwt.cli.verify_logs``) joins the readers,
+``turbojwt.batch`` and the writers (``turbojwt.logs.writers``).
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from typing import IO, Any
 
 import orjson
 
-from . import _native
-from ._time import parse_time
-from .batch import _arrow_times
+from .. import _native
+from .._time import parse_time
+from ..batch import _arrow_times
 
 FORMATS = ("lines", "jsonl", "access", "csv", "parquet")
 
@@ -103,7 +103,7 @@ def guess_format(path: str) -> str:
 def open_source(path: str, stdin: IO[bytes] | None = None) -> IO[bytes]:
     """A binary stream of the source, gunzipped when it starts with the gzip magic."""
     raw: IO[bytes] = stdin if path == "-" and stdin is not None else open(path, "rb")  # noqa: SIM115
-    buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[arg-type]
+    buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[type-var]
     if buffered.peek(2)[:2] == b"\x1f\x8b":
         return gzip.GzipFile(fileobj=buffered)  # type: ignore[return-value]
     return buffered
@@ -409,99 +409,3 @@ def read_parquet(path: str, chunk_size: int, column: str, time_field: str | None
                 token = strip_bearer(value)
                 out.add(n, token or None, None if token else f"column {column} is empty", at)
         yield out
-
-
-# ---------------------------------------------------------------------------- output
-
-FIELDS = ("line", "valid", "error", "reason", "iss", "sub", "kid", "exp")
-
-
-class JsonlWriter:
-    def __init__(self, path: str, extra: tuple[str, ...]) -> None:
-        self.fields = extra + FIELDS
-        self.file: IO[bytes] = gzip.open(path, "wb") if path.endswith(".gz") else open(path, "wb")  # noqa: SIM115
-
-    def write(self, columns: dict[str, list[Any]]) -> None:
-        rows = zip(*(columns[f] for f in self.fields))
-        keys = self.fields
-        # One write per chunk: an interrupted run leaves whole chunks only.
-        self.file.write(b"".join(orjson.dumps(dict(zip(keys, row))) + b"\n" for row in rows))
-        self.file.flush()
-
-    def close(self) -> None:
-        self.file.close()
-
-
-# A spreadsheet reads a cell that starts with one of these as a formula (OWASP, "CSV
-# Injection"): = + - @, tab and carriage return.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_cell(value: Any) -> Any:
-    """A value as a CSV report writes it: None empty, booleans ``true``/``false``, numbers
-    as they are (``-5`` stays a number), and text that a spreadsheet would take for a
-    formula prefixed with ``'`` (``=cmd|...`` -> ``'=cmd|...``). Every text cell is also
-    quoted (``csv.QUOTE_NONNUMERIC``), so a separator inside it never starts a new cell,
-    whatever separator the spreadsheet assumes."""
-    if value is None:
-        return ""
-    if value is True or value is False:
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return "'" + value if value.startswith(FORMULA_START) else value
-    return value
-
-
-class CsvWriter:
-    """CSV records. The text cells come from tokens anyone can forge (``iss``, ``sub``,
-    ``kid``, reasons) and the report may be opened in a spreadsheet: see :func:`csv_cell`."""
-
-    def __init__(self, path: str, extra: tuple[str, ...]) -> None:
-        self.fields = extra + FIELDS
-        raw = gzip.open(path, "wt", newline="", encoding="utf-8") if path.endswith(".gz") else open(path, "w", newline="", encoding="utf-8")  # noqa: SIM115
-        self.file = raw
-        self.writer = csv.writer(raw, quoting=csv.QUOTE_NONNUMERIC)
-        self.writer.writerow(self.fields)
-
-    def write(self, columns: dict[str, list[Any]]) -> None:
-        buf = io.StringIO()
-        w = csv.writer(buf, quoting=csv.QUOTE_NONNUMERIC)
-        w.writerows([csv_cell(v) for v in row] for row in zip(*(columns[f] for f in self.fields)))
-        self.file.write(buf.getvalue())
-        self.file.flush()
-
-    def close(self) -> None:
-        self.file.close()
-
-
-class ParquetWriter:
-    def __init__(self, path: str, extra: tuple[str, ...]) -> None:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        self.pa = pa
-        self.fields = extra + FIELDS
-        types = {"line": pa.int64(), "valid": pa.bool_(), "exp": pa.float64()}
-        self.schema = pa.schema([(f, types.get(f, pa.string())) for f in self.fields])
-        self.writer = pq.ParquetWriter(path, self.schema)
-
-    def write(self, columns: dict[str, list[Any]]) -> None:
-        cols = {f: columns[f] for f in self.fields}
-        cols["exp"] = [None if v is None else float(v) for v in cols["exp"]]
-        # Each chunk is a row group: a closed file holds every complete chunk.
-        self.writer.write_table(self.pa.table(cols, schema=self.schema))
-
-    def close(self) -> None:
-        self.writer.close()
-
-
-def open_writer(path: str, extra: tuple[str, ...] = ()) -> Any:
-    """A JSONL, CSV or Parquet writer chosen by the file name (``.gz`` compresses JSONL/CSV)."""
-    kind = guess_format(path)
-    if kind == "jsonl":
-        return JsonlWriter(path, extra)
-    if kind == "csv":
-        return CsvWriter(path, extra)
-    if kind == "parquet":
-        return ParquetWriter(path, extra)
-    raise ValueError(f"--out must end in .jsonl, .csv or .parquet (optionally .gz for JSONL/CSV): {path}")

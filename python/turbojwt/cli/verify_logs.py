@@ -1,19 +1,35 @@
 """``turbojwt verify-logs``: which requests in a log carried valid tokens at the time they
-were made, which were forged, expired, for another audience or issuer, and who sent them."""
+were made, which were forged, expired, for another audience or issuer, and who sent them.
+
+The arguments, the key and the run: sources are read by ``turbojwt.logs`` (readers),
+verified by ``turbojwt.batch``, written by ``turbojwt.logs`` (writers) and summed up by
+``turbojwt.logs.report``."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
-from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..logs.report import Summary
 
 EXIT_ALL_VALID, EXIT_SOME_INVALID, EXIT_USAGE = 0, 1, 2
 
+
+
+def seconds(text: str) -> float:
+    """A finite number of seconds (argparse type): NaN or an infinity would make every
+    expiry check meaningless."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(text)
+    return value
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
@@ -53,7 +69,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         "--key/--jwks JWKs)")
     p.add_argument("--aud", action="append", metavar="AUD", help="accepted audience (repeatable)")
     p.add_argument("--iss", action="append", metavar="ISS", help="accepted issuer (repeatable)")
-    p.add_argument("--leeway", type=float, default=0.0, metavar="SECONDS", help="clock skew allowance (default: 0)")
+    p.add_argument("--leeway", type=seconds, default=0.0, metavar="SECONDS", help="clock skew allowance (default: 0)")
     p.add_argument("--at", metavar="TIME",
                    help="judge every line as of this time (epoch seconds or ISO 8601) instead of its own")
     p.add_argument("--out", metavar="FILE",
@@ -73,139 +89,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 class UsageError(Exception):
     pass
-
-
-class TopCounter:
-    """Heavy hitters in bounded memory: exact while at most ``2 * capacity`` distinct values
-    are seen; beyond that the lightest are dropped now and then (top counts of values that
-    recur stay exact or slightly low)."""
-
-    def __init__(self, capacity: int = 10_000) -> None:
-        self.capacity = capacity
-        self.counts: Counter[str] = Counter()
-
-    def update(self, values: list[Any] | dict[str, int]) -> None:
-        """Counts `values`, a list of values or a mapping value -> count."""
-        counts = self.counts
-        counts.update(values)
-        counts.pop(None, None)
-        if len(counts) > 2 * self.capacity:
-            # Keep the heaviest; the rest start again from zero (bounded memory, and
-            # values that matter stay far above the cut).
-            self.counts = Counter(dict(counts.most_common(self.capacity)))
-
-    def top(self, n: int) -> list[tuple[str, int]]:
-        return self.counts.most_common(n)
-
-
-class Summary:
-    def __init__(self, leeway: float) -> None:
-        self.now = time.time()
-        self.leeway = leeway
-        self.lines = 0
-        self.tokens = 0
-        self.outcomes: Counter[str] = Counter()
-        self.issuers = TopCounter()
-        self.kids = TopCounter()
-        self.subjects = TopCounter()
-        self.expired_at_request = 0
-        self.expired_only_now = 0
-
-    @property
-    def expired_before(self) -> float:
-        """A valid token whose ``exp`` is at or before this has expired since its request."""
-        return self.now - self.leeway
-
-    def update(self, columns: dict[str, list[Any]]) -> None:
-        errors = columns["error"]
-        outcomes = Counter(errors)
-        outcomes["valid"] = outcomes.pop(None, 0)
-        limit = self.expired_before
-        expired_only_now = sum(
-            1 for v, exp in zip(columns["valid"], columns["exp"]) if v and exp is not None and exp <= limit
-        )
-        self.add(len(errors), outcomes, expired_only_now, columns["iss"], columns["kid"], columns["sub"])
-
-    def add(self, lines: int, outcomes: Counter[str] | dict[str, int], expired_only_now: int,
-            issuers: Any, kids: Any, subjects: Any) -> None:
-        """Counts of `lines` lines; issuers, kids and subjects as values or value -> count."""
-        self.lines += lines
-        self.tokens += lines - outcomes.get("malformed", 0)
-        self.outcomes.update({k: n for k, n in outcomes.items() if n})
-        self.expired_at_request += outcomes.get("ExpiredSignatureError", 0)
-        self.expired_only_now += expired_only_now
-        self.issuers.update(issuers)
-        self.kids.update(kids)
-        self.subjects.update(subjects)
-
-    def as_dict(self, top: int, seconds: float) -> dict[str, Any]:
-        valid = self.outcomes.get("valid", 0)
-        return {
-            "lines": self.lines,
-            "tokens": self.tokens,
-            "valid": valid,
-            "invalid": self.lines - valid,
-            "outcomes": dict(self.outcomes.most_common()),
-            "expired_at_request_time": self.expired_at_request,
-            "valid_at_request_time_but_expired_now": self.expired_only_now,
-            "top_issuers": self.issuers.top(top),
-            "top_kids": self.kids.top(top),
-            "top_subjects": self.subjects.top(top),
-            "seconds": round(seconds, 3),
-            "lines_per_second": round(self.lines / seconds) if seconds > 0 else None,
-        }
-
-
-_SHORT_ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
-
-
-def printable(value: Any) -> str:
-    """Text for the terminal from values anyone can forge (claims, file contents): the
-    characters ``str.isprintable`` refuses (C0 and C1 controls such as ESC, DEL, format
-    characters such as bidirectional overrides, line separators, lone surrogates) and the
-    backslash are escaped as ``repr`` writes them (``\\x1b``, ``\\u202e``, ``\\\\``), so a
-    token cannot move the cursor, recolour, retitle or rewrite the operator's terminal,
-    nor pass its escaped spelling off as the real thing."""
-    text = str(value)
-    if text.isprintable() and "\\" not in text:
-        return text
-    out = []
-    for ch in text:
-        if ch in _SHORT_ESCAPES:
-            out.append(_SHORT_ESCAPES[ch])
-        elif ch.isprintable():
-            out.append(ch)
-        else:
-            code = ord(ch)
-            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
-    return "".join(out)
-
-
-def print_summary(s: dict[str, Any]) -> None:
-    """The summary for a person; every value that comes from the logs through :func:`printable`."""
-    lines = [
-        f"{s['lines']:,} lines, {s['tokens']:,} tokens: {s['valid']:,} valid, {s['invalid']:,} not "
-        f"({s['seconds']:.2f} s, {s['lines_per_second'] or 0:,} lines/s)",
-        "",
-        "Outcomes",
-    ]
-    for name, n in s["outcomes"].items():
-        lines.append(f"  {printable(name):<28} {n:>12,}")
-    lines.append("")
-    lines.append(f"Expired at request time:            {s['expired_at_request_time']:>12,}")
-    lines.append(f"Valid at request time, expired now: {s['valid_at_request_time_but_expired_now']:>12,}")
-    for title, key in (("Top issuers", "top_issuers"), ("Top kids", "top_kids"), ("Top subjects", "top_subjects")):
-        if s[key]:
-            lines += ["", title]
-            for value, n in s[key]:
-                lines.append(f"  {n:>12,}  {printable(value)}")
-    text = "\n".join(lines) + "\n"
-    # A claim the terminal's encoding cannot show is escaped too, rather than ending the run
-    # with UnicodeEncodeError (stdout is strict; stderr already escapes).
-    encoding = getattr(sys.stdout, "encoding", None)
-    if encoding:
-        text = text.encode(encoding, "backslashreplace").decode(encoding)
-    sys.stdout.write(text)
 
 
 # ---------------------------------------------------------------------------- set-up
@@ -234,7 +117,8 @@ def load_key(args: argparse.Namespace) -> tuple[Any, list[str] | None]:
             raise UsageError(f"{path}: a JWK or JWKS must be a JSON object")
         if args.jwks and not isinstance(doc.get("keys"), list):
             raise UsageError(f"{path}: a JWKS needs a 'keys' list")
-        jwks = doc.get("keys") if isinstance(doc.get("keys"), list) else [doc]
+        keys = doc.get("keys")
+        jwks: list[Any] = keys if isinstance(keys, list) else [doc]
         algs = sorted({k["alg"] for k in jwks if isinstance(k, dict) and isinstance(k.get("alg"), str)})
         return doc, algs or None
     return data.decode("utf-8", "replace"), None
@@ -242,7 +126,7 @@ def load_key(args: argparse.Namespace) -> tuple[Any, list[str] | None]:
 
 def column_chunks(args: argparse.Namespace, engine: Any, source: str, fmt: str, at_all: float | None) -> Any:
     """Output columns chunk by chunk for one source."""
-    from . import logs
+    from .. import logs
 
     if fmt == "jsonl" and engine.native is not None:
         if not args.token_field:
@@ -253,7 +137,7 @@ def column_chunks(args: argparse.Namespace, engine: Any, source: str, fmt: str, 
 
 
 def _open(source: str) -> Any:
-    from . import logs
+    from .. import logs
 
     try:
         return logs.open_source(source, sys.stdin.buffer if source == "-" else None)
@@ -263,8 +147,8 @@ def _open(source: str) -> Any:
 
 def _jsonl_native(args: argparse.Namespace, engine: Any, stream: Any, at_all: float | None) -> Any:
     """JSON lines parsed, and their tokens verified, in the native core (no Python object per line)."""
-    from . import logs
-    from .batch import default_threads
+    from .. import logs
+    from ..batch import default_threads
 
     threads = args.threads or default_threads()
     for first, block in logs.read_blocks(stream, args.chunk_size):
@@ -293,7 +177,7 @@ class NativeBlock:
 
 
 def _records(args: argparse.Namespace, source: str, fmt: str) -> Any:
-    from . import logs
+    from .. import logs
 
     if fmt == "parquet":
         if source == "-":
@@ -342,7 +226,7 @@ def same_file_as_output(out: str, sources: list[str]) -> str | None:
 
 
 def source_format(args: argparse.Namespace, source: str) -> str:
-    from . import logs
+    from .. import logs
 
     if args.format != "auto":
         return args.format
@@ -355,6 +239,8 @@ def source_format(args: argparse.Namespace, source: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..logs.report import printable
+
     try:
         return verify_logs(args)
     except UsageError as e:
@@ -364,9 +250,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def verify_logs(args: argparse.Namespace) -> int:
-    from . import logs
-    from .batch import BatchEngine
-    from .exceptions import PyJWTError
+    from .. import logs
+    from ..batch import BatchEngine
+    from ..exceptions import PyJWTError
+    from ..logs.report import Summary, print_summary
 
     if args.chunk_size < 1:
         raise UsageError("--chunk-size must be at least 1")

@@ -42,9 +42,9 @@ _ENV = "TURBOJWT_SERVE_ARGS"
 
 def build_app(config: str, scheme: str = "Bearer", cookie: str | None = None, query_param: str | None = None,
               prewarm: bool = True):  # -> ForwardAuthApp
-    from .gateway.asgi import TokenSource
-    from .gateway.policy import Policy
-    from .gateway.serve import ForwardAuthApp
+    from ..gateway.asgi import TokenSource
+    from ..gateway.policy import Policy
+    from ..gateway.serve import ForwardAuthApp
 
     return ForwardAuthApp(Policy.from_toml(config), TokenSource(scheme, cookie, query_param), prewarm=prewarm)
 
@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         from granian import Granian
         from granian.constants import Interfaces
 
-        from .gateway.policy import PolicyError
+        from ..gateway.policy import PolicyError
 
         build_app(**{**settings, "prewarm": False})  # refuse a bad policy here, with exit status 2
     except ImportError as e:
@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     os.environ[_ENV] = json.dumps(settings)
     Granian(
-        "turbojwt.cli_serve:app_from_env", factory=True, interface=Interfaces.ASGI, address=args.host,
+        "turbojwt.cli.serve:app_from_env", factory=True, interface=Interfaces.ASGI, address=args.host,
         port=args.port, workers=args.workers, log_level=args.log_level, log_access=False,
     ).serve()
     return 0
