@@ -1,4 +1,4 @@
-"""Benchmark hooks of the native module (``turbojwt._native.bench``); not part of the API."""
+# Benchmark hooks of the native module (turbojwt._native.bench); not part of the API.
 
 # Seconds for `iterations` bare verifications of `signature` in a Rust loop (ValueError when it
 # does not verify).

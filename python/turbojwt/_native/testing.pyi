@@ -1,4 +1,4 @@
-"""Test hooks of the native module (``turbojwt._native.testing``); not part of the API."""
+# Test hooks of the native module (turbojwt._native.testing); not part of the API.
 
 # Whether `signature` is `alg`'s signature of `signing_input` under `key`, through the core's
 # signature path without JWS parsing (ValueError for a key unusable with `alg`).
