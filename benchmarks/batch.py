@@ -36,9 +36,20 @@ ISSUER = "https://idp.example.com"
 
 
 def claims(i: int, now: int) -> dict:
-    return {"iss": ISSUER, "sub": f"user-{i}", "aud": AUDIENCE, "exp": now + 3600, "nbf": now - 10,
-            "iat": now - 10, "jti": f"{i:08x}", "name": "Jane Doe", "email": "jane@example.com",
-            "roles": ["admin", "user"], "tenant": "acme", "scope": "read write"}
+    return {
+        "iss": ISSUER,
+        "sub": f"user-{i}",
+        "aud": AUDIENCE,
+        "exp": now + 3600,
+        "nbf": now - 10,
+        "iat": now - 10,
+        "jti": f"{i:08x}",
+        "name": "Jane Doe",
+        "email": "jane@example.com",
+        "roles": ["admin", "user"],
+        "tenant": "acme",
+        "scope": "read write",
+    }
 
 
 def rounds(contenders: dict[str, Callable[[], float]], n_rounds: int, log) -> dict[str, list[float]]:
@@ -161,10 +172,12 @@ def section(quick: bool, log=lambda s: print(s, file=sys.stderr)) -> tuple[list[
         "`verify_batch(claims=False)`, 1 thread": timed(batch(tokens, claims=False, threads=1), n),
         f"`verify_batch(claims=False)`, {cores} threads": timed(batch(tokens, claims=False), n),
         f"`verify_batch(claims=True)`, {cores} threads": timed(batch(tokens, claims=True), n),
-        f"`verify_batch(claims=False)`, {cores} threads, {clients:,} tokens each seen 50 times":
-            timed(batch(repeated, claims=False), n),
-        f"`verify_batch(claims=True)`, {cores} threads, {clients:,} tokens each seen 50 times":
-            timed(batch(repeated, claims=True), n),
+        f"`verify_batch(claims=False)`, {cores} threads, {clients:,} tokens each seen 50 times": timed(
+            batch(repeated, claims=False), n
+        ),
+        f"`verify_batch(claims=True)`, {cores} threads, {clients:,} tokens each seen 50 times": timed(
+            batch(repeated, claims=True), n
+        ),
     }
     rates = rounds(contenders, 3 if quick else 5, log)
 
@@ -173,10 +186,14 @@ def section(quick: bool, log=lambda s: print(s, file=sys.stderr)) -> tuple[list[
     from cryptography.hazmat.primitives.asymmetric import rsa
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption()).decode()
-    pub = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                        serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    pub = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     # Distinct tokens (each signed: a repeat would be judged from its first sight).
     rs_n = 2_000 if quick else 10_000
     log(f"  signing {rs_n:,} RS256 tokens")
@@ -188,12 +205,16 @@ def section(quick: bool, log=lambda s: print(s, file=sys.stderr)) -> tuple[list[
         return on_new_verifier(pub, rs_kw, rs_tokens, claims=False, threads=threads)
 
     rs_floor_n = 1_000 if quick else 5_000
-    rs_rates = rounds({
-        "floor: bare RS256 verify, 1 thread": floor_rate("RS256", pub, rs_tokens[0], rs_floor_n, 1),
-        "floor: bare RS256 verify, 2 threads": floor_rate("RS256", pub, rs_tokens[0], rs_floor_n, 2),
-        "RS256 `verify_batch`, 1 thread": timed(rs_batch(1), rs_n),
-        "RS256 `verify_batch`, 2 threads": timed(rs_batch(2), rs_n),
-    }, 3 if quick else 5, log)
+    rs_rates = rounds(
+        {
+            "floor: bare RS256 verify, 1 thread": floor_rate("RS256", pub, rs_tokens[0], rs_floor_n, 1),
+            "floor: bare RS256 verify, 2 threads": floor_rate("RS256", pub, rs_tokens[0], rs_floor_n, 2),
+            "RS256 `verify_batch`, 1 thread": timed(rs_batch(1), rs_n),
+            "RS256 `verify_batch`, 2 threads": timed(rs_batch(2), rs_n),
+        },
+        3 if quick else 5,
+        log,
+    )
 
     # The stages of an HS256 token alone, on one thread: the floor under the batch rows.
     log("  timing the stages of HS256 verification")
@@ -204,13 +225,16 @@ def section(quick: bool, log=lambda s: print(s, file=sys.stderr)) -> tuple[list[
 
     py = statistics.median(rates["PyJWT `jwt.decode` loop"])
     lines = [
-        "## Batch verification (issue 3)", "",
+        "## Batch verification (issue 3)",
+        "",
         f"HS256, 12-claim tokens, audience and issuer checked; {n:,} tokens per batch call ({distinct:,} distinct, "
         f"each call on a new `Verifier`; the \"seen 50 times\" rows have a log's shape, where a client's token comes "
         f"back on each of its requests and repeats are judged from their first sight), loops over "
         f"{len(loop_tokens):,} of them. Median of {len(next(iter(rates.values())))} interleaved rounds "
-        f"(min, max). This machine: {cores} cores.", "",
-        "| contender | tokens/s | vs PyJWT |", "| :-- | --: | --: |",
+        f"(min, max). This machine: {cores} cores.",
+        "",
+        "| contender | tokens/s | vs PyJWT |",
+        "| :-- | --: | --: |",
     ]
     for name, values in {**rates, **rs_rates}.items():
         vs = f"{statistics.median(values) / py:.1f}×" if not ("RS256" in name or name.startswith("floor")) else ""
@@ -235,28 +259,49 @@ def section(quick: bool, log=lambda s: print(s, file=sys.stderr)) -> tuple[list[
         "",
         f"Where an HS256 token's time goes: each stage timed alone over {len(stage_tokens):,} of the distinct "
         f"tokens on one thread, without Python (`turbojwt_core::floor`, median of 5 interleaved rounds), beside "
-        f"the whole engine on one thread:", "",
-        "| stage | µs per token |", "| :-- | --: |",
+        f"the whole engine on one thread:",
+        "",
+        "| stage | µs per token |",
+        "| :-- | --: |",
         *[f"| {label} | {stages[key]:.3f} |" for key, label in STAGE_LABELS.items()],
         f"| sum of the stages | {sum(stages.values()):.3f} |",
         f"| `verify_batch(claims=False)`, 1 thread (from the table above) | "
-        f"{1e6 / med['`verify_batch(claims=False)`, 1 thread']:.3f} |", "",
+        f"{1e6 / med['`verify_batch(claims=False)`, 1 thread']:.3f} |",
+        "",
         f"On {cores} cores, splitting, base64 and the HMAC alone allow at most "
         f"{cores / (stages['split'] + stages['base64'] + stages['hmac']):.2f} M tokens/s, and adding the claims scan "
         f"{cores / sum(stages.values()):.2f} M/s, before any claims check, verdict or report. The 2.5 M/s target "
         f"leaves {cores / 2.5 - stages['split'] - stages['base64'] - stages['hmac']:.3f} µs per token for the JSON "
         f"and everything after the HMAC.",
-        "", logs["text"], "",
+        "",
+        logs["text"],
+        "",
     ]
     targets = [
-        ("HS256 `verify_batch(claims=False)`, all cores",
-         f"{nofalse / 1e6:.2f} M tokens/s (bare HMAC: {hmac_all / 1e6:.2f})", "≥ 2.5 M/s", nofalse >= 2.5e6),
-        ("HS256 `verify_batch(claims=True)`, all cores",
-         f"{withc / 1e6:.2f} M tokens/s (`orjson.loads` alone: {loads / 1e6:.2f})", "≥ 1 M/s", withc >= 1e6),
-        ("RS256 `verify_batch`: 2 threads vs 1", f"{rs2 / rs1:.2f}× (bare RS256: {rs_floor:.2f}×)", "≥ 1.8×",
-         rs2 / rs1 >= 1.8),
-        ("`verify-logs` vs the PyJWT script, JSON lines", f"{logs['ratio']:.1f}× ({logs['lines']:,} lines)", "≥ 20×",
-         logs["ratio"] >= 20),
+        (
+            "HS256 `verify_batch(claims=False)`, all cores",
+            f"{nofalse / 1e6:.2f} M tokens/s (bare HMAC: {hmac_all / 1e6:.2f})",
+            "≥ 2.5 M/s",
+            nofalse >= 2.5e6,
+        ),
+        (
+            "HS256 `verify_batch(claims=True)`, all cores",
+            f"{withc / 1e6:.2f} M tokens/s (`orjson.loads` alone: {loads / 1e6:.2f})",
+            "≥ 1 M/s",
+            withc >= 1e6,
+        ),
+        (
+            "RS256 `verify_batch`: 2 threads vs 1",
+            f"{rs2 / rs1:.2f}× (bare RS256: {rs_floor:.2f}×)",
+            "≥ 1.8×",
+            rs2 / rs1 >= 1.8,
+        ),
+        (
+            "`verify-logs` vs the PyJWT script, JSON lines",
+            f"{logs['ratio']:.1f}× ({logs['lines']:,} lines)",
+            "≥ 20×",
+            logs["ratio"] >= 20,
+        ),
     ]
     return lines, targets
 
@@ -268,8 +313,17 @@ def verify_logs_comparison(quick: bool, log) -> dict:
     if not cache.exists():
         log(f"  writing a {lines:,}-line log to {cache}")
         subprocess.run([sys.executable, str(HERE / "make_log.py"), str(cache), "--lines", str(lines)], check=True)
-    common = [str(cache), "--token-field", "http.authorization", "--time-field", "time", "--secret", SECRET,
-              "--aud", AUDIENCE]
+    common = [
+        str(cache),
+        "--token-field",
+        "http.authorization",
+        "--time-field",
+        "time",
+        "--secret",
+        SECRET,
+        "--aud",
+        AUDIENCE,
+    ]
 
     def run(cmd: list[str]) -> float:
         start = time.perf_counter()
@@ -283,10 +337,12 @@ def verify_logs_comparison(quick: bool, log) -> dict:
     pyjwt_s = run(pyjwt_cmd)
     best = min(turbo)
     ratio = pyjwt_s / best
-    text = (f"`turbojwt verify-logs` on a {lines:,}-line JSON-lines log (HS256, request times, 2% forged, 2.5% "
-            f"expired at request time, 0.1% malformed lines), summary only: best of 3 runs {best:.2f} s; "
-            f"`benchmarks/pyjwt_verify_logs.py` doing the same work: {pyjwt_s:.1f} s, so **{ratio:.1f}×** "
-            f"(whole processes, start-up included).")
+    text = (
+        f"`turbojwt verify-logs` on a {lines:,}-line JSON-lines log (HS256, request times, 2% forged, 2.5% "
+        f"expired at request time, 0.1% malformed lines), summary only: best of 3 runs {best:.2f} s; "
+        f"`benchmarks/pyjwt_verify_logs.py` doing the same work: {pyjwt_s:.1f} s, so **{ratio:.1f}×** "
+        f"(whole processes, start-up included)."
+    )
     return {"text": text, "ratio": ratio, "lines": lines}
 
 

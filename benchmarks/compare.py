@@ -36,7 +36,7 @@ from typing import Callable, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import jwt as pyjwt  # noqa: E402
+import jwt as pyjwt
 
 try:
     import turbojwt as turbo
@@ -46,8 +46,10 @@ try:
     from turbojwt.bench.material import AUDIENCE, ISSUER, Case, make_case, make_claims
     from turbojwt.bench.report import cpu_model
 except ImportError as exc:  # the toolkit is part of the package: nothing to compare without it
-    sys.exit(f"compare.py needs this checkout's turbojwt and its benchmark toolkit, turbojwt.bench ({exc}): "
-             "build it first (python3 -m pip install '.[bench]', or maturin develop --release)")
+    sys.exit(
+        f"compare.py needs this checkout's turbojwt and its benchmark toolkit, turbojwt.bench ({exc}): "
+        "build it first (python3 -m pip install '.[bench]', or maturin develop --release)"
+    )
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_OUT = HERE / "RESULTS.md"
@@ -124,8 +126,9 @@ def _safe(factory: Callable[[], Contender], group, name, label, key_desc) -> Con
     try:
         return factory()
     except Exception as exc:  # setup itself blew up: report, never crash the run
-        return Contender(group, name, label, key_desc, status="failed",
-                         reason=f"setup raised {type(exc).__name__}: {exc}")
+        return Contender(
+            group, name, label, key_desc, status="failed", reason=f"setup raised {type(exc).__name__}: {exc}"
+        )
 
 
 def oxyjwt_decoding_key(oxy, case: Case):
@@ -154,12 +157,26 @@ def build_contenders(cases: dict, floor, floor_why, oxy, oxy_why, notes):
             return Contender(g, name, label, key_desc, status="skipped", reason=why)
 
         # turbojwt ------------------------------------------------------------
-        out.append(_safe(lambda: _decode_contender(g, "turbojwt-pem", "turbojwt.decode", str_desc,
-                                                   turbo, alg, key_str, case),
-                         g, "turbojwt-pem", "turbojwt.decode", str_desc))
-        out.append(_safe(lambda: _decode_contender(g, "turbojwt-prepared", "turbojwt.decode", obj_desc,
-                                                   turbo, alg, key_obj, case),
-                         g, "turbojwt-prepared", "turbojwt.decode", obj_desc))
+        out.append(
+            _safe(
+                lambda: _decode_contender(g, "turbojwt-pem", "turbojwt.decode", str_desc, turbo, alg, key_str, case),
+                g,
+                "turbojwt-pem",
+                "turbojwt.decode",
+                str_desc,
+            )
+        )
+        out.append(
+            _safe(
+                lambda: _decode_contender(
+                    g, "turbojwt-prepared", "turbojwt.decode", obj_desc, turbo, alg, key_obj, case
+                ),
+                g,
+                "turbojwt-prepared",
+                "turbojwt.decode",
+                obj_desc,
+            )
+        )
 
         def make_verifier(alg=alg, case=case, key_str=key_str):
             c = Contender(g, "turbojwt-verifier", "turbojwt.Verifier.decode", str_desc)
@@ -174,28 +191,54 @@ def build_contenders(cases: dict, floor, floor_why, oxy, oxy_why, notes):
         out.append(_safe(make_verifier, g, "turbojwt-verifier", "turbojwt.Verifier.decode", str_desc))
 
         # PyJWT ---------------------------------------------------------------
-        out.append(_safe(lambda: _decode_contender(g, "pyjwt-pem", "jwt.decode (PyJWT)", str_desc,
-                                                   pyjwt, alg, key_str, case),
-                         g, "pyjwt-pem", "jwt.decode (PyJWT)", str_desc))
-        out.append(_safe(lambda: _decode_contender(g, "pyjwt-prepared", "jwt.decode (PyJWT)", obj_desc,
-                                                   pyjwt, alg, key_obj, case),
-                         g, "pyjwt-prepared", "jwt.decode (PyJWT)", obj_desc))
+        out.append(
+            _safe(
+                lambda: _decode_contender(g, "pyjwt-pem", "jwt.decode (PyJWT)", str_desc, pyjwt, alg, key_str, case),
+                g,
+                "pyjwt-pem",
+                "jwt.decode (PyJWT)",
+                str_desc,
+            )
+        )
+        out.append(
+            _safe(
+                lambda: _decode_contender(
+                    g, "pyjwt-prepared", "jwt.decode (PyJWT)", obj_desc, pyjwt, alg, key_obj, case
+                ),
+                g,
+                "pyjwt-prepared",
+                "jwt.decode (PyJWT)",
+                obj_desc,
+            )
+        )
 
         # oxyjwt --------------------------------------------------------------
-        oxy_desc = "DecodingKey.from_secret" if hs else (
-            "DecodingKey.from_" + {"RS256": "rsa", "ES256": "ec", "EdDSA": "ed"}[alg] + "_pem")
+        oxy_desc = (
+            "DecodingKey.from_secret"
+            if hs
+            else ("DecodingKey.from_" + {"RS256": "rsa", "ES256": "ec", "EdDSA": "ed"}[alg] + "_pem")
+        )
         if oxy is None:
             out.append(skipped("oxyjwt-prepared", "oxyjwt.decode", oxy_desc, oxy_why))
         else:
-            out.append(_safe(lambda: _decode_contender(g, "oxyjwt-prepared", "oxyjwt.decode", oxy_desc,
-                                                       oxy, alg, oxyjwt_decoding_key(oxy, case), case),
-                             g, "oxyjwt-prepared", "oxyjwt.decode", oxy_desc))
+            out.append(
+                _safe(
+                    lambda: _decode_contender(
+                        g, "oxyjwt-prepared", "oxyjwt.decode", oxy_desc, oxy, alg, oxyjwt_decoding_key(oxy, case), case
+                    ),
+                    g,
+                    "oxyjwt-prepared",
+                    "oxyjwt.decode",
+                    oxy_desc,
+                )
+            )
 
         # native aws-lc floor ---------------------------------------------------
         floor_label = "aws-lc floor (_native.bench.verify_floor)"
         if floor is None:
             out.append(skipped("floor", floor_label, str_desc, floor_why))
         else:
+
             def make_floor(alg=alg, case=case, key_str=key_str):
                 c = Contender(g, "floor", floor_label, str_desc)
                 problems, fnotes = check_awslc_floor(case, floor)
@@ -204,7 +247,7 @@ def build_contenders(cases: dict, floor, floor_why, oxy, oxy_why, notes):
                     c.status, c.reason = "failed", "; ".join(problems)
                     return c
                 key, si, sig = key_str, case.signing_input, case.signature
-                c.batch = lambda n: int(round(floor(alg, key, si, sig, n) * 1e9))
+                c.batch = lambda n: round(floor(alg, key, si, sig, n) * 1e9)
                 return c
 
             out.append(_safe(make_floor, g, "floor", floor_label, str_desc))
@@ -265,7 +308,7 @@ def calibrate(c: Contender, target_ns: float) -> None:
         grow = max(2, min(16, int(target_ns / 8 / max(t, 1)) + 1))
         n *= grow
         t = _timed(c.batch, n)
-    c.n = max(1, int(round(target_ns / (t / n))))
+    c.n = max(1, round(target_ns / (t / n)))
     c.est_batch_ns = c.n * t / n
 
 
@@ -306,7 +349,7 @@ def run_rounds(contenders, rounds: int, warmup: int, target_ms: float, seed: int
             for c in timed:
                 w = warm.get(c.name + "|" + c.group)
                 if c.timed and w:
-                    c.n = max(1, int(round(target_ns / (percentile(w, 0.5) * 1000.0))))
+                    c.n = max(1, round(target_ns / (percentile(w, 0.5) * 1000.0)))
         if (r + 1) % 10 == 0:
             log(f"  round {r + 1}/{warmup + rounds} ({time.monotonic() - t_start:.0f} s)")
 
@@ -337,8 +380,9 @@ class Stats:
 
     @classmethod
     def of(cls, xs):
-        return cls(percentile(xs, 0.5), min(xs), percentile(xs, 0.25), percentile(xs, 0.75),
-                   percentile(xs, 0.9), len(xs))
+        return cls(
+            percentile(xs, 0.5), min(xs), percentile(xs, 0.25), percentile(xs, 0.75), percentile(xs, 0.9), len(xs)
+        )
 
 
 def fmt_us(x: float) -> str:
@@ -366,8 +410,10 @@ def dist_version(dist: str, module=None) -> str:
 
 def header_lines(args, mode, oxy) -> list:
     import cryptography
+
     try:
         from cryptography.hazmat.backends.openssl import backend as _be
+
         ossl = _be.openssl_version_text()
     except Exception:
         ossl = "?"
@@ -420,16 +466,23 @@ def fmt_ratio(r: Stats, digits: int = 3) -> str:
 def targets_table(issue: int, targets) -> list:
     """A "### Targets (issue N)" table from (name, measured, limit, ok) rows of a section."""
     lines = [f"### Targets (issue {issue})", "", "| target | measured | limit | result |", "| :-- | :-- | :-- | :-: |"]
-    lines += [f"| {name} | {measured} | {limit} | {'PASS' if ok else '**MISS**'} |" for name, measured, limit, ok in targets]
+    lines += [
+        f"| {name} | {measured} | {limit} | {'PASS' if ok else '**MISS**'} |" for name, measured, limit, ok in targets
+    ]
     return lines + [""]
 
 
 def targets_section(contenders) -> list:
-    lines = ["## Targets (issue 2)", "",
-             "Each ratio is the median of per-round ratios (both rows timed in the same round); "
-             "the IQR of those ratios shows the noise: a MISS whose IQR straddles the limit is "
-             "within this machine's noise.", "",
-             "| target | measured | limit | result |", "| :-- | :-- | :-- | :-: |"]
+    lines = [
+        "## Targets (issue 2)",
+        "",
+        "Each ratio is the median of per-round ratios (both rows timed in the same round); "
+        "the IQR of those ratios shows the noise: a MISS whose IQR straddles the limit is "
+        "within this machine's noise.",
+        "",
+        "| target | measured | limit | result |",
+        "| :-- | :-- | :-- | :-: |",
+    ]
     counts = {"PASS": 0, "MISS": 0, "N/A": 0}
 
     def row(name, measured, limit, ok):
@@ -447,29 +500,44 @@ def targets_section(contenders) -> list:
     t, p = stats_of(g.get("turbojwt-pem")), stats_of(g.get("pyjwt-pem"))
     if t and p:
         sp = paired_ratio(g["pyjwt-pem"], g["turbojwt-pem"])
-        row("HS256 decode (secret str) speed-up vs PyJWT",
-            f"{fmt_ratio(sp, 1)} ({fmt_us(p.median)} vs {fmt_us(t.median)} µs)", "≥ 30×", sp.median >= 30)
+        row(
+            "HS256 decode (secret str) speed-up vs PyJWT",
+            f"{fmt_ratio(sp, 1)} ({fmt_us(p.median)} vs {fmt_us(t.median)} µs)",
+            "≥ 30×",
+            sp.median >= 30,
+        )
     else:
-        row("HS256 decode (secret str) speed-up vs PyJWT",
-            na(g.get("turbojwt-pem") if not t else g.get("pyjwt-pem"), "missing"), "≥ 30×", None)
+        row(
+            "HS256 decode (secret str) speed-up vs PyJWT",
+            na(g.get("turbojwt-pem") if not t else g.get("pyjwt-pem"), "missing"),
+            "≥ 30×",
+            None,
+        )
 
     # 2. RS256/ES256/EdDSA decode with PEM
     for alg in ASYMMETRIC_ALGS:
         g = by_name(contenders, f"{alg} decode")
         tp = stats_of(g.get("turbojwt-pem"))
         checks = (
-            ("turbojwt-prepared", 1.10, f"{alg} decode: PEM str vs same call with prepared key",
-             "≤ 1.10× (within 10%)"),
-            ("oxyjwt-prepared", 1.00, f"{alg} decode: PEM str vs oxyjwt with prepared key",
-             "≤ 1.00× (no slower)"),
+            (
+                "turbojwt-prepared",
+                1.10,
+                f"{alg} decode: PEM str vs same call with prepared key",
+                "≤ 1.10× (within 10%)",
+            ),
+            ("oxyjwt-prepared", 1.00, f"{alg} decode: PEM str vs oxyjwt with prepared key", "≤ 1.00× (no slower)"),
             ("floor", 1.15, f"{alg} decode: PEM str vs bare aws-lc verify floor", "≤ 1.15× (within 15%)"),
         )
         for ref_name, limit, label, limit_txt in checks:
             ref = stats_of(g.get(ref_name))
             if tp and ref:
                 r = paired_ratio(g["turbojwt-pem"], g[ref_name])
-                row(label, f"{fmt_ratio(r)} ({fmt_us(tp.median)} vs {fmt_us(ref.median)} µs)",
-                    limit_txt, r.median <= limit)
+                row(
+                    label,
+                    f"{fmt_ratio(r)} ({fmt_us(tp.median)} vs {fmt_us(ref.median)} µs)",
+                    limit_txt,
+                    r.median <= limit,
+                )
             else:
                 missing = g.get("turbojwt-pem") if not tp else g.get(ref_name)
                 row(label, na(missing, ref_name if tp else "turbojwt-pem"), limit_txt, None)
@@ -479,11 +547,19 @@ def targets_section(contenders) -> list:
     t, p = stats_of(g.get("turbojwt-pem")), stats_of(g.get("pyjwt-pem"))
     if t and p:
         sp = paired_ratio(g["pyjwt-pem"], g["turbojwt-pem"])
-        row("RS256 encode (PEM private key str) speed-up vs PyJWT",
-            f"{fmt_ratio(sp, 1)} ({fmt_us(p.median)} vs {fmt_us(t.median)} µs)", "≥ 50×", sp.median >= 50)
+        row(
+            "RS256 encode (PEM private key str) speed-up vs PyJWT",
+            f"{fmt_ratio(sp, 1)} ({fmt_us(p.median)} vs {fmt_us(t.median)} µs)",
+            "≥ 50×",
+            sp.median >= 50,
+        )
     else:
-        row("RS256 encode (PEM private key str) speed-up vs PyJWT",
-            na(g.get("turbojwt-pem") if not t else g.get("pyjwt-pem"), "missing"), "≥ 50×", None)
+        row(
+            "RS256 encode (PEM private key str) speed-up vs PyJWT",
+            na(g.get("turbojwt-pem") if not t else g.get("pyjwt-pem"), "missing"),
+            "≥ 50×",
+            None,
+        )
 
     lines += ["", f"**{counts['PASS']} PASS, {counts['MISS']} MISS, {counts['N/A']} N/A**", ""]
     return lines
@@ -510,9 +586,15 @@ def group_table(contenders, group) -> list:
             lines.append("| " + " | ".join(cells) + " |")
             continue
         iqr_pct = (s.p75 - s.p25) / s.median * 100
-        cells = [c.label, c.key_desc, f"**{fmt_us(s.median)}**", f"{fmt_us(s.min)} … {fmt_us(s.p90)}",
-                 f"±{iqr_pct / 2:.1f}%", fmt_ops(s.median),
-                 f"{base.median / s.median:.2f}×" if base else "—"]
+        cells = [
+            c.label,
+            c.key_desc,
+            f"**{fmt_us(s.median)}**",
+            f"{fmt_us(s.min)} … {fmt_us(s.p90)}",
+            f"±{iqr_pct / 2:.1f}%",
+            fmt_ops(s.median),
+            f"{base.median / s.median:.2f}×" if base else "—",
+        ]
         if is_decode:
             cells.append(f"{s.median / floor.median:.2f}" if floor else "—")
         lines.append("| " + " | ".join(cells) + " |")
@@ -585,21 +667,30 @@ def load_oxyjwt():
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--quick", action="store_true", help="short run (< 60 s) for a sanity check")
-    ap.add_argument("--out", default=str(DEFAULT_OUT),
-                    help="markdown file to write (default benchmarks/RESULTS.md; '-' = stdout only)")
+    ap.add_argument(
+        "--out",
+        default=str(DEFAULT_OUT),
+        help="markdown file to write (default benchmarks/RESULTS.md; '-' = stdout only)",
+    )
     ap.add_argument("--seed", type=int, default=20240601, help="seed for the per-round order shuffle")
     ap.add_argument("--rounds", type=int, help="override the number of recorded rounds")
     ap.add_argument("--batch-ms", type=float, help="override the target wall time of one batch")
     ap.add_argument("--no-batch", action="store_true", help="leave out batch verification (benchmarks/batch.py)")
-    ap.add_argument("--no-cache", action="store_true",
-                    help="leave out the verified-token cache (benchmarks/token_cache.py)")
-    ap.add_argument("--no-serve", action="store_true",
-                    help="leave out the forward-auth servers (benchmarks/forward_auth.py; needs wrk)")
-    ap.add_argument("--no-libs", action="store_true",
-                    help="leave out the all-libraries comparison (turbojwt bench) and its chart")
+    ap.add_argument(
+        "--no-cache", action="store_true", help="leave out the verified-token cache (benchmarks/token_cache.py)"
+    )
+    ap.add_argument(
+        "--no-serve",
+        action="store_true",
+        help="leave out the forward-auth servers (benchmarks/forward_auth.py; needs wrk)",
+    )
+    ap.add_argument(
+        "--no-libs", action="store_true", help="leave out the all-libraries comparison (turbojwt bench) and its chart"
+    )
     args = ap.parse_args(argv)
 
     mode = "quick" if args.quick else "full"
@@ -665,21 +756,28 @@ def main(argv=None) -> int:
         chart = Path(args.out).with_name("chart.png") if args.out != "-" else None
         text = bench_report.markdown(everyone, "turbojwt bench" + (" --quick" if args.quick else ""))
         # Its own title becomes a section of this file.
-        lines += ["## Every library (`turbojwt bench`)", ""] + text.split("\n", 2)[2].replace("\n## ", "\n### ").splitlines()
+        lines += ["## Every library (`turbojwt bench`)", ""] + text.split("\n", 2)[2].replace(
+            "\n## ", "\n### "
+        ).splitlines()
         if chart is not None:
             bench_plot(everyone, str(chart))
             lines += ["", f"![decode, every library]({chart.name})", ""]
         from turbojwt.bench.adapters import all_adapters
-        from turbojwt.bench.compat import compatibility, markdown as compat_markdown
+        from turbojwt.bench.compat import compatibility
+        from turbojwt.bench.compat import markdown as compat_markdown
 
         log("compatibility corpus ...")
         registry = all_adapters()
         present = [registry[n] for n in everyone.libraries if n in registry]
-        lines += ["## Compatibility with PyJWT", "",
-                  "Accept/refuse verdicts of each library on the same corpus for all nine algorithms (valid, "
-                  "expired, not yet valid, wrong or missing audience and issuer, malformed, unknown `crit`, "
-                  "forged, `alg: none` spellings, HS256 keyed with the public key), compared with PyJWT's. "
-                  "turbojwt's only differences are the deliberate ones listed in docs/SECURITY.md.", ""]
+        lines += [
+            "## Compatibility with PyJWT",
+            "",
+            "Accept/refuse verdicts of each library on the same corpus for all nine algorithms (valid, "
+            "expired, not yet valid, wrong or missing audience and issuer, malformed, unknown `crit`, "
+            "forged, `alg: none` spellings, HS256 keyed with the public key), compared with PyJWT's. "
+            "turbojwt's only differences are the deliberate ones listed in docs/SECURITY.md.",
+            "",
+        ]
         lines += compat_markdown(compatibility(present)) + [""]
     lines += notes_section(contenders, notes)
     lines += [METHOD, f"_Run took {time.monotonic() - t0:.0f} s._", ""]

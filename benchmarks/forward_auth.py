@@ -52,7 +52,9 @@ def wrk(url: str, token: str, seconds: int, connections: int) -> tuple[float, fl
     """(requests/s, mean latency ms)."""
     out = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-H", f"Authorization: Bearer {token}", url],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     m = re.search(r"Latency\s+([\d.]+)(us|ms|s)", out)
@@ -72,16 +74,19 @@ def section(quick: bool, log=lambda s: print(s, file=sys.stderr)) -> list[str]:
         return ["## Forward-auth service (issue 6)", "", f"_Skipped: {e.name} is not installed._", ""]
     rounds, seconds = (2, 2) if quick else (5, 4)
     key = rsa.generate_private_key(65537, 2048)
-    token = turbojwt.encode({"iss": ISSUER, "aud": "api", "sub": "alice", "exp": int(time.time()) + 3600},
-                            key, algorithm="RS256")
+    token = turbojwt.encode(
+        {"iss": ISSUER, "aud": "api", "sub": "alice", "exp": int(time.time()) + 3600}, key, algorithm="RS256"
+    )
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
-        (tmp_path / "key.pem").write_bytes(key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+        (tmp_path / "key.pem").write_bytes(
+            key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        )
         for cache in (0, 10000):
             config = tmp_path / f"gateway-{cache}.toml"
-            config.write_text(textwrap.dedent(f"""
+            config.write_text(
+                textwrap.dedent(f"""
                 [[provider]]
                 issuer = "{ISSUER}"
                 key_file = "key.pem"
@@ -90,24 +95,65 @@ def section(quick: bool, log=lambda s: print(s, file=sys.stderr)) -> list[str]:
                 cache = {cache}
                 [claim_to_headers]
                 "X-Auth-Subject" = "sub"
-            """))
-            (tmp_path / f"app{cache}.py").write_text(textwrap.dedent(f"""
+            """)
+            )
+            (tmp_path / f"app{cache}.py").write_text(
+                textwrap.dedent(f"""
                 from turbojwt.gateway.policy import Policy
                 from turbojwt.gateway.serve import ForwardAuthApp
                 app = ForwardAuthApp(Policy.from_toml({str(config)!r}))
-            """))
+            """)
+            )
             servers = {}
             env = {**os.environ, "PYTHONPATH": tmp + os.pathsep + os.environ.get("PYTHONPATH", "")}
             port = free_port()
-            servers["uvicorn"] = (subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "--port", str(port), "--workers", "1", "--no-access-log",
-                 "--log-level", "warning", f"app{cache}:app"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=tmp), port)
+            servers["uvicorn"] = (
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "uvicorn",
+                        "--port",
+                        str(port),
+                        "--workers",
+                        "1",
+                        "--no-access-log",
+                        "--log-level",
+                        "warning",
+                        f"app{cache}:app",
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    env=env,
+                    cwd=tmp,
+                ),
+                port,
+            )
             port = free_port()
-            servers["granian"] = (subprocess.Popen(
-                [sys.executable, "-m", "granian", "--interface", "asgi", "--port", str(port), "--workers", "1",
-                 "--no-access-log", "--log-level", "warning", f"app{cache}:app"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=tmp), port)
+            servers["granian"] = (
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "granian",
+                        "--interface",
+                        "asgi",
+                        "--port",
+                        str(port),
+                        "--workers",
+                        "1",
+                        "--no-access-log",
+                        "--log-level",
+                        "warning",
+                        f"app{cache}:app",
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    env=env,
+                    cwd=tmp,
+                ),
+                port,
+            )
             try:
                 for _, port in servers.values():
                     wait_up(f"http://127.0.0.1:{port}/healthz")
@@ -123,12 +169,21 @@ def section(quick: bool, log=lambda s: print(s, file=sys.stderr)) -> list[str]:
             for name, values in results.items():
                 rates = [v[0] for v in values]
                 lat = [v[1] for v in values]
-                rows.append(f"| {name} | {'on' if cache else 'off'} | {statistics.median(rates):,.0f} "
-                            f"({min(rates):,.0f}..{max(rates):,.0f}) | {statistics.median(lat):.2f} |")
-    return ["## Forward-auth service (issue 6)", "",
-            f"`turbojwt serve`'s app on each server, one worker, RS256 token, wrk -t1 -c32, {rounds} interleaved "
-            f"rounds of {seconds} s (server and wrk share the 2 cores). Median requests/s (min..max) and mean latency.",
-            "", "| server | token cache | requests/s | latency ms |", "| --- | --- | --- | --- |", *rows, ""]
+                rows.append(
+                    f"| {name} | {'on' if cache else 'off'} | {statistics.median(rates):,.0f} "
+                    f"({min(rates):,.0f}..{max(rates):,.0f}) | {statistics.median(lat):.2f} |"
+                )
+    return [
+        "## Forward-auth service (issue 6)",
+        "",
+        f"`turbojwt serve`'s app on each server, one worker, RS256 token, wrk -t1 -c32, {rounds} interleaved "
+        f"rounds of {seconds} s (server and wrk share the 2 cores). Median requests/s (min..max) and mean latency.",
+        "",
+        "| server | token cache | requests/s | latency ms |",
+        "| --- | --- | --- | --- |",
+        *rows,
+        "",
+    ]
 
 
 def main() -> None:

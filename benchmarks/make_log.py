@@ -31,9 +31,20 @@ def main() -> None:
     tokens = []
     for i in range(args.distinct):
         iat = start + rng.randrange(0, 29 * 86400)
-        claims = {"iss": f"https://idp{i % 3}.example.com", "sub": f"user-{rng.randrange(5000)}", "aud": AUDIENCE,
-                  "exp": iat + 3600, "nbf": iat, "iat": iat, "jti": f"{i:08x}", "name": "Jane Doe",
-                  "email": "jane@example.com", "roles": ["admin", "user"], "tenant": "acme", "scope": "read write"}
+        claims = {
+            "iss": f"https://idp{i % 3}.example.com",
+            "sub": f"user-{rng.randrange(5000)}",
+            "aud": AUDIENCE,
+            "exp": iat + 3600,
+            "nbf": iat,
+            "iat": iat,
+            "jti": f"{i:08x}",
+            "name": "Jane Doe",
+            "email": "jane@example.com",
+            "roles": ["admin", "user"],
+            "tenant": "acme",
+            "scope": "read write",
+        }
         key = SECRET if i % 50 else "forged-secret-of-at-least-32-bytes!!"
         tokens.append((turbojwt.encode(claims, key, headers={"kid": f"key-{i % 2}"}), iat))
     f = sys.stdout if args.out == "-" else open(args.out, "w")  # noqa: SIM115
@@ -45,8 +56,10 @@ def main() -> None:
                 continue
             # mostly requests while the token was live; some after it expired
             at = iat + (rng.randrange(0, 3600) if n % 40 else 7200)
-            f.write(json.dumps({"time": at, "method": "GET", "path": "/items",
-                                "http": {"authorization": "Bearer " + tok}}) + "\n")
+            f.write(
+                json.dumps({"time": at, "method": "GET", "path": "/items", "http": {"authorization": "Bearer " + tok}})
+                + "\n"
+            )
 
 
 if __name__ == "__main__":

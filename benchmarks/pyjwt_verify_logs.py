@@ -36,7 +36,7 @@ def main() -> None:
     issuers: Counter[str] = Counter()
     kids: Counter[str] = Counter()
     subjects: Counter[str] = Counter()
-    out = open(args.out, "w") if args.out else None
+    out = open(args.out, "w") if args.out else None  # noqa: SIM115 (the plain script, as users write it)
     path = args.token_field.split(".")
     with open(args.log, "rb") as f:
         for n, line in enumerate(f, 1):
@@ -55,15 +55,24 @@ def main() -> None:
                 try:
                     header = jwt.get_unverified_header(token)
                     claims = jwt.decode(
-                        token, args.secret, algorithms=[args.alg], audience=args.aud, issuer=args.iss,
+                        token,
+                        args.secret,
+                        algorithms=[args.alg],
+                        audience=args.aud,
+                        issuer=args.iss,
                         options={"verify_exp": False, "verify_nbf": False, "verify_iat": False},
                     )
                     if "exp" in claims and int(claims["exp"]) <= at:
                         raise jwt.ExpiredSignatureError("Signature has expired")
                     if "nbf" in claims and int(claims["nbf"]) > at:
                         raise jwt.ImmatureSignatureError("The token is not yet valid (nbf)")
-                    record.update(valid=True, iss=claims.get("iss"), sub=claims.get("sub"),
-                                  kid=header.get("kid"), exp=claims.get("exp"))
+                    record.update(
+                        valid=True,
+                        iss=claims.get("iss"),
+                        sub=claims.get("sub"),
+                        kid=header.get("kid"),
+                        exp=claims.get("exp"),
+                    )
                     outcomes["valid"] += 1
                     issuers[claims.get("iss")] += 1
                     kids[header.get("kid")] += 1
@@ -76,8 +85,18 @@ def main() -> None:
     if out:
         out.close()
     seconds = time.perf_counter() - started
-    print(json.dumps({"outcomes": dict(outcomes), "top_issuers": issuers.most_common(5), "top_kids": kids.most_common(5),
-                      "top_subjects": subjects.most_common(5), "seconds": round(seconds, 3)}, indent=2))
+    print(
+        json.dumps(
+            {
+                "outcomes": dict(outcomes),
+                "top_issuers": issuers.most_common(5),
+                "top_kids": kids.most_common(5),
+                "top_subjects": subjects.most_common(5),
+                "seconds": round(seconds, 3),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

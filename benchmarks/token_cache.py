@@ -20,14 +20,24 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 import turbojwt
 
-
 HIT_LOOP = 20_000
 
 
 def claims(i: int, now: int) -> dict:
-    return {"iss": "https://idp.example.com", "sub": f"user-{i}", "aud": "api://default", "exp": now + 3600,
-            "nbf": now - 10, "iat": now - 10, "jti": f"{i:08x}", "name": "Jane Doe", "email": "jane@example.com",
-            "roles": ["admin", "user"], "tenant": "acme", "scope": "read write"}
+    return {
+        "iss": "https://idp.example.com",
+        "sub": f"user-{i}",
+        "aud": "api://default",
+        "exp": now + 3600,
+        "nbf": now - 10,
+        "iat": now - 10,
+        "jti": f"{i:08x}",
+        "name": "Jane Doe",
+        "email": "jane@example.com",
+        "roles": ["admin", "user"],
+        "tenant": "acme",
+        "scope": "read write",
+    }
 
 
 def section(quick: bool, log=lambda s: print(s, file=sys.stderr)) -> tuple[list[str], list[tuple[str, str, str, bool]]]:
@@ -35,14 +45,22 @@ def section(quick: bool, log=lambda s: print(s, file=sys.stderr)) -> tuple[list[
     rounds = 3 if quick else 9
     now = int(time.time())
     rsa_key = rsa.generate_private_key(65537, 2048)
-    lines = ["## Verified-token cache (issue 6)", "",
-             f"`Verifier(cache=N)` on 12-claim tokens, audience and issuer checked. Median µs per call over {rounds} "
-             "interleaved rounds (min..max), Python loop overhead included. *Miss* = a token seen for the first "
-             "time with the cache on (tokens are admitted on their second verification); *plain* = "
-             "`Verifier.decode` without a cache.", "",
-             "| alg | hit | miss (cache on) | plain decode | miss vs plain |", "| --- | --- | --- | --- | --- |"]
+    lines = [
+        "## Verified-token cache (issue 6)",
+        "",
+        f"`Verifier(cache=N)` on 12-claim tokens, audience and issuer checked. Median µs per call over {rounds} "
+        "interleaved rounds (min..max), Python loop overhead included. *Miss* = a token seen for the first "
+        "time with the cache on (tokens are admitted on their second verification); *plain* = "
+        "`Verifier.decode` without a cache.",
+        "",
+        "| alg | hit | miss (cache on) | plain decode | miss vs plain |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     targets = []
-    for alg, sign_key, verify_key, n in (("HS256", "s" * 32, "s" * 32, 4000), ("RS256", rsa_key, rsa_key.public_key(), 300)):
+    for alg, sign_key, verify_key, n in (
+        ("HS256", "s" * 32, "s" * 32, 4000),
+        ("RS256", rsa_key, rsa_key.public_key(), 300),
+    ):
         kw = dict(algorithms=[alg], audience="api://default", issuer="https://idp.example.com")
         tokens = [turbojwt.encode(claims(i, now), sign_key, algorithm=alg) for i in range(n)]
         plain = turbojwt.Verifier(verify_key, **kw)

@@ -1,10 +1,10 @@
 """turbojwt: fast, safe JWT verification. A drop-in for PyJWT 2.x (``import turbojwt as jwt``)
 whose hot path (base64url, signatures, JSON, claim checks, key parsing) runs in Rust."""
 
+from . import _reference  # noqa: F401 (registers the reference path with the native core)
 from .api_jwk import PyJWK, PyJWKSet
 from .api_jws import PyJWS, get_algorithm_by_name, get_unverified_header, register_algorithm, unregister_algorithm
 from .api_jwt import PyJWT, decode, decode_complete, encode
-from . import _reference  # noqa: F401,I001 (registers the reference path with the native core)
 from .batch import BatchError, BatchResult, TokenResult, verify_batch
 from .exceptions import (
     DecodeError,
@@ -34,24 +34,15 @@ from .warnings import InsecureKeyLengthWarning
 __version__ = "0.1.0"
 
 __all__ = [
-    "PyJWS",
-    "PyJWT",
-    "PyJWKClient",
-    "PyJWK",
-    "PyJWKSet",
-    "decode",
-    "decode_complete",
-    "encode",
-    "get_unverified_header",
-    "register_algorithm",
-    "unregister_algorithm",
-    "get_algorithm_by_name",
-    # Warnings
-    "InsecureKeyLengthWarning",
+    "BatchError",
+    "BatchResult",
+    "CacheInfo",
     # Exceptions
     "DecodeError",
     "ExpiredSignatureError",
     "ImmatureSignatureError",
+    # Warnings
+    "InsecureKeyLengthWarning",
     "InvalidAlgorithmError",
     "InvalidAudienceError",
     "InvalidIssuedAtError",
@@ -59,25 +50,34 @@ __all__ = [
     "InvalidKeyError",
     "InvalidSignatureError",
     "InvalidTokenError",
+    "JWKSClient",
+    "KeyNotFoundError",
+    "KeySet",
     "MissingRequiredClaimError",
+    "PyJWK",
+    "PyJWKClient",
     "PyJWKClientConnectionError",
     "PyJWKClientError",
     "PyJWKError",
+    "PyJWKSet",
     "PyJWKSetError",
+    "PyJWS",
+    "PyJWT",
     "PyJWTError",
+    "TokenResult",
     # turbojwt's own
     "Verifier",
-    "KeySet",
-    "JWKSClient",
-    "KeyNotFoundError",
-    "verify_batch",
-    "BatchResult",
-    "BatchError",
-    "TokenResult",
-    "CacheInfo",
-    "key_cache_info",
+    "decode",
+    "decode_complete",
+    "encode",
+    "get_algorithm_by_name",
+    "get_limits",
+    "get_unverified_header",
     "key_cache_clear",
+    "key_cache_info",
+    "register_algorithm",
     "set_key_cache_size",
     "set_limits",
-    "get_limits",
+    "unregister_algorithm",
+    "verify_batch",
 ]

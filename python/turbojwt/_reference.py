@@ -53,7 +53,15 @@ def decode(
     reset = _JUDGED_AT.set(at)
     try:
         decoded = obj._decode_complete_reference(
-            token, key, algorithms, options, verify, detached_payload, audience, issuer, subject,
+            token,
+            key,
+            algorithms,
+            options,
+            verify,
+            detached_payload,
+            audience,
+            issuer,
+            subject,
             0 if leeway is None else leeway,
         )
     finally:

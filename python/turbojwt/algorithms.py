@@ -89,18 +89,12 @@ has_crypto = True
 # Key-type aliases (same names as PyJWT, used in signatures and by callers).
 AllowedRSAKeys = Union[RSAPrivateKey, RSAPublicKey]
 AllowedECKeys = Union[EllipticCurvePrivateKey, EllipticCurvePublicKey]
-AllowedOKPKeys = Union[
-    Ed25519PrivateKey, Ed25519PublicKey, Ed448PrivateKey, Ed448PublicKey
-]
+AllowedOKPKeys = Union[Ed25519PrivateKey, Ed25519PublicKey, Ed448PrivateKey, Ed448PublicKey]
 AllowedKeys = Union[AllowedRSAKeys, AllowedECKeys, AllowedOKPKeys]
 #: Private key classes accepted for signing.
-AllowedPrivateKeys = Union[
-    RSAPrivateKey, EllipticCurvePrivateKey, Ed25519PrivateKey, Ed448PrivateKey
-]
+AllowedPrivateKeys = Union[RSAPrivateKey, EllipticCurvePrivateKey, Ed25519PrivateKey, Ed448PrivateKey]
 #: Public key classes accepted for verification.
-AllowedPublicKeys = Union[
-    RSAPublicKey, EllipticCurvePublicKey, Ed25519PublicKey, Ed448PublicKey
-]
+AllowedPublicKeys = Union[RSAPublicKey, EllipticCurvePublicKey, Ed25519PublicKey, Ed448PublicKey]
 
 #: Algorithm names that would need ``cryptography`` (always available here).
 requires_cryptography = {
@@ -331,8 +325,7 @@ class HMACAlgorithm(Algorithm):
         # key meant for RS*/ES*/EdDSA, whose public half is no secret.
         if is_pem_format(key_bytes) or is_ssh_key(key_bytes) or self._is_der_key(key_bytes):
             raise InvalidKeyError(
-                "The specified key is an asymmetric key or x509 certificate and"
-                " should not be used as an HMAC secret."
+                "The specified key is an asymmetric key or x509 certificate and should not be used as an HMAC secret."
             )
 
         # Same defence for JWK text: its bytes are not the secret material.
@@ -466,19 +459,13 @@ class RSAAlgorithm(Algorithm):
 
         if "d" in obj and "e" in obj and "n" in obj:
             if "oth" in obj:
-                raise InvalidKeyError(
-                    "Unsupported RSA private key: > 2 primes not supported"
-                )
+                raise InvalidKeyError("Unsupported RSA private key: > 2 primes not supported")
             crt_names = ("p", "q", "dp", "dq", "qi")
             present = [name in obj for name in crt_names]
             if any(present) and not all(present):
-                raise InvalidKeyError(
-                    "RSA key must include all parameters if any are present besides d"
-                )
+                raise InvalidKeyError("RSA key must include all parameters if any are present besides d")
 
-            public_numbers = RSAPublicNumbers(
-                from_base64url_uint(obj["e"]), from_base64url_uint(obj["n"])
-            )
+            public_numbers = RSAPublicNumbers(from_base64url_uint(obj["e"]), from_base64url_uint(obj["n"]))
             d = from_base64url_uint(obj["d"])
             if any(present):
                 p, q, dp, dq, qi = (from_base64url_uint(obj[n]) for n in crt_names)
@@ -491,9 +478,7 @@ class RSAAlgorithm(Algorithm):
             ).private_key()
 
         if "n" in obj and "e" in obj:
-            return RSAPublicNumbers(
-                from_base64url_uint(obj["e"]), from_base64url_uint(obj["n"])
-            ).public_key()
+            return RSAPublicNumbers(from_base64url_uint(obj["e"]), from_base64url_uint(obj["n"])).public_key()
 
         raise InvalidKeyError("Not a public or private key")
 
@@ -621,7 +606,7 @@ class ECAlgorithm(Algorithm):
             raise InvalidKeyError("Not a public or private key")
 
         curve = key_obj.curve
-        for crv, (curve_cls, _) in _EC_CURVES.items():
+        for crv, (curve_cls, _) in _EC_CURVES.items():  # noqa: B007 (crv: the match, used below)
             if isinstance(curve, curve_cls):
                 break
         else:
@@ -653,7 +638,7 @@ class ECAlgorithm(Algorithm):
         crv = obj.get("crv")
         # Compared with == (not a dict lookup): crv may be any JSON value,
         # including unhashable ones.
-        for name, (curve_cls, size) in _EC_CURVES.items():
+        for name, (curve_cls, size) in _EC_CURVES.items():  # noqa: B007 (the match, used below)
             if crv == name:
                 break
         else:
@@ -674,9 +659,7 @@ class ECAlgorithm(Algorithm):
             # PyJWT passes the values as extra exception args rather than
             # formatting them; kept identical since callers may inspect args.
             raise InvalidKeyError("D should be {} bytes for curve {}", len(x), crv)
-        return EllipticCurvePrivateNumbers(
-            int.from_bytes(d, byteorder="big"), public_numbers
-        ).private_key()
+        return EllipticCurvePrivateNumbers(int.from_bytes(d, byteorder="big"), public_numbers).private_key()
 
 
 def _utf8(value: Any) -> Any:
@@ -777,12 +760,8 @@ class OKPAlgorithm(Algorithm):
                 public_cls = Ed25519PublicKey if ed25519 else Ed448PublicKey
                 return public_cls.from_public_bytes(x)
             private_cls = Ed25519PrivateKey if ed25519 else Ed448PrivateKey
-            private_key = private_cls.from_private_bytes(
-                base64url_decode(obj.get("d"))
-            )
-            derived_x = private_key.public_key().public_bytes(
-                encoding=Encoding.Raw, format=PublicFormat.Raw
-            )
+            private_key = private_cls.from_private_bytes(base64url_decode(obj.get("d")))
+            derived_x = private_key.public_key().public_bytes(encoding=Encoding.Raw, format=PublicFormat.Raw)
             if derived_x != x:
                 raise InvalidKeyError("Public key does not match private key")
             return private_key

@@ -94,18 +94,14 @@ class PyJWK:
         # Unreachable with cryptography as a hard dependency; kept so the
         # documented exception still exists on this path.
         if not has_crypto and algorithm in requires_cryptography:
-            raise MissingCryptographyError(
-                f"{algorithm} requires 'cryptography' to be installed."
-            )
+            raise MissingCryptographyError(f"{algorithm} requires 'cryptography' to be installed.")
 
         self.algorithm_name = algorithm
 
         try:
             self.Algorithm = get_default_algorithms()[algorithm]
         except KeyError:
-            raise PyJWKError(
-                f"Unable to find an algorithm for key: {self._jwk_data}"
-            ) from None
+            raise PyJWKError(f"Unable to find an algorithm for key: {self._jwk_data}") from None
 
         try:
             self.key = self.Algorithm.from_jwk(self._jwk_data)
@@ -160,10 +156,7 @@ class PyJWKSet:
                 continue  # unsupported or malformed key: skip it
 
         if not self.keys:
-            raise PyJWKSetError(
-                "The JWK Set did not contain any usable keys. "
-                "Perhaps 'cryptography' is not installed?"
-            )
+            raise PyJWKSetError("The JWK Set did not contain any usable keys. Perhaps 'cryptography' is not installed?")
 
     @staticmethod
     def from_dict(obj: dict[str, Any]) -> PyJWKSet:

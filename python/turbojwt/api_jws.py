@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import warnings
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -29,8 +29,8 @@ from .algorithms import (
     requires_cryptography,
 )
 from .api_jwk import PyJWK
-from .keyset import KeySet
 from .exceptions import DecodeError, InvalidAlgorithmError, InvalidKeyError, InvalidSignatureError, InvalidTokenError
+from .keyset import KeySet
 from .utils import base64url_encode
 from .warnings import InsecureKeyLengthWarning, RemovedInPyjwt3Warning
 
@@ -77,6 +77,7 @@ def _unwrap_certificate_or_der(key: Any) -> Any:
             return loaded.public_key() if isinstance(loaded, x509.Certificate) else loaded
     return key
 
+
 # Methods whose overriding in a subclass means the native path would skip user code.
 _HOOKS = ("_load", "_verify_signature", "_validate_headers", "_validate_kid", "_validate_crit", "encode")
 
@@ -85,7 +86,7 @@ class PyJWS:
     header_typ = "JWT"
 
     # Extensions understood on decode (RFC 7797 unencoded payloads).
-    _supported_crit: set[str] = {"b64"}
+    _supported_crit: ClassVar[set[str]] = {"b64"}
 
     def __init__(self, algorithms: Sequence[str] | None = None, options: SigOptions | None = None) -> None:
         self._algorithms = get_default_algorithms()
@@ -238,7 +239,8 @@ class PyJWS:
                 raise InvalidTokenError("The 'b64' header parameter requires 'b64' to be listed in 'crit'.")
             if detached_payload is None:
                 raise DecodeError(
-                    'It is required that you pass in a value for the "detached_payload" argument to decode a message having the b64 header set to false.'
+                    'It is required that you pass in a value for the "detached_payload" argument to decode a message '
+                    "having the b64 header set to false."
                 )
             payload = detached_payload
             signing_input = signing_input.rsplit(b".", 1)[0] + b"." + payload

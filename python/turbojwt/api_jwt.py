@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 import warnings
-from contextvars import ContextVar
 from calendar import timegm
 from collections.abc import Container, Iterable, Sequence
+from contextvars import ContextVar
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Union, cast
 
@@ -46,7 +46,7 @@ _encode_fast = _native.encode_fast
 _HOOKS = ("_encode_payload", "_decode_payload", "_validate_claims", "_merge_options", "decode_complete")
 
 
-def _native_algorithm(key: Any, algorithm: Any) -> str | None | object:
+def _native_algorithm(key: Any, algorithm: Any) -> str | object | None:
     """The algorithm name for native encode: None means "the PyJWK's", NotImplemented
     means the reference path must decide (alg "none", non-str values)."""
     if algorithm is _ALGORITHM_UNSET:
@@ -92,7 +92,15 @@ class PyJWT:
         merged = cast("Options", dict(options))
         # With verify_signature off, the claim checks default to off too.
         if not merged.get("verify_signature", True):
-            for name in ("verify_exp", "verify_nbf", "verify_iat", "verify_aud", "verify_iss", "verify_sub", "verify_jti"):
+            for name in (
+                "verify_exp",
+                "verify_nbf",
+                "verify_iat",
+                "verify_aud",
+                "verify_iss",
+                "verify_sub",
+                "verify_jti",
+            ):
                 merged[name] = merged.get(name, False)  # type: ignore[typeddict-item]
         return {**self.options, **merged}
 
@@ -167,9 +175,12 @@ class PyJWT:
         """Like ``decode`` but returns ``{"header", "payload", "signature"}``."""
         if not kwargs and verify is None and detached_payload is None and self._native_ready():
             # Natively, or handed over to this object's reference path by the core.
-            return cast(dict[str, Any], _decode_fast(
-                jwt, key, algorithms, options, audience, issuer, subject, leeway, self._native_base(), True, self
-            ))
+            return cast(
+                dict[str, Any],
+                _decode_fast(
+                    jwt, key, algorithms, options, audience, issuer, subject, leeway, self._native_base(), True, self
+                ),
+            )
         if kwargs:
             warn_unsupported_kwargs("decode_complete", kwargs)
         return self._decode_complete_reference(
@@ -231,9 +242,12 @@ class PyJWT:
     ) -> dict[str, Any]:
         """Verify the ``jwt`` token signature and return the token claims (as PyJWT)."""
         if not kwargs and verify is None and detached_payload is None and self._native_ready():
-            return cast(dict[str, Any], _decode_fast(
-                jwt, key, algorithms, options, audience, issuer, subject, leeway, self._native_base(), False, self
-            ))
+            return cast(
+                dict[str, Any],
+                _decode_fast(
+                    jwt, key, algorithms, options, audience, issuer, subject, leeway, self._native_base(), False, self
+                ),
+            )
         if kwargs:
             warn_unsupported_kwargs("decode", kwargs)
         decoded = self._decode_complete_reference(
@@ -323,7 +337,9 @@ class PyJWT:
         if exp <= (now - leeway):
             raise ExpiredSignatureError("Signature has expired")
 
-    def _validate_aud(self, payload: dict[str, Any], audience: str | Iterable[str] | None, *, strict: bool = False) -> None:
+    def _validate_aud(
+        self, payload: dict[str, Any], audience: str | Iterable[str] | None, *, strict: bool = False
+    ) -> None:
         if audience is None:
             if "aud" not in payload or not payload["aud"]:
                 return

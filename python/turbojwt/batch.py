@@ -124,7 +124,9 @@ def _jwks_entries(jwks: Any) -> list[tuple[str | None, Any]]:
 
 
 def _is_jwks(key: Any) -> bool:
-    return isinstance(key, (PyJWKSet, KeySet, JWKSClient)) or (isinstance(key, Mapping) and isinstance(key.get("keys"), list))
+    return isinstance(key, (PyJWKSet, KeySet, JWKSClient)) or (
+        isinstance(key, Mapping) and isinstance(key.get("keys"), list)
+    )
 
 
 def _is_jwk(key: Any) -> bool:
@@ -265,8 +267,12 @@ class BatchEngine:
         algorithms = check_policy_arguments(algorithms, options, leeway)
         self.table = key_table(key)
         self.decode_args = dict(
-            algorithms=algorithms, options=options, audience=audience, issuer=issuer,
-            subject=subject, leeway=leeway,
+            algorithms=algorithms,
+            options=options,
+            audience=audience,
+            issuer=issuer,
+            subject=subject,
+            leeway=leeway,
         )
         try:
             self.native: Any = _native.BatchVerifier(
@@ -312,7 +318,9 @@ class BatchEngine:
             return _ReferencePart(self, _Source(tokens), len(tokens), times, claims)
         return self._finish(self.native.verify(tokens, times, claims, threads))
 
-    def _verify_arrow(self, arrays: list[tuple[Any, ...]], source: _Source, times: Any, claims: bool, threads: int) -> Any:
+    def _verify_arrow(
+        self, arrays: list[tuple[Any, ...]], source: _Source, times: Any, claims: bool, threads: int
+    ) -> Any:
         count = sum(a[4] for a in arrays)
         if self.native is None:
             return _ReferencePart(self, source, count, times, claims)
@@ -341,11 +349,19 @@ class BatchEngine:
         args = self.decode_args
         try:
             payload = _reference.decode(
-                token, key, args["algorithms"], args["options"], args["audience"], args["issuer"],
-                args["subject"], args["leeway"], False, at,
+                token,
+                key,
+                args["algorithms"],
+                args["options"],
+                args["audience"],
+                args["issuer"],
+                args["subject"],
+                args["leeway"],
+                False,
+                at,
             )
             return None, payload
-        except Exception as e:  # noqa: BLE001 - the verdict is the exception decode raises
+        except Exception as e:
             return BatchError(type(e).__name__, str(e)), None
 
 
@@ -400,7 +416,7 @@ class BatchResult:
     ``to_arrow()``, ``len()``, indexing and iteration (``TokenResult`` tuples).
     """
 
-    __slots__ = ("_parts", "_len", "_valid", "_errors", "_claims")
+    __slots__ = ("_claims", "_errors", "_len", "_parts", "_valid")
 
     def __init__(self, parts: list[Any]) -> None:
         self._parts = parts
@@ -421,9 +437,7 @@ class BatchResult:
     @property
     def errors(self) -> list[BatchError | None]:
         if self._errors is None:
-            self._errors = [
-                None if e is None else BatchError(*e) for p in self._parts for e in p.errors()
-            ]
+            self._errors = [None if e is None else BatchError(*e) for p in self._parts for e in p.errors()]
         return self._errors
 
     @property
@@ -457,9 +471,18 @@ class BatchResult:
         cols = self.columns()
         exp_type = pa.float64() if any(isinstance(v, float) for v in cols["exp"] + cols["iat"]) else pa.int64()
         schema = pa.schema(
-            [("index", pa.int64()), ("valid", pa.bool_()), ("error", pa.string()), ("reason", pa.string()),
-             ("kid", pa.string()), ("iss", pa.string()), ("sub", pa.string()), ("aud", pa.string()),
-             ("exp", exp_type), ("iat", exp_type)]
+            [
+                ("index", pa.int64()),
+                ("valid", pa.bool_()),
+                ("error", pa.string()),
+                ("reason", pa.string()),
+                ("kid", pa.string()),
+                ("iss", pa.string()),
+                ("sub", pa.string()),
+                ("aud", pa.string()),
+                ("exp", exp_type),
+                ("iat", exp_type),
+            ]
         )
         return pa.table({"index": range(self._len), **cols}, schema=schema)
 
@@ -508,7 +531,12 @@ def verify_batch(
     ``claims=False`` skips building the claim dicts (verdicts are the same).
     """
     engine = BatchEngine(
-        key, algorithms=algorithms, audience=audience, issuer=issuer, subject=subject, leeway=leeway,
+        key,
+        algorithms=algorithms,
+        audience=audience,
+        issuer=issuer,
+        subject=subject,
+        leeway=leeway,
         options=options,
     )
     return engine.run(tokens, at=at, claims=claims, threads=threads)

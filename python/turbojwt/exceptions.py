@@ -91,4 +91,3 @@ class PyJWKClientError(PyJWTError):
 
 class PyJWKClientConnectionError(PyJWKClientError):
     """The JWKS endpoint could not be reached or read."""
-

@@ -39,8 +39,4 @@ class JWKSetCache:
 
     def is_expired(self) -> bool:
         entry = self.jwk_set_with_timestamp
-        return (
-            entry is not None
-            and self.lifespan > -1
-            and time.monotonic() > entry.get_timestamp() + self.lifespan
-        )
+        return entry is not None and self.lifespan > -1 and time.monotonic() > entry.get_timestamp() + self.lifespan

@@ -85,7 +85,7 @@ def _refresh_on_schedule(ref: weakref.ref[JWKSClient]) -> None:
         client = ref()
         if client is None:
             return
-        keys, action, seen = client._plan()
+        _keys, action, seen = client._plan()
         if action in ("refresh-ahead", "fetch"):
             client._refresh_sync(seen)
         del client
@@ -195,7 +195,10 @@ class JWKSClient:
         self._last_unknown_refetch = -math.inf
         self._unknown: OrderedDict[str, float] = OrderedDict()  # kid -> refused until
         self._stats = {
-            "fetches": 0, "fetch_failures": 0, "no_usable_key_sets": 0, "unknown_kid_refetches": 0,
+            "fetches": 0,
+            "fetch_failures": 0,
+            "no_usable_key_sets": 0,
+            "unknown_kid_refetches": 0,
             "unknown_kid_refusals": 0,
         }
         self._last_error: str | None = None
@@ -267,8 +270,9 @@ class JWKSClient:
             verifier.keys_clear()
             verifier.cache_clear()
         if no_keys_reason is not None:
-            log.warning("JWKS %s holds no usable signing key (%s): every token is refused", self._jwks_uri,
-                        no_keys_reason)
+            log.warning(
+                "JWKS %s holds no usable signing key (%s): every token is refused", self._jwks_uri, no_keys_reason
+            )
         if withdrawn:
             log.info("JWKS %s: keys withdrawn; %d verifier(s) cleared", self._jwks_uri, len(verifiers))
 
@@ -279,8 +283,12 @@ class JWKSClient:
             self._last_error = f"{type(error).__name__}: {error}"
             self._retry_at = self._clock() + self.cooldown
             stale = self._keys is not None
-        log.warning("JWKS fetch from %s failed (%s)%s", self._jwks_uri or self.issuer, self._last_error,
-                    "; keeping the last good keys" if stale else "")
+        log.warning(
+            "JWKS fetch from %s failed (%s)%s",
+            self._jwks_uri or self.issuer,
+            self._last_error,
+            "; keeping the last good keys" if stale else "",
+        )
 
     def _body_part(self, body: bytearray, chunk: bytes, what: str) -> None:
         body += chunk
@@ -405,8 +413,9 @@ class JWKSClient:
             if self._refresher_pid == pid:
                 return
             self._refresher_pid = pid  # one per process (threads do not survive a fork)
-        threading.Thread(target=_refresh_on_schedule, args=(weakref.ref(self),),
-                         name="turbojwt-jwks-schedule", daemon=True).start()
+        threading.Thread(
+            target=_refresh_on_schedule, args=(weakref.ref(self),), name="turbojwt-jwks-schedule", daemon=True
+        ).start()
 
     def _next_refresh_in(self) -> float:
         """Seconds until the keys should be refreshed (or a failed fetch retried)."""
@@ -425,7 +434,8 @@ class JWKSClient:
             if self._background is not None and not self._background_done():
                 return
             self._background = threading.Thread(
-                target=self._refresh_sync, args=(seen,), name="turbojwt-jwks-refresh", daemon=True)
+                target=self._refresh_sync, args=(seen,), name="turbojwt-jwks-refresh", daemon=True
+            )
             self._background.start()
 
     # ------------------------------------------------------------------ sync API

@@ -65,10 +65,7 @@ class PyJWKClient:
         # so a URL influenced by a token (e.g. "jku") cannot read local files.
         scheme = urlparse(uri).scheme.lower()
         if scheme not in ("http", "https"):
-            raise PyJWKClientError(
-                f"Invalid JWKS URI scheme {scheme!r}: only 'http' and 'https' "
-                f"are supported."
-            )
+            raise PyJWKClientError(f"Invalid JWKS URI scheme {scheme!r}: only 'http' and 'https' are supported.")
         self.uri = uri
         self.jwk_set_cache: JWKSetCache | None = None
         self.headers = {} if headers is None else headers
@@ -77,13 +74,10 @@ class PyJWKClient:
 
         if cooldown_duration < 0:
             raise PyJWKClientError(
-                "Cooldown duration must be greater than or equal to 0, "
-                f'the input is "{cooldown_duration}"'
+                f'Cooldown duration must be greater than or equal to 0, the input is "{cooldown_duration}"'
             )
         if not math.isfinite(cooldown_duration):
-            raise PyJWKClientError(
-                f'Cooldown duration must be finite, the input is "{cooldown_duration}"'
-            )
+            raise PyJWKClientError(f'Cooldown duration must be finite, the input is "{cooldown_duration}"')
         self.cooldown_duration = cooldown_duration
         self._last_successful_fetch: float | None = None
         # Re-entrant so a subclass hook that calls back into the client while
@@ -92,9 +86,7 @@ class PyJWKClient:
 
         if cache_jwk_set:
             if lifespan <= 0:
-                raise PyJWKClientError(
-                    f'Lifespan must be greater than 0, the input is "{lifespan}"'
-                )
+                raise PyJWKClientError(f'Lifespan must be greater than 0, the input is "{lifespan}"')
             self.jwk_set_cache = JWKSetCache(lifespan)
 
         if cache_keys:
@@ -121,9 +113,7 @@ class PyJWKClient:
         except (URLError, TimeoutError, http.client.HTTPException) as e:
             if isinstance(e, HTTPError):
                 e.close()  # release the socket held by the error response
-            raise PyJWKClientConnectionError(
-                f'Fail to fetch data from the url, err: "{e}"'
-            ) from e
+            raise PyJWKClientConnectionError(f'Fail to fetch data from the url, err: "{e}"') from e
 
         jwk_set = self._as_jwk_set_payload(jwk_set)
 
@@ -171,11 +161,7 @@ class PyJWKClient:
 
     @staticmethod
     def _get_signing_keys_from_jwk_set(jwk_set: PyJWKSet) -> list[PyJWK]:
-        signing_keys = [
-            key
-            for key in jwk_set.keys
-            if key.public_key_use in ["sig", None] and key.key_id
-        ]
+        signing_keys = [key for key in jwk_set.keys if key.public_key_use in ["sig", None] and key.key_id]
         if not signing_keys:
             raise PyJWKClientError("The JWKS endpoint did not contain any signing keys")
         return signing_keys
@@ -195,8 +181,7 @@ class PyJWKClient:
             cooling_down = (
                 self.jwk_set_cache is not None
                 and self._last_successful_fetch is not None
-                and time.monotonic() - self._last_successful_fetch
-                < self.cooldown_duration
+                and time.monotonic() - self._last_successful_fetch < self.cooldown_duration
             )
             if not cooling_down:
                 signing_keys = self.get_signing_keys(refresh=True)
@@ -204,9 +189,7 @@ class PyJWKClient:
                 signing_key = self.match_kid(signing_keys, kid)
 
             if not signing_key:
-                raise PyJWKClientError(
-                    f'Unable to find a signing key that matches: "{kid}"'
-                )
+                raise PyJWKClientError(f'Unable to find a signing key that matches: "{kid}"')
             return signing_key
 
     def get_signing_key_from_jwt(self, token: str | bytes) -> PyJWK:

@@ -63,7 +63,7 @@ def number_to_bytes(num: int, num_bytes: int) -> bytes:
     Goes through hex on purpose: PyJWT's quirks (over-long output for a
     too-large *num*, binascii errors for odd lengths / negatives) are kept.
     """
-    return binascii.a2b_hex(format(num, "0%dx" % (2 * num_bytes)).encode("ascii"))
+    return binascii.a2b_hex(format(num, f"0{2 * num_bytes}x").encode("ascii"))
 
 
 def bytes_to_number(string: bytes) -> int:
@@ -115,9 +115,7 @@ _PEM_LABELS = (
 
 # A zero-width lookahead so overlapping markers are all reported; the dash
 # runs accept the "- "/" -" variants cryptography's loader tolerates.
-_PEM_MARKER = re.compile(
-    b"(?=(----[- ](BEGIN|END) (" + b"|".join(_PEM_LABELS) + b")[- ]----))"
-)
+_PEM_MARKER = re.compile(b"(?=(----[- ](BEGIN|END) (" + b"|".join(_PEM_LABELS) + b")[- ]----))")
 
 
 def is_pem_format(key: bytes) -> bool:

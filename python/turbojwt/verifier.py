@@ -13,8 +13,8 @@ from .api_jws import _PUBLIC_KEY_ALGORITHMS, _unwrap_certificate_or_der, get_alg
 from .batch import BatchEngine, BatchResult, check_policy_arguments
 from .exceptions import InvalidKeyError, PyJWKClientConnectionError
 from .jwks import JWKSClient, KeyFetchNeeded
-from .native_settings import CacheInfo
 from .keyset import KeySet
+from .native_settings import CacheInfo
 
 
 class Verifier:
@@ -26,8 +26,21 @@ class Verifier:
     """
 
     __slots__ = (
-        "_native", "_batch", "decode", "decode_complete", "key", "options", "audience", "issuer", "subject", "leeway",
-        "cache_clear", "keys_held", "keys_clear", "_batch_generation", "__weakref__",
+        "__weakref__",
+        "_batch",
+        "_batch_generation",
+        "_native",
+        "audience",
+        "cache_clear",
+        "decode",
+        "decode_complete",
+        "issuer",
+        "key",
+        "keys_clear",
+        "keys_held",
+        "leeway",
+        "options",
+        "subject",
     )
 
     def __init__(
@@ -69,9 +82,20 @@ class Verifier:
         if typ is not None and not isinstance(typ, str):
             raise TypeError("typ must be a string (or None)")
         self._native = _native.Verifier(
-            key, algorithms, audience, issuer, subject, leeway, options,
-            cache_size, float(cache_ttl), cache_max_token_bytes, float(cache_negative_ttl), resolver,
-            key._generation if isinstance(key, JWKSClient) else None, typ,
+            key,
+            algorithms,
+            audience,
+            issuer,
+            subject,
+            leeway,
+            options,
+            cache_size,
+            float(cache_ttl),
+            cache_max_token_bytes,
+            float(cache_negative_ttl),
+            resolver,
+            key._generation if isinstance(key, JWKSClient) else None,
+            typ,
         )
         # Bound native methods: a call goes straight into Rust.
         self.decode = self._native.decode
@@ -115,8 +139,13 @@ class Verifier:
         engine = self._batch
         if engine is None or self._batch_generation != generation:
             engine = BatchEngine(
-                key, algorithms=self.algorithms, audience=self.audience, issuer=self.issuer,
-                subject=self.subject, leeway=self.leeway, options=self.options,
+                key,
+                algorithms=self.algorithms,
+                audience=self.audience,
+                issuer=self.issuer,
+                subject=self.subject,
+                leeway=self.leeway,
+                options=self.options,
             )
             self._batch, self._batch_generation = engine, generation
         return engine.run(tokens, at=at, claims=claims, threads=threads)

@@ -1,15 +1,43 @@
-"""Type stubs for turbojwt's native module (Rust, PyO3). Use the public API in
-``turbojwt`` rather than these functions directly.
-
-A stub package beside the extension module (``_native.*.so``), as pyca/cryptography lays out
-its ``_rust`` bindings: a directory without ``__init__.py`` does not shadow the extension.
-The submodules ``bench`` and ``testing`` hold the benchmark and test hooks."""
+# Type stubs for turbojwt's native module (Rust, PyO3). Use the public API in `turbojwt`
+# rather than these functions directly.
+#
+# A stub package beside the extension module (`_native.*.so`), as pyca/cryptography lays out
+# its `_rust` bindings: a directory without `__init__.py` does not shadow the extension.
+# The submodules `bench` and `testing` hold the benchmark and test hooks. Classes are final,
+# as PyO3 classes are at runtime (checked by mypy's stubtest).
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, final
+
+from typing_extensions import Self
 
 from turbojwt._native import bench as bench
 from turbojwt._native import testing as testing
+
+__all__ = [
+    "BatchPart",
+    "BatchVerifier",
+    "KeyGeneration",
+    "Verifier",
+    "__version__",
+    "bench",
+    "decode",
+    "decode_complete",
+    "decode_fast",
+    "encode_fast",
+    "get_limits",
+    "key_cache_clear",
+    "key_cache_info",
+    "line_ends",
+    "parse_time",
+    "set_global_registry_modified",
+    "set_key_cache_size",
+    "set_limits",
+    "set_reference",
+    "testing",
+    "typ_matches",
+    "unverified_issuer",
+]
 
 __version__: str
 
@@ -67,14 +95,15 @@ def encode_fast(
 ) -> Any: ...
 def set_global_registry_modified() -> None: ...
 
+# The version of a changing key set (a JWKSClient's), bumped when the set changes.
+@final
 class KeyGeneration:
-    """The version of a changing key set (a JWKSClient's), bumped when the set changes."""
-
-    def __new__(cls) -> KeyGeneration: ...
+    def __new__(cls) -> Self: ...
     def bump(self) -> int: ...
     @property
     def value(self) -> int: ...
 
+@final
 class Verifier:
     def __new__(
         cls,
@@ -92,7 +121,7 @@ class Verifier:
         key_resolver: Callable[[str | None, str], tuple[Any, float, int]] | None = None,
         key_generation: KeyGeneration | None = None,
         typ: str | None = None,
-    ) -> Verifier: ...
+    ) -> Self: ...
     def decode(self, token: str | bytes) -> dict[str, Any]: ...
     def decode_complete(self, token: str | bytes) -> dict[str, Any]: ...
     def cache_info(self) -> tuple[int, int, int, int] | None: ...
@@ -102,33 +131,39 @@ class Verifier:
     @property
     def algorithms(self) -> list[str]: ...
 
+# A policy and key table for batches: `selection` is None (one key), a list of
+# `(kid, key index)`, `("strict", that list)` (a `KeySet`) or a dict issuer -> such
+# a list.
+@final
 class BatchVerifier:
-    """A policy and key table for batches: ``selection`` is None (one key), a list of
-    ``(kid, key index)``, ``("strict", that list)`` (a ``KeySet``) or a dict issuer -> such
-    a list."""
-
     def __new__(
         cls,
         keys: list[Any],
-        selection: None
-        | list[tuple[str | None, int]]
+        selection: list[tuple[str | None, int]]
         | tuple[str, list[tuple[str | None, int]]]
-        | dict[str, list[tuple[str | None, int]]],
+        | dict[str, list[tuple[str | None, int]]]
+        | None,
         algorithms: list[str],
         audience: Any,
         issuer: Any,
         subject: Any,
         leeway: Any,
         options: dict[str, Any] | None,
-    ) -> BatchVerifier: ...
+    ) -> Self: ...
     def verify(self, tokens: list[Any] | tuple[Any, ...], at: Any, claims: bool, threads: int) -> BatchPart: ...
     def verify_arrow(
         self, arrays: list[tuple[Any, Any, Any, int, int, bool]], at: Any, claims: bool, threads: int
     ) -> BatchPart: ...
     def verify_jsonl(
-        self, block: bytes | bytearray | memoryview, token_path: list[str], time_path: list[str] | None, at: float | None, threads: int
+        self,
+        block: bytes | bytearray | memoryview,
+        token_path: list[str],
+        time_path: list[str] | None,
+        at: float | None,
+        threads: int,
     ) -> BatchPart: ...
 
+@final
 class BatchPart:
     def __len__(self) -> int: ...
     def short_key_used(self) -> bool: ...
@@ -137,9 +172,7 @@ class BatchPart:
     def claims(self) -> list[dict[str, Any] | None] | None: ...
     def counts(self) -> dict[str, int]: ...
     def columns(self) -> dict[str, list[Any]]: ...
-    def tally(
-        self, expired_before: float
-    ) -> tuple[dict[str, int], int, list[dict[str, int]]]: ...
+    def tally(self, expired_before: float) -> tuple[dict[str, int], int, list[dict[str, int]]]: ...
 
 def key_cache_info() -> tuple[int, int, int, int]: ...
 def key_cache_clear() -> None: ...

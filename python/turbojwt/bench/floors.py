@@ -15,6 +15,7 @@ def awslc_floor(case: Case) -> Callable[[int], float]:
     from .. import _native
 
     key = case.secret if case.secret is not None else case.public_pem
+    assert key is not None  # (a case has its secret or its public PEM)
     si, sig, alg = case.signing_input, case.signature, case.alg
     _native.bench.verify_floor(alg, key, si, sig, 1)  # raises if it does not verify
     return lambda n: _native.bench.verify_floor(alg, key, si, sig, n)
@@ -27,8 +28,9 @@ def pyca_verify(case: Case) -> Callable[[], Any]:
     from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
     si, sig, alg = case.signing_input, case.signature, case.alg
-    digest = {"256": hashes.SHA256, "384": hashes.SHA384, "512": hashes.SHA512}.get(alg[-3:], hashes.SHA256)
+    digest: Any = {"256": hashes.SHA256, "384": hashes.SHA384, "512": hashes.SHA512}.get(alg[-3:], hashes.SHA256)
     if alg.startswith("HS"):
+        assert case.secret is not None  # (an HMAC case has its secret)
         secret = case.secret.encode()
 
         def run() -> None:
@@ -59,19 +61,20 @@ def check_awslc_floor(case: Case, floor: Callable[..., float] | None = None) -> 
         from .. import _native
 
         floor = _native.bench.verify_floor
-    key = case.secret if case.secret is not None else case.public_pem
+    key: Any = case.secret if case.secret is not None else case.public_pem
     try:
         t = floor(case.alg, key, case.signing_input, case.signature, 3)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return [f"floor failed on the valid signature: {type(exc).__name__}: {exc}"], []
     if not isinstance(t, (int, float)) or t < 0:
         return [f"floor returned {t!r}, expected seconds >= 0"], []
     try:
         floor(case.alg, key, case.signing_input, case.forged_signature, 1)
-    except Exception:  # noqa: BLE001 - any refusal counts
+    except Exception:
         return [], []
-    return [], [f"{case.alg}: bench.verify_floor did not raise on a forged signature; "
-                "cannot confirm that it really verifies"]
+    return [], [
+        f"{case.alg}: bench.verify_floor did not raise on a forged signature; cannot confirm that it really verifies"
+    ]
 
 
 class BareVerify:
@@ -89,14 +92,17 @@ class BareVerify:
         from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
         alg, sig, forged = case.alg, case.signature, case.forged_signature
-        digest = {"256": hashes.SHA256, "384": hashes.SHA384, "512": hashes.SHA512}.get(alg[-3:], hashes.SHA256)
+        digest: Any = {"256": hashes.SHA256, "384": hashes.SHA384, "512": hashes.SHA512}.get(alg[-3:], hashes.SHA256)
         ns: dict[str, Any] = {"_si": case.signing_input}
         if alg.startswith("HS"):
-            ns.update(_HMAC=hmac.HMAC, _DIGEST=digest, _key=case.secret.encode())
+            ns.update(_HMAC=hmac.HMAC, _DIGEST=digest, _key=(case.secret or "").encode())
             self.stmt = "_h = _HMAC(_key, _DIGEST()); _h.update(_si); _h.verify(_sig)"
         elif alg.startswith(("RS", "PS")):
-            pad = (padding.PKCS1v15() if alg.startswith("RS")
-                   else padding.PSS(mgf=padding.MGF1(digest()), salt_length=digest().digest_size))
+            pad = (
+                padding.PKCS1v15()
+                if alg.startswith("RS")
+                else padding.PSS(mgf=padding.MGF1(digest()), salt_length=digest().digest_size)
+            )
             ns.update(_pub=case.public_key, _pad=pad, _hash=digest())
             self.stmt = "_pub.verify(_sig, _si, _pad, _hash)"
         elif alg.startswith("ES"):
@@ -124,12 +130,12 @@ class BareVerify:
 
         try:
             self._run(self.namespace["_sig"])
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             return [f"valid signature rejected: {type(exc).__name__}: {exc}"]
         try:
             self._run(self._forged_sig)
         except InvalidSignature:
             return []
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             return [f"forged signature raised unexpected {type(exc).__name__}: {exc}"]
         return ["FORGED SIGNATURE ACCEPTED"]

@@ -19,15 +19,16 @@ def check_decoder(decode: Callable[[str], Any], case: Case) -> str | None:
     return problems[0] if problems else None
 
 
-def decode_problems(decode: Callable[[str], Any], case: Case,
-                    refuse: tuple[type[BaseException], ...] = (Exception,)) -> list[str]:
+def decode_problems(
+    decode: Callable[[str], Any], case: Case, refuse: tuple[type[BaseException], ...] = (Exception,)
+) -> list[str]:
     """Everything wrong with ``decode`` on ``case`` (empty when it returns the signed claims
     and refuses every forged token). A refusal is an exception of the ``refuse`` types (any
     by default; :func:`refusal_types` gives a library's own); a forged token refused with
     another exception is a problem too."""
     try:
         claims = decode(case.token)
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         return [f"refused the valid token: {type(e).__name__}: {e}"]
     problems = []
     if claims != case.claims:
@@ -37,7 +38,7 @@ def decode_problems(decode: Callable[[str], Any], case: Case,
             decode(token)
         except refuse:
             continue
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             problems.append(f"refused a forged token ({what}) with an unexpected {type(e).__name__}: {e}")
             continue
         problems.append(f"ACCEPTED a forged token ({what})")
@@ -63,7 +64,7 @@ def check_encoder(encode: Callable[[dict], Any], case: Case) -> str | None:
             token = token.decode()
         key: Any = case.secret if case.secret is not None else case.public_pem
         back = pyjwt.decode(token, key, algorithms=[case.alg], audience=case.audience, issuer=case.issuer)
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         return f"{type(e).__name__}: {e}"
     return None if back == case.claims else "PyJWT reads other claims back"
 
@@ -131,8 +132,9 @@ def calibrate(row: Row, target_s: float) -> None:
         loops *= 4
 
 
-def run_rounds(rows: list[Row], rounds: int, warmup: int, target_s: float, seed: int,
-               log: Callable[[str], None] = lambda s: None) -> None:
+def run_rounds(
+    rows: list[Row], rounds: int, warmup: int, target_s: float, seed: int, log: Callable[[str], None] = lambda s: None
+) -> None:
     """Every timed row once per round, in an order shuffled each round (seeded), after
     ``warmup`` unrecorded rounds; each batch gives one µs/op sample."""
     timed = [r for r in rows if r.status == "ok"]

@@ -38,9 +38,17 @@ def make_claims(now: int | None = None) -> dict[str, Any]:
     """7 registered claims and 5 others, valid for years."""
     now = int(time.time()) if now is None else now
     return {
-        "iss": ISSUER, "sub": "user-42", "aud": AUDIENCE, "exp": now + 10 * 365 * 86400, "nbf": now - 60,
-        "iat": now - 60, "jti": "b1d6c0f2-5e1b-4c7d-9a53-1f0e3a7c2d44", "name": "Ada Lovelace",
-        "email": "ada@example.com", "roles": ["admin", "billing", "reader"], "tenant": "acme-eu-1",
+        "iss": ISSUER,
+        "sub": "user-42",
+        "aud": AUDIENCE,
+        "exp": now + 10 * 365 * 86400,
+        "nbf": now - 60,
+        "iat": now - 60,
+        "jti": "b1d6c0f2-5e1b-4c7d-9a53-1f0e3a7c2d44",
+        "name": "Ada Lovelace",
+        "email": "ada@example.com",
+        "roles": ["admin", "billing", "reader"],
+        "tenant": "acme-eu-1",
         "scope": "read:all write:own",
     }
 
@@ -88,8 +96,10 @@ def _private_key(alg: str) -> Any:
 
 
 def _jws(header: dict[str, Any], claims: dict[str, Any], sign) -> str:
-    si = b64url(json.dumps(header, separators=(",", ":")).encode()) + "." + b64url(
-        json.dumps(claims, separators=(",", ":")).encode()
+    si = (
+        b64url(json.dumps(header, separators=(",", ":")).encode())
+        + "."
+        + b64url(json.dumps(claims, separators=(",", ":")).encode())
     )
     return si + "." + b64url(sign(si.encode()))
 
@@ -110,25 +120,33 @@ def make_case(alg: str, claims: dict[str, Any] | None = None) -> Case:
         key = _private_key(alg)
         impl = get_default_algorithms()[alg]
         case = Case(
-            alg, claims, pyjwt.encode(claims, key, algorithm=alg),
-            private_pem=key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                          serialization.NoEncryption()).decode(),
-            public_pem=key.public_key().public_bytes(serialization.Encoding.PEM,
-                                                     serialization.PublicFormat.SubjectPublicKeyInfo).decode(),
-            private_key=key, public_key=key.public_key(),
+            alg,
+            claims,
+            pyjwt.encode(claims, key, algorithm=alg),
+            private_pem=key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            ).decode(),
+            public_pem=key.public_key()
+            .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+            .decode(),
+            private_key=key,
+            public_key=key.public_key(),
             private_jwk={**json.loads(impl.to_jwk(key)), "alg": alg},
             public_jwk={**json.loads(impl.to_jwk(key.public_key())), "alg": alg},
         )
         other = pyjwt.encode(claims, _private_key(alg), algorithm=alg)
         # Algorithm confusion: an HS256 MAC keyed with the public PEM text.
         case.forged["HS256 keyed with the public PEM"] = _jws(
-            {"alg": "HS256", "typ": "JWT"}, claims,
+            {"alg": "HS256", "typ": "JWT"},
+            claims,
             lambda si: hmac.new((case.public_pem or "").encode(), si, hashlib.sha256).digest(),
         )
     header, payload, sig = case.token.split(".")
     tampered = dict(claims, sub="admin")
     case.forged["signed by another key"] = other
-    case.forged["payload changed"] = header + "." + b64url(json.dumps(tampered, separators=(",", ":")).encode()) + "." + sig
+    case.forged["payload changed"] = (
+        header + "." + b64url(json.dumps(tampered, separators=(",", ":")).encode()) + "." + sig
+    )
     case.forged["signature bit flipped"] = header + "." + payload + "." + b64url(flip_bit(b64url_decode(sig)))
     case.forged["alg none"] = b64url(b'{"alg":"none","typ":"JWT"}') + "." + payload + "."
     return case

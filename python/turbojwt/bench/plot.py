@@ -41,9 +41,15 @@ def plot(result: Result, path: str, operation: str = "decode") -> None:
         for r in rows:
             labels.append(r.label + (f" ({r.key_form})" if r.key_form else ""))
             values.append(r.median)
-            colors.append(TURBO if r.lib.startswith("turbojwt") else FLOOR if r.is_floor
-                          else NATIVE_PEER if r.lib in ("oxyjwt", "webtoken", "clasp-jwt", "rsjwt", "pyjwt-rs")
-                          else PEER)
+            colors.append(
+                TURBO
+                if r.lib.startswith("turbojwt")
+                else FLOOR
+                if r.is_floor
+                else NATIVE_PEER
+                if r.lib in ("oxyjwt", "webtoken", "clasp-jwt", "rsjwt", "pyjwt-rs")
+                else PEER
+            )
             positions.append(y)
             y += 1
         y += 1  # a gap between algorithms
@@ -58,8 +64,10 @@ def plot(result: Result, path: str, operation: str = "decode") -> None:
     right = ax.twinx()
     right.set_ylim(ax.get_ylim())
     right.set_yticks([t for t, _ in ticks], [name for _, name in ticks], fontsize=10, fontweight="bold")
-    ax.set_title(f"JWT {operation}: turbojwt (orange) vs Python JWT libraries (grey) and the bare "
-                 "signature floors (blue)", fontsize=9)
+    ax.set_title(
+        f"JWT {operation}: turbojwt (orange) vs Python JWT libraries (grey) and the bare signature floors (blue)",
+        fontsize=9,
+    )
     ax.grid(axis="x", which="both", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=120)

@@ -17,8 +17,20 @@ MODES = {
     "quick": (1, 7, 0.003),
     "full": (3, 31, 0.02),
 }
-DEFAULT_LIBS = ("turbojwt", "turbojwt-verifier", "pyjwt", "python-jose", "joserfc", "authlib", "jwcrypto",
-                "oxyjwt", "webtoken", "clasp-jwt", "rsjwt", "pyjwt-rs")
+DEFAULT_LIBS = (
+    "turbojwt",
+    "turbojwt-verifier",
+    "pyjwt",
+    "python-jose",
+    "joserfc",
+    "authlib",
+    "jwcrypto",
+    "oxyjwt",
+    "webtoken",
+    "clasp-jwt",
+    "rsjwt",
+    "pyjwt-rs",
+)
 # A row whose interquartile range exceeds this share of its median marks the run noisy.
 NOISY_SPREAD = 0.25
 
@@ -67,7 +79,7 @@ def gate_row(row: Row, make: Callable[[], Callable], check: Callable) -> None:
     except Unsupported as e:
         row.status, row.reason = "skipped", str(e)
         return
-    except Exception as e:  # noqa: BLE001 - a library failing to set up is reported
+    except Exception as e:
         row.status, row.reason = "failed", f"set-up failed: {type(e).__name__}: {e}"
         return
     problem = check(fn)
@@ -77,8 +89,7 @@ def gate_row(row: Row, make: Callable[[], Callable], check: Callable) -> None:
         row.call = fn
 
 
-def build_rows(algorithms: list[str], adapters: list[Adapter], ops: list[str],
-               log: Callable[[str], None]) -> list[Row]:
+def build_rows(algorithms: list[str], adapters: list[Adapter], ops: list[str], log: Callable[[str], None]) -> list[Row]:
     rows: list[Row] = []
     for alg in algorithms:
         log(f"  {alg}: keys, tokens and correctness checks")
@@ -91,15 +102,17 @@ def build_rows(algorithms: list[str], adapters: list[Adapter], ops: list[str],
                     gate_row(row, lambda: adapter.decoder(case, form), lambda fn: check_decoder(fn, case))
                     if row.call is not None:
                         token, fn = case.token, row.call
-                        row.call = (lambda fn=fn, token=token: fn(token))
+                        row.call = lambda fn=fn, token=token: fn(token)
                     rows.append(row)
             floor = Row(group, "aws-lc", "aws-lc verify floor (Rust loop)", "", is_floor=True)
             try:
                 floor.batch = awslc_floor(case)
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:
                 floor.status, floor.reason = "skipped", f"{type(e).__name__}: {e}"
             rows.append(floor)
-            pyca = Row(group, "cryptography", "pyca/cryptography bare verify", "", call=pyca_verify(case), is_floor=True)
+            pyca = Row(
+                group, "cryptography", "pyca/cryptography bare verify", "", call=pyca_verify(case), is_floor=True
+            )
             rows.append(pyca)
         if "encode" in ops:
             group = f"{alg} encode"
@@ -108,15 +121,23 @@ def build_rows(algorithms: list[str], adapters: list[Adapter], ops: list[str],
                 gate_row(row, lambda: adapter.encoder(case), lambda fn: check_encoder(fn, case))
                 if row.call is not None:
                     claims, fn = case.claims, row.call
-                    row.call = (lambda fn=fn, claims=claims: fn(claims))
+                    row.call = lambda fn=fn, claims=claims: fn(claims)
                 rows.append(row)
     # A library that supports nothing here (e.g. no encode at all) is dropped from the table.
     return [r for r in rows if not (r.status == "skipped" and r.reason in ("no encode adapter", "no decode adapter"))]
 
 
-def benchmark(*, mode: str = "full", algorithms: list[str] | None = None, libs: list[str] | None = None,
-              ops: list[str] | None = None, adapters: dict[str, Adapter] | None = None, seed: int = 20261128,
-              rounds: int | None = None, log: Callable[[str], None] = lambda s: None) -> Result:
+def benchmark(
+    *,
+    mode: str = "full",
+    algorithms: list[str] | None = None,
+    libs: list[str] | None = None,
+    ops: list[str] | None = None,
+    adapters: dict[str, Adapter] | None = None,
+    seed: int = 20261128,
+    rounds: int | None = None,
+    log: Callable[[str], None] = lambda s: None,
+) -> Result:
     """Runs the benchmark; ``adapters`` overrides the registry (tests pass their own)."""
     registry = all_adapters() if adapters is None else adapters
     algorithms = list(algorithms or ALGORITHMS)

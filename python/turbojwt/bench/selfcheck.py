@@ -11,8 +11,8 @@ from typing import Callable
 
 from .adapters import KEY_FORMS, all_adapters
 from .harness import Row, check_decoder, check_encoder
-from .run import gate_row
 from .material import ALGORITHMS, make_cases
+from .run import gate_row
 
 
 def check(make: Callable[[], Callable], gate: Callable[[Callable], str | None]) -> tuple[bool, str]:

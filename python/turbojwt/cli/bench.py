@@ -49,8 +49,15 @@ def run(args: argparse.Namespace) -> int:
         print("turbojwt bench: --ops takes decode and/or encode", file=sys.stderr)
         return 2
     try:
-        result = benchmark(mode="quick" if args.quick else "full", algorithms=_split(args.algs),
-                           libs=_split(args.libs), ops=ops, seed=args.seed, rounds=args.rounds, log=log)
+        result = benchmark(
+            mode="quick" if args.quick else "full",
+            algorithms=_split(args.algs),
+            libs=_split(args.libs),
+            ops=ops,
+            seed=args.seed,
+            rounds=args.rounds,
+            log=log,
+        )
     except ValueError as e:
         print(f"turbojwt bench: {e}", file=sys.stderr)
         return 2

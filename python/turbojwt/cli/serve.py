@@ -21,8 +21,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "serve",
         help="run the forward-auth service (nginx auth_request, Traefik ForwardAuth, Envoy ext_authz)",
         description="Answers a proxy's auth sub-request: 200 with claim headers for a token the policy "
-                    "accepts, else 401/403 with an RFC 6750 WWW-Authenticate header. /healthz and "
-                    "/metrics (Prometheus) are served too.",
+        "accepts, else 401/403 with an RFC 6750 WWW-Authenticate header. /healthz and "
+        "/metrics (Prometheus) are served too.",
     )
     p.add_argument("--config", required=True, help="gateway policy (TOML; see turbojwt.gateway.policy)")
     p.add_argument("--host", default="127.0.0.1")
@@ -30,8 +30,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--scheme", default="Bearer", help="Authorization scheme (default Bearer)")
     p.add_argument("--cookie", help="also read the token from this cookie")
     p.add_argument("--query-param", help="also read the token from this query parameter")
-    p.add_argument("--workers", type=int, default=1,
-                   help="worker processes (default 1; each keeps its own caches and /metrics counters)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes (default 1; each keeps its own caches and /metrics counters)",
+    )
     p.add_argument("--no-prewarm", action="store_true", help="do not fetch JWKS keys at start-up")
     p.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
     p.set_defaults(func=run)
@@ -40,8 +44,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 _ENV = "TURBOJWT_SERVE_ARGS"
 
 
-def build_app(config: str, scheme: str = "Bearer", cookie: str | None = None, query_param: str | None = None,
-              prewarm: bool = True):  # -> ForwardAuthApp
+def build_app(
+    config: str, scheme: str = "Bearer", cookie: str | None = None, query_param: str | None = None, prewarm: bool = True
+):  # -> ForwardAuthApp
     from ..gateway.asgi import TokenSource
     from ..gateway.policy import Policy
     from ..gateway.serve import ForwardAuthApp
@@ -55,8 +60,13 @@ def app_from_env():  # -> ForwardAuthApp
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = {"config": str(Path(args.config).resolve()), "scheme": args.scheme, "cookie": args.cookie,
-                "query_param": args.query_param, "prewarm": not args.no_prewarm}
+    settings = {
+        "config": str(Path(args.config).resolve()),
+        "scheme": args.scheme,
+        "cookie": args.cookie,
+        "query_param": args.query_param,
+        "prewarm": not args.no_prewarm,
+    }
     try:
         from granian import Granian
         from granian.constants import Interfaces
@@ -75,7 +85,13 @@ def run(args: argparse.Namespace) -> int:
         return 2
     os.environ[_ENV] = json.dumps(settings)
     Granian(
-        "turbojwt.cli.serve:app_from_env", factory=True, interface=Interfaces.ASGI, address=args.host,
-        port=args.port, workers=args.workers, log_level=args.log_level, log_access=False,
+        "turbojwt.cli.serve:app_from_env",
+        factory=True,
+        interface=Interfaces.ASGI,
+        address=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=args.log_level,
+        log_access=False,
     ).serve()
     return 0

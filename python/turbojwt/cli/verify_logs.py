@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 EXIT_ALL_VALID, EXIT_SOME_INVALID, EXIT_USAGE = 0, 1, 2
 
 
-
 def seconds(text: str) -> float:
     """A finite number of seconds (argparse type): NaN or an infinity would make every
     expiry check meaningless."""
@@ -30,6 +29,7 @@ def seconds(text: str) -> float:
     if not math.isfinite(value):
         raise ValueError(text)
     return value
+
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
@@ -45,43 +45,67 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         ),
     )
     p.add_argument("sources", nargs="+", metavar="FILE", help="log files ('-' for stdin); gzip is read transparently")
-    p.add_argument("--format", choices=("auto", "lines", "jsonl", "access", "csv", "parquet"), default="auto",
-                   help="input format (default: from the file name: .jsonl/.ndjson/.json, .csv, .parquet, .log "
-                        "(access log), anything else one token per line). Access logs: the request time is the "
-                        "[%%t] field of the common/combined format (host ident user [time] \"request\" ...); lines "
-                        "in other layouts have none (judged now, or --at), and a time that is no date (31/Feb) "
-                        "makes the line malformed")
+    p.add_argument(
+        "--format",
+        choices=("auto", "lines", "jsonl", "access", "csv", "parquet"),
+        default="auto",
+        help="input format (default: from the file name: .jsonl/.ndjson/.json, .csv, .parquet, .log "
+        "(access log), anything else one token per line). Access logs: the request time is the "
+        '[%%t] field of the common/combined format (host ident user [time] "request" ...); lines '
+        "in other layouts have none (judged now, or --at), and a time that is no date (31/Feb) "
+        "makes the line malformed",
+    )
     p.add_argument("--token-field", metavar="A.B.C", help="JSON lines: dotted path of the token")
-    p.add_argument("--time-field", metavar="A.B.C",
-                   help="JSON lines, CSV, Parquet: the request time (epoch seconds or ISO 8601)")
-    p.add_argument("--token-regex", metavar="REGEX",
-                   help="access logs: where the token is (group 1, or a group named 'token'); "
-                        "default: after the word 'Bearer'. A line where two different tokens are found is "
-                        "malformed (the client writes the request line and User-Agent too)")
+    p.add_argument(
+        "--time-field", metavar="A.B.C", help="JSON lines, CSV, Parquet: the request time (epoch seconds or ISO 8601)"
+    )
+    p.add_argument(
+        "--token-regex",
+        metavar="REGEX",
+        help="access logs: where the token is (group 1, or a group named 'token'); "
+        "default: after the word 'Bearer'. A line where two different tokens are found is "
+        "malformed (the client writes the request line and User-Agent too)",
+    )
     p.add_argument("--column", metavar="NAME", help="CSV, Parquet: the token column")
     keys = p.add_mutually_exclusive_group(required=True)
-    keys.add_argument("--secret", metavar="SECRET", help="HMAC secret (visible in the process list: prefer --secret-env)")
+    keys.add_argument(
+        "--secret", metavar="SECRET", help="HMAC secret (visible in the process list: prefer --secret-env)"
+    )
     keys.add_argument("--secret-env", metavar="NAME", help="environment variable holding the HMAC secret")
     keys.add_argument("--key", metavar="FILE", help="public key: PEM, or a JWK as JSON")
     keys.add_argument("--jwks", metavar="FILE", help="JWKS (JSON); keys picked by kid")
-    p.add_argument("--alg", action="append", metavar="ALG",
-                   help="allowed algorithm (repeatable; default: HS256 for secrets, the JWK 'alg' values for "
-                        "--key/--jwks JWKs)")
+    p.add_argument(
+        "--alg",
+        action="append",
+        metavar="ALG",
+        help="allowed algorithm (repeatable; default: HS256 for secrets, the JWK 'alg' values for --key/--jwks JWKs)",
+    )
     p.add_argument("--aud", action="append", metavar="AUD", help="accepted audience (repeatable)")
     p.add_argument("--iss", action="append", metavar="ISS", help="accepted issuer (repeatable)")
     p.add_argument("--leeway", type=seconds, default=0.0, metavar="SECONDS", help="clock skew allowance (default: 0)")
-    p.add_argument("--at", metavar="TIME",
-                   help="judge every line as of this time (epoch seconds or ISO 8601) instead of its own")
-    p.add_argument("--out", metavar="FILE",
-                   help="per-line records: .jsonl, .csv or .parquet (.gz for JSONL/CSV); never one of the inputs "
-                        "(refused, by any path to it, before anything is written). In CSV every text cell "
-                        "is quoted, and one that starts with = + - @, tab or carriage return (a formula to a "
-                        "spreadsheet) gets a leading ' (OWASP CSV injection)")
+    p.add_argument(
+        "--at", metavar="TIME", help="judge every line as of this time (epoch seconds or ISO 8601) instead of its own"
+    )
+    p.add_argument(
+        "--out",
+        metavar="FILE",
+        help="per-line records: .jsonl, .csv or .parquet (.gz for JSONL/CSV); never one of the inputs "
+        "(refused, by any path to it, before anything is written). In CSV every text cell "
+        "is quoted, and one that starts with = + - @, tab or carriage return (a formula to a "
+        "spreadsheet) gets a leading ' (OWASP CSV injection)",
+    )
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    p.add_argument("--top", type=int, default=5, metavar="N", help="top issuers, kids and subjects to show (default: 5)")
+    p.add_argument(
+        "--top", type=int, default=5, metavar="N", help="top issuers, kids and subjects to show (default: 5)"
+    )
     p.add_argument("--threads", type=int, metavar="N", help="verification threads (default: all available cores)")
-    p.add_argument("--chunk-size", type=int, default=65536, metavar="N",
-                   help="lines per chunk: memory use and the granularity of --out on interrupt (default: 65536)")
+    p.add_argument(
+        "--chunk-size",
+        type=int,
+        default=65536,
+        metavar="N",
+        help="lines per chunk: memory use and the granularity of --out on interrupt (default: 65536)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar (it is shown only on a terminal)")
     p.set_defaults(func=run)
     return p
@@ -126,7 +150,6 @@ def load_key(args: argparse.Namespace) -> tuple[Any, list[str] | None]:
 
 def column_chunks(args: argparse.Namespace, engine: Any, source: str, fmt: str, at_all: float | None) -> Any:
     """Output columns chunk by chunk for one source."""
-    from .. import logs
 
     if fmt == "jsonl" and engine.native is not None:
         if not args.token_field:
@@ -159,7 +182,7 @@ class NativeBlock:
     """The verdicts of a block of lines, read from the native part on demand: the summary
     alone needs no Python object per line."""
 
-    __slots__ = ("part", "first")
+    __slots__ = ("first", "part")
 
     def __init__(self, part: Any, first: int) -> None:
         self.part = part

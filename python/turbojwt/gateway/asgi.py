@@ -209,8 +209,7 @@ class TokenSource:
         # "&" separates parameters (WHATWG URL); some parsers split on ";" too. Both
         # readings must give the same values, or two parsers would read different tokens.
         values = {v for k, v in parse_qsl(query, keep_blank_values=True) if k == self.query_param}
-        both = {v for k, v in parse_qsl(query.replace(";", "&"), keep_blank_values=True)
-                if k == self.query_param}
+        both = {v for k, v in parse_qsl(query.replace(";", "&"), keep_blank_values=True) if k == self.query_param}
         if len(values) > 1 or values != both:
             raise BadRequest(f"several {self.query_param} parameters")
         return _checked(values.pop()) if values else None
@@ -226,8 +225,9 @@ def _checked(token: str) -> str | None:
     return token
 
 
-async def authenticate(policy: Policy, source: TokenSource, scope: Scope,
-                       scopes: Sequence[str] | None = None) -> Verified | Denial:
+async def authenticate(
+    policy: Policy, source: TokenSource, scope: Scope, scopes: Sequence[str] | None = None
+) -> Verified | Denial:
     """The verified token of a request, or the denial to answer with."""
     try:
         token = source.token(scope)
@@ -244,8 +244,13 @@ async def authenticate(policy: Policy, source: TokenSource, scope: Scope,
 async def send_denial(send: Send, denial: Denial, realm: str, extra: Iterable[tuple[str, str]] = ()) -> None:
     body = denial.body()
     headers = denial.headers(realm) + [("content-length", str(len(body))), *extra]
-    await send({"type": "http.response.start", "status": denial.status,
-                "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": denial.status,
+            "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 

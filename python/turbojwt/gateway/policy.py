@@ -87,8 +87,14 @@ class Provider:
         options = {"require": list(self.required_claims)} if self.required_claims else None
         # The typ rule is the verifier's: checked on the one parse that verifies the token.
         self.verifier = Verifier(
-            self.keys, algorithms=self.algorithms, audience=self.audiences or None, issuer=self.issuer,
-            leeway=self.leeway, options=options, cache=self.cache or None, typ=self.typ,
+            self.keys,
+            algorithms=self.algorithms,
+            audience=self.audiences or None,
+            issuer=self.issuer,
+            leeway=self.leeway,
+            options=options,
+            cache=self.cache or None,
+            typ=self.typ,
         )
 
     @property
@@ -189,8 +195,16 @@ def header_value(value: Any) -> str | None:
 
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 §5.1 field-name (token)
 # Framing and hop-by-hop fields (RFC 9110 §7.6.1, §8.6; RFC 9112 §6.1): not for claims.
-_RESERVED_HEADERS = {"content-length", "transfer-encoding", "connection", "keep-alive", "proxy-connection",
-                     "te", "trailer", "upgrade"}
+_RESERVED_HEADERS = {
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "upgrade",
+}
 _SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")  # RFC 6749 §3.3 scope-token
 _REALM = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]*")  # fits in a quoted-string unescaped
 
@@ -330,7 +344,7 @@ class Policy:
 
 def _typed(d: Mapping[str, Any], key: str, kind: type | tuple[type, ...], default: Any, where: str = "") -> Any:
     value = d.get(key, default)
-    if value is not None and (not isinstance(value, kind) or isinstance(value, bool) and kind is not bool):
+    if value is not None and (not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool)):
         raise PolicyError(f"{where}{key} has the wrong type ({type(value).__name__})")
     return value
 
@@ -351,8 +365,22 @@ def _str_map(d: Mapping[str, Any], key: str) -> dict[str, str]:
     return value
 
 
-_PROVIDER_KEYS = {"name", "issuer", "jwks_url", "discovery", "key_file", "jwks_file", "audiences", "audience",
-                  "algorithms", "leeway", "required_claims", "typ", "cache", "jwks"}
+_PROVIDER_KEYS = {
+    "name",
+    "issuer",
+    "jwks_url",
+    "discovery",
+    "key_file",
+    "jwks_file",
+    "audiences",
+    "audience",
+    "algorithms",
+    "leeway",
+    "required_claims",
+    "typ",
+    "cache",
+    "jwks",
+}
 
 
 def _provider(p: Any, index: int, base: Path) -> Provider:
@@ -367,7 +395,7 @@ def _provider(p: Any, index: int, base: Path) -> Provider:
         raise PolicyError(f"{where}issuer is required")
     algorithms = _str_list(p, "algorithms", where)
     if not algorithms:
-        raise PolicyError(f"{where}algorithms is required (e.g. [\"RS256\"])")
+        raise PolicyError(f'{where}algorithms is required (e.g. ["RS256"])')
     sources = [k for k in ("jwks_url", "discovery", "key_file", "jwks_file") if p.get(k)]
     if len(sources) != 1:
         raise PolicyError(f"{where}give exactly one of jwks_url, discovery = true, key_file, jwks_file")

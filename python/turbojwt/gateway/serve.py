@@ -41,10 +41,12 @@ class _Collector:
         yield by_provider
         fetches = CounterMetricFamily("turbojwt_jwks_fetches", "Successful JWKS fetches", labels=["provider"])
         failures = CounterMetricFamily("turbojwt_jwks_fetch_failures", "Failed JWKS fetches", labels=["provider"])
-        refetches = CounterMetricFamily("turbojwt_jwks_unknown_kid_refetches", "Refetches for an unknown kid",
-                                        labels=["provider"])
-        refusals = CounterMetricFamily("turbojwt_jwks_unknown_kid_refusals", "Tokens refused for an unknown kid",
-                                       labels=["provider"])
+        refetches = CounterMetricFamily(
+            "turbojwt_jwks_unknown_kid_refetches", "Refetches for an unknown kid", labels=["provider"]
+        )
+        refusals = CounterMetricFamily(
+            "turbojwt_jwks_unknown_kid_refusals", "Tokens refused for an unknown kid", labels=["provider"]
+        )
         stale = GaugeMetricFamily("turbojwt_jwks_stale", "1 while serving keys past their TTL", labels=["provider"])
         age = GaugeMetricFamily("turbojwt_jwks_age_seconds", "Seconds since the last good fetch", labels=["provider"])
         for name, client in self.app.policy.jwks_clients():
@@ -106,15 +108,20 @@ class ForwardAuthApp:
         self.results["allowed"] += 1
         self.allowed_by[result.provider] += 1
         # Claim values are printable ASCII (policy.header_value percent-encodes the rest).
-        headers = [(k.lower().encode("ascii"), v.encode("ascii"))
-                   for k, v in self.policy.headers_for(result.claims).items()]
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-length", b"0"), *headers]})
+        headers = [
+            (k.lower().encode("ascii"), v.encode("ascii")) for k, v in self.policy.headers_for(result.claims).items()
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"0"), *headers]})
         await send({"type": "http.response.body", "body": b""})
 
     async def _plain(self, send: Send, status: int, body: bytes, content_type: str) -> None:
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
@@ -125,7 +132,7 @@ class ForwardAuthApp:
                     for name, client in self.policy.jwks_clients():
                         try:
                             await client.aprewarm()
-                        except Exception as e:  # noqa: BLE001 - logged; keys are fetched again on demand
+                        except Exception as e:
                             log.warning("prewarming the keys of %s failed: %s", name, e)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":

@@ -45,8 +45,12 @@ BEARER = re.compile(rb"\bBearer\s+([^\s\"',;]+)", re.IGNORECASE)
 ACCESS_LINE = re.compile(rb'^\S+ \S+ .*? \[([^\[\]\n]*)\] "')
 # %t: [10/Oct/2000:13:55:36 -0700]
 ACCESS_TIME = re.compile(rb"(\d{2})/([A-Za-z]{3})/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})")
-MONTHS = {m: i for i, m in enumerate(
-    (b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep", b"oct", b"nov", b"dec"), 1)}
+MONTHS = {
+    m: i
+    for i, m in enumerate(
+        (b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep", b"oct", b"nov", b"dec"), 1
+    )
+}
 
 
 # What reading a source can raise part way: I/O errors, a gzip stream cut short (EOFError) or
@@ -95,8 +99,13 @@ def guess_format(path: str) -> str:
         name = name[:-3]
     suffix = Path(name).suffix
     return {
-        ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet",
-        ".pq": "parquet", ".log": "access",
+        ".jsonl": "jsonl",
+        ".ndjson": "jsonl",
+        ".json": "jsonl",
+        ".csv": "csv",
+        ".parquet": "parquet",
+        ".pq": "parquet",
+        ".log": "access",
     }.get(suffix, "lines")
 
 
@@ -161,9 +170,7 @@ def read_lines(stream: IO[bytes], chunk_size: int) -> Iterator[Records]:
         yield out
 
 
-def read_blocks(
-    stream: IO[bytes], chunk_lines: int, block_bytes: int = 8 << 20
-) -> Iterator[tuple[int, memoryview]]:
+def read_blocks(stream: IO[bytes], chunk_lines: int, block_bytes: int = 8 << 20) -> Iterator[tuple[int, memoryview]]:
     """(first line number, whole lines): at most ``chunk_lines`` lines or about
     ``block_bytes`` bytes per block (a longer line makes its block longer).
 
@@ -217,9 +224,7 @@ def read_blocks(
         yield first, memoryview(buf)[:filled]
 
 
-def read_jsonl(
-    stream: IO[bytes], chunk_size: int, token_field: str, time_field: str | None
-) -> Iterator[Records]:
+def read_jsonl(stream: IO[bytes], chunk_size: int, token_field: str, time_field: str | None) -> Iterator[Records]:
     """JSON lines; the token at a dotted path, the request time at another (optional)."""
     token_path = token_field.split(".")
     time_path = time_field.split(".") if time_field else None

@@ -62,8 +62,15 @@ class Summary:
         )
         self.add(len(errors), outcomes, expired_only_now, columns["iss"], columns["kid"], columns["sub"])
 
-    def add(self, lines: int, outcomes: Counter[str] | dict[str, int], expired_only_now: int,
-            issuers: Any, kids: Any, subjects: Any) -> None:
+    def add(
+        self,
+        lines: int,
+        outcomes: Counter[str] | dict[str, int],
+        expired_only_now: int,
+        issuers: Any,
+        kids: Any,
+        subjects: Any,
+    ) -> None:
         """Counts of `lines` lines; issuers, kids and subjects as values or value -> count."""
         self.lines += lines
         self.tokens += lines - outcomes.get("malformed", 0)

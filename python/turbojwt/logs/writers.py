@@ -65,7 +65,11 @@ class CsvWriter:
 
     def __init__(self, path: str, extra: tuple[str, ...]) -> None:
         self.fields = extra + FIELDS
-        raw = gzip.open(path, "wt", newline="", encoding="utf-8") if path.endswith(".gz") else open(path, "w", newline="", encoding="utf-8")  # noqa: SIM115
+        raw = (
+            gzip.open(path, "wt", newline="", encoding="utf-8")  # noqa: SIM115 (closed by close())
+            if path.endswith(".gz")
+            else open(path, "w", newline="", encoding="utf-8")  # noqa: SIM115
+        )
         self.file = raw
         self.writer = csv.writer(raw, quoting=csv.QUOTE_NONNUMERIC)
         self.writer.writerow(self.fields)

@@ -90,6 +90,7 @@ def _pyjwt_style_encoder(lib: Any, case: Case) -> Callable[[dict], Any]:
 
 
 def _turbojwt_verifier_decoder(lib: Any, case: Case, key_form: str) -> Callable[[str], Any]:
-    verifier = lib.Verifier(verify_key(case, key_form), algorithms=[case.alg], audience=case.audience,
-                            issuer=case.issuer)
+    verifier = lib.Verifier(
+        verify_key(case, key_form), algorithms=[case.alg], audience=case.audience, issuer=case.issuer
+    )
     return verifier.decode

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from .base import Adapter, Unsupported
 from ..material import Case
+from .base import Adapter, Unsupported
 
 # ----------------------------------------------------------------------------------- oxyjwt
 
@@ -20,7 +20,7 @@ def _oxyjwt_key(cls: Any, case: Case, pem: str | None) -> Any:
 
 def _oxyjwt_decoder(lib: Any, case: Case, key_form: str) -> Callable[[str], Any]:
     if case.alg == "ES512":
-        raise Unsupported("no ES512 (\"unsupported JWT algorithm\")")
+        raise Unsupported('no ES512 ("unsupported JWT algorithm")')
     if key_form == "pem" and case.secret is None:
         raise Unsupported("only prepared keys (raw str keys are HMAC-only)")
     key = case.secret if key_form == "pem" else _oxyjwt_key(lib.DecodingKey, case, case.public_pem)
@@ -30,7 +30,7 @@ def _oxyjwt_decoder(lib: Any, case: Case, key_form: str) -> Callable[[str], Any]
 
 def _oxyjwt_encoder(lib: Any, case: Case) -> Callable[[dict], Any]:
     if case.alg == "ES512":
-        raise Unsupported("no ES512 (\"unsupported JWT algorithm\")")
+        raise Unsupported('no ES512 ("unsupported JWT algorithm")')
     key = _oxyjwt_key(lib.EncodingKey, case, case.private_pem)
     encode, alg = lib.encode, case.alg
     return lambda claims: encode(claims, key, algorithm=alg)

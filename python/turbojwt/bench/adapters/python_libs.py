@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
-from .base import Adapter, Unsupported, signing_key, verify_key
 from ..material import Case
+from .base import Adapter, Unsupported, signing_key, verify_key
 
 
 def _kty(alg: str) -> str:
@@ -43,8 +43,7 @@ def _jose_decoder(lib: Any, case: Case, key_form: str) -> Callable[[str], Any]:
     decode, algorithms, audience, issuer = jwt.decode, [case.alg], case.audience, case.issuer
     # audience= alone lets a token without "aud" through (unlike PyJWT): require it.
     options = {"require_aud": True}
-    return lambda token: decode(token, key, algorithms=algorithms, options=options, audience=audience,
-                                issuer=issuer)
+    return lambda token: decode(token, key, algorithms=algorithms, options=options, audience=audience, issuer=issuer)
 
 
 def _jose_encoder(lib: Any, case: Case) -> Callable[[dict], Any]:
@@ -71,8 +70,9 @@ def _joserfc_decoder(lib: Any, case: Case, key_form: str) -> Callable[[str], Any
 
     # jwt.decode checks only the signature; claims go through a JWTClaimsRegistry, which
     # requires iss/aud ("essential") and checks exp/nbf when present.
-    registry = jwt.JWTClaimsRegistry(iss={"essential": True, "value": case.issuer},
-                                     aud={"essential": True, "value": case.audience})
+    registry = jwt.JWTClaimsRegistry(
+        iss={"essential": True, "value": case.issuer}, aud={"essential": True, "value": case.audience}
+    )
     decode, validate, algorithms = jwt.decode, registry.validate, [case.alg]
     # Note: joserfc warns (SecurityWarning, RFC 9864) on every EdDSA use; left as a user sees it.
     if key_form == "prepared":
@@ -83,6 +83,7 @@ def _joserfc_decoder(lib: Any, case: Case, key_form: str) -> Callable[[str], Any
             validate(claims)
             return claims
     else:
+
         def run(token: str) -> Any:
             claims = decode(token, _joserfc_import(case), algorithms=algorithms).claims
             validate(claims)
@@ -107,11 +108,9 @@ def _authlib_decoder(lib: Any, case: Case, key_form: str) -> Callable[[str], Any
 
     # JsonWebToken([alg]) refuses every other alg; decode checks only the signature and
     # claims.validate() then applies claims_options (iss/aud required) and exp/nbf/iat.
-    key = verify_key(case, key_form, lambda: JsonWebKey.import_key(verify_key(case, "pem"),
-                                                                   {"kty": _kty(case.alg)}))
+    key = verify_key(case, key_form, lambda: JsonWebKey.import_key(verify_key(case, "pem"), {"kty": _kty(case.alg)}))
     decode = JsonWebToken([case.alg]).decode
-    options = {"iss": {"essential": True, "value": case.issuer},
-               "aud": {"essential": True, "value": case.audience}}
+    options = {"iss": {"essential": True, "value": case.issuer}, "aud": {"essential": True, "value": case.audience}}
 
     def run(token: str) -> Any:
         claims = decode(token, key, claims_options=options)
@@ -172,7 +171,6 @@ def _jwcrypto_encoder(lib: Any, case: Case) -> Callable[[dict], Any]:
 ADAPTERS: list[Adapter] = [
     Adapter("python-jose", "python-jose jwt.decode", "jose", "python-jose", False, _jose_decoder, _jose_encoder),
     Adapter("joserfc", "joserfc jwt.decode", "joserfc", "joserfc", False, _joserfc_decoder, _joserfc_encoder),
-    Adapter("authlib", "authlib JsonWebToken.decode", "authlib", "Authlib", False, _authlib_decoder,
-            _authlib_encoder),
+    Adapter("authlib", "authlib JsonWebToken.decode", "authlib", "Authlib", False, _authlib_decoder, _authlib_encoder),
     Adapter("jwcrypto", "jwcrypto JWT", "jwcrypto", "jwcrypto", False, _jwcrypto_decoder, _jwcrypto_encoder),
 ]
