@@ -14,6 +14,7 @@ import datetime as _dt
 import os
 import random
 import string
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -25,9 +26,17 @@ from cryptography.hazmat.primitives import serialization as ser
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.x509.oid import NameOID
 
-from vector_files import VECTORS_DIR
+# Test modules in every subfolder import the shared code in tests/helpers/ as
+# ``helpers.<module>``. pytest's default import mode happens to put this file's directory
+# on sys.path already; saying it here keeps that true under any --import-mode, and is the
+# one place that makes tests/ importable.
+TESTS_DIR = Path(__file__).resolve().parent
+if str(TESTS_DIR) not in sys.path:
+    sys.path.insert(0, str(TESTS_DIR))
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from helpers.vector_files import VECTORS_DIR  # noqa: E402
+
+PROJECT_ROOT = TESTS_DIR.parent
 
 
 # --------------------------------------------------------------------------
@@ -233,7 +242,7 @@ def hmac_secrets(keyring) -> dict[int, KeyMaterial]:
 
 
 # --------------------------------------------------------------------------
-# test vectors (vendored in tests/vectors, see tests/vector_files.py)
+# test vectors (vendored in tests/vectors, see tests/helpers/vector_files.py)
 # --------------------------------------------------------------------------
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from jwks_server import Provider
+from helpers.jwks_server import Provider
 
 import turbojwt
 from turbojwt.algorithms import RSAAlgorithm

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from jwks_server import Provider as JWKSServer
+from helpers.jwks_server import Provider as JWKSServer
 
 import turbojwt
 from turbojwt.algorithms import RSAAlgorithm
