@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-COMPAT = Path(__file__).resolve().parent / "compat"
-DEVIATIONS = Path(__file__).resolve().parent.parent / "docs" / "pyjwt-deviations.md"
+COMPAT = Path(__file__).resolve().parent
+DEVIATIONS = Path(__file__).resolve().parents[2] / "docs" / "pyjwt-deviations.md"
 sys.path.insert(0, str(COMPAT))
 
 import pyjwt_suite  # noqa: E402
