@@ -4,8 +4,9 @@ Key material is generated once per session with ``cryptography`` and exposed
 in every form the API accepts: PEM text/bytes, DER, key objects, JWK dicts,
 OpenSSH public keys and self-signed X.509 certificates.
 
-No custom markers are used; benchmarks live in ``benchmarks/`` and are never
-collected from here.
+Markers (registered in pyproject.toml): ``slow`` and ``e2e``, set in the test modules,
+or below (``_MARKS``) for modules not edited along with this file. Benchmarks live in
+``benchmarks/`` and are never collected from here.
 """
 
 from __future__ import annotations
@@ -37,6 +38,37 @@ if str(TESTS_DIR) not in sys.path:
 from helpers.vector_files import VECTORS_DIR  # noqa: E402
 
 PROJECT_ROOT = TESTS_DIR.parent
+
+
+# --------------------------------------------------------------------------
+# marks set from here
+# --------------------------------------------------------------------------
+
+# Marks for tests whose modules were being edited elsewhere when the markers came in; they
+# belong in the modules (a decorator, or pytestmark) and can move there. Keyed by the path
+# under tests/ and the test function's name ("*": every test of the module).
+_MARKS: dict[tuple[str, str], list[pytest.MarkDecorator]] = {
+    ("bench/test_bench.py", "test_cli_quick_run_writes_json_and_png"): [pytest.mark.e2e],
+    ("logs/test_verify_logs.py", "test_console_entry_points"): [pytest.mark.e2e],
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m and -k deselect: they must see these marks
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    modules = {}
+    for item in items:
+        if not item.path.is_relative_to(TESTS_DIR):
+            continue
+        rel = item.path.relative_to(TESTS_DIR).as_posix()
+        modules[rel] = getattr(item, "module", None)
+        for key in ((rel, getattr(item, "originalname", item.name)), (rel, "*")):
+            for mark in _MARKS.get(key, ()):
+                item.add_marker(mark)
+    # a renamed test must not silently lose its marks
+    stale = [(rel, name) for rel, name in _MARKS
+             if name != "*" and rel in modules and not hasattr(modules[rel], name)]
+    if stale:
+        raise pytest.UsageError(f"tests/conftest.py _MARKS names tests that do not exist: {stale}")
 
 
 # --------------------------------------------------------------------------

@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+# Downloads PyJWT's sdist (once, into .cache/) and runs its suite in a subprocess: 5-10 s.
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
 COMPAT = Path(__file__).resolve().parent
 DEVIATIONS = Path(__file__).resolve().parents[2] / "docs" / "pyjwt-deviations.md"
 sys.path.insert(0, str(COMPAT))

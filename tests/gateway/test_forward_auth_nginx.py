@@ -30,6 +30,8 @@ from helpers.jwks_server import Provider
 import turbojwt
 from turbojwt.algorithms import RSAAlgorithm
 
+pytestmark = pytest.mark.e2e  # nginx and `turbojwt serve` as processes
+
 ISSUER = "https://idp.test"
 
 
