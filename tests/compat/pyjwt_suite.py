@@ -51,7 +51,10 @@ def sdist_dir() -> Path:
 def run() -> dict:
     src = sdist_dir()
     report = CACHE / "pyjwt-suite.xml"
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]))
+    # Absolute entries: the suite runs from the cache directory, where a relative one (the usual
+    # PYTHONPATH=python) would miss this checkout and import whichever turbojwt is installed.
+    inherited = [os.path.abspath(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE), *inherited]))
     # Run from the cache directory (not the sdist, whose `jwt/` package would be importable),
     # with the sdist's own pytest configuration.
     launcher = "import alias_jwt, sys, pytest; sys.exit(pytest.main(sys.argv[1:]))"

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from jwks_server import Provider as JWKSServer
+from helpers.jwks_server import Provider as JWKSServer
 
 import turbojwt
 from turbojwt.algorithms import RSAAlgorithm
@@ -347,7 +347,7 @@ def test_starlette_authentication_backend(config, keys):
 
 
 def test_example_policy_loads():
-    policy = Policy.from_toml(Path(__file__).resolve().parent.parent / "examples" / "gateway.toml")
+    policy = Policy.from_toml(Path(__file__).resolve().parents[2] / "examples" / "gateway.toml")
     assert [p.name for p in policy.providers] == ["corp", "partner"]
     assert [name for name, _ in policy.jwks_clients()] == ["corp", "partner"]
     assert policy.providers[0].typ == "at+jwt"

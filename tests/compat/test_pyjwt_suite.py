@@ -11,8 +11,11 @@ from pathlib import Path
 
 import pytest
 
-COMPAT = Path(__file__).resolve().parent / "compat"
-DEVIATIONS = Path(__file__).resolve().parent.parent / "docs" / "pyjwt-deviations.md"
+# Downloads PyJWT's sdist (once, into .cache/) and runs its suite in a subprocess: 5-10 s.
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+COMPAT = Path(__file__).resolve().parent
+DEVIATIONS = Path(__file__).resolve().parents[2] / "docs" / "pyjwt-deviations.md"
 sys.path.insert(0, str(COMPAT))
 
 import pyjwt_suite  # noqa: E402

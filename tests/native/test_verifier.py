@@ -4,7 +4,7 @@
 leeway=0, options=None)`` with ``.decode(token)`` / ``.decode_complete(token)``
 must give the same verdicts as ``turbojwt.decode`` / ``decode_complete``
 with the same arguments.  This is checked over the differential corpus of
-test_differential.py (every case whose arguments a Verifier can express).
+tests/helpers/differential.py (every case whose arguments a Verifier can express).
 
 Decision recorded here: a Verifier may reject its arguments at construction
 (TypeError / ValueError / a PyJWTError such as InvalidKeyError) only if
@@ -17,9 +17,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import importlib.util
-import sys
-from pathlib import Path
 from typing import Any
 
 import jwt
@@ -27,14 +24,8 @@ import pytest
 
 import turbojwt
 import turbojwt.errors
-
-try:
-    import test_differential as diff
-except ImportError:  # e.g. --import-mode=importlib
-    _spec = importlib.util.spec_from_file_location("test_differential", Path(__file__).with_name("test_differential.py"))
-    diff = importlib.util.module_from_spec(_spec)
-    sys.modules["test_differential"] = diff
-    _spec.loader.exec_module(diff)
+from helpers import differential as diff
+from helpers.verdicts import assert_same_verdict, canon, verdict
 
 VERIFIER_ARGS = ("algorithms", "audience", "issuer", "subject", "leeway", "options")
 # option sets a Verifier cannot express (legacy / extra keyword arguments),
@@ -58,7 +49,7 @@ def _eligible(case: Any) -> bool:
 
 
 class _FakeCtx:
-    """Enough of test_differential.Ctx for evaluating mutation ``extra``s."""
+    """Enough of helpers.differential.Ctx for evaluating mutation ``extra``s."""
 
     def __init__(self, case: Any) -> None:
         self.alg = case.alg
@@ -81,7 +72,7 @@ def check_verifier_case(case: Any, ring: dict) -> None:
     ctor_kwargs = {k: copy.deepcopy(kwargs[k]) for k in VERIFIER_ARGS if k in kwargs}
     fn = case.fn
 
-    expected = diff.verdict(turbojwt, lambda: getattr(turbojwt, fn)(call.token, key, **copy.deepcopy(kwargs)))
+    expected = verdict(turbojwt, lambda: getattr(turbojwt, fn)(call.token, key, **copy.deepcopy(kwargs)))
     try:
         verifier = turbojwt.Verifier(key, **ctor_kwargs)
     except (TypeError, ValueError, turbojwt.exceptions.PyJWTError) as exc:
@@ -89,8 +80,8 @@ def check_verifier_case(case: Any, ring: dict) -> None:
             f"Verifier refused arguments that turbojwt.{fn} accepts: {case.id}: {type(exc).__name__}: {exc}"
         )
         return
-    got = diff.verdict(turbojwt, lambda: getattr(verifier, fn)(call.token))
-    diff.assert_same_verdict(expected, got, check_warnings=False, what=f"Verifier vs turbojwt.{fn}: {case.id}")
+    got = verdict(turbojwt, lambda: getattr(verifier, fn)(call.token))
+    assert_same_verdict(expected, got, check_warnings=False, what=f"Verifier vs turbojwt.{fn}: {case.id}")
 
 
 def test_verifier_corpus_size() -> None:
@@ -123,7 +114,7 @@ def test_decode_complete_shape(keyring) -> None:
     assert out["header"] == {"alg": "ES256", "kid": "k1", "typ": "JWT"}
     assert out["payload"] == {"sub": "s", "aud": "a", "exp": diff.FUT}
     assert isinstance(out["signature"], bytes) and out["signature"] == diff.b64d(token.split(".")[2])
-    assert diff.canon(out) == diff.canon(turbojwt.decode_complete(token, km.public_pem, algorithms=["ES256"], audience="a"))
+    assert canon(out) == canon(turbojwt.decode_complete(token, km.public_pem, algorithms=["ES256"], audience="a"))
     assert v.decode(token) == out["payload"]
 
 
@@ -138,10 +129,10 @@ def test_verifier_is_reusable(keyring) -> None:
         jwt.encode({"iss": diff.ISS}, b"another-secret-another-secret-xx", "HS256"),
     ] * 3
     for token in tokens:
-        exp = diff.verdict(turbojwt, "decode", token, km.secret, algorithms=["HS256"], issuer=diff.ISS,
+        exp = verdict(turbojwt, "decode", token, km.secret, algorithms=["HS256"], issuer=diff.ISS,
                            leeway=dt.timedelta(seconds=5))
-        got = diff.verdict(turbojwt, lambda: v.decode(token))
-        diff.assert_same_verdict(exp, got, check_warnings=False)
+        got = verdict(turbojwt, lambda: v.decode(token))
+        assert_same_verdict(exp, got, check_warnings=False)
 
 
 def test_verifier_with_pyjwk(keyring) -> None:
@@ -210,8 +201,8 @@ def test_bare_string_algorithms(keyring) -> None:
         v = turbojwt.Verifier(hs, algorithms="HS256")
     except (TypeError, ValueError):
         return
-    exp = diff.verdict(turbojwt, "decode", token, hs, algorithms="HS256")
-    diff.assert_same_verdict(exp, diff.verdict(turbojwt, lambda: v.decode(token)), check_warnings=False)
+    exp = verdict(turbojwt, "decode", token, hs, algorithms="HS256")
+    assert_same_verdict(exp, verdict(turbojwt, lambda: v.decode(token)), check_warnings=False)
 
 
 def test_issuer_int(keyring) -> None:

@@ -10,7 +10,7 @@ import time
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from jwks_server import Provider
+from helpers.jwks_server import Provider
 
 import turbojwt
 from turbojwt import JWKSClient, KeyNotFoundError, KeySet, Verifier

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 import turbojwt._native.testing as native_testing
-from vector_files import VECTORS_DIR, WYCHEPROOF, fail_if_missing, load_vector, missing_vector_param
+from helpers.vector_files import VECTORS_DIR, WYCHEPROOF, fail_if_missing, load_vector, missing_vector_param
 
 HASH_BITS = {"SHA-256": 256, "SHA-384": 384, "SHA-512": 512}
 FILES = {

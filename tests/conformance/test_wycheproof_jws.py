@@ -11,7 +11,7 @@ import pytest
 
 import turbojwt
 from turbojwt import PyJWK, PyJWS
-from vector_files import (VECTORS_DIR, WYCHEPROOF, fail_if_missing, load_vector, missing_vector_param,
+from helpers.vector_files import (VECTORS_DIR, WYCHEPROOF, fail_if_missing, load_vector, missing_vector_param,
                           vector_path)
 
 REL = f"{WYCHEPROOF}/json_web_signature_test.json"

@@ -29,7 +29,7 @@ import pytest
 
 import turbojwt
 from turbojwt.exceptions import DecodeError, InvalidSignatureError, InvalidTokenError
-from vector_files import vector_path
+from helpers.vector_files import vector_path
 
 
 def b64e(data: bytes) -> str:

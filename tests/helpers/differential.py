@@ -1,4 +1,5 @@
-"""Differential tests: turbojwt against PyJWT 2.15.1.
+"""The differential corpus: turbojwt against PyJWT 2.15.1 (the tests are
+tests/compat/test_differential_*.py; tests/native/test_verifier.py reuses the corpus).
 
 Every case computes PyJWT's verdict and turbojwt's verdict for the same call
 (claims / return value, or exception class name + message, plus the warnings
@@ -38,8 +39,9 @@ or is produced by ``cryptography``/the interpreter rather than PyJWT itself
 (ValueError/AttributeError from key loading); there only the class is compared.
 
 The corpus (``CASES``) is generated from itertools products of signers,
-claim shapes, option sets, key forms and token mutations; test_verifier.py
-reuses it.
+claim shapes, option sets, key forms and token mutations. ``decode_concern``
+says which test module runs a decode case: claims (claim shapes x option sets),
+tokens (token mutations) or keys (key forms, wrong keys, short keys).
 """
 
 from __future__ import annotations
@@ -47,135 +49,22 @@ from __future__ import annotations
 import base64
 import copy
 import datetime as dt
-import decimal
 import hashlib
 import hmac
 import itertools
 import json
 import time
-import uuid
-import warnings
 from dataclasses import dataclass, field
-from typing import Any, Callable, NamedTuple, Optional
+from typing import Any, Callable, Optional
 
 import jwt
 import jwt.algorithms
 import jwt.api_jws
 import jwt.api_jwt
-import pytest
 
 import turbojwt
 
-try:  # pragma: no cover - exercised only if hypothesis is installed
-    from hypothesis import HealthCheck, given, settings
-    from hypothesis import strategies as st
-
-    HAVE_HYPOTHESIS = True
-except ImportError:  # pragma: no cover
-    HAVE_HYPOTHESIS = False
-
-
-# ==========================================================================
-# verdicts
-# ==========================================================================
-
-
-class Verdict(NamedTuple):
-    """What a call did: ("ok", canonical value) or ("err", class, message),
-    plus the warnings it emitted as (category name, message) pairs."""
-
-    outcome: tuple
-    warnings: tuple
-
-    @property
-    def ok(self) -> bool:
-        return self.outcome[0] == "ok"
-
-    @property
-    def err_class(self) -> Optional[str]:
-        return None if self.ok else self.outcome[1]
-
-    @property
-    def err_message(self) -> Optional[str]:
-        return None if self.ok else self.outcome[2]
-
-
-def canon(value: Any) -> Any:
-    """Type-strict canonical form (1 != 1.0 != True, list != tuple, key order kept)."""
-    if value is None:
-        return ("null",)
-    if isinstance(value, bool):
-        return ("bool", value)
-    if isinstance(value, int):
-        return ("int", value)
-    if isinstance(value, float):
-        return ("float", repr(value))
-    if isinstance(value, str):
-        return ("str", value)
-    if isinstance(value, (bytes, bytearray)):
-        return ("bytes", bytes(value))
-    if isinstance(value, dict):
-        return ("dict", tuple((canon(k), canon(v)) for k, v in value.items()))
-    if isinstance(value, list):
-        return ("list", tuple(canon(v) for v in value))
-    if isinstance(value, tuple):
-        return ("tuple", tuple(canon(v) for v in value))
-    return ("other", type(value).__name__, repr(value))
-
-
-def _resolve(mod: Any, fn: Any) -> Callable:
-    if callable(fn):
-        return fn
-    target = mod
-    for part in fn.split("."):
-        target = getattr(target, part)
-    return target
-
-
-def verdict(mod: Any, fn: Any, *args: Any, **kw: Any) -> Verdict:
-    """Call ``fn`` (a dotted attribute path on ``mod``, or a callable) and
-    capture its result or exception and every warning it emits."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            outcome: tuple = ("ok", canon(_resolve(mod, fn)(*args, **kw)))
-        except Exception as exc:  # noqa: BLE001 - the verdict is the point
-            outcome = ("err", type(exc).__name__, str(exc))
-    warns = tuple(
-        sorted((w.category.__name__, str(w.message)) for w in caught)
-    )
-    return Verdict(outcome, warns)
-
-
-_PYJWT_EXCEPTION_NAMES = {
-    name
-    for name, obj in vars(jwt.exceptions).items()
-    if isinstance(obj, type) and issubclass(obj, Exception)
-}
-
-
-def message_is_comparable(v: Verdict) -> bool:
-    """False where only the exception class can be compared (see module doc)."""
-    msg, cls = v.err_message or "", v.err_class
-    if " at 0x" in msg or "Expected one of" in msg:
-        return False  # PyJWT embeds an object repr (key-type error)
-    if cls not in _PYJWT_EXCEPTION_NAMES and cls not in ("TypeError", "NotImplementedError"):
-        # ValueError / AttributeError / UnsupportedAlgorithm raised by
-        # cryptography while PyJWT loads a key: not PyJWT's own wording.
-        return False
-    return True
-
-
-def assert_same_verdict(py: Verdict, tj: Verdict, *, check_warnings: bool = True, what: str = "") -> None:
-    ctx = f"{what}\n  PyJWT:    {py}\n  turbojwt: {tj}"
-    if not py.ok and not tj.ok:
-        assert tj.err_class == py.err_class, "exception class differs" + ctx
-        if message_is_comparable(py):
-            assert tj.err_message == py.err_message, "exception message differs" + ctx
-    else:
-        assert tj.outcome == py.outcome, "verdict differs" + ctx
-    if check_warnings:
-        assert tj.warnings == py.warnings, "warnings differ" + ctx
+from helpers.verdicts import Verdict, _resolve, assert_same_verdict, verdict
 
 
 # ==========================================================================
@@ -1162,7 +1051,7 @@ def check_case(case: Case, ring: dict) -> None:
 
 
 # ==========================================================================
-# decode tests
+# the decode cases, by concern
 # ==========================================================================
 
 
@@ -1173,374 +1062,14 @@ for _c in CASES:
         CASE_GROUPS.setdefault(_c.group, []).append(_c)
 
 
-@pytest.mark.parametrize("case", SINGLE_CASES, ids=[c.id for c in SINGLE_CASES])
-def test_decode_differential(case: Case, keyring) -> None:
-    check_case(case, keyring)
+def decode_concern(case: Case) -> str:
+    """The test module a single decode case runs in: "keys" when the key is not the
+    signer's own key as PEM (another form, another key, a short key), else "claims" for a
+    token made from a claim shape and "tokens" for a mutated token."""
+    if case.signer not in MAIN_SIGNERS or case.keyform != "pem" or case.keyname != SIGNERS[case.signer][1]:
+        return "keys"
+    return "claims" if case.token[0] == "claims" else "tokens"
 
 
-@pytest.mark.parametrize("group", list(CASE_GROUPS))
-def test_decode_differential_options(group: str, keyring) -> None:
-    """Claim shape (or signer) x every option set; one test item per group,
-    reporting every differing case."""
-    failures = []
-    for case in CASE_GROUPS[group]:
-        try:
-            check_case(case, keyring)
-        except AssertionError as exc:
-            failures.append(str(exc).split("\nassert ")[0])
-    assert not failures, f"{len(failures)} of {len(CASE_GROUPS[group])} cases differ:\n\n" + "\n\n".join(failures[:25])
-
-
-def test_corpus_is_large_and_covers_every_algorithm() -> None:
-    assert len(CASES) > 3000
-    assert {c.alg for c in CASES} >= set(ALGS)
-    assert {c.token[1] for c in CASES if c.token[0] == "mut"} == set(MUTATIONS)
-    assert {c.opts for c in CASES} == set(OPTION_SETS)
-
-
-# ==========================================================================
-# API surface
-# ==========================================================================
-
-
-def test_public_names_exist() -> None:
-    missing = [n for n in jwt.__all__ if not hasattr(turbojwt, n)]
-    assert not missing, f"turbojwt lacks PyJWT public names: {missing}"
-    for mod in ("exceptions", "api_jws", "api_jwt", "algorithms"):
-        assert hasattr(turbojwt, mod), f"turbojwt.{mod} missing"
-
-
-def _exception_classes(mod: Any) -> dict[str, type]:
-    return {n: o for n, o in vars(mod).items() if isinstance(o, type) and issubclass(o, BaseException)}
-
-
-def test_exception_hierarchy_matches() -> None:
-    py = _exception_classes(jwt.exceptions)
-    tj = _exception_classes(turbojwt.exceptions)
-    for name, cls in py.items():
-        if cls.__module__ != "jwt.exceptions":
-            continue
-        assert name in tj, f"turbojwt.exceptions.{name} missing"
-        py_mro = [c.__name__ for c in cls.__mro__]
-        tj_mro = [c.__name__ for c in tj[name].__mro__]
-        assert tj_mro == py_mro, f"{name}: {tj_mro} != {py_mro}"
-        if hasattr(turbojwt, name):
-            assert getattr(turbojwt, name) is tj[name]
-    assert str(turbojwt.exceptions.MissingRequiredClaimError("exp")) == 'Token is missing the "exp" claim'
-    assert turbojwt.exceptions.MissingRequiredClaimError("aud").claim == "aud"
-
-
-def test_warning_classes() -> None:
-    assert issubclass(turbojwt.InsecureKeyLengthWarning, UserWarning)
-    assert turbojwt.InsecureKeyLengthWarning.__name__ == "InsecureKeyLengthWarning"
-
-
-def test_algorithm_registry_matches(keyring) -> None:
-    assert sorted(turbojwt.PyJWS().get_algorithms()) == sorted(jwt.PyJWS().get_algorithms())
-    for name in ("HS256", "RS256", "ES256", "EdDSA", "none"):
-        assert type(turbojwt.get_algorithm_by_name(name)).__name__ == type(jwt.get_algorithm_by_name(name)).__name__
-    py = verdict(jwt, "get_algorithm_by_name", "HS1024")
-    tj = verdict(turbojwt, "get_algorithm_by_name", "HS1024")
-    assert_same_verdict(py, tj)
-
-
-# ==========================================================================
-# encode
-# ==========================================================================
-
-
-class CustomEncoder(json.JSONEncoder):
-    def default(self, o: Any) -> Any:
-        if isinstance(o, (dt.date, dt.datetime)):
-            return o.isoformat()
-        if isinstance(o, uuid.UUID):
-            return str(o)
-        if isinstance(o, decimal.Decimal):
-            return str(o)
-        if isinstance(o, (set, frozenset)):
-            return sorted(o)
-        return super().default(o)
-
-
-_UUID = uuid.UUID("12345678-1234-5678-1234-567812345678")
-_TZ = dt.timezone(dt.timedelta(hours=5, minutes=30))
-
-
-def _enc(mod: Any, signer: str, ring: dict, claims: Any = None, *, keyform: str = "priv_obj", **kw: Any) -> Any:
-    alg, keyname = SIGNERS[signer]
-    km = ring[keyname]
-    if km.kind == "oct":
-        key = {"priv_pem": km.secret_str, "priv_pem_bytes": km.secret,
-               "pyjwk": lambda: mod.PyJWK(dict(km.private_jwk), alg)}.get(keyform, km.secret_str)
-    else:
-        key = {"priv_pem": km.private_pem, "priv_pem_bytes": km.private_pem_bytes, "priv_obj": km.private,
-               "pyjwk": lambda: mod.PyJWK(copy.deepcopy(km.private_jwk), alg)}[keyform]
-    if callable(key):
-        key = key()
-    kw.setdefault("algorithm", alg)
-    if kw["algorithm"] is _UNSET:
-        del kw["algorithm"]
-    return mod.encode(CLAIM_SHAPES["twelve"] if claims is None else claims, key, **kw)
-
-
-_UNSET = object()
-
-ENCODE_VARIANTS: dict[str, Callable[[Any, str, dict], Any]] = {
-    "plain": lambda m, s, r: _enc(m, s, r),
-    "key_pem": lambda m, s, r: _enc(m, s, r, keyform="priv_pem"),
-    "key_pem_bytes": lambda m, s, r: _enc(m, s, r, keyform="priv_pem_bytes"),
-    "key_pyjwk": lambda m, s, r: _enc(m, s, r, keyform="pyjwk"),
-    "key_pyjwk_default_alg": lambda m, s, r: _enc(m, s, r, keyform="pyjwk", algorithm=_UNSET),
-    "key_pyjwk_alg_none": lambda m, s, r: _enc(m, s, r, keyform="pyjwk", algorithm=None),
-    "custom_headers": lambda m, s, r: _enc(m, s, r, headers={"kid": "key-1", "x5t": "thumb", "cty": "JWT", "custom": {"n": [1, 2]}}),
-    "typ_none": lambda m, s, r: _enc(m, s, r, headers={"typ": None}),
-    "typ_empty": lambda m, s, r: _enc(m, s, r, headers={"typ": ""}),
-    "typ_custom": lambda m, s, r: _enc(m, s, r, headers={"typ": "at+jwt"}),
-    "alg_in_headers": lambda m, s, r: _enc(m, s, r, algorithm="HS256" if not s.startswith("HS") else "none", headers={"alg": SIGNERS[s][0]}),
-    "unsorted_headers": lambda m, s, r: _enc(m, s, r, headers={"zz": 1, "kid": "k", "aa": [2]}, sort_headers=False),
-    "sorted_headers": lambda m, s, r: _enc(m, s, r, headers={"zz": 1, "kid": "k", "aa": [2]}, sort_headers=True),
-    "json_encoder": lambda m, s, r: _enc(
-        m, s, r, {"when": dt.date(2024, 2, 29), "id": _UUID, "amount": decimal.Decimal("1.10"), "tags": {"b", "a"}},
-        headers={"x-id": _UUID}, json_encoder=CustomEncoder),
-    "datetime_claims": lambda m, s, r: _enc(m, s, r, {
-        "exp": dt.datetime(2100, 1, 1, 12, 30, tzinfo=dt.timezone.utc),
-        "nbf": dt.datetime(2000, 1, 1, 0, 0, 0),
-        "iat": dt.datetime(2020, 6, 1, 8, 0, tzinfo=_TZ),
-        "other": 1,
-    }),
-    "unicode_claims": lambda m, s, r: _enc(m, s, r, CLAIM_SHAPES["unicode"]),
-    "escapes": lambda m, s, r: _enc(m, s, r, CLAIM_SHAPES["escapes"]),
-    "numbers": lambda m, s, r: _enc(m, s, r, {**CLAIM_SHAPES["bigints"], **CLAIM_SHAPES["floats"], "nan": float("nan"), "inf": float("-inf")}),
-    "nested": lambda m, s, r: _enc(m, s, r, CLAIM_SHAPES["nested"]),
-    "empty": lambda m, s, r: _enc(m, s, r, {}),
-    "non_str_keys": lambda m, s, r: _enc(m, s, r, {1: "a", None: "b", False: "c", 2.5: "d"}),
-    "b64_false_header": lambda m, s, r: _enc(m, s, r, headers={"b64": False}),
-    "b64_false_with_crit": lambda m, s, r: _enc(m, s, r, headers={"b64": False, "crit": ["b64"]}),
-    "b64_true_header": lambda m, s, r: _enc(m, s, r, headers={"b64": True}),
-    "jws_detached": lambda m, s, r: m.api_jws.encode(
-        b'{"detached":true}', _enc_key(m, s, r), SIGNERS[s][0], is_payload_detached=True),
-    "jws_raw_bytes": lambda m, s, r: m.api_jws.encode(b"\x00\xffbinary.payload", _enc_key(m, s, r), SIGNERS[s][0]),
-    "jws_unsorted_headers": lambda m, s, r: m.api_jws.encode(
-        b"{}", _enc_key(m, s, r), SIGNERS[s][0], headers={"zz": 1, "aa": 2}, sort_headers=False),
-    "pyjws_instance": lambda m, s, r: m.PyJWS().encode(b"payload", _enc_key(m, s, r), SIGNERS[s][0]),
-    "pyjwt_instance": lambda m, s, r: m.PyJWT().encode({"a": 1}, _enc_key(m, s, r), SIGNERS[s][0]),
-}
-
-
-def _enc_key(mod: Any, signer: str, ring: dict) -> Any:
-    km = ring[SIGNERS[signer][1]]
-    return km.secret if km.kind == "oct" else km.private
-
-
-# encode calls that must fail or warn identically
-ENCODE_ERRORS: dict[str, Callable[[Any, dict], Any]] = {
-    "payload_list": lambda m, r: m.encode([1], r["hs256"].secret, "HS256"),
-    "payload_str": lambda m, r: m.encode("x", r["hs256"].secret, "HS256"),
-    "iss_int": lambda m, r: m.encode({"iss": 1}, r["hs256"].secret, "HS256"),
-    "unknown_alg": lambda m, r: m.encode({}, r["hs256"].secret, "HS999"),
-    "kid_int": lambda m, r: m.encode({}, r["hs256"].secret, "HS256", headers={"kid": 1}),
-    "unserialisable": lambda m, r: m.encode({"x": {1, 2}}, r["hs256"].secret, "HS256"),
-    "crit_not_list": lambda m, r: m.encode({}, r["hs256"].secret, "HS256", headers={"b64": False, "crit": "b64"}),
-    "hs_with_public_pem": lambda m, r: m.encode({}, r["rsa"].public_pem, "HS256"),
-    "hs_with_private_pem": lambda m, r: m.encode({}, r["p256"].private_pem, "HS256"),
-    "hs_with_ssh": lambda m, r: m.encode({}, r["ed25519"].ssh, "HS256"),
-    "hs_with_jwk_json": lambda m, r: m.encode({}, json.dumps(r["hs256"].private_jwk), "HS256"),
-    "hs_empty_key": lambda m, r: m.encode({}, "", "HS256"),
-    "hs_none_key": lambda m, r: m.encode({}, None, "HS256"),
-    "rs_with_secret": lambda m, r: m.encode({}, r["hs256"].secret, "RS256"),
-    "rs_with_ec_key": lambda m, r: m.encode({}, r["p256"].private_pem, "RS256"),
-    "es_with_rsa_obj": lambda m, r: m.encode({}, r["rsa"].private, "ES256"),
-    "es_wrong_curve": lambda m, r: m.encode({}, r["p384"].private_pem, "ES256"),
-    "es256k_with_p256": lambda m, r: m.encode({}, r["p256"].private, "ES256K"),
-    "eddsa_with_rsa": lambda m, r: m.encode({}, r["rsa"].public_pem, "EdDSA"),
-    "eddsa_with_secret": lambda m, r: m.encode({}, r["hs256"].secret_str, "EdDSA"),
-    "none_with_key": lambda m, r: m.encode({}, r["hs256"].secret, "none"),
-    "none_alg_none_key": lambda m, r: m.encode({"a": 1}, None, algorithm=None),
-    "none_alg_empty_key": lambda m, r: m.encode({"a": 1}, "", algorithm="none"),
-    "default_alg_hs256": lambda m, r: m.encode({"a": 1}, r["hs256"].secret),
-    "short_hmac_warning": lambda m, r: m.encode({"a": 1}, r["hs_short"].secret, "HS256"),
-    "short_rsa_warning": lambda m, r: m.encode({"a": 1}, r["rsa1024"].private, "RS256"),
-    "short_hmac_enforced": lambda m, r: m.PyJWT({"enforce_minimum_key_length": True}).encode({"a": 1}, r["hs_short"].secret, "HS256"),
-    "short_rsa_enforced": lambda m, r: m.PyJWS(options={"enforce_minimum_key_length": True}).encode(b"x", r["rsa1024"].private, "RS256"),
-    "pyjwk_wrong_alg": lambda m, r: m.encode({}, m.PyJWK(dict(r["p256"].private_jwk), "ES256"), "RS256"),
-}
-
-
-# loading an RSA private key (PEM or JWK) costs ~70 ms in cryptography
-_EXPENSIVE_KEY_VARIANTS = {"key_pem", "key_pem_bytes", "key_pyjwk", "key_pyjwk_default_alg", "key_pyjwk_alg_none"}
-ENCODE_CASES = [
-    (s, v) for s, v in itertools.product(MAIN_SIGNERS, ENCODE_VARIANTS)
-    if not (v in _EXPENSIVE_KEY_VARIANTS and SIGNERS[s][0] in RSA_ALGS and s not in RSA_PRIVATE_PEM_SIGNERS)
-]
-
-
-@pytest.mark.parametrize("signer,variant", ENCODE_CASES, ids=[f"{s}-{v}" for s, v in ENCODE_CASES])
-def test_encode_differential(signer: str, variant: str, keyring) -> None:
-    build = ENCODE_VARIANTS[variant]
-    py = verdict(jwt, lambda: build(jwt, signer, keyring))
-    tj = verdict(turbojwt, lambda: build(turbojwt, signer, keyring))
-    if signer in DETERMINISTIC_SIGNERS or not (py.ok and tj.ok):
-        # deterministic signatures: byte-for-byte identical tokens
-        assert_same_verdict(py, tj, what=f"encode {signer}/{variant}")
-        return
-    # randomised signatures (PS*, ES*): header and payload segments identical,
-    # and each library accepts the other's signature
-    py_tok, tj_tok = py.outcome[1][1], tj.outcome[1][1]
-    assert tj_tok.split(".")[:2] == py_tok.split(".")[:2]
-    assert tj.warnings == py.warnings
-    alg, keyname = SIGNERS[signer]
-    pub = keyring[keyname].public_pem
-    detached = json.loads(b64d(py_tok.split(".")[0])).get("b64", True) is False
-    payload = {"detached_payload": _detached_payload(variant)} if detached else {}
-    for mod, tok in ((jwt, tj_tok), (turbojwt, py_tok)):
-        mod.api_jws.decode_complete(tok, pub, algorithms=[alg], **payload)
-
-
-def _detached_payload(variant: str) -> bytes:
-    if variant == "jws_detached":
-        return b'{"detached":true}'
-    return dumps(CLAIM_SHAPES["twelve"])
-
-
-@pytest.mark.parametrize("name", list(ENCODE_ERRORS))
-def test_encode_errors_and_warnings(name: str, keyring) -> None:
-    build = ENCODE_ERRORS[name]
-    py = verdict(jwt, lambda: build(jwt, keyring))
-    tj = verdict(turbojwt, lambda: build(turbojwt, keyring))
-    assert_same_verdict(py, tj, what=f"encode {name}")
-    if name.endswith("_warning"):
-        assert any(w[0] == "InsecureKeyLengthWarning" for w in tj.warnings), tj
-
-
-CROSS_CLAIMS = ["twelve", "all_valid", "unicode", "bigints", "floats", "nested"]
-
-
-@pytest.mark.parametrize(
-    "signer,shape",
-    list(itertools.product(MAIN_SIGNERS, CROSS_CLAIMS)),
-    ids=[f"{s}-{c}" for s, c in itertools.product(MAIN_SIGNERS, CROSS_CLAIMS)],
-)
-def test_cross_library_roundtrip(signer: str, shape: str, keyring) -> None:
-    """Tokens made by each library decode in the other, to the same claims."""
-    alg, keyname = SIGNERS[signer]
-    km = keyring[keyname]
-    priv = km.secret if km.kind == "oct" else km.private
-    pub = km.secret if km.kind == "oct" else km.public
-    claims = CLAIM_SHAPES[shape]
-    kw = {"audience": [AUD, "other"]} if "aud" in claims else {}
-    if "iss" in claims:
-        kw["issuer"] = ISS
-    for maker, checker in ((jwt, turbojwt), (turbojwt, jwt)):
-        token = maker.encode(claims, priv, alg, headers={"kid": "k1"})
-        got = checker.decode_complete(token, pub, algorithms=[alg], **kw)
-        assert canon(got["payload"]) == canon(claims)
-        assert got["header"] == {"alg": alg, "kid": "k1", "typ": "JWT"}
-        assert got["signature"] == b64d(token.split(".")[2])
-    # detached payload (RFC 7797) both ways
-    for maker, checker in ((jwt.api_jws, turbojwt.api_jws), (turbojwt.api_jws, jwt.api_jws)):
-        token = maker.encode(b"$.02 detached", priv, alg, is_payload_detached=True)
-        assert token.split(".")[1] == ""
-        assert checker.decode(token, pub, algorithms=[alg], detached_payload=b"$.02 detached") == b"$.02 detached"
-
-
-@pytest.mark.parametrize("signer", ["HS256-short", "RS256-1024"])
-@pytest.mark.parametrize("fn", ["decode", "jws_decode"])
-def test_short_keys_warn_in_both(signer: str, fn: str, keyring) -> None:
-    """InsecureKeyLengthWarning must be emitted by both libraries (and turned
-    into InvalidKeyError by enforce_minimum_key_length)."""
-    for opts in ("default", "enforce_min_key"):
-        case = Case(fn, signer, ("claims", "empty"), SIGNERS[signer][1], "pem", opts)
-        py = case_verdict(jwt, case, keyring)
-        tj = case_verdict(turbojwt, case, keyring)
-        assert_same_verdict(py, tj)
-        if opts == "default":
-            assert py.ok and [w[0] for w in py.warnings] == ["InsecureKeyLengthWarning"]
-        else:
-            assert py.err_class == "InvalidKeyError" and not py.warnings
-
-
-def test_get_unverified_header_matches(keyring) -> None:
-    ctx = get_ctx(keyring, "RS256")
-    tok = ctx.sign(ctx.header(kid="abc", x5t="t", nested={"a": [1]}))
-    assert canon(turbojwt.get_unverified_header(tok)) == canon(jwt.get_unverified_header(tok))
-
-
-# ==========================================================================
-# hypothesis: random claims + random mutations
-# ==========================================================================
-
-if HAVE_HYPOTHESIS:
-    _json_scalar = st.one_of(
-        st.none(), st.booleans(),
-        st.integers(min_value=-(2**80), max_value=2**80),
-        st.floats(allow_nan=True, allow_infinity=True),
-        st.text(max_size=12),
-        st.sampled_from([PAST, FUT, SOON, RECENT, str(FUT), str(PAST), AUD, ISS, SUB, "١٢٣"]),
-    )
-    _json_value = st.recursive(
-        _json_scalar,
-        lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=6), inner, max_size=4)),
-        max_leaves=12,
-    )
-    _claim_key = st.one_of(st.sampled_from(["exp", "nbf", "iat", "aud", "iss", "sub", "jti"]), st.text(max_size=8))
-    _claims = st.dictionaries(_claim_key, _json_value, max_size=8)
-    _header_extra = st.dictionaries(
-        st.sampled_from(["alg", "kid", "crit", "b64", "typ", "cty", "x5t", "zip"]), _json_value, max_size=3
-    )
-    _TOKEN_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.=+/ é\x00"
-    _op = st.one_of(
-        st.tuples(st.just("replace"), st.integers(0, 10_000), st.sampled_from(_TOKEN_CHARS)),
-        st.tuples(st.just("delete"), st.integers(0, 10_000), st.just("")),
-        st.tuples(st.just("insert"), st.integers(0, 10_000), st.sampled_from(_TOKEN_CHARS)),
-        st.tuples(st.just("swap_segments"), st.integers(0, 2), st.sampled_from("012")),
-    )
-    _fuzz_opts = ["default", "aud", "iss", "no_sig", "leeway_int", "require_time", "strict_aud", "everything", "no_exp"]
-
-    def _apply(token: str, ops: list) -> str:
-        for op, pos, arg in ops:
-            if op == "swap_segments":
-                parts = token.split(".")
-                i, j = pos % max(len(parts), 1), int(arg) % max(len(parts), 1)
-                parts[i], parts[j] = parts[j], parts[i]
-                token = ".".join(parts)
-            elif not token:
-                token = arg
-            else:
-                p = pos % (len(token) + (op == "insert"))
-                if op == "replace":
-                    token = token[:p] + arg + token[p + 1:]
-                elif op == "delete":
-                    token = token[:p] + token[p + 1:]
-                else:
-                    token = token[:p] + arg + token[p:]
-        return token
-
-    @settings(max_examples=250, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-    @given(
-        claims=_claims,
-        header_extra=_header_extra,
-        ops=st.lists(_op, max_size=3),
-        signer=st.sampled_from(["HS256", "RS256", "ES256", "EdDSA", "PS384"]),
-        opts=st.sampled_from(_fuzz_opts),
-    )
-    def test_fuzz_turbojwt_never_more_lenient(keyring, claims, header_extra, ops, signer, opts) -> None:
-        ctx = get_ctx(keyring, signer)
-        try:
-            token = ctx.sign({**ctx.header(), **header_extra}, dumps(claims))
-        except (TypeError, ValueError):
-            return  # not JSON-serialisable
-        token = _apply(token, ops)
-        km = ctx.km
-        key = km.secret if km.kind == "oct" else km.public_pem
-        kwargs = {"algorithms": [ctx.alg]}
-        for k, v in OPTION_SETS[opts].items():
-            kwargs[k] = v(ctx.alg) if callable(v) else copy.deepcopy(v)
-        py = verdict(jwt, "decode", token, key, **copy.deepcopy(kwargs))
-        tj = verdict(turbojwt, "decode", token, key, **copy.deepcopy(kwargs))
-        if not py.ok:
-            assert not tj.ok, f"turbojwt accepted what PyJWT rejects: {token!r}\n PyJWT: {py}\n turbojwt: {tj}"
-        elif tj.ok:
-            assert tj.outcome == py.outcome
-        else:
-            # only the named stricter cases (D1-D5) may refuse what PyJWT accepts
-            assert tj.err_class in ("DecodeError", "InvalidIssuedAtError"), (token, py, tj)
+def single_cases(concern: str) -> list[Case]:
+    return [c for c in SINGLE_CASES if decode_concern(c) == concern]

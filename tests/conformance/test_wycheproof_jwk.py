@@ -19,7 +19,7 @@ import turbojwt
 from turbojwt import KeyNotFoundError, KeySet, PyJWKSetError, PyJWS
 from turbojwt.algorithms import ECAlgorithm, RSAAlgorithm
 from turbojwt.keyset import has_roca_fingerprint
-from vector_files import VECTORS_DIR, WYCHEPROOF, fail_if_missing, load_vector, missing_vector_param
+from helpers.vector_files import VECTORS_DIR, WYCHEPROOF, fail_if_missing, load_vector, missing_vector_param
 
 REL = f"{WYCHEPROOF}/json_web_key_test.json"
 FILE = VECTORS_DIR / REL

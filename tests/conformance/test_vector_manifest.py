@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from vector_files import VECTORS_DIR, vector_path
+from helpers.vector_files import VECTORS_DIR, vector_path
 
 # a file row of a MANIFEST table: | `local path` | `path upstream` | `sha256` |
 ROW = re.compile(r"^\| `([^`]+)` \| `[^`]*` \| `([0-9a-f]{64})` \|$", re.MULTILINE)

@@ -25,10 +25,12 @@ from pathlib import Path
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from jwks_server import Provider
+from helpers.jwks_server import Provider
 
 import turbojwt
 from turbojwt.algorithms import RSAAlgorithm
+
+pytestmark = pytest.mark.e2e  # nginx and `turbojwt serve` as processes
 
 ISSUER = "https://idp.test"
 

@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from jwks_server import Provider
+from helpers.jwks_server import Provider
 
 import turbojwt
 from turbojwt import JWKSClient, KeyNotFoundError, PyJWKClientConnectionError, PyJWKClientError, PyJWKSetError

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from jwks_server import Provider
+from helpers.jwks_server import Provider
 
 import turbojwt
 from turbojwt import JWKSClient, KeyNotFoundError, PyJWKSetError, Verifier

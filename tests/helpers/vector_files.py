@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-VECTORS_DIR = Path(__file__).resolve().parent / "vectors"
+VECTORS_DIR = Path(__file__).resolve().parent.parent / "vectors"
 WYCHEPROOF = "wycheproof/testvectors_v1"
 
 
