@@ -4,9 +4,8 @@ Key material is generated once per session with ``cryptography`` and exposed
 in every form the API accepts: PEM text/bytes, DER, key objects, JWK dicts,
 OpenSSH public keys and self-signed X.509 certificates.
 
-Markers (registered in pyproject.toml): ``slow`` and ``e2e``, set in the test modules,
-or below (``_MARKS``) for modules not edited along with this file. Benchmarks live in
-``benchmarks/`` and are never collected from here.
+Markers (registered in pyproject.toml): ``slow`` and ``e2e``, set in the test modules.
+Benchmarks live in ``benchmarks/`` and are never collected from here.
 """
 
 from __future__ import annotations
@@ -38,48 +37,6 @@ if str(TESTS_DIR) not in sys.path:
 from helpers.vector_files import VECTORS_DIR  # noqa: E402
 
 PROJECT_ROOT = TESTS_DIR.parent
-
-
-# --------------------------------------------------------------------------
-# marks set from here
-# --------------------------------------------------------------------------
-
-# `turbojwt verify-logs` (turbojwt/cli_verify_logs.py) leaves input files open for the garbage
-# collector to close, and some of its tests read outputs with open(...).read(): Python's
-# "ResourceWarning: unclosed file", an error under filterwarnings = ["error"]. Ignored in
-# these tests only, until the command closes its files.
-_UNCLOSED_FILES = pytest.mark.filterwarnings("ignore:unclosed file:ResourceWarning")
-
-# Marks set here rather than in the test modules: the unclosed-file exception, kept in one
-# place with its reason; and the e2e marks of tests whose modules were being edited elsewhere
-# when the markers came in (they belong in the modules, as a decorator or pytestmark, and can
-# move there). Keyed by the path under tests/ and the test function's name ("*": every test
-# of the module).
-_MARKS: dict[tuple[str, str], list[pytest.MarkDecorator]] = {
-    ("bench/test_bench.py", "test_cli_quick_run_writes_json_and_png"): [pytest.mark.e2e],
-    ("logs/test_verify_logs.py", "test_console_entry_points"): [pytest.mark.e2e],
-    ("logs/test_verify_logs.py", "*"): [_UNCLOSED_FILES],
-    ("native/test_request_times.py", "test_every_log_format_reads_times_alike"): [_UNCLOSED_FILES],
-    ("native/test_request_times.py", "test_non_finite_numbers_in_logs_are_malformed"): [_UNCLOSED_FILES],
-}
-
-
-@pytest.hookimpl(tryfirst=True)  # before -m and -k deselect: they must see these marks
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    modules = {}
-    for item in items:
-        if not item.path.is_relative_to(TESTS_DIR):
-            continue
-        rel = item.path.relative_to(TESTS_DIR).as_posix()
-        modules[rel] = getattr(item, "module", None)
-        for key in ((rel, getattr(item, "originalname", item.name)), (rel, "*")):
-            for mark in _MARKS.get(key, ()):
-                item.add_marker(mark)
-    # a renamed test must not silently lose its marks
-    stale = [(rel, name) for rel, name in _MARKS
-             if name != "*" and rel in modules and not hasattr(modules[rel], name)]
-    if stale:
-        raise pytest.UsageError(f"tests/conftest.py _MARKS names tests that do not exist: {stale}")
 
 
 # --------------------------------------------------------------------------

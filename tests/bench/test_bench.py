@@ -19,6 +19,7 @@ from turbojwt.bench.run import benchmark
 pytest.importorskip("matplotlib")
 
 
+@pytest.mark.e2e  # (runs the command in a subprocess)
 def test_cli_quick_run_writes_json_and_png(tmp_path):
     out_json, out_png, out_md = tmp_path / "b.json", tmp_path / "b.png", tmp_path / "b.md"
     r = subprocess.run(

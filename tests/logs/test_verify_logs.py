@@ -131,7 +131,7 @@ def test_all_valid_exits_0_and_gzip_and_csv_output(tmp_path, capsys, monkeypatch
     code, s = run_cli([str(src), "--token-field", "http.authorization", "--time-field", "time",
                        "--secret-env", "TOKEN_SECRET", "--aud", "api", "--out", str(out)], capsys)
     assert code == 0 and s["valid"] == s["lines"] == 6
-    rows = list(csv.DictReader(out.open()))
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert [r["line"] for r in rows] == [str(i) for i in range(1, 7)]
     assert rows[0]["valid"] == "true" and rows[0]["error"] == "" and rows[0]["iss"] == "https://idp0"
 
@@ -272,7 +272,7 @@ def test_interrupt_keeps_whole_chunks(tmp_path, capsys, monkeypatch):
         if out.suffix == ".parquet":
             lines = pq.read_table(out).column("line").to_pylist()
         elif out.suffix == ".csv":
-            lines = [int(r["line"]) for r in csv.DictReader(out.open())]
+            lines = [int(r["line"]) for r in csv.DictReader(io.StringIO(out.read_text()))]
         else:
             lines = [json.loads(x)["line"] for x in out.read_text().splitlines()]
         assert lines == list(range(1, 7))  # two complete chunks, nothing partial
@@ -289,11 +289,12 @@ def test_memory_is_bounded_by_the_chunk(tmp_path, capsys):
           "--json", "--at", str(DAY_AGO), "--aud", "api"])
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    assert sum(1 for _ in out.open()) == n
+    assert len(out.read_bytes().splitlines()) == n
     # The input is ~13 MB and the output ~8 MB; a chunk of 2,000 lines needs well under 4 MB.
     assert peak < 4_000_000, peak
 
 
+@pytest.mark.e2e  # (runs the command in a subprocess)
 def test_console_entry_points(tmp_path):
     src = tmp_path / "t.txt"
     src.write_text(token(0) + "\n")
@@ -373,7 +374,7 @@ def test_csv_report_neutralises_formulas(tmp_path, capsys):
     out = tmp_path / "report.csv"
     code, _ = run_cli([str(src), "--secret", SECRET, "--aud", "api", "--at", str(DAY_AGO), "--out", str(out)], capsys)
     assert code == 1
-    rows = list(csv.DictReader(out.open(newline="")))
+    rows = list(csv.DictReader(io.StringIO(out.read_bytes().decode(), newline="")))
     assert [r["sub"] for r in rows] == ["'" + f for f in FORMULAS] + ["'-"]
     assert [r["iss"] for r in rows[:-1]] == ["'" + f for f in FORMULAS]
     assert rows[-1]["kid"] == "'@kid" and rows[-1]["exp"] == "-5" and rows[-1]["line"] == "7"
@@ -427,7 +428,7 @@ def test_error_lines_escape_what_the_input_says(tmp_path, capsys):
 
 @pytest.mark.parametrize("kind", ["same", "dotted", "symlink", "hardlink", "stdin"])
 @pytest.mark.parametrize("name", ["requests.jsonl", "report.csv", "report.parquet"])
-def test_out_naming_an_input_is_refused_before_writing(tmp_path, capsys, monkeypatch, kind, name):
+def test_out_naming_an_input_is_refused_before_writing(tmp_path, capsys, monkeypatch, request, kind, name):
     src = tmp_path / name
     if name.endswith(".parquet"):
         pq.write_table(pa.table({"token": [token(0)]}), src)
@@ -445,7 +446,9 @@ def test_out_naming_an_input_is_refused_before_writing(tmp_path, capsys, monkeyp
     if kind == "stdin":
         if name.endswith(".parquet"):
             pytest.skip("Parquet is not read from stdin")
-        monkeypatch.setattr(sys, "stdin", src.open())
+        stdin = src.open()
+        request.addfinalizer(stdin.close)
+        monkeypatch.setattr(sys, "stdin", stdin)
         sources = ["-", "--format", "jsonl" if name.endswith(".jsonl") else "csv"]
     else:
         sources = [str(tmp_path / "other.txt"), str(src)]

@@ -8,6 +8,7 @@ verified by ``turbojwt.batch``, written by ``turbojwt.logs`` (writers) and summe
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -148,24 +149,37 @@ def load_key(args: argparse.Namespace) -> tuple[Any, list[str] | None]:
     return data.decode("utf-8", "replace"), None
 
 
-def column_chunks(args: argparse.Namespace, engine: Any, source: str, fmt: str, at_all: float | None) -> Any:
-    """Output columns chunk by chunk for one source."""
+def column_chunks(
+    args: argparse.Namespace, engine: Any, source: str, fmt: str, at_all: float | None, opened: list[Any]
+) -> Any:
+    """Output columns chunk by chunk for one source; the file it opens is added to ``opened``
+    (the run closes them all at its end, however it ends; stdin is not added: not ours)."""
 
     if fmt == "jsonl" and engine.native is not None:
         if not args.token_field:
             raise UsageError("JSON lines input needs --token-field")
-        return _jsonl_native(args, engine, _open(source), at_all)
-    records = _records(args, source, fmt)
+        stream = _open(source, opened)
+        return _jsonl_native(args, engine, stream, at_all)
+    records = _records(args, source, fmt, opened)
     return (verify_records(engine, r, at_all, args.threads) for r in records)
 
 
-def _open(source: str) -> Any:
+def _close_all(streams: list[Any]) -> None:
+    for stream in streams:
+        with contextlib.suppress(OSError, ValueError):  # (a truncated .gz may complain again)
+            stream.close()
+
+
+def _open(source: str, opened: list[Any]) -> Any:
     from .. import logs
 
     try:
-        return logs.open_source(source, sys.stdin.buffer if source == "-" else None)
+        stream = logs.open_source(source, sys.stdin.buffer if source == "-" else None)
     except OSError as e:
         raise UsageError(f"cannot read {source}: {e.strerror or e}") from e
+    if source != "-":
+        opened.append(stream)
+    return stream
 
 
 def _jsonl_native(args: argparse.Namespace, engine: Any, stream: Any, at_all: float | None) -> Any:
@@ -199,7 +213,8 @@ class NativeBlock:
         return len(self.part)
 
 
-def _records(args: argparse.Namespace, source: str, fmt: str) -> Any:
+def _records(args: argparse.Namespace, source: str, fmt: str, opened: list[Any]) -> Any:
+    """The records of one source."""
     from .. import logs
 
     if fmt == "parquet":
@@ -208,14 +223,14 @@ def _records(args: argparse.Namespace, source: str, fmt: str) -> Any:
         if not args.column:
             raise UsageError("Parquet input needs --column")
         return logs.read_parquet(source, args.chunk_size, args.column, args.time_field)
-    stream = _open(source)
+    if fmt == "jsonl" and not args.token_field:
+        raise UsageError("JSON lines input needs --token-field")
+    if fmt == "csv" and not args.column:
+        raise UsageError("CSV input needs --column")
+    stream = _open(source, opened)
     if fmt == "jsonl":
-        if not args.token_field:
-            raise UsageError("JSON lines input needs --token-field")
         return logs.read_jsonl(stream, args.chunk_size, args.token_field, args.time_field)
     if fmt == "csv":
-        if not args.column:
-            raise UsageError("CSV input needs --column")
         return logs.read_csv(stream, args.chunk_size, args.column, args.time_field)
     if fmt == "access":
         return logs.read_access(stream, args.chunk_size, args.token_regex)
@@ -305,16 +320,21 @@ def verify_logs(args: argparse.Namespace) -> int:
     except (PyJWTError, ValueError, TypeError) as e:
         raise UsageError(f"key: {e}") from e
     formats = [source_format(args, s) for s in args.sources]
-    readers = [column_chunks(args, engine, s, f, at_all) for s, f in zip(args.sources, formats)]
+    opened: list[Any] = []  # the files the readers opened, closed however the run ends
     extra = ("source",) if len(args.sources) > 1 else ()
     writer = None
-    if args.out:
-        try:
-            writer = logs.open_writer(args.out, extra)
-        except ValueError as e:
-            raise UsageError(str(e)) from e
-        except OSError as e:
-            raise UsageError(f"cannot write {args.out}: {e.strerror or e}") from e
+    try:
+        readers = [column_chunks(args, engine, s, f, at_all, opened) for s, f in zip(args.sources, formats)]
+        if args.out:
+            try:
+                writer = logs.open_writer(args.out, extra)
+            except ValueError as e:
+                raise UsageError(str(e)) from e
+            except OSError as e:
+                raise UsageError(f"cannot write {args.out}: {e.strerror or e}") from e
+    except BaseException:
+        _close_all(opened)
+        raise
 
     summary = Summary(args.leeway)
     progress = None
@@ -359,6 +379,7 @@ def verify_logs(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         interrupted = True
     finally:
+        _close_all(opened)
         if progress:
             progress.close()
         if writer:

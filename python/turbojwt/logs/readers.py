@@ -9,6 +9,7 @@ verifies; ``turbojwt verify-logs`` (``turbojwt.cli.verify_logs``) joins the read
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
 import io
@@ -109,12 +110,28 @@ def guess_format(path: str) -> str:
     }.get(suffix, "lines")
 
 
+class _GzipSource(gzip.GzipFile):
+    """A gunzipping stream that closes the file under it as well (a plain GzipFile leaves a
+    file it was handed open)."""
+
+    def __init__(self, source: IO[bytes]) -> None:
+        super().__init__(fileobj=source)
+        self._source = source
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._source.close()
+
+
 def open_source(path: str, stdin: IO[bytes] | None = None) -> IO[bytes]:
-    """A binary stream of the source, gunzipped when it starts with the gzip magic."""
+    """A binary stream of the source, gunzipped when it starts with the gzip magic. Closing
+    it closes the file (stdin too: the caller decides whether to close it)."""
     raw: IO[bytes] = stdin if path == "-" and stdin is not None else open(path, "rb")  # noqa: SIM115
     buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[type-var]
     if buffered.peek(2)[:2] == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=buffered)  # type: ignore[return-value]
+        return _GzipSource(buffered)  # type: ignore[return-value]
     return buffered
 
 
@@ -321,54 +338,60 @@ def read_access(stream: IO[bytes], chunk_size: int, token_regex: str | None) -> 
 def read_csv(stream: IO[bytes], chunk_size: int, column: str, time_field: str | None) -> Iterator[Records]:
     """CSV with a header row; the token in ``column``, the request time in ``time_field``."""
     text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="")
-    reader = csv.DictReader(text)
     try:
-        fieldnames = reader.fieldnames
-    except READ_ERRORS as e:
-        raise ReadError(reader.line_num + 1, e) from e
-    except csv.Error as e:
-        raise ValueError(f"CSV header: {e}") from e
-    if fieldnames is None:
-        return
-    for name in [column] + ([time_field] if time_field else []):
-        if name not in fieldnames:
-            raise ValueError(f"CSV has no column {name!r} (columns: {', '.join(fieldnames)})")
-    out = Records(times=[] if time_field else None)
-    rows = iter(reader)
-    while True:
+        reader = csv.DictReader(text)
         try:
-            row = next(rows)
-        except StopIteration:
-            break
+            fieldnames = reader.fieldnames
         except READ_ERRORS as e:
-            if len(out):
-                yield out  # the whole rows read before it
             raise ReadError(reader.line_num + 1, e) from e
         except csv.Error as e:
-            # A row the csv module refuses (a field over csv.field_size_limit()): that row's
-            # problem; the reader goes on with the next line.
-            out.add(reader.line_num + 1, None, f"not a CSV row: {e}")
+            raise ValueError(f"CSV header: {e}") from e
+        if fieldnames is None:
+            return
+        for name in [column] + ([time_field] if time_field else []):
+            if name not in fieldnames:
+                raise ValueError(f"CSV has no column {name!r} (columns: {', '.join(fieldnames)})")
+        out = Records(times=[] if time_field else None)
+        rows = iter(reader)
+        while True:
+            try:
+                row = next(rows)
+            except StopIteration:
+                break
+            except READ_ERRORS as e:
+                if len(out):
+                    yield out  # the whole rows read before it
+                raise ReadError(reader.line_num + 1, e) from e
+            except csv.Error as e:
+                # A row the csv module refuses (a field over csv.field_size_limit()): that row's
+                # problem; the reader goes on with the next line.
+                out.add(reader.line_num + 1, None, f"not a CSV row: {e}")
+                if len(out) >= chunk_size:
+                    yield out
+                    out = Records(times=[] if time_field else None)
+                continue
+            line = reader.line_num
+            try:
+                at = parse_time(row.get(time_field) or "") if time_field else None
+            except (ValueError, TypeError, OverflowError):
+                out.add(line, None, f"time field {time_field} is not a time")
+            else:
+                value = row.get(column)
+                if value is None:
+                    out.add(line, None, f"missing column {column}", at)
+                else:
+                    token = strip_bearer(value)
+                    out.add(line, token or None, None if token else f"column {column} is empty", at)
             if len(out) >= chunk_size:
                 yield out
                 out = Records(times=[] if time_field else None)
-            continue
-        line = reader.line_num
-        try:
-            at = parse_time(row.get(time_field) or "") if time_field else None
-        except (ValueError, TypeError, OverflowError):
-            out.add(line, None, f"time field {time_field} is not a time")
-        else:
-            value = row.get(column)
-            if value is None:
-                out.add(line, None, f"missing column {column}", at)
-            else:
-                token = strip_bearer(value)
-                out.add(line, token or None, None if token else f"column {column} is empty", at)
-        if len(out) >= chunk_size:
+        if len(out):
             yield out
-            out = Records(times=[] if time_field else None)
-    if len(out):
-        yield out
+    finally:
+        # The stream is the caller's to close: let go of it without closing it (a wrapper
+        # left to the garbage collector would close it there, with a ResourceWarning).
+        with contextlib.suppress(ValueError):
+            text.detach()
 
 
 def read_parquet(path: str, chunk_size: int, column: str, time_field: str | None) -> Iterator[Records]:
@@ -378,39 +401,42 @@ def read_parquet(path: str, chunk_size: int, column: str, time_field: str | None
     import pyarrow.parquet as pq
 
     pf = pq.ParquetFile(path)
-    names = pf.schema_arrow.names
-    for name in [column] + ([time_field] if time_field else []):
-        if name not in names:
-            raise ValueError(f"Parquet file has no column {name!r} (columns: {', '.join(names)})")
-    n = 0
-    cols = [column] + ([time_field] if time_field else [])
-    batches = pf.iter_batches(batch_size=chunk_size, columns=cols)
-    while True:
-        try:
-            batch = next(batches)
-        except StopIteration:
-            break
-        except (*READ_ERRORS, pa.ArrowException) as e:
-            raise ReadError(n + 1, e) from e
-        tokens = batch.column(0)
-        if tokens.type != "string" and tokens.type != "large_string":
-            tokens = pc.cast(tokens, "large_string")
-        times: list[Any] | None = None
-        if time_field:
-            times = _arrow_times(pa, batch.column(1))
-        out = Records(times=[] if time_field else None)
-        for i, value in enumerate(tokens.to_pylist()):
-            n += 1
-            at = None
-            if times is not None:
-                try:
-                    at = parse_time(times[i])
-                except (ValueError, TypeError, OverflowError):
-                    out.add(n, None, f"time field {time_field} is not a time")
-                    continue
-            if value is None:
-                out.add(n, None, f"column {column} is null", at)
-            else:
-                token = strip_bearer(value)
-                out.add(n, token or None, None if token else f"column {column} is empty", at)
-        yield out
+    try:
+        names = pf.schema_arrow.names
+        for name in [column] + ([time_field] if time_field else []):
+            if name not in names:
+                raise ValueError(f"Parquet file has no column {name!r} (columns: {', '.join(names)})")
+        n = 0
+        cols = [column] + ([time_field] if time_field else [])
+        batches = pf.iter_batches(batch_size=chunk_size, columns=cols)
+        while True:
+            try:
+                batch = next(batches)
+            except StopIteration:
+                break
+            except (*READ_ERRORS, pa.ArrowException) as e:
+                raise ReadError(n + 1, e) from e
+            tokens = batch.column(0)
+            if tokens.type != "string" and tokens.type != "large_string":
+                tokens = pc.cast(tokens, "large_string")
+            times: list[Any] | None = None
+            if time_field:
+                times = _arrow_times(pa, batch.column(1))
+            out = Records(times=[] if time_field else None)
+            for i, value in enumerate(tokens.to_pylist()):
+                n += 1
+                at = None
+                if times is not None:
+                    try:
+                        at = parse_time(times[i])
+                    except (ValueError, TypeError, OverflowError):
+                        out.add(n, None, f"time field {time_field} is not a time")
+                        continue
+                if value is None:
+                    out.add(n, None, f"column {column} is null", at)
+                else:
+                    token = strip_bearer(value)
+                    out.add(n, token or None, None if token else f"column {column} is empty", at)
+            yield out
+    finally:
+        pf.close()
