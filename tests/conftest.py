@@ -116,9 +116,7 @@ def _asymmetric(name: str, kind: str, private_key: Any) -> KeyMaterial:
     public_key = private_key.public_key()
     priv_jwk, pub_jwk = _jwk_dicts(private_key)
     try:
-        ssh = public_key.public_bytes(
-            ser.Encoding.OpenSSH, ser.PublicFormat.OpenSSH
-        ).decode()
+        ssh = public_key.public_bytes(ser.Encoding.OpenSSH, ser.PublicFormat.OpenSSH).decode()
     except (ValueError, TypeError):
         ssh = None  # no OpenSSH encoding for this key type (secp256k1, Ed448)
     cert = _self_signed_cert(private_key, f"turbojwt-test-{name}")
@@ -127,15 +125,9 @@ def _asymmetric(name: str, kind: str, private_key: Any) -> KeyMaterial:
         kind=kind,
         private=private_key,
         public=public_key,
-        private_pem=private_key.private_bytes(
-            ser.Encoding.PEM, ser.PrivateFormat.PKCS8, ser.NoEncryption()
-        ).decode(),
-        public_pem=public_key.public_bytes(
-            ser.Encoding.PEM, ser.PublicFormat.SubjectPublicKeyInfo
-        ).decode(),
-        public_der=public_key.public_bytes(
-            ser.Encoding.DER, ser.PublicFormat.SubjectPublicKeyInfo
-        ),
+        private_pem=private_key.private_bytes(ser.Encoding.PEM, ser.PrivateFormat.PKCS8, ser.NoEncryption()).decode(),
+        public_pem=public_key.public_bytes(ser.Encoding.PEM, ser.PublicFormat.SubjectPublicKeyInfo).decode(),
+        public_der=public_key.public_bytes(ser.Encoding.DER, ser.PublicFormat.SubjectPublicKeyInfo),
         private_jwk=priv_jwk,
         public_jwk=pub_jwk,
         ssh=ssh,
@@ -151,9 +143,7 @@ def _secret(name: str, nbytes: int, rng: random.Random) -> KeyMaterial:
     from jwt.algorithms import HMACAlgorithm
 
     jwk = dict(HMACAlgorithm.to_jwk(secret, as_dict=True))
-    return KeyMaterial(
-        name=name, kind="oct", secret=secret, private_jwk=jwk, public_jwk=jwk
-    )
+    return KeyMaterial(name=name, kind="oct", secret=secret, private_jwk=jwk, public_jwk=jwk)
 
 
 def build_keyring() -> dict[str, KeyMaterial]:
@@ -167,18 +157,12 @@ def build_keyring() -> dict[str, KeyMaterial]:
         "rsa": _asymmetric("rsa", "RSA", rsa.generate_private_key(65537, 2048)),
         "rsa2": _asymmetric("rsa2", "RSA", rsa.generate_private_key(65537, 2048)),
         # below the 2048-bit minimum: must trigger InsecureKeyLengthWarning
-        "rsa1024": _asymmetric(
-            "rsa1024", "RSA", rsa.generate_private_key(65537, 1024)
-        ),
+        "rsa1024": _asymmetric("rsa1024", "RSA", rsa.generate_private_key(65537, 1024)),
         "p256": _asymmetric("p256", "EC", ec.generate_private_key(ec.SECP256R1())),
         "p384": _asymmetric("p384", "EC", ec.generate_private_key(ec.SECP384R1())),
         "p521": _asymmetric("p521", "EC", ec.generate_private_key(ec.SECP521R1())),
-        "secp256k1": _asymmetric(
-            "secp256k1", "EC", ec.generate_private_key(ec.SECP256K1())
-        ),
-        "ed25519": _asymmetric(
-            "ed25519", "OKP", ed25519.Ed25519PrivateKey.generate()
-        ),
+        "secp256k1": _asymmetric("secp256k1", "EC", ec.generate_private_key(ec.SECP256K1())),
+        "ed25519": _asymmetric("ed25519", "OKP", ed25519.Ed25519PrivateKey.generate()),
         "ed448": _asymmetric("ed448", "OKP", ed448.Ed448PrivateKey.generate()),
     }
     return ring

@@ -4,7 +4,6 @@ order, for any thread count and input form, judged as of each token's own time."
 from __future__ import annotations
 
 import base64
-import json
 import time
 import warnings
 from datetime import datetime, timezone
@@ -29,8 +28,16 @@ def b64(data: bytes) -> str:
 
 
 def claims(i: int, **over):
-    c = {"iss": ISS, "sub": f"user-{i}", "aud": AUD, "exp": NOW + 3600, "iat": NOW - 10, "jti": f"j{i}",
-         "roles": ["a", "b"], "n": i}
+    c = {
+        "iss": ISS,
+        "sub": f"user-{i}",
+        "aud": AUD,
+        "exp": NOW + 3600,
+        "iat": NOW - 10,
+        "jti": f"j{i}",
+        "roles": ["a", "b"],
+        "n": i,
+    }
     c.update(over)
     return {k: v for k, v in c.items() if v is not None}
 
@@ -66,7 +73,8 @@ def mixed_corpus(rsa_key) -> list:
     ]
     # A valid signature over a payload that is not JSON: refused after the signature.
     si = b64(b'{"alg":"HS256","typ":"JWT"}') + "." + b64(b"{nope")
-    import hmac, hashlib
+    import hashlib
+    import hmac
 
     sig = b64(hmac.new(SECRET.encode(), si.encode(), hashlib.sha256).digest())
     toks.append(si + "." + sig)
@@ -79,7 +87,7 @@ def decode_verdict(token, key=SECRET, **kw):
     kw = {**KW, **kw}
     try:
         return None, turbojwt.decode(token, key, **kw)
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         return BatchError(type(e).__name__, str(e)), None
 
 
@@ -132,8 +140,17 @@ def test_every_kind_of_str_token_is_read():
         pass
 
     tok = turbojwt.encode(claims(1), SECRET)
-    toks = [tok, Token(tok), tok.encode(), tok + "é", tok + "\u20ac", "\u20ac." + tok, tok[:-1] + "\udc80",
-            Token("x\udc80.y.z"), bytearray(tok.encode())]
+    toks = [
+        tok,
+        Token(tok),
+        tok.encode(),
+        tok + "é",
+        tok + "\u20ac",
+        "\u20ac." + tok,
+        tok[:-1] + "\udc80",
+        Token("x\udc80.y.z"),
+        bytearray(tok.encode()),
+    ]
     result = verify_batch(toks, SECRET, **KW)
     for i, t in enumerate(toks):
         err, payload = decode_verdict(t)
@@ -145,8 +162,14 @@ def test_every_kind_of_str_token_is_read():
 def test_judged_as_of_each_request_time():
     exp = NOW - 3600  # expired an hour ago
     toks = [turbojwt.encode(claims(i, exp=exp, iat=exp - 600, nbf=exp - 600), SECRET) for i in range(6)]
-    at = [exp - 60, exp + 60, datetime.fromtimestamp(exp - 1, tz=timezone.utc),
-          datetime.fromtimestamp(exp - 1, tz=timezone.utc).isoformat(), exp - 700, None]
+    at = [
+        exp - 60,
+        exp + 60,
+        datetime.fromtimestamp(exp - 1, tz=timezone.utc),
+        datetime.fromtimestamp(exp - 1, tz=timezone.utc).isoformat(),
+        exp - 700,
+        None,
+    ]
     r = verify_batch(toks, SECRET, at=at, **KW)
     kinds = [e.kind if e else None for e in r.errors]
     assert kinds == [None, "ExpiredSignatureError", None, None, "ImmatureSignatureError", "ExpiredSignatureError"]
@@ -373,8 +396,10 @@ def test_bad_arguments():
         verify_batch(["a"], SECRET, algorithms=["HS256"], at=True)
     with pytest.raises(TypeError):
         verify_batch(["a"], {1: SECRET}, algorithms=["HS256"])
-    for make in (lambda: verify_batch(["a"], SECRET, algorithms=["HS256"], leeway="10"),
-                 lambda: turbojwt.Verifier(SECRET, algorithms=["HS256"], leeway=None)):
+    for make in (
+        lambda: verify_batch(["a"], SECRET, algorithms=["HS256"], leeway="10"),
+        lambda: turbojwt.Verifier(SECRET, algorithms=["HS256"], leeway=None),
+    ):
         with pytest.raises(TypeError, match="leeway must be a number of seconds or a timedelta"):
             make()
 

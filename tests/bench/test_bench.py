@@ -12,8 +12,8 @@ import pytest
 
 from turbojwt.bench import report
 from turbojwt.bench.adapters import BUILTIN, Adapter, all_adapters
-from turbojwt.bench.material import ALGORITHMS, make_case
 from turbojwt.bench.harness import check_decoder
+from turbojwt.bench.material import ALGORITHMS, make_case
 from turbojwt.bench.run import benchmark
 
 pytest.importorskip("matplotlib")
@@ -23,9 +23,27 @@ pytest.importorskip("matplotlib")
 def test_cli_quick_run_writes_json_and_png(tmp_path):
     out_json, out_png, out_md = tmp_path / "b.json", tmp_path / "b.png", tmp_path / "b.md"
     r = subprocess.run(
-        [sys.executable, "-m", "turbojwt", "bench", "--quick", "--libs", "turbojwt,pyjwt", "--algs", "HS256,ES256",
-         "--rounds", "2", "--json", str(out_json), "--plot", str(out_png), "--out", str(out_md)],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "turbojwt",
+            "bench",
+            "--quick",
+            "--libs",
+            "turbojwt,pyjwt",
+            "--algs",
+            "HS256,ES256",
+            "--rounds",
+            "2",
+            "--json",
+            str(out_json),
+            "--plot",
+            str(out_png),
+            "--out",
+            str(out_md),
+        ],
+        capture_output=True,
+        text=True,
     )
     assert r.returncode == 0, r.stderr
     assert "## HS256 decode" in r.stdout and "## ES256 encode" in r.stdout
@@ -54,8 +72,14 @@ def _registry(**extra: Adapter) -> dict[str, Adapter]:
 
 def test_missing_library_is_skipped_with_a_note():
     ghost = Adapter("ghost", "ghost.decode", "turbojwt_no_such_module_xyz", "ghost")
-    result = benchmark(mode="quick", algorithms=["HS256"], libs=["turbojwt", "ghost", "unknown"], ops=["decode"],
-                       adapters=_registry(ghost=ghost), rounds=1)
+    result = benchmark(
+        mode="quick",
+        algorithms=["HS256"],
+        libs=["turbojwt", "ghost", "unknown"],
+        ops=["decode"],
+        adapters=_registry(ghost=ghost),
+        rounds=1,
+    )
     assert result.skipped["ghost"].startswith("not installed")
     assert result.skipped["unknown"] == "no adapter for this library"
     text = report.markdown(result, "turbojwt bench")
@@ -79,8 +103,14 @@ def test_wrong_adapters_fail_the_check_and_are_not_timed():
         trusting=Adapter("trusting", "trusting.decode", "jwt", "PyJWT", make_decoder=trusts_anything),
         broken=Adapter("broken", "broken.decode", "jwt", "PyJWT", make_decoder=broken_setup),
     )
-    result = benchmark(mode="quick", algorithms=["HS256", "RS256"], libs=["turbojwt", "liar", "trusting", "broken"],
-                       ops=["decode"], adapters=reg, rounds=1)
+    result = benchmark(
+        mode="quick",
+        algorithms=["HS256", "RS256"],
+        libs=["turbojwt", "liar", "trusting", "broken"],
+        ops=["decode"],
+        adapters=reg,
+        rounds=1,
+    )
     by_lib = {}
     for r in result.rows:
         by_lib.setdefault(r.lib, []).append(r)

@@ -8,8 +8,19 @@ import sys
 
 import turbojwt
 
-SUBMODULES = ("algorithms", "api_jwk", "api_jws", "api_jwt", "exceptions", "help", "jwk_set_cache",
-              "jwks_client", "types", "utils", "warnings")
+SUBMODULES = (
+    "algorithms",
+    "api_jwk",
+    "api_jws",
+    "api_jwt",
+    "exceptions",
+    "help",
+    "jwk_set_cache",
+    "jwks_client",
+    "types",
+    "utils",
+    "warnings",
+)
 
 sys.modules["jwt"] = turbojwt
 for _name in SUBMODULES:

@@ -28,9 +28,20 @@ CACHE = ROOT / ".cache"
 def download(archive: Path) -> None:
     """The published sdist, through pip (and so through the configured index)."""
     subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", f"pyjwt=={VERSION}",
-         "-d", str(archive.parent)],
-        check=True, stdout=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            f"pyjwt=={VERSION}",
+            "-d",
+            str(archive.parent),
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
     )
 
 
@@ -44,7 +55,7 @@ def sdist_dir() -> Path:
     if not archive.exists():
         download(archive)
     with tarfile.open(archive) as tar:
-        tar.extractall(CACHE, filter="data") if hasattr(tarfile, "data_filter") else tar.extractall(CACHE)  # noqa: S202
+        tar.extractall(CACHE, filter="data") if hasattr(tarfile, "data_filter") else tar.extractall(CACHE)
     return target
 
 
@@ -59,9 +70,24 @@ def run() -> dict:
     # with the sdist's own pytest configuration.
     launcher = "import alias_jwt, sys, pytest; sys.exit(pytest.main(sys.argv[1:]))"
     subprocess.run(
-        [sys.executable, "-c", launcher, "-c", str(src / "pyproject.toml"), "--rootdir", str(src),
-         "-q", "-p", "no:cacheprovider", f"--junitxml={report}", str(src / "tests")],
-        cwd=str(CACHE), env=env, check=False, stdout=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-c",
+            launcher,
+            "-c",
+            str(src / "pyproject.toml"),
+            "--rootdir",
+            str(src),
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"--junitxml={report}",
+            str(src / "tests"),
+        ],
+        cwd=str(CACHE),
+        env=env,
+        check=False,
+        stdout=subprocess.DEVNULL,
     )
     outcomes: dict[str, str] = {}
     for case in ET.parse(report).getroot().iter("testcase"):

@@ -52,11 +52,18 @@ def _enc(mod: Any, signer: str, ring: dict, claims: Any = None, *, keyform: str 
     alg, keyname = SIGNERS[signer]
     km = ring[keyname]
     if km.kind == "oct":
-        key = {"priv_pem": km.secret_str, "priv_pem_bytes": km.secret,
-               "pyjwk": lambda: mod.PyJWK(dict(km.private_jwk), alg)}.get(keyform, km.secret_str)
+        key = {
+            "priv_pem": km.secret_str,
+            "priv_pem_bytes": km.secret,
+            "pyjwk": lambda: mod.PyJWK(dict(km.private_jwk), alg),
+        }.get(keyform, km.secret_str)
     else:
-        key = {"priv_pem": km.private_pem, "priv_pem_bytes": km.private_pem_bytes, "priv_obj": km.private,
-               "pyjwk": lambda: mod.PyJWK(copy.deepcopy(km.private_jwk), alg)}[keyform]
+        key = {
+            "priv_pem": km.private_pem,
+            "priv_pem_bytes": km.private_pem_bytes,
+            "priv_obj": km.private,
+            "pyjwk": lambda: mod.PyJWK(copy.deepcopy(km.private_jwk), alg),
+        }[keyform]
     if callable(key):
         key = key()
     kw.setdefault("algorithm", alg)
@@ -74,25 +81,41 @@ ENCODE_VARIANTS: dict[str, Callable[[Any, str, dict], Any]] = {
     "key_pyjwk": lambda m, s, r: _enc(m, s, r, keyform="pyjwk"),
     "key_pyjwk_default_alg": lambda m, s, r: _enc(m, s, r, keyform="pyjwk", algorithm=_UNSET),
     "key_pyjwk_alg_none": lambda m, s, r: _enc(m, s, r, keyform="pyjwk", algorithm=None),
-    "custom_headers": lambda m, s, r: _enc(m, s, r, headers={"kid": "key-1", "x5t": "thumb", "cty": "JWT", "custom": {"n": [1, 2]}}),
+    "custom_headers": lambda m, s, r: _enc(
+        m, s, r, headers={"kid": "key-1", "x5t": "thumb", "cty": "JWT", "custom": {"n": [1, 2]}}
+    ),
     "typ_none": lambda m, s, r: _enc(m, s, r, headers={"typ": None}),
     "typ_empty": lambda m, s, r: _enc(m, s, r, headers={"typ": ""}),
     "typ_custom": lambda m, s, r: _enc(m, s, r, headers={"typ": "at+jwt"}),
-    "alg_in_headers": lambda m, s, r: _enc(m, s, r, algorithm="HS256" if not s.startswith("HS") else "none", headers={"alg": SIGNERS[s][0]}),
+    "alg_in_headers": lambda m, s, r: _enc(
+        m, s, r, algorithm="HS256" if not s.startswith("HS") else "none", headers={"alg": SIGNERS[s][0]}
+    ),
     "unsorted_headers": lambda m, s, r: _enc(m, s, r, headers={"zz": 1, "kid": "k", "aa": [2]}, sort_headers=False),
     "sorted_headers": lambda m, s, r: _enc(m, s, r, headers={"zz": 1, "kid": "k", "aa": [2]}, sort_headers=True),
     "json_encoder": lambda m, s, r: _enc(
-        m, s, r, {"when": dt.date(2024, 2, 29), "id": _UUID, "amount": decimal.Decimal("1.10"), "tags": {"b", "a"}},
-        headers={"x-id": _UUID}, json_encoder=CustomEncoder),
-    "datetime_claims": lambda m, s, r: _enc(m, s, r, {
-        "exp": dt.datetime(2100, 1, 1, 12, 30, tzinfo=dt.timezone.utc),
-        "nbf": dt.datetime(2000, 1, 1, 0, 0, 0),
-        "iat": dt.datetime(2020, 6, 1, 8, 0, tzinfo=_TZ),
-        "other": 1,
-    }),
+        m,
+        s,
+        r,
+        {"when": dt.date(2024, 2, 29), "id": _UUID, "amount": decimal.Decimal("1.10"), "tags": {"b", "a"}},
+        headers={"x-id": _UUID},
+        json_encoder=CustomEncoder,
+    ),
+    "datetime_claims": lambda m, s, r: _enc(
+        m,
+        s,
+        r,
+        {
+            "exp": dt.datetime(2100, 1, 1, 12, 30, tzinfo=dt.timezone.utc),
+            "nbf": dt.datetime(2000, 1, 1, 0, 0, 0),
+            "iat": dt.datetime(2020, 6, 1, 8, 0, tzinfo=_TZ),
+            "other": 1,
+        },
+    ),
     "unicode_claims": lambda m, s, r: _enc(m, s, r, CLAIM_SHAPES["unicode"]),
     "escapes": lambda m, s, r: _enc(m, s, r, CLAIM_SHAPES["escapes"]),
-    "numbers": lambda m, s, r: _enc(m, s, r, {**CLAIM_SHAPES["bigints"], **CLAIM_SHAPES["floats"], "nan": float("nan"), "inf": float("-inf")}),
+    "numbers": lambda m, s, r: _enc(
+        m, s, r, {**CLAIM_SHAPES["bigints"], **CLAIM_SHAPES["floats"], "nan": float("nan"), "inf": float("-inf")}
+    ),
     "nested": lambda m, s, r: _enc(m, s, r, CLAIM_SHAPES["nested"]),
     "empty": lambda m, s, r: _enc(m, s, r, {}),
     "non_str_keys": lambda m, s, r: _enc(m, s, r, {1: "a", None: "b", False: "c", 2.5: "d"}),
@@ -100,10 +123,12 @@ ENCODE_VARIANTS: dict[str, Callable[[Any, str, dict], Any]] = {
     "b64_false_with_crit": lambda m, s, r: _enc(m, s, r, headers={"b64": False, "crit": ["b64"]}),
     "b64_true_header": lambda m, s, r: _enc(m, s, r, headers={"b64": True}),
     "jws_detached": lambda m, s, r: m.api_jws.encode(
-        b'{"detached":true}', _enc_key(m, s, r), SIGNERS[s][0], is_payload_detached=True),
+        b'{"detached":true}', _enc_key(m, s, r), SIGNERS[s][0], is_payload_detached=True
+    ),
     "jws_raw_bytes": lambda m, s, r: m.api_jws.encode(b"\x00\xffbinary.payload", _enc_key(m, s, r), SIGNERS[s][0]),
     "jws_unsorted_headers": lambda m, s, r: m.api_jws.encode(
-        b"{}", _enc_key(m, s, r), SIGNERS[s][0], headers={"zz": 1, "aa": 2}, sort_headers=False),
+        b"{}", _enc_key(m, s, r), SIGNERS[s][0], headers={"zz": 1, "aa": 2}, sort_headers=False
+    ),
     "pyjws_instance": lambda m, s, r: m.PyJWS().encode(b"payload", _enc_key(m, s, r), SIGNERS[s][0]),
     "pyjwt_instance": lambda m, s, r: m.PyJWT().encode({"a": 1}, _enc_key(m, s, r), SIGNERS[s][0]),
 }
@@ -142,8 +167,12 @@ ENCODE_ERRORS: dict[str, Callable[[Any, dict], Any]] = {
     "default_alg_hs256": lambda m, r: m.encode({"a": 1}, r["hs256"].secret),
     "short_hmac_warning": lambda m, r: m.encode({"a": 1}, r["hs_short"].secret, "HS256"),
     "short_rsa_warning": lambda m, r: m.encode({"a": 1}, r["rsa1024"].private, "RS256"),
-    "short_hmac_enforced": lambda m, r: m.PyJWT({"enforce_minimum_key_length": True}).encode({"a": 1}, r["hs_short"].secret, "HS256"),
-    "short_rsa_enforced": lambda m, r: m.PyJWS(options={"enforce_minimum_key_length": True}).encode(b"x", r["rsa1024"].private, "RS256"),
+    "short_hmac_enforced": lambda m, r: m.PyJWT({"enforce_minimum_key_length": True}).encode(
+        {"a": 1}, r["hs_short"].secret, "HS256"
+    ),
+    "short_rsa_enforced": lambda m, r: m.PyJWS(options={"enforce_minimum_key_length": True}).encode(
+        b"x", r["rsa1024"].private, "RS256"
+    ),
     "pyjwk_wrong_alg": lambda m, r: m.encode({}, m.PyJWK(dict(r["p256"].private_jwk), "ES256"), "RS256"),
 }
 
@@ -151,7 +180,8 @@ ENCODE_ERRORS: dict[str, Callable[[Any, dict], Any]] = {
 # loading an RSA private key (PEM or JWK) costs ~70 ms in cryptography
 _EXPENSIVE_KEY_VARIANTS = {"key_pem", "key_pem_bytes", "key_pyjwk", "key_pyjwk_default_alg", "key_pyjwk_alg_none"}
 ENCODE_CASES = [
-    (s, v) for s, v in itertools.product(MAIN_SIGNERS, ENCODE_VARIANTS)
+    (s, v)
+    for s, v in itertools.product(MAIN_SIGNERS, ENCODE_VARIANTS)
     if not (v in _EXPENSIVE_KEY_VARIANTS and SIGNERS[s][0] in RSA_ALGS and s not in RSA_PRIVATE_PEM_SIGNERS)
 ]
 

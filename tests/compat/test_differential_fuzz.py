@@ -22,7 +22,8 @@ except ImportError:  # pragma: no cover
 
 if HAVE_HYPOTHESIS:
     _json_scalar = st.one_of(
-        st.none(), st.booleans(),
+        st.none(),
+        st.booleans(),
         st.integers(min_value=-(2**80), max_value=2**80),
         st.floats(allow_nan=True, allow_infinity=True),
         st.text(max_size=12),
@@ -59,9 +60,9 @@ if HAVE_HYPOTHESIS:
             else:
                 p = pos % (len(token) + (op == "insert"))
                 if op == "replace":
-                    token = token[:p] + arg + token[p + 1:]
+                    token = token[:p] + arg + token[p + 1 :]
                 elif op == "delete":
-                    token = token[:p] + token[p + 1:]
+                    token = token[:p] + token[p + 1 :]
                 else:
                     token = token[:p] + arg + token[p:]
         return token

@@ -20,7 +20,6 @@ def test_decode_differential(case: Case, keyring) -> None:
     check_case(case, keyring)
 
 
-
 def test_get_unverified_header_matches(keyring) -> None:
     ctx = get_ctx(keyring, "RS256")
     tok = ctx.sign(ctx.header(kid="abc", x5t="t", nested={"a": [1]}))

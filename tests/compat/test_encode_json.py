@@ -14,12 +14,12 @@ import turbojwt
 KEY = "k" * 64  # long enough for every HS* (no InsecureKeyLengthWarning noise)
 
 CLAIMS = [
-    {"x": "é😀\u0001\u007f\u2028\"\\/\n\r\t\b\f"},
+    {"x": 'é😀\u0001\u007f\u2028"\\/\n\r\t\b\f'},
     {"f": 1.5, "g": 1e16, "h": 1e-5, "i": 0.1, "j": -0.0, "k": 123456789.123456789, "l": 5e-324},
     {"nan": math.nan, "inf": math.inf, "ninf": -math.inf},
     {"big": 10**30, "neg": -(2**63), "zero": 0, "t": True, "f": False, "n": None},
     {"tuple": (1, (2, 3)), "list": [[], {}, [{"a": [None]}]]},
-    {1: "int key", True: "bool key", None: "none key"},
+    {1: "int key", True: "bool key", None: "none key"},  # noqa: F601 (True is 1: json.dumps's rule)
     {"exp": datetime(2030, 1, 1, tzinfo=timezone.utc), "iat": datetime(2020, 5, 5, 5, 5, 5)},
     {"deep": [[[[[[[[[[[["x"]]]]]]]]]]]]},
     {},

@@ -33,40 +33,44 @@ def test_algorithm_registry_and_module_names() -> None:
     for name in theirs:
         assert type(ours[name]).__name__ == type(theirs[name]).__name__, name
         assert getattr(ours[name], "hash_alg", None) is getattr(theirs[name], "hash_alg", None)
-        assert getattr(ours[name], "expected_curve", None) is getattr(
-            theirs[name], "expected_curve", None
-        )
+        assert getattr(ours[name], "expected_curve", None) is getattr(theirs[name], "expected_curve", None)
     # A fresh map each call, as in PyJWT (callers may mutate it).
     assert talg.get_default_algorithms()["HS256"] is not ours["HS256"]
 
     assert talg.has_crypto is True is jalg.has_crypto
     assert talg.requires_cryptography == jalg.requires_cryptography
-    for alias in ("AllowedRSAKeys", "AllowedECKeys", "AllowedOKPKeys", "AllowedKeys",
-                  "AllowedPrivateKeys", "AllowedPublicKeys"):
+    for alias in (
+        "AllowedRSAKeys",
+        "AllowedECKeys",
+        "AllowedOKPKeys",
+        "AllowedKeys",
+        "AllowedPrivateKeys",
+        "AllowedPublicKeys",
+    ):
         assert getattr(talg, alias) == getattr(jalg, alias), alias
 
-    for cls_name in ("Algorithm", "NoneAlgorithm", "HMACAlgorithm", "RSAAlgorithm",
-                     "RSAPSSAlgorithm", "ECAlgorithm", "OKPAlgorithm"):
+    for cls_name in (
+        "Algorithm",
+        "NoneAlgorithm",
+        "HMACAlgorithm",
+        "RSAAlgorithm",
+        "RSAPSSAlgorithm",
+        "ECAlgorithm",
+        "OKPAlgorithm",
+    ):
         ours_cls, theirs_cls = getattr(talg, cls_name), getattr(jalg, cls_name)
-        assert [c.__name__ for c in ours_cls.__mro__] == [
-            c.__name__ for c in theirs_cls.__mro__
-        ], cls_name
+        assert [c.__name__ for c in ours_cls.__mro__] == [c.__name__ for c in theirs_cls.__mro__], cls_name
         for attr in ("SHA256", "SHA384", "SHA512", "_MIN_KEY_SIZE"):
             assert getattr(ours_cls, attr, None) == getattr(theirs_cls, attr, None)
-        assert getattr(ours_cls, "_crypto_key_types", None) == getattr(
-            theirs_cls, "_crypto_key_types", None
-        ), cls_name
-        public = sorted(n for n in vars(theirs_cls)
-                        if not n.startswith("__") and n != "_abc_impl")
+        assert getattr(ours_cls, "_crypto_key_types", None) == getattr(theirs_cls, "_crypto_key_types", None), cls_name
+        public = sorted(n for n in vars(theirs_cls) if not n.startswith("__") and n != "_abc_impl")
         missing = object()
         for meth in public:
             theirs_attr = inspect.getattr_static(theirs_cls, meth)
             ours_attr = inspect.getattr_static(ours_cls, meth, missing)
             assert ours_attr is not missing, f"{cls_name}.{meth} missing"
             assert type(ours_attr) is type(theirs_attr), f"{cls_name}.{meth}"
-            if callable(getattr(theirs_cls, meth)) and not isinstance(
-                getattr(theirs_cls, meth), type
-            ):
+            if callable(getattr(theirs_cls, meth)) and not isinstance(getattr(theirs_cls, meth), type):
                 try:
                     t_sig = inspect.signature(getattr(theirs_cls, meth))
                 except (TypeError, ValueError):
@@ -81,13 +85,22 @@ def test_algorithm_registry_and_module_names() -> None:
         talg.Algorithm()  # type: ignore[abstract]
 
     class Custom(talg.Algorithm):
-        def prepare_key(self, key): return key
-        def sign(self, msg, key): return b"sig"
-        def verify(self, msg, key, sig): return sig == b"sig"
+        def prepare_key(self, key):
+            return key
+
+        def sign(self, msg, key):
+            return b"sig"
+
+        def verify(self, msg, key, sig):
+            return sig == b"sig"
+
         @staticmethod
-        def to_jwk(key_obj, as_dict=False): return {}
+        def to_jwk(key_obj, as_dict=False):
+            return {}
+
         @staticmethod
-        def from_jwk(jwk): return None
+        def from_jwk(jwk):
+            return None
 
     assert Custom().verify(b"m", None, Custom().sign(b"m", None))
     assert Custom().check_key_length(b"k") is None
@@ -96,8 +109,7 @@ def test_algorithm_registry_and_module_names() -> None:
     with pytest.raises(ValueError) as ours_err:
         Custom().check_crypto_key_type(object())
     assert str(ours_err.value) == (
-        "This method requires the cryptography library, and should only be used "
-        "by cryptography-based algorithms."
+        "This method requires the cryptography library, and should only be used by cryptography-based algorithms."
     )
 
 
@@ -167,14 +179,9 @@ def test_sign_verify_cross_library(alg: str, km: KeyMaterial) -> None:
             assert theirs.verify(msg, their_pub, tampered) is False
             assert ours.verify(msg + b"x", our_pub, their_sig) is False
             for bad in (b"", our_sig[:-1], our_sig + b"\x00"):
-                assert outcome(ours.verify, msg, our_pub, bad) == outcome(
-                    theirs.verify, msg, their_pub, bad
-                )
-        assert outcome(ours.check_key_length, our_key) == outcome(
-            theirs.check_key_length, their_key
-        )
-        assert outcome(ours.compute_hash_digest, b"abc") == outcome(
-            theirs.compute_hash_digest, b"abc")
+                assert outcome(ours.verify, msg, our_pub, bad) == outcome(theirs.verify, msg, their_pub, bad)
+        assert outcome(ours.check_key_length, our_key) == outcome(theirs.check_key_length, their_key)
+        assert outcome(ours.compute_hash_digest, b"abc") == outcome(theirs.compute_hash_digest, b"abc")
     # Non-bytes messages: whatever each library does (accept, encode, raise)
     # must be the same.
     raw = km.private.get(SIGNING_KEYS[alg][0], km.inputs.get(SIGNING_KEYS[alg][0]))
@@ -187,16 +194,24 @@ def test_sign_verify_cross_library(alg: str, km: KeyMaterial) -> None:
             assert got == expected, (alg, msg)
         else:
             assert got[0] == "return", (alg, msg)
-            assert theirs.verify(bytes(msg, "utf-8") if isinstance(msg, str) else bytes(msg),
-                                 their_key if alg.startswith("HS") else raw.public_key(),
-                                 got[1]) is True
+            assert (
+                theirs.verify(
+                    bytes(msg, "utf-8") if isinstance(msg, str) else bytes(msg),
+                    their_key if alg.startswith("HS") else raw.public_key(),
+                    got[1],
+                )
+                is True
+            )
         if expected[0] == "return":
             sig = expected[1]
             vkey_t = their_key if alg.startswith("HS") else theirs.prepare_key(raw.public_key())
             vkey_o = our_key if alg.startswith("HS") else ours.prepare_key(raw.public_key())
             for s in (sig, bytearray(sig)):
-                assert outcome(ours.verify, msg, vkey_o, s) == outcome(
-                    theirs.verify, msg, vkey_t, s), (alg, msg, type(s))
+                assert outcome(ours.verify, msg, vkey_o, s) == outcome(theirs.verify, msg, vkey_t, s), (
+                    alg,
+                    msg,
+                    type(s),
+                )
     if alg == "EdDSA":  # str message and signature are UTF-8 encoded
         key = km.private["ed25519"]
         assert jalg.OKPAlgorithm().verify("text", key.public_key(), ours.sign("text", key))
@@ -205,8 +220,7 @@ def test_sign_verify_cross_library(alg: str, km: KeyMaterial) -> None:
 def test_check_key_length_messages(km: KeyMaterial) -> None:
     theirs, ours = jalg.get_default_algorithms(), talg.get_default_algorithms()
     assert ours["RS256"].check_key_length(km.private["rsa1024"]) == (
-        "The RSA key is 1024 bits long, which is below the minimum recommended "
-        "size of 2048 bits. See NIST SP 800-131A."
+        "The RSA key is 1024 bits long, which is below the minimum recommended size of 2048 bits. See NIST SP 800-131A."
     )
     for name in ("HS256", "HS384", "HS512"):
         for length in (0, 1, 31, 32, 47, 48, 63, 64, 100):
@@ -217,9 +231,9 @@ def test_check_key_length_messages(km: KeyMaterial) -> None:
         "length of 48 bytes for SHA384. See RFC 7518 Section 3.2."
     )
     for name in ALG_NAMES:
-        assert outcome(ours[name].compute_hash_digest, b"data") == outcome(
-            theirs[name].compute_hash_digest, b"data"
-        ), name
+        assert outcome(ours[name].compute_hash_digest, b"data") == outcome(theirs[name].compute_hash_digest, b"data"), (
+            name
+        )
 
 
 def _public_and_private_keys(km: KeyMaterial) -> dict[str, Any]:
@@ -227,14 +241,12 @@ def _public_and_private_keys(km: KeyMaterial) -> dict[str, Any]:
     for name, key in km.private.items():
         keys[f"{name}/private"] = key
         keys[f"{name}/public"] = key.public_key()
-    keys.update({"secret/bytes": b"secret", "secret/str": "secret", "type/int": 7,
-                 "type/none": None})
+    keys.update({"secret/bytes": b"secret", "secret/str": "secret", "type/int": 7, "type/none": None})
     return keys
 
 
 @pytest.mark.parametrize(
-    "cls_name", ["NoneAlgorithm", "HMACAlgorithm", "RSAAlgorithm", "RSAPSSAlgorithm",
-                 "ECAlgorithm", "OKPAlgorithm"]
+    "cls_name", ["NoneAlgorithm", "HMACAlgorithm", "RSAAlgorithm", "RSAPSSAlgorithm", "ECAlgorithm", "OKPAlgorithm"]
 )
 def test_to_jwk_from_jwk_match_and_round_trip(cls_name: str, km: KeyMaterial) -> None:
     theirs, ours = getattr(jalg, cls_name), getattr(talg, cls_name)
@@ -308,9 +320,7 @@ def _bad_jwks(km: KeyMaterial) -> dict[str, Any]:
     }
 
 
-@pytest.mark.parametrize(
-    "cls_name", ["HMACAlgorithm", "RSAAlgorithm", "ECAlgorithm", "OKPAlgorithm", "NoneAlgorithm"]
-)
+@pytest.mark.parametrize("cls_name", ["HMACAlgorithm", "RSAAlgorithm", "ECAlgorithm", "OKPAlgorithm", "NoneAlgorithm"])
 def test_from_jwk_errors_match(cls_name: str, km: KeyMaterial) -> None:
     theirs, ours = getattr(jalg, cls_name), getattr(talg, cls_name)
     mismatches = []
@@ -350,7 +360,6 @@ def test_hmac_digest_sanity() -> None:
     import hmac as std_hmac
 
     ours = talg.get_default_algorithms()
-    for name, fn in (("HS256", hashlib.sha256), ("HS384", hashlib.sha384),
-                     ("HS512", hashlib.sha512)):
+    for name, fn in (("HS256", hashlib.sha256), ("HS384", hashlib.sha384), ("HS512", hashlib.sha512)):
         assert ours[name].sign(b"m", b"k" * 64) == std_hmac.new(b"k" * 64, b"m", fn).digest()
         assert ours[name].compute_hash_digest(b"m") == fn(b"m").digest()

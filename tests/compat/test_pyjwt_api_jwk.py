@@ -26,12 +26,14 @@ def test_pyjwk_matches_pyjwt(km: KeyMaterial) -> None:
     mismatches = []
     for label, (data, algorithm) in _jwk_dicts(km).items():
         for ctor in ("init", "from_dict", "from_json"):
+
             def build(mod: Any) -> Any:
                 if ctor == "init":
                     return _describe_pyjwk(mod.PyJWK(data, algorithm))
                 if ctor == "from_dict":
                     return _describe_pyjwk(mod.PyJWK.from_dict(data, algorithm))
                 return _describe_pyjwk(mod.PyJWK.from_json(json.dumps(data), algorithm))
+
             expected, got = outcome(build, japi_jwk), outcome(build, tapi_jwk)
             if expected != got:
                 mismatches.append((f"PyJWK {ctor}({label})", expected, got))
@@ -50,16 +52,19 @@ def test_pyjwk_matches_pyjwt(km: KeyMaterial) -> None:
         tapi_jwk.PyJWK(*jwks["unknown-alg"])
     with pytest.raises(texc.InvalidKeyError, match="^HMAC key must not be empty.$"):
         tapi_jwk.PyJWK(*jwks["oct/empty-k"])
-    with pytest.raises(texc.InvalidKeyError,
-                       match="^Unable to construct key from JWK: Expected a string or bytes value$"):
+    with pytest.raises(
+        texc.InvalidKeyError, match="^Unable to construct key from JWK: Expected a string or bytes value$"
+    ):
         tapi_jwk.PyJWK(*jwks["rsa/int-n"])
 
 
 def test_pyjwkset_matches_pyjwt(km: KeyMaterial) -> None:
     jwks = _jwk_dicts(km)
     good = [jwks[k][0] for k in ("rsa2048/public", "p256/public", "ed25519/public", "oct")]
-    bad = [jwks[k][0] for k in ("ec/unsupported-crv", "missing-kty", "unknown-alg",
-                                "oct/empty-k", "unsupported-kty", "ed448/no-alg")]
+    bad = [
+        jwks[k][0]
+        for k in ("ec/unsupported-crv", "missing-kty", "unknown-alg", "oct/empty-k", "unsupported-kty", "ed448/no-alg")
+    ]
     cases: dict[str, Any] = {
         "good": good,
         "good-and-bad": bad[:3] + good + bad[3:],

@@ -65,8 +65,7 @@ def test_jwk_set_cache_matches(monkeypatch: pytest.MonkeyPatch, km: KeyMaterial)
             trace.append((t, cache.is_expired(), cache.get() is None))
         preparsed = jwk_mod.PyJWKSet.from_dict(doc)
         cache.put(preparsed)
-        trace.append(("same-object", cache.get() is preparsed,
-                      cache.jwk_set_with_timestamp.get_timestamp()))
+        trace.append(("same-object", cache.get() is preparsed, cache.jwk_set_with_timestamp.get_timestamp()))
         cache.put(None)
         trace.append(("cleared", cache.get(), cache.jwk_set_with_timestamp, cache.is_expired()))
         for bad in ("string", ["list"], {"keys": []}, {"keys": [{"kty": "XYZ"}]}, {}, 5):
@@ -98,11 +97,10 @@ class _JWKSServer:
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server API
+            def do_GET(self) -> None:
                 with server.lock:
                     server.requests.append((self.path, dict(self.headers)))
-                    status, headers, body, delay = server.routes.get(
-                        self.path, (404, {}, b"not found", 0.0))
+                    status, headers, body, delay = server.routes.get(self.path, (404, {}, b"not found", 0.0))
                 if delay:
                     time.sleep(delay)
                 try:
@@ -128,8 +126,7 @@ class _JWKSServer:
         return f"http://127.0.0.1:{self.port}{path}"
 
     def serve_json(self, path: str, doc: Any, status: int = 200) -> None:
-        self.routes[path] = (status, {"Content-Type": "application/json"},
-                             json.dumps(doc).encode(), 0.0)
+        self.routes[path] = (status, {"Content-Type": "application/json"}, json.dumps(doc).encode(), 0.0)
 
     def count(self, path: str) -> int:
         with self.lock:
@@ -151,8 +148,7 @@ def server() -> Any:
 def published(km: KeyMaterial) -> dict[str, Any]:
     """A JWKS built from generated keys (public parts only)."""
     keys = []
-    for name, alg in (("rsa2048", "RS256"), ("p256", "ES256"), ("p384", "ES384"),
-                      ("ed25519", "EdDSA")):
+    for name, alg in (("rsa2048", "RS256"), ("p256", "ES256"), ("p384", "ES384"), ("ed25519", "EdDSA")):
         pub = km.private[name].public_key()
         data = _jwk_algo_for(pub).to_jwk(pub, as_dict=True)
         keys.append({**data, "kid": f"{name}-kid", "use": "sig", "alg": alg})
@@ -181,15 +177,20 @@ def test_jwks_client_fetches_and_matches(server: _JWKSServer, published: dict) -
     results = {}
     for label, mod in (("pyjwt", jclient), ("turbojwt", tclient)):
         before = server.count("/jwks.json")
-        results[label] = (_client_outcomes(mod.PyJWKClient, server.url("/jwks.json")),
-                          server.count("/jwks.json") - before)
+        results[label] = (
+            _client_outcomes(mod.PyJWKClient, server.url("/jwks.json")),
+            server.count("/jwks.json") - before,
+        )
     assert results["turbojwt"] == results["pyjwt"]
     outcomes, fetches = results["turbojwt"]
     assert fetches == 1  # set cache + refresh cooldown: one request in total
     assert outcomes[2][0] == "return" and outcomes[2][1][2] == "rsa2048-kid"
-    assert outcomes[-2] == ("raise", ("lib", "PyJWKClientError"),
-                            'Unable to find a signing key that matches: "missing"',
-                            ("'Unable to find a signing key that matches: \"missing\"'",))
+    assert outcomes[-2] == (
+        "raise",
+        ("lib", "PyJWKClientError"),
+        'Unable to find a signing key that matches: "missing"',
+        ("'Unable to find a signing key that matches: \"missing\"'",),
+    )
 
     client = tclient.PyJWKClient(server.url("/jwks.json"))
     key = client.get_signing_key("p256-kid")
@@ -217,17 +218,27 @@ def test_jwks_client_refresh_and_cache_options(server: _JWKSServer, published: d
         trace.append(server.count("/rotating.json") - start)
         return trace
 
-    for kwargs in ({}, {"cooldown_duration": 0}, {"cache_jwk_set": False},
-                   {"cache_keys": True, "cooldown_duration": 0},
-                   {"cache_keys": True, "max_cached_keys": 1, "cache_jwk_set": False}):
+    for kwargs in (
+        {},
+        {"cooldown_duration": 0},
+        {"cache_jwk_set": False},
+        {"cache_keys": True, "cooldown_duration": 0},
+        {"cache_keys": True, "max_cached_keys": 1, "cache_jwk_set": False},
+    ):
         assert scenario(tclient, **kwargs) == scenario(jclient, **kwargs), kwargs
     # with cooldown 0 the unknown kid triggers exactly one refetch
     assert scenario(tclient, cooldown_duration=0) == [
-        ("return", "rsa2048-kid"), ("return", "p256-kid"),
-        ("raise", ("lib", "PyJWKClientError"),
-         'Unable to find a signing key that matches: "rsa2048-kid"',
-         ("'Unable to find a signing key that matches: \"rsa2048-kid\"'",)),
-        ("return", "p256-kid"), 3]
+        ("return", "rsa2048-kid"),
+        ("return", "p256-kid"),
+        (
+            "raise",
+            ("lib", "PyJWKClientError"),
+            'Unable to find a signing key that matches: "rsa2048-kid"',
+            ("'Unable to find a signing key that matches: \"rsa2048-kid\"'",),
+        ),
+        ("return", "p256-kid"),
+        3,
+    ]
 
 
 def test_jwks_client_error_responses(server: _JWKSServer, published: dict) -> None:
@@ -242,27 +253,40 @@ def test_jwks_client_error_responses(server: _JWKSServer, published: dict) -> No
     server.serve_json("/jwks.json", published)
 
     mismatches = []
-    for path, kwargs in (("/list.json", {}), ("/empty.json", {}), ("/unusable.json", {}),
-                         ("/enc-only.json", {}), ("/server-error.json", {}), ("/bad-json", {}),
-                         ("/redirect", {}), ("/nothing-here", {}), ("/slow", {"timeout": 0.2}),
-                         ("/empty.json", {"cache_jwk_set": False})):
+    for path, kwargs in (
+        ("/list.json", {}),
+        ("/empty.json", {}),
+        ("/unusable.json", {}),
+        ("/enc-only.json", {}),
+        ("/server-error.json", {}),
+        ("/bad-json", {}),
+        ("/redirect", {}),
+        ("/nothing-here", {}),
+        ("/slow", {"timeout": 0.2}),
+        ("/empty.json", {"cache_jwk_set": False}),
+    ):
         for method in ("get_jwk_set", "get_signing_keys", "fetch_data"):
+
             def run(mod: Any) -> Any:
                 client = mod.PyJWKClient(server.url(path), **kwargs)
                 value = getattr(client, method)()
-                return [_describe_pyjwk(k) for k in value] if isinstance(value, list) else (
-                    describe(value) if isinstance(value, dict) else type(value).__name__)
+                return (
+                    [_describe_pyjwk(k) for k in value]
+                    if isinstance(value, list)
+                    else (describe(value) if isinstance(value, dict) else type(value).__name__)
+                )
+
             expected, got = outcome(run, jclient), outcome(run, tclient)
             if expected != got:
                 mismatches.append((f"{method} {path} {kwargs}", expected, got))
     assert_no_mismatch(mismatches)
 
     client = tclient.PyJWKClient(server.url("/redirect"))
-    with pytest.raises(texc.PyJWKClientConnectionError,
-                       match='^Fail to fetch data from the url, err: "HTTP Error 302: Found"$'):
+    with pytest.raises(
+        texc.PyJWKClientConnectionError, match='^Fail to fetch data from the url, err: "HTTP Error 302: Found"$'
+    ):
         client.get_jwk_set()
-    with pytest.raises(texc.PyJWKClientError,
-                       match="^The JWKS endpoint did not return a JSON object$"):
+    with pytest.raises(texc.PyJWKClientError, match="^The JWKS endpoint did not return a JSON object$"):
         tclient.PyJWKClient(server.url("/list.json")).get_jwk_set()
 
 
@@ -290,15 +314,24 @@ def test_jwks_client_constructor_validation(server: _JWKSServer) -> None:
         ((server.url("/jwks.json"),), {"cooldown_duration": float("inf")}),
         ((server.url("/jwks.json"),), {"cooldown_duration": float("nan")}),
     ):
+
         def attrs(mod: Any) -> Any:
             c = mod.PyJWKClient(*args, **kwargs)
             cache = c.jwk_set_cache
-            return (c.uri, c.headers, c.timeout, c.ssl_context, c.cooldown_duration,
-                    None if cache is None else cache.lifespan)
+            return (
+                c.uri,
+                c.headers,
+                c.timeout,
+                c.ssl_context,
+                c.cooldown_duration,
+                None if cache is None else cache.lifespan,
+            )
+
         assert outcome(attrs, tclient) == outcome(attrs, jclient), (args, kwargs)
     params = inspect.signature(tclient.PyJWKClient).parameters
     assert [(p.name, p.default) for p in params.values()] == [
-        (p.name, p.default) for p in inspect.signature(jclient.PyJWKClient).parameters.values()]
+        (p.name, p.default) for p in inspect.signature(jclient.PyJWKClient).parameters.values()
+    ]
 
 
 def test_jwks_client_sends_headers(server: _JWKSServer, published: dict) -> None:
@@ -320,27 +353,25 @@ def unverified_header(monkeypatch: pytest.MonkeyPatch) -> None:
 
         if hasattr(real, "get_unverified_header"):
             return
-    except Exception:  # noqa: BLE001 - absent or not importable yet
+    except Exception:
         pass
     shim = types.ModuleType("turbojwt.api_jws")
     shim.get_unverified_header = jwt.get_unverified_header  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "turbojwt.api_jws", shim)
 
 
-def test_jwks_client_signing_key_from_jwt(server: _JWKSServer, published: dict,
-                                          km: KeyMaterial, unverified_header: None) -> None:
+def test_jwks_client_signing_key_from_jwt(
+    server: _JWKSServer, published: dict, km: KeyMaterial, unverified_header: None
+) -> None:
     server.serve_json("/jwks.json", published)
     client = tclient.PyJWKClient(server.url("/jwks.json"))
     for name, alg in (("rsa2048", "RS256"), ("p384", "ES384"), ("ed25519", "EdDSA")):
-        token = jwt.encode({"sub": "x"}, km.private[name], algorithm=alg,
-                           headers={"kid": f"{name}-kid"})
+        token = jwt.encode({"sub": "x"}, km.private[name], algorithm=alg, headers={"kid": f"{name}-kid"})
         key = client.get_signing_key_from_jwt(token)
         theirs = jclient.PyJWKClient(server.url("/jwks.json")).get_signing_key_from_jwt(token)
         assert _describe_pyjwk(key) == _describe_pyjwk(theirs)
         # the fetched key really verifies the token's signature
         assert jwt.decode(token, key.key, algorithms=[alg]) == {"sub": "x"}
-    token = jwt.encode({"sub": "x"}, km.private["p256"], algorithm="ES256",
-                       headers={"kid": "unknown"})
-    with pytest.raises(texc.PyJWKClientError,
-                       match='^Unable to find a signing key that matches: "unknown"$'):
+    token = jwt.encode({"sub": "x"}, km.private["p256"], algorithm="ES256", headers={"kid": "unknown"})
+    with pytest.raises(texc.PyJWKClientError, match='^Unable to find a signing key that matches: "unknown"$'):
         client.get_signing_key_from_jwt(token)

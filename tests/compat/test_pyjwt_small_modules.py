@@ -15,7 +15,8 @@ from helpers.pyjwt_modules import jexc, jhelp, jtypes, jwarn, texc, thelp, ttype
 
 def _classes(module: Any, base: type) -> dict[str, type]:
     return {
-        name: obj for name, obj in vars(module).items()
+        name: obj
+        for name, obj in vars(module).items()
         if isinstance(obj, type) and issubclass(obj, base) and obj.__module__ == module.__name__
     }
 
@@ -93,7 +94,9 @@ def test_modules_import_standalone() -> None:
     )
     env_path = [p for p in sys.path if p]
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True,
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
         env={"PYTHONPATH": ":".join(env_path), "PATH": "/usr/bin:/bin"},
     )
     assert result.returncode == 0, result.stderr

@@ -13,9 +13,20 @@ from hypothesis import strategies as st
 
 from helpers.pyjwt_modules import KeyMaterial, jutils, outcome, tutils
 
-_UTIL_FUNCS = ["force_bytes", "base64url_decode", "base64url_encode", "to_base64url_uint",
-               "from_base64url_uint", "number_to_bytes", "bytes_to_number", "bytes_from_int",
-               "der_to_raw_signature", "raw_to_der_signature", "is_pem_format", "is_ssh_key"]
+_UTIL_FUNCS = [
+    "force_bytes",
+    "base64url_decode",
+    "base64url_encode",
+    "to_base64url_uint",
+    "from_base64url_uint",
+    "number_to_bytes",
+    "bytes_to_number",
+    "bytes_from_int",
+    "der_to_raw_signature",
+    "raw_to_der_signature",
+    "is_pem_format",
+    "is_ssh_key",
+]
 
 
 def _same(func: str, *args: Any, **kwargs: Any) -> None:
@@ -36,8 +47,23 @@ def test_utils_public_names() -> None:
 def test_utils_samples() -> None:
     for value in ("", "abc", "\u00e9\u2603", b"", b"\x00\xff", 1, None, bytearray(b"x"), 1.5):
         _same("force_bytes", value)
-    for value in ("", "YQ", "YWI", "YWJj", "YWJjZA", "a", "YQ==", "Y!Q", "-_-_", b"YWJj",
-                  "\u00e9", 5, None, "A" * 5, "AB=C"):
+    for value in (
+        "",
+        "YQ",
+        "YWI",
+        "YWJj",
+        "YWJjZA",
+        "a",
+        "YQ==",
+        "Y!Q",
+        "-_-_",
+        b"YWJj",
+        "\u00e9",
+        5,
+        None,
+        "A" * 5,
+        "AB=C",
+    ):
         _same("base64url_decode", value)
         _same("from_base64url_uint", value)
     for value in (b"", b"\x00", b"\xfb\xff", b"abc" * 20):
@@ -58,8 +84,12 @@ def test_utils_samples() -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(data=st.binary(max_size=80), num=st.integers(min_value=-(2**70), max_value=2**600),
-       size=st.integers(min_value=0, max_value=80), text=st.text(max_size=40))
+@given(
+    data=st.binary(max_size=80),
+    num=st.integers(min_value=-(2**70), max_value=2**600),
+    size=st.integers(min_value=0, max_value=80),
+    text=st.text(max_size=40),
+)
 def test_utils_property(data: bytes, num: int, size: int, text: str) -> None:
     _same("base64url_encode", data)
     _same("base64url_decode", tutils.base64url_encode(data))
@@ -75,15 +105,35 @@ def test_utils_property(data: bytes, num: int, size: int, text: str) -> None:
 
 
 _PEM_PIECES = [
-    b"-----BEGIN PUBLIC KEY-----", b"-----END PUBLIC KEY-----",
-    b"-----BEGIN CERTIFICATE-----", b"-----END CERTIFICATE-----",
-    b"---- BEGIN X509 CRL ----", b"---- END X509 CRL ----", b"----- END X509 CRL -----",
-    b"-----BEGIN RSA PRIVATE KEY-----", b"-----END PRIVATE KEY-----",
-    b"-----BEGIN EC PRIVATE KEY-----", b"-----END EC PRIVATE KEY-----",
-    b"-----BEGIN TRUSTED CERTIFICATE-----", b"-----END FOO-----", b"-----BEGIN FOO-----",
-    b"-----BEGIN SSH2 PUBLIC KEY-----", b"-----END SSH2 PUBLIC KEY-----",
-    b"-", b"--", b"----", b" ", b"\n", b"BEGIN", b"END", b"PUBLIC KEY", b"abc",
-    b"ssh-rsa ", b"ecdsa-sha2-nistp384 ", b"ssh-ed25519", b"ssh-dss",
+    b"-----BEGIN PUBLIC KEY-----",
+    b"-----END PUBLIC KEY-----",
+    b"-----BEGIN CERTIFICATE-----",
+    b"-----END CERTIFICATE-----",
+    b"---- BEGIN X509 CRL ----",
+    b"---- END X509 CRL ----",
+    b"----- END X509 CRL -----",
+    b"-----BEGIN RSA PRIVATE KEY-----",
+    b"-----END PRIVATE KEY-----",
+    b"-----BEGIN EC PRIVATE KEY-----",
+    b"-----END EC PRIVATE KEY-----",
+    b"-----BEGIN TRUSTED CERTIFICATE-----",
+    b"-----END FOO-----",
+    b"-----BEGIN FOO-----",
+    b"-----BEGIN SSH2 PUBLIC KEY-----",
+    b"-----END SSH2 PUBLIC KEY-----",
+    b"-",
+    b"--",
+    b"----",
+    b" ",
+    b"\n",
+    b"BEGIN",
+    b"END",
+    b"PUBLIC KEY",
+    b"abc",
+    b"ssh-rsa ",
+    b"ecdsa-sha2-nistp384 ",
+    b"ssh-ed25519",
+    b"ssh-dss",
 ]
 
 
@@ -101,8 +151,15 @@ def test_is_pem_format_samples() -> None:
         for dash_a, dash_b in ((b"-", b"-"), (b" ", b" "), (b"-", b" ")):
             begin = b"----" + dash_a + b"BEGIN " + label + dash_b + b"----"
             end = b"----" + dash_a + b"END " + label + dash_b + b"----"
-            for blob in (begin + b"\nxx\n" + end, begin + end, end + begin, begin, end,
-                         begin.lower() + end.lower(), b"x" + begin + b"\n" + end + b"y"):
+            for blob in (
+                begin + b"\nxx\n" + end,
+                begin + end,
+                end + begin,
+                begin,
+                end,
+                begin.lower() + end.lower(),
+                b"x" + begin + b"\n" + end + b"y",
+            ):
                 _same("is_pem_format", blob)
     assert tutils.is_pem_format(b"-----BEGIN PUBLIC KEY-----\nx\n-----END PUBLIC KEY-----")
     assert tutils.is_pem_format(b"---- BEGIN X509 CRL ----x---- END X509 CRL ----")
@@ -118,8 +175,7 @@ def test_ecdsa_signature_format_conversion(km: KeyMaterial) -> None:
         der = key.sign(b"msg", ec.ECDSA(hashes.SHA256()))
         raw = tutils.der_to_raw_signature(der, key.curve)
         assert raw == jutils.der_to_raw_signature(der, key.curve)
-        assert tutils.raw_to_der_signature(raw, key.curve) == jutils.raw_to_der_signature(
-            raw, key.curve)
+        assert tutils.raw_to_der_signature(raw, key.curve) == jutils.raw_to_der_signature(raw, key.curve)
         for bad in (b"", raw[:-1], raw + b"\x00", b"\x00" * len(raw)):
             _same("raw_to_der_signature", bad, key.curve)
         _same("der_to_raw_signature", b"\x30\x00", key.curve)

@@ -62,9 +62,7 @@ def test_jwk_text_is_refused_as_an_hmac_secret_like_pyjwt(name: str) -> None:
     assert result.errors[0] is not None and result.errors[0].kind == "InvalidKeyError"
 
 
-@pytest.mark.parametrize(
-    "secret", [b'{"x":"\\ud800"}', "ab".encode("utf-16-le"), b"\x00\x01\x02\x03 kty"], ids=repr
-)
+@pytest.mark.parametrize("secret", [b'{"x":"\\ud800"}', "ab".encode("utf-16-le"), b"\x00\x01\x02\x03 kty"], ids=repr)
 def test_secrets_that_are_not_jwk_text_still_verify(secret: bytes) -> None:
     token = _hs256(secret)
     with warnings.catch_warnings():

@@ -52,4 +52,5 @@ def listed_params():
 def test_every_listed_file_exists_unchanged(rel, digest):
     data = vector_path(rel).read_bytes()  # fails, naming the file, if it is missing
     assert hashlib.sha256(data).hexdigest() == digest, (
-        f"tests/vectors/{rel} differs from the SHA-256 in tests/vectors/MANIFEST.md")
+        f"tests/vectors/{rel} differs from the SHA-256 in tests/vectors/MANIFEST.md"
+    )

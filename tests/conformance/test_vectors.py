@@ -28,8 +28,8 @@ import jwt
 import pytest
 
 import turbojwt
-from turbojwt.exceptions import DecodeError, InvalidSignatureError, InvalidTokenError
 from helpers.vector_files import vector_path
+from turbojwt.exceptions import DecodeError, InvalidSignatureError, InvalidTokenError
 
 
 def b64e(data: bytes) -> str:
@@ -194,7 +194,7 @@ def test_rfc7515_json_serialisations_as_compact(vectors_dir: Path, vid: str) -> 
     checked by reassembling the equivalent compact tokens."""
     vec = _rfc7515(vectors_dir)[vid]
     body = vec["jws_json"]
-    sigs = body["signatures"] if "signatures" in body else [body]
+    sigs = body.get("signatures", [body])
     keys = vec.get("keys") or [vec["key"]]
     algs = vec["alg"] if isinstance(vec["alg"], list) else [vec["alg"]]
     for sig, key, alg in zip(sigs, keys, algs):
@@ -223,8 +223,10 @@ RFC7520 = {
 def test_rfc7520_section4(vectors_dir: Path, section: str, form: str) -> None:
     vec = load(vectors_dir, RFC7520[section])
     if form != "compact":
-        pytest.skip(f"RFC 7520 {section} {form}: JWS JSON serialisation is not part of the "
-                    "PyJWT/turbojwt API (compact serialisation only)")
+        pytest.skip(
+            f"RFC 7520 {section} {form}: JWS JSON serialisation is not part of the "
+            "PyJWT/turbojwt API (compact serialisation only)"
+        )
     alg = vec["input"]["alg"]
     key = turbojwt.PyJWK(public_jwk(vec["input"]["key"]), alg)
     payload = vec["input"]["payload"].encode("utf-8")
@@ -359,7 +361,9 @@ def test_rfc8037_ed25519(vectors_dir: Path, keyform: str) -> None:
     key: Any = {
         "public_jwk": lambda: turbojwt.PyJWK(public_jwk(jwk), "EdDSA"),
         "private_jwk": lambda: turbojwt.PyJWK(dict(jwk), "EdDSA"),
-        "pem": lambda: pub.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode(),
+        "pem": lambda: pub.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        ).decode(),
         "key_object": lambda: pub,
     }[keyform]()
 

@@ -16,10 +16,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 import turbojwt
+from helpers.vector_files import VECTORS_DIR, WYCHEPROOF, fail_if_missing, load_vector, missing_vector_param
 from turbojwt import KeyNotFoundError, KeySet, PyJWKSetError, PyJWS
 from turbojwt.algorithms import ECAlgorithm, RSAAlgorithm
 from turbojwt.keyset import has_roca_fingerprint
-from helpers.vector_files import VECTORS_DIR, WYCHEPROOF, fail_if_missing, load_vector, missing_vector_param
 
 REL = f"{WYCHEPROOF}/json_web_key_test.json"
 FILE = VECTORS_DIR / REL
@@ -138,16 +138,20 @@ def test_key_level_refusals_are_recorded_and_the_rest_kept(rsa_keys):
     ec_key = ec.generate_private_key(ec.SECP256R1())
     ec_jwk = {**json.loads(ECAlgorithm.to_jwk(ec_key.public_key())), "kid": "e"}
     small = rsa.generate_private_key(65537, 1024)
-    keys = KeySet({"keys": [
-        rsa_jwk(a, kid="ok"),
-        rsa_jwk(b, kid="enc", use="enc"),
-        rsa_jwk(b, kid="ops", key_ops=["encrypt"]),
-        rsa_jwk(small, kid="small"),
-        {**ec_jwk, "alg": "ES384"},
-        {"kty": "nope", "kid": "n"},
-        {**rsa_jwk(b), "kid": 7},
-        "not a key",
-    ]})
+    keys = KeySet(
+        {
+            "keys": [
+                rsa_jwk(a, kid="ok"),
+                rsa_jwk(b, kid="enc", use="enc"),
+                rsa_jwk(b, kid="ops", key_ops=["encrypt"]),
+                rsa_jwk(small, kid="small"),
+                {**ec_jwk, "alg": "ES384"},
+                {"kty": "nope", "kid": "n"},
+                {**rsa_jwk(b), "kid": 7},
+                "not a key",
+            ]
+        }
+    )
     assert keys.kids == ["ok"]
     reasons = dict(keys.rejected)
     assert '"use": "enc"' in reasons["enc"]
@@ -197,5 +201,6 @@ def test_roca_fingerprint():
     n = int.from_bytes(turbojwt.utils.base64url_decode(roca["n"]), "big")
     assert has_roca_fingerprint(n)
     # Ordinary keys do not have it.
-    assert not any(has_roca_fingerprint(rsa.generate_private_key(65537, 2048).public_key().public_numbers().n)
-                   for _ in range(5))
+    assert not any(
+        has_roca_fingerprint(rsa.generate_private_key(65537, 2048).public_key().public_numbers().n) for _ in range(5)
+    )

@@ -10,9 +10,15 @@ import re
 import pytest
 
 import turbojwt
+from helpers.vector_files import (
+    VECTORS_DIR,
+    WYCHEPROOF,
+    fail_if_missing,
+    load_vector,
+    missing_vector_param,
+    vector_path,
+)
 from turbojwt import PyJWK, PyJWS
-from helpers.vector_files import (VECTORS_DIR, WYCHEPROOF, fail_if_missing, load_vector, missing_vector_param,
-                          vector_path)
 
 REL = f"{WYCHEPROOF}/json_web_signature_test.json"
 FILE = VECTORS_DIR / REL

@@ -46,8 +46,9 @@ def cases():
                     continue  # JWS compares full-length tags only
                 key = None
             else:
-                if alg.startswith("PS") and (group.get("mgfSha") != group.get("sha")
-                                             or group.get("sLen") != HASH_BITS[group["sha"]] // 8):
+                if alg.startswith("PS") and (
+                    group.get("mgfSha") != group.get("sha") or group.get("sLen") != HASH_BITS[group["sha"]] // 8
+                ):
                     continue  # not JWS's PSS parameters
                 key = group["publicKeyPem"]
             for test in group["tests"]:

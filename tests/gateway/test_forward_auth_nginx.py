@@ -20,14 +20,13 @@ import textwrap
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from helpers.jwks_server import Provider
 
 import turbojwt
+from helpers.jwks_server import Provider
 from turbojwt.algorithms import RSAAlgorithm
 
 pytestmark = pytest.mark.e2e  # nginx and `turbojwt serve` as processes
@@ -36,8 +35,9 @@ ISSUER = "https://idp.test"
 
 
 def nginx_binary() -> str | None:
-    found = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx")
-                                          if os.access(p, os.X_OK)), None)
+    found = shutil.which("nginx") or next(
+        (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(p, os.X_OK)), None
+    )
     if found:
         return found
     sudo = [] if os.geteuid() == 0 else ["sudo", "-n"] if shutil.which("sudo") else None
@@ -57,8 +57,9 @@ NGINX = nginx_binary()
 if NGINX is None:
     if os.environ.get("CI"):
         raise RuntimeError("nginx is missing and could not be installed with apt-get")
-    pytest.skip("nginx is not installed and cannot be installed here (needs apt-get as root or sudo)",
-                allow_module_level=True)
+    pytest.skip(
+        "nginx is not installed and cannot be installed here (needs apt-get as root or sudo)", allow_module_level=True
+    )
 
 
 def free_port() -> int:
@@ -84,7 +85,7 @@ class Upstream:
 
     def __init__(self) -> None:
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 body = json.dumps({k.lower(): v for k, v in self.headers.items()}).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -176,7 +177,8 @@ def stack(tmp_path_factory, keys):
     upstream = Upstream()
     auth_port, port = free_port(), free_port()
     config = tmp / "gateway.toml"
-    config.write_text(textwrap.dedent(f"""
+    config.write_text(
+        textwrap.dedent(f"""
         realm = "shop"
         required_scopes = ["shop"]
 
@@ -192,16 +194,32 @@ def stack(tmp_path_factory, keys):
         [claim_to_headers]
         "X-Auth-Subject" = "sub"
         "X-Auth-Roles" = "roles"
-    """))
-    serve = subprocess.Popen(
-        [sys.executable, "-m", "turbojwt", "serve", "--config", str(config), "--port", str(auth_port),
-         "--cookie", "session"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    """)
     )
-    (tmp / "nginx.conf").write_text(NGINX_CONF.format(tmp=tmp, port=port, auth_port=auth_port,
-                                                      upstream_port=upstream.port))
-    nginx = subprocess.Popen([NGINX, "-p", str(tmp), "-c", str(tmp / "nginx.conf"), "-g", "daemon off;"],
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    serve = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "turbojwt",
+            "serve",
+            "--config",
+            str(config),
+            "--port",
+            str(auth_port),
+            "--cookie",
+            "session",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    (tmp / "nginx.conf").write_text(
+        NGINX_CONF.format(tmp=tmp, port=port, auth_port=auth_port, upstream_port=upstream.port)
+    )
+    nginx = subprocess.Popen(
+        [NGINX, "-p", str(tmp), "-c", str(tmp / "nginx.conf"), "-g", "daemon off;"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         wait_until(lambda: httpx.get(f"http://127.0.0.1:{auth_port}/healthz").status_code == 200, "turbojwt serve")
         wait_until(lambda: httpx.get(f"http://127.0.0.1:{port}/").status_code == 401, "nginx")
@@ -222,8 +240,15 @@ def stack(tmp_path_factory, keys):
 
 
 def token(key, kid="k1", **claims):
-    body = {"iss": ISSUER, "aud": "shop-api", "sub": "alice", "roles": ["buyer", "admin"], "scope": "shop",
-            "exp": int(time.time()) + 300, **claims}
+    body = {
+        "iss": ISSUER,
+        "aud": "shop-api",
+        "sub": "alice",
+        "roles": ["buyer", "admin"],
+        "scope": "shop",
+        "exp": int(time.time()) + 300,
+        **claims,
+    }
     return turbojwt.encode(body, key, algorithm="RS256", headers={"kid": kid})
 
 
@@ -238,8 +263,10 @@ def test_valid_token_reaches_the_upstream_with_claim_headers(stack, keys):
     seen = r.json()
     assert seen["x-auth-subject"] == "alice" and seen["x-auth-roles"] == "buyer,admin"
     # A client cannot forge the claim headers: nginx sets them from the verifier's answer.
-    r = httpx.get(stack["url"] + "/orders", headers={"Authorization": f"Bearer {token(keys['k1'], sub='bob')}",
-                                                    "X-Auth-Subject": "root"})
+    r = httpx.get(
+        stack["url"] + "/orders",
+        headers={"Authorization": f"Bearer {token(keys['k1'], sub='bob')}", "X-Auth-Subject": "root"},
+    )
     assert r.json()["x-auth-subject"] == "bob"
 
 
@@ -253,12 +280,16 @@ def test_claim_headers_arrive_percent_encoded(stack, keys):
     assert seen["x-auth-roles"] == "sales%2Ceu,ops,a%C2%85b"
 
 
-@pytest.mark.parametrize("headers", [
-    lambda t, u: [("Authorization", f"Bearer\t{t}")],
-    lambda t, u: [("Cookie", f"session={u}; session={t}")],
-    lambda t, u: [("Cookie", f"session={u}"), ("Cookie", f"session={t}")],
-    lambda t, u: [("Authorization", f"Bearer {t}"), ("Cookie", f"session={u}")],
-], ids=["tab", "cookie twice", "two cookie headers", "header and cookie"])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        lambda t, u: [("Authorization", f"Bearer\t{t}")],
+        lambda t, u: [("Cookie", f"session={u}; session={t}")],
+        lambda t, u: [("Cookie", f"session={u}"), ("Cookie", f"session={t}")],
+        lambda t, u: [("Authorization", f"Bearer {t}"), ("Cookie", f"session={u}")],
+    ],
+    ids=["tab", "cookie twice", "two cookie headers", "header and cookie"],
+)
 def test_ambiguous_credentials_are_refused(stack, keys, headers):
     # Before: a tab after Bearer made the header "another scheme" (the cookie was used), and
     # of two session cookies the last won, though other parsers take the first.
@@ -269,13 +300,16 @@ def test_ambiguous_credentials_are_refused(stack, keys, headers):
     assert r.status_code == 400 and "x-auth-subject" not in r.text
 
 
-@pytest.mark.parametrize("make, status, error", [
-    (lambda k: None, 401, None),
-    (lambda k: token(k["k2"]), 401, "invalid_token"),                      # forged: k2 signs as k1
-    (lambda k: token(k["k1"], exp=int(time.time()) - 60), 401, "invalid_token"),
-    (lambda k: token(k["k1"], aud="other-api"), 401, "invalid_token"),
-    (lambda k: token(k["k1"], scope="profile"), 403, "insufficient_scope"),
-])
+@pytest.mark.parametrize(
+    "make, status, error",
+    [
+        (lambda k: None, 401, None),
+        (lambda k: token(k["k2"]), 401, "invalid_token"),  # forged: k2 signs as k1
+        (lambda k: token(k["k1"], exp=int(time.time()) - 60), 401, "invalid_token"),
+        (lambda k: token(k["k1"], aud="other-api"), 401, "invalid_token"),
+        (lambda k: token(k["k1"], scope="profile"), 403, "insufficient_scope"),
+    ],
+)
 def test_refusals_carry_rfc6750_headers(stack, keys, make, status, error):
     r = get(stack, make(keys))
     assert r.status_code == status

@@ -11,13 +11,13 @@ import time
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from helpers.jwks_server import Provider as JWKSServer
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import turbojwt
+from helpers.jwks_server import Provider as JWKSServer
 from turbojwt.algorithms import RSAAlgorithm
 from turbojwt.gateway import (
     InsufficientScopeError,
@@ -62,11 +62,15 @@ def idp(keys):
 
 @pytest.fixture
 def config(tmp_path, idp, keys):
-    pem = keys["partner"].public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    pem = (
+        keys["partner"]
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
     (tmp_path / "partner.pem").write_bytes(pem)
     path = tmp_path / "gateway.toml"
-    path.write_text(textwrap.dedent(f"""
+    path.write_text(
+        textwrap.dedent(f"""
         mode = "any"
         realm = "orders"
         required_scopes = ["orders:read"]
@@ -93,14 +97,23 @@ def config(tmp_path, idp, keys):
         "X-Auth-Subject" = "sub"
         "X-Auth-Roles" = "realm_access.roles"
         "X-Auth-Tenant" = "ctx.tenant.id"
-    """))
+    """)
+    )
     return path
 
 
 def corp_token(keys, typ="at+jwt", **claims):
     now = int(time.time())
-    body = {"iss": CORP, "aud": "orders-api", "sub": "alice", "exp": now + 300, "scope": "orders:read orders:write",
-            "realm_access": {"roles": ["admin", "ops"]}, "ctx": {"tenant": {"id": "t-1"}}, **claims}
+    body = {
+        "iss": CORP,
+        "aud": "orders-api",
+        "sub": "alice",
+        "exp": now + 300,
+        "scope": "orders:read orders:write",
+        "realm_access": {"roles": ["admin", "ops"]},
+        "ctx": {"tenant": {"id": "t-1"}},
+        **claims,
+    }
     headers = {"kid": "c1", **({"typ": typ} if typ else {})}
     return turbojwt.encode(body, keys["corp"], algorithm="RS256", headers=headers)
 
@@ -119,26 +132,38 @@ def test_policy_from_toml(config, keys):
     assert [p.name for p in policy.providers] == ["corp", "partner"]
     v = policy.verify(corp_token(keys))
     assert v.provider == "corp" and v.claims["sub"] == "alice"
-    assert policy.headers_for(v.claims) == {"X-Auth-Subject": "alice", "X-Auth-Roles": "admin,ops",
-                                            "X-Auth-Tenant": "t-1"}
+    assert policy.headers_for(v.claims) == {
+        "X-Auth-Subject": "alice",
+        "X-Auth-Roles": "admin,ops",
+        "X-Auth-Tenant": "t-1",
+    }
     v = policy.verify(partner_token(keys))
     assert v.provider == "partner" and v.claims["sub"] == "bob"
     assert policy.headers_for(v.claims) == {"X-Auth-Subject": "bob"}
 
 
-@pytest.mark.parametrize("make, error", [
-    (lambda k: corp_token(k, typ="JWT"), InvalidTypeError),
-    (lambda k: corp_token(k, typ=None), InvalidTypeError),
-    (lambda k: corp_token(k, aud="other"), turbojwt.InvalidAudienceError),
-    (lambda k: corp_token(k, exp=int(time.time()) - 60), turbojwt.ExpiredSignatureError),
-    (lambda k: corp_token(k, iss="https://evil.example"), turbojwt.InvalidIssuerError),
-    (lambda k: corp_token(k, scope="orders:write"), InsufficientScopeError),
-    (lambda k: partner_token(k, scp=[]), InsufficientScopeError),
-    # Signed by the partner's key but claiming the corp issuer: corp's keys refuse it.
-    (lambda k: turbojwt.encode({"iss": CORP, "aud": "orders-api", "sub": "x", "exp": int(time.time()) + 60},
-                               k["partner"], algorithm="ES256", headers={"kid": "c1", "typ": "at+jwt"}),
-     turbojwt.InvalidAlgorithmError),
-])
+@pytest.mark.parametrize(
+    "make, error",
+    [
+        (lambda k: corp_token(k, typ="JWT"), InvalidTypeError),
+        (lambda k: corp_token(k, typ=None), InvalidTypeError),
+        (lambda k: corp_token(k, aud="other"), turbojwt.InvalidAudienceError),
+        (lambda k: corp_token(k, exp=int(time.time()) - 60), turbojwt.ExpiredSignatureError),
+        (lambda k: corp_token(k, iss="https://evil.example"), turbojwt.InvalidIssuerError),
+        (lambda k: corp_token(k, scope="orders:write"), InsufficientScopeError),
+        (lambda k: partner_token(k, scp=[]), InsufficientScopeError),
+        # Signed by the partner's key but claiming the corp issuer: corp's keys refuse it.
+        (
+            lambda k: turbojwt.encode(
+                {"iss": CORP, "aud": "orders-api", "sub": "x", "exp": int(time.time()) + 60},
+                k["partner"],
+                algorithm="ES256",
+                headers={"kid": "c1", "typ": "at+jwt"},
+            ),
+            turbojwt.InvalidAlgorithmError,
+        ),
+    ],
+)
 def test_policy_refusals(config, keys, make, error):
     policy = Policy.from_toml(config)
     with pytest.raises(error):
@@ -152,19 +177,34 @@ def test_typ_accepts_the_media_type_form(config, keys):
 
 def test_all_of_mode(tmp_path, keys):
     # Two providers sharing the issuer and key, with different audiences: all must accept.
-    pem = keys["partner"].public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    pem = (
+        keys["partner"]
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
     (tmp_path / "k.pem").write_bytes(pem)
     base = {"issuer": PARTNER, "key_file": "k.pem", "algorithms": ["ES256"]}
-    policy = Policy.from_dict({"mode": "all", "provider": [
-        {**base, "name": "a", "audiences": ["orders-api"]},
-        {**base, "name": "b", "audiences": ["orders-api", "billing"]},
-    ]}, base=tmp_path)
+    policy = Policy.from_dict(
+        {
+            "mode": "all",
+            "provider": [
+                {**base, "name": "a", "audiences": ["orders-api"]},
+                {**base, "name": "b", "audiences": ["orders-api", "billing"]},
+            ],
+        },
+        base=tmp_path,
+    )
     assert policy.verify(partner_token(keys)).provider == "a"
-    strict = Policy.from_dict({"mode": "all", "provider": [
-        {**base, "name": "a", "audiences": ["orders-api"]},
-        {**base, "name": "b", "audiences": ["billing"]},
-    ]}, base=tmp_path)
+    strict = Policy.from_dict(
+        {
+            "mode": "all",
+            "provider": [
+                {**base, "name": "a", "audiences": ["orders-api"]},
+                {**base, "name": "b", "audiences": ["billing"]},
+            ],
+        },
+        base=tmp_path,
+    )
     with pytest.raises(turbojwt.InvalidAudienceError):
         strict.verify(partner_token(keys))
 
@@ -178,21 +218,36 @@ def test_scopes():
     assert info.value.needed == ["b", "c"]
 
 
-@pytest.mark.parametrize("doc, match", [
-    ({}, "at least one"),
-    ({"provider": []}, "at least one"),
-    ({"provider": [{"issuer": "x", "algorithms": ["RS256"]}]}, "exactly one of"),
-    ({"provider": [{"issuer": "x", "jwks_url": "https://x/j", "key_file": "k"}], }, "algorithms is required"),
-    ({"provider": [{"algorithms": ["RS256"], "jwks_url": "https://x/j"}]}, "issuer is required"),
-    ({"provider": [{"issuer": "x", "algorithms": ["RS256"], "jwks_url": "file:///etc/passwd"}]}, "http"),
-    ({"provider": [{"issuer": "x", "algorithms": ["RS256"], "key_file": "missing.pem"}]}, "cannot read"),
-    ({"provider": [{"issuer": "x", "algorithms": "RS256", "jwks_url": "https://x/j", "leeway": "5"}]}, "leeway"),
-    ({"provider": [{"issuer": "x", "algorithms": ["RS256"], "jwks_url": "https://x/j", "colour": 1}]}, "colour"),
-    ({"mode": "some", "provider": [{"issuer": "x", "algorithms": ["RS256"], "jwks_url": "https://x/j"}]}, "mode"),
-    ({"provider": [{"issuer": "x", "algorithms": ["RS256"], "jwks_url": "https://x/j"}], "extra": 1}, "extra"),
-    ({"provider": [{"name": "a", "issuer": "x", "algorithms": ["RS256"], "jwks_url": "https://x/j"},
-                   {"name": "b", "issuer": "x", "algorithms": ["RS256"], "jwks_url": "https://x/k"}]}, "issuer"),
-])
+@pytest.mark.parametrize(
+    "doc, match",
+    [
+        ({}, "at least one"),
+        ({"provider": []}, "at least one"),
+        ({"provider": [{"issuer": "x", "algorithms": ["RS256"]}]}, "exactly one of"),
+        (
+            {
+                "provider": [{"issuer": "x", "jwks_url": "https://x/j", "key_file": "k"}],
+            },
+            "algorithms is required",
+        ),
+        ({"provider": [{"algorithms": ["RS256"], "jwks_url": "https://x/j"}]}, "issuer is required"),
+        ({"provider": [{"issuer": "x", "algorithms": ["RS256"], "jwks_url": "file:///etc/passwd"}]}, "http"),
+        ({"provider": [{"issuer": "x", "algorithms": ["RS256"], "key_file": "missing.pem"}]}, "cannot read"),
+        ({"provider": [{"issuer": "x", "algorithms": "RS256", "jwks_url": "https://x/j", "leeway": "5"}]}, "leeway"),
+        ({"provider": [{"issuer": "x", "algorithms": ["RS256"], "jwks_url": "https://x/j", "colour": 1}]}, "colour"),
+        ({"mode": "some", "provider": [{"issuer": "x", "algorithms": ["RS256"], "jwks_url": "https://x/j"}]}, "mode"),
+        ({"provider": [{"issuer": "x", "algorithms": ["RS256"], "jwks_url": "https://x/j"}], "extra": 1}, "extra"),
+        (
+            {
+                "provider": [
+                    {"name": "a", "issuer": "x", "algorithms": ["RS256"], "jwks_url": "https://x/j"},
+                    {"name": "b", "issuer": "x", "algorithms": ["RS256"], "jwks_url": "https://x/k"},
+                ]
+            },
+            "issuer",
+        ),
+    ],
+)
 def test_bad_policies(tmp_path, doc, match):
     with pytest.raises(PolicyError, match=match):
         Policy.from_dict(doc, base=tmp_path)
@@ -219,16 +274,18 @@ def starlette_app(config):
     policy = Policy.from_toml(config)
 
     async def whoami(request: Request):
-        return JSONResponse({"sub": request.state.jwt["sub"] if request.state.jwt else None,
-                             "provider": request.state.jwt_provider})
+        return JSONResponse(
+            {"sub": request.state.jwt["sub"] if request.state.jwt else None, "provider": request.state.jwt_provider}
+        )
 
     async def ws(websocket):
         await websocket.accept()
         await websocket.send_json({"sub": websocket.state.jwt["sub"]})
         await websocket.close()
 
-    app = Starlette(routes=[Route("/whoami", whoami), Route("/healthz", lambda r: JSONResponse("ok")),
-                            WebSocketRoute("/ws", ws)])
+    app = Starlette(
+        routes=[Route("/whoami", whoami), Route("/healthz", lambda r: JSONResponse("ok")), WebSocketRoute("/ws", ws)]
+    )
     return JWTAuthMiddleware(app, policy, skip_paths=["/healthz"], cookie="session", query_param="access_token")
 
 
@@ -256,14 +313,16 @@ def test_middleware_rfc6750_answers(starlette_app, keys):
 
     r = client.get("/whoami", headers={"Authorization": f"Bearer {corp_token(keys, exp=int(time.time()) - 60)}"})
     assert r.status_code == 401
-    assert www_authenticate(r) == 'Bearer realm="orders", error="invalid_token", error_description="The token has expired"'
+    assert (
+        www_authenticate(r) == 'Bearer realm="orders", error="invalid_token", error_description="The token has expired"'
+    )
     assert r.json()["error"] == "invalid_token"
 
     forged = corp_token(keys)[:-6] + "AAAAAA"
     r = client.get("/whoami", headers={"Authorization": f"Bearer {forged}"})
     assert r.status_code == 401 and 'error="invalid_token"' in www_authenticate(r)
     # The description is fixed text: nothing from the token is echoed.
-    junk = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiI8c2NyaXB0PiJ9.x'
+    junk = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiI8c2NyaXB0PiJ9.x"
     r = client.get("/whoami", headers={"Authorization": f"Bearer {junk}"})
     assert r.status_code == 401 and "<script>" not in r.text and "<script>" not in www_authenticate(r)
     # Characters outside RFC 6750's b64token set make the request malformed (and are not echoed).
@@ -273,8 +332,10 @@ def test_middleware_rfc6750_answers(starlette_app, keys):
 
     r = client.get("/whoami", headers={"Authorization": f"Bearer {corp_token(keys, scope='orders:write')}"})
     assert r.status_code == 403
-    assert www_authenticate(r) == ('Bearer realm="orders", error="insufficient_scope", '
-                                   'error_description="The token lacks a required scope", scope="orders:read"')
+    assert www_authenticate(r) == (
+        'Bearer realm="orders", error="insufficient_scope", '
+        'error_description="The token lacks a required scope", scope="orders:read"'
+    )
 
     for bad in ("Bearer", "Bearer a b", "Bearer  "):
         r = client.get("/whoami", headers={"Authorization": bad})
@@ -283,10 +344,9 @@ def test_middleware_rfc6750_answers(starlette_app, keys):
     assert r.status_code == 400
     # Another scheme is not ours: treated as no token.
     r = client.get("/whoami", headers={"Authorization": "Basic dXNlcjpwYXNz"})
-    assert r.status_code == 401 and 'error=' not in www_authenticate(r)
-    with pytest.raises(Exception):
-        with client.websocket_connect("/ws"):
-            pass
+    assert r.status_code == 401 and "error=" not in www_authenticate(r)
+    with pytest.raises(Exception), client.websocket_connect("/ws"):
+        pass
 
 
 def test_optional_authentication(config, keys):
@@ -317,7 +377,8 @@ def test_fastapi_dependency(config, keys):
     client = TestClient(app)
     assert client.get("/orders", headers={"Authorization": f"Bearer {corp_token(keys)}"}).json() == {"sub": "alice"}
     assert client.post("/orders", headers={"Authorization": f"Bearer {corp_token(keys)}"}).json() == {
-        "created_by": "alice"}
+        "created_by": "alice"
+    }
     r = client.post("/orders", headers={"Authorization": f"Bearer {partner_token(keys)}"})
     assert r.status_code == 403 and 'scope="orders:write"' in www_authenticate(r)
     assert r.json()["detail"]["error"] == "insufficient_scope"
@@ -333,8 +394,10 @@ def test_starlette_authentication_backend(config, keys):
     async def create(request: Request):
         return JSONResponse({"user": request.user.display_name, "scopes": request.auth.scopes})
 
-    app = Starlette(routes=[Route("/orders", create, methods=["POST"])],
-                    middleware=[Middleware(AuthenticationMiddleware, backend=backend, on_error=backend.on_auth_error)])
+    app = Starlette(
+        routes=[Route("/orders", create, methods=["POST"])],
+        middleware=[Middleware(AuthenticationMiddleware, backend=backend, on_error=backend.on_auth_error)],
+    )
     client = TestClient(app)
     r = client.post("/orders", headers={"Authorization": f"Bearer {corp_token(keys)}"})
     assert r.status_code == 200 and r.json()["user"] == "alice"

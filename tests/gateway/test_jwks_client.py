@@ -11,9 +11,9 @@ import uuid
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from helpers.jwks_server import Provider
 
 import turbojwt
+from helpers.jwks_server import Provider
 from turbojwt import JWKSClient, KeyNotFoundError, PyJWKClientConnectionError, PyJWKClientError, PyJWKSetError
 from turbojwt.algorithms import ECAlgorithm, RSAAlgorithm
 from turbojwt.jwks import cache_control_ttl
@@ -65,15 +65,18 @@ def test_fetch_and_decode(provider, keys):
     assert provider.hits["/jwks.json"] == 1
 
 
-@pytest.mark.parametrize("headers, ttl", [
-    ({"cache-control": "public, max-age=120"}, 120),
-    ({"cache-control": "max-age=120", "age": "20"}, 100),
-    ({"cache-control": "max-age=1"}, 60),          # raised to min_ttl
-    ({"cache-control": "max-age=999999"}, 3600),   # lowered to max_ttl
-    ({"cache-control": "no-store"}, 60),
-    ({"cache-control": "max-age=abc"}, 300),       # unparseable: default
-    ({}, 300),
-])
+@pytest.mark.parametrize(
+    "headers, ttl",
+    [
+        ({"cache-control": "public, max-age=120"}, 120),
+        ({"cache-control": "max-age=120", "age": "20"}, 100),
+        ({"cache-control": "max-age=1"}, 60),  # raised to min_ttl
+        ({"cache-control": "max-age=999999"}, 3600),  # lowered to max_ttl
+        ({"cache-control": "no-store"}, 60),
+        ({"cache-control": "max-age=abc"}, 300),  # unparseable: default
+        ({}, 300),
+    ],
+)
 def test_cache_control(headers, ttl):
     assert cache_control_ttl(headers, 300, 60, 3600) == ttl
 
@@ -264,12 +267,15 @@ def test_strict_key_sets(provider, keys):
     assert client(provider).decode(es, algorithms=["ES256"]) == {"sub": "x"}
 
 
-@pytest.mark.parametrize("body, status, match", [
-    (b"not json", 200, "not JSON"),
-    (b'{"keys": "x"}', 200, '"keys" list'),
-    (b"x" * 2000, 200, "larger than"),
-    (b"{}", 404, "HTTP 404"),
-])
+@pytest.mark.parametrize(
+    "body, status, match",
+    [
+        (b"not json", 200, "not JSON"),
+        (b'{"keys": "x"}', 200, '"keys" list'),
+        (b"x" * 2000, 200, "larger than"),
+        (b"{}", 404, "HTTP 404"),
+    ],
+)
 def test_bad_responses(provider, body, status, match):
     provider.body, provider.status = body, status
     c = client(provider, max_response_bytes=1000)

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from helpers.jwks_server import Provider
 
 import turbojwt
+from helpers.jwks_server import Provider
 from turbojwt import JWKSClient, KeyNotFoundError, PyJWKSetError, Verifier
 from turbojwt.algorithms import RSAAlgorithm
 

@@ -10,9 +10,9 @@ import time
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from helpers.jwks_server import Provider
 
 import turbojwt
+from helpers.jwks_server import Provider
 from turbojwt import JWKSClient, KeyNotFoundError, KeySet, Verifier
 from turbojwt.algorithms import ECAlgorithm, RSAAlgorithm
 
@@ -45,7 +45,10 @@ def corpus(keys):
     yield "alg-not-allowed", turbojwt.encode(good, keys["r1"], algorithm="RS512", headers={"kid": "r1"})
     yield "key-binds-alg", turbojwt.encode(good, keys["r2"], algorithm="RS256", headers={"kid": "r2"})
     yield "hs256-confusion", turbojwt.encode(good, "x" * 32, algorithm="HS256", headers={"kid": "r1"})
-    yield "expired", turbojwt.encode({"sub": "a", "exp": now - 60}, keys["r1"], algorithm="RS256", headers={"kid": "r1"})
+    yield (
+        "expired",
+        turbojwt.encode({"sub": "a", "exp": now - 60}, keys["r1"], algorithm="RS256", headers={"kid": "r1"}),
+    )
     yield "alg-none", turbojwt.encode(good, None, algorithm="none", headers={"kid": "r1"})
 
 
@@ -57,8 +60,15 @@ def verdict(fn, token):
 
 
 def test_verifier_over_a_key_set_matches_decode(keys):
-    ks = KeySet({"keys": [public_jwk(keys["r1"], "r1"), public_jwk(keys["r2"], "r2", alg="PS384"),
-                          public_jwk(keys["e1"], "e1")]})
+    ks = KeySet(
+        {
+            "keys": [
+                public_jwk(keys["r1"], "r1"),
+                public_jwk(keys["r2"], "r2", alg="PS384"),
+                public_jwk(keys["e1"], "e1"),
+            ]
+        }
+    )
     algorithms = ["RS256", "PS384", "ES256", "HS256", "none"]
     v = Verifier(ks, algorithms=algorithms)
     cached = Verifier(ks, algorithms=algorithms, cache=64)
@@ -67,7 +77,10 @@ def test_verifier_over_a_key_set_matches_decode(keys):
         assert verdict(v.decode, token) == want, name
         for _ in range(3):
             assert verdict(cached.decode, token) == want, name
-    assert verdict(v.decode, dict(corpus(keys))["rs256"]) == {"sub": "a", "exp": pytest.approx(time.time() + 600, abs=30)}
+    assert verdict(v.decode, dict(corpus(keys))["rs256"]) == {
+        "sub": "a",
+        "exp": pytest.approx(time.time() + 600, abs=30),
+    }
     # r1/RS256, r2/PS384, e1/ES256, and r1 again for the kid-less RS256 token (the only RS256 key)
     assert v.keys_held() == 4
     assert cached.cache_info().hits >= 3

@@ -37,7 +37,7 @@ class Provider:
         provider = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            def do_GET(self) -> None:
                 with provider.lock:
                     provider.hits[self.path] += 1
                     delay, status, headers = provider.delay, provider.status, dict(provider.headers)

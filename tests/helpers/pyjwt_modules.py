@@ -26,15 +26,15 @@ if getattr(jwt, "__version__", None) != "2.15.1":  # pragma: no cover
 
 # The modules compared, imported once here (the test modules import these names from here):
 # PyJWT's as j*, turbojwt's as t*.
-import jwt.algorithms as jalg  # noqa: E402
-import jwt.api_jwk as japi_jwk  # noqa: E402
-import jwt.exceptions as jexc  # noqa: E402
-import jwt.help as jhelp  # noqa: E402
-import jwt.jwk_set_cache as jcache  # noqa: E402
-import jwt.jwks_client as jclient  # noqa: E402
-import jwt.types as jtypes  # noqa: E402
-import jwt.utils as jutils  # noqa: E402
-import jwt.warnings as jwarn  # noqa: E402
+import jwt.algorithms as jalg  # noqa: E402 (re-exported to the test modules)
+import jwt.api_jwk as japi_jwk  # noqa: E402, F401 (re-exported to the test modules)
+import jwt.exceptions as jexc  # noqa: E402, F401 (re-exported to the test modules)
+import jwt.help as jhelp  # noqa: E402, F401 (re-exported to the test modules)
+import jwt.jwk_set_cache as jcache  # noqa: E402, F401 (re-exported to the test modules)
+import jwt.jwks_client as jclient  # noqa: E402, F401 (re-exported to the test modules)
+import jwt.types as jtypes  # noqa: E402, F401 (re-exported to the test modules)
+import jwt.utils as jutils  # noqa: E402 (re-exported to the test modules)
+import jwt.warnings as jwarn  # noqa: E402, F401 (re-exported to the test modules)
 from cryptography import x509  # noqa: E402
 from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import (  # noqa: E402
@@ -69,15 +69,15 @@ def _load_support_modules() -> None:
 
 _load_support_modules()
 
-import turbojwt.algorithms as talg  # noqa: E402
-import turbojwt.api_jwk as tapi_jwk  # noqa: E402
-import turbojwt.exceptions as texc  # noqa: E402
-import turbojwt.help as thelp  # noqa: E402
-import turbojwt.jwk_set_cache as tcache  # noqa: E402
-import turbojwt.jwks_client as tclient  # noqa: E402
-import turbojwt.types as ttypes  # noqa: E402
-import turbojwt.utils as tutils  # noqa: E402
-import turbojwt.warnings as twarn  # noqa: E402
+import turbojwt.algorithms as talg  # noqa: E402 (re-exported to the test modules)
+import turbojwt.api_jwk as tapi_jwk  # noqa: E402, F401 (re-exported to the test modules)
+import turbojwt.exceptions as texc  # noqa: E402, F401 (re-exported to the test modules)
+import turbojwt.help as thelp  # noqa: E402, F401 (re-exported to the test modules)
+import turbojwt.jwk_set_cache as tcache  # noqa: E402, F401 (re-exported to the test modules)
+import turbojwt.jwks_client as tclient  # noqa: E402, F401 (re-exported to the test modules)
+import turbojwt.types as ttypes  # noqa: E402, F401 (re-exported to the test modules)
+import turbojwt.utils as tutils  # noqa: E402, F401 (re-exported to the test modules)
+import turbojwt.warnings as twarn  # noqa: E402, F401 (re-exported to the test modules)
 
 if not hasattr(sys.modules["turbojwt"], "__file__"):
     # Drop the bare package again so other test modules importing turbojwt
@@ -132,14 +132,12 @@ def _exc_id(exc: BaseException) -> tuple[str, str]:
 
 def describe(value: Any) -> Any:
     """A comparable, library-neutral description of a returned value."""
-    if isinstance(value, (ec.EllipticCurvePrivateKey, rsa.RSAPrivateKey,
-                          ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey)):
-        return ("private", type(value).__name__,
-                value.private_bytes(Enc.DER, PrivFmt.PKCS8, NoEnc()))
-    if isinstance(value, (ec.EllipticCurvePublicKey, rsa.RSAPublicKey,
-                          ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
-        return ("public", type(value).__name__,
-                value.public_bytes(Enc.DER, PubFmt.SubjectPublicKeyInfo))
+    if isinstance(
+        value, (ec.EllipticCurvePrivateKey, rsa.RSAPrivateKey, ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey)
+    ):
+        return ("private", type(value).__name__, value.private_bytes(Enc.DER, PrivFmt.PKCS8, NoEnc()))
+    if isinstance(value, (ec.EllipticCurvePublicKey, rsa.RSAPublicKey, ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
+        return ("public", type(value).__name__, value.public_bytes(Enc.DER, PubFmt.SubjectPublicKeyInfo))
     if isinstance(value, (list, tuple)):
         return [describe(v) for v in value]
     if isinstance(value, dict):
@@ -152,16 +150,14 @@ def describe(value: Any) -> Any:
 def outcome(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple:
     try:
         value = fn(*args, **kwargs)
-    except Exception as exc:  # noqa: BLE001 - we compare whatever is raised
-        return ("raise", _exc_id(exc), _mask(str(exc)),
-                tuple(_mask(repr(a)) for a in exc.args))
+    except Exception as exc:
+        return ("raise", _exc_id(exc), _mask(str(exc)), tuple(_mask(repr(a)) for a in exc.args))
     return ("return", describe(value))
 
 
 def assert_no_mismatch(mismatches: list) -> None:
     assert not mismatches, "\n".join(
-        f"{label}:\n  pyjwt:    {theirs!r}\n  turbojwt: {ours!r}"
-        for label, theirs, ours in mismatches[:15]
+        f"{label}:\n  pyjwt:    {theirs!r}\n  turbojwt: {ours!r}" for label, theirs, ours in mismatches[:15]
     ) + (f"\n... {len(mismatches)} mismatches" if len(mismatches) > 15 else "")
 
 
@@ -228,8 +224,14 @@ def _b64(data: bytes) -> str:
 
 
 def _describe_pyjwk(jwk: Any) -> tuple:
-    return (jwk.algorithm_name, jwk.key_type, jwk.key_id, jwk.public_key_use,
-            type(jwk.Algorithm).__name__, describe(jwk.key))
+    return (
+        jwk.algorithm_name,
+        jwk.key_type,
+        jwk.key_id,
+        jwk.public_key_use,
+        type(jwk.Algorithm).__name__,
+        describe(jwk.key),
+    )
 
 
 def _jwk_dicts(km: KeyMaterial) -> dict[str, tuple[Any, Any]]:
@@ -242,33 +244,35 @@ def _jwk_dicts(km: KeyMaterial) -> dict[str, tuple[Any, Any]]:
         for part, obj in (("private", key), ("public", key.public_key())):
             data = algo.to_jwk(obj, as_dict=True)
             out[f"{name}/{part}"] = ({**data, "kid": f"{name}-{part}", "use": "sig"}, None)
-    out.update({
-        "ed448/no-alg": (out["ed448/public"][0], None),
-        "ed448/alg-arg": (out["ed448/public"][0], "EdDSA"),
-        "ed448/alg-member": ({**out["ed448/public"][0], "alg": "EdDSA"}, None),
-        "rsa/alg-PS384": ({**out["rsa2048/public"][0], "alg": "PS384"}, None),
-        "rsa/arg-overrides-member": ({**out["rsa2048/public"][0], "alg": "PS384"}, "RS512"),
-        "rsa/alg-ES256-mismatch": ({**out["rsa2048/public"][0], "alg": "ES256"}, None),
-        "p384/alg-ES256-curve-mismatch": (out["p384/public"][0], "ES256"),
-        "p521/crv-default": (out["p521/public"][0], None),
-        "k256/crv-default": (out["k256/public"][0], None),
-        "ec/no-crv": ({k: v for k, v in out["p256/public"][0].items() if k != "crv"}, None),
-        "ec/unsupported-crv": ({**out["p256/public"][0], "crv": "P-192"}, None),
-        "okp/no-crv": ({"kty": "OKP", "x": "abc"}, None),
-        "okp/unsupported-crv": ({"kty": "OKP", "crv": "X25519", "x": "abc"}, None),
-        "oct": ({"kty": "oct", "k": _b64(b"s" * 32), "kid": "hmac"}, None),
-        "oct/alg-HS512": ({"kty": "oct", "k": _b64(b"s" * 32), "alg": "HS512"}, None),
-        "oct/empty-k": ({"kty": "oct", "k": ""}, None),
-        "oct/no-k": ({"kty": "oct"}, None),
-        "oct/alg-none": ({"kty": "oct", "k": "abc"}, "none"),
-        "missing-kty": ({"k": "abc"}, None),
-        "empty-kty": ({"kty": ""}, None),
-        "unsupported-kty": ({"kty": "XYZ"}, None),
-        "unknown-alg": ({"kty": "oct", "k": "abc", "alg": "XX256"}, None),
-        "unhashable-alg": ({"kty": "oct", "k": "abc", "alg": ["HS256"]}, None),
-        "rsa/int-n": ({"kty": "RSA", "n": 5, "e": "AQAB"}, None),
-        "rsa/bad-b64": ({"kty": "RSA", "n": "a", "e": "AQAB"}, None),
-        "rsa/zero-n": ({"kty": "RSA", "n": "AA", "e": "AQAB"}, None),
-        "not-a-dict": (["kty"], None),
-    })
+    out.update(
+        {
+            "ed448/no-alg": (out["ed448/public"][0], None),
+            "ed448/alg-arg": (out["ed448/public"][0], "EdDSA"),
+            "ed448/alg-member": ({**out["ed448/public"][0], "alg": "EdDSA"}, None),
+            "rsa/alg-PS384": ({**out["rsa2048/public"][0], "alg": "PS384"}, None),
+            "rsa/arg-overrides-member": ({**out["rsa2048/public"][0], "alg": "PS384"}, "RS512"),
+            "rsa/alg-ES256-mismatch": ({**out["rsa2048/public"][0], "alg": "ES256"}, None),
+            "p384/alg-ES256-curve-mismatch": (out["p384/public"][0], "ES256"),
+            "p521/crv-default": (out["p521/public"][0], None),
+            "k256/crv-default": (out["k256/public"][0], None),
+            "ec/no-crv": ({k: v for k, v in out["p256/public"][0].items() if k != "crv"}, None),
+            "ec/unsupported-crv": ({**out["p256/public"][0], "crv": "P-192"}, None),
+            "okp/no-crv": ({"kty": "OKP", "x": "abc"}, None),
+            "okp/unsupported-crv": ({"kty": "OKP", "crv": "X25519", "x": "abc"}, None),
+            "oct": ({"kty": "oct", "k": _b64(b"s" * 32), "kid": "hmac"}, None),
+            "oct/alg-HS512": ({"kty": "oct", "k": _b64(b"s" * 32), "alg": "HS512"}, None),
+            "oct/empty-k": ({"kty": "oct", "k": ""}, None),
+            "oct/no-k": ({"kty": "oct"}, None),
+            "oct/alg-none": ({"kty": "oct", "k": "abc"}, "none"),
+            "missing-kty": ({"k": "abc"}, None),
+            "empty-kty": ({"kty": ""}, None),
+            "unsupported-kty": ({"kty": "XYZ"}, None),
+            "unknown-alg": ({"kty": "oct", "k": "abc", "alg": "XX256"}, None),
+            "unhashable-alg": ({"kty": "oct", "k": "abc", "alg": ["HS256"]}, None),
+            "rsa/int-n": ({"kty": "RSA", "n": 5, "e": "AQAB"}, None),
+            "rsa/bad-b64": ({"kty": "RSA", "n": "a", "e": "AQAB"}, None),
+            "rsa/zero-n": ({"kty": "RSA", "n": "AA", "e": "AQAB"}, None),
+            "not-a-dict": (["kty"], None),
+        }
+    )
     return out

@@ -23,8 +23,7 @@ WYCHEPROOF = "wycheproof/testvectors_v1"
 
 def _fail_missing(path: Path) -> None:
     pytest.fail(
-        f"vector file missing: {path} (the vectors are vendored in tests/vectors/; "
-        "see tests/vectors/MANIFEST.md)",
+        f"vector file missing: {path} (the vectors are vendored in tests/vectors/; see tests/vectors/MANIFEST.md)",
         pytrace=False,
     )
 

@@ -13,7 +13,6 @@ from typing import Any, Callable, NamedTuple, Optional
 
 import jwt
 
-
 # ==========================================================================
 # verdicts
 # ==========================================================================
@@ -78,18 +77,14 @@ def verdict(mod: Any, fn: Any, *args: Any, **kw: Any) -> Verdict:
         warnings.simplefilter("always")
         try:
             outcome: tuple = ("ok", canon(_resolve(mod, fn)(*args, **kw)))
-        except Exception as exc:  # noqa: BLE001 - the verdict is the point
+        except Exception as exc:
             outcome = ("err", type(exc).__name__, str(exc))
-    warns = tuple(
-        sorted((w.category.__name__, str(w.message)) for w in caught)
-    )
+    warns = tuple(sorted((w.category.__name__, str(w.message)) for w in caught))
     return Verdict(outcome, warns)
 
 
 _PYJWT_EXCEPTION_NAMES = {
-    name
-    for name, obj in vars(jwt.exceptions).items()
-    if isinstance(obj, type) and issubclass(obj, Exception)
+    name for name, obj in vars(jwt.exceptions).items() if isinstance(obj, type) and issubclass(obj, Exception)
 }
 
 
@@ -98,11 +93,9 @@ def message_is_comparable(v: Verdict) -> bool:
     msg, cls = v.err_message or "", v.err_class
     if " at 0x" in msg or "Expected one of" in msg:
         return False  # PyJWT embeds an object repr (key-type error)
-    if cls not in _PYJWT_EXCEPTION_NAMES and cls not in ("TypeError", "NotImplementedError"):
-        # ValueError / AttributeError / UnsupportedAlgorithm raised by
-        # cryptography while PyJWT loads a key: not PyJWT's own wording.
-        return False
-    return True
+    # ValueError / AttributeError / UnsupportedAlgorithm raised by cryptography while PyJWT
+    # loads a key are not PyJWT's own wording.
+    return cls in _PYJWT_EXCEPTION_NAMES or cls in ("TypeError", "NotImplementedError")
 
 
 def assert_same_verdict(py: Verdict, tj: Verdict, *, check_warnings: bool = True, what: str = "") -> None:

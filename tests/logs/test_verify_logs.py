@@ -30,8 +30,14 @@ DAY_AGO = NOW - 86400
 
 
 def token(i: int, *, key: str = SECRET, exp_offset: int = 3600, **extra) -> str:
-    claims = {"iss": f"https://idp{i % 2}", "sub": f"user-{i % 3}", "aud": "api", "iat": DAY_AGO,
-              "exp": DAY_AGO + exp_offset, **extra}
+    claims = {
+        "iss": f"https://idp{i % 2}",
+        "sub": f"user-{i % 3}",
+        "aud": "api",
+        "iat": DAY_AGO,
+        "exp": DAY_AGO + exp_offset,
+        **extra,
+    }
     return turbojwt.encode(claims, key, headers={"kid": f"k{i % 2}"})
 
 
@@ -46,8 +52,13 @@ def corpus() -> list[tuple[str, int]]:
     return rows
 
 
-EXPECTED_OUTCOMES = {"valid": 6, "ExpiredSignatureError": 1, "InvalidSignatureError": 1,
-                     "InvalidAudienceError": 1, "DecodeError": 1}
+EXPECTED_OUTCOMES = {
+    "valid": 6,
+    "ExpiredSignatureError": 1,
+    "InvalidSignatureError": 1,
+    "InvalidAudienceError": 1,
+    "DecodeError": 1,
+}
 
 
 def run_cli(args: list[str], capsys) -> tuple[int, dict]:
@@ -71,8 +82,22 @@ def test_jsonl_with_request_times_and_records(tmp_path, capsys):
         f.write(json.dumps({"time": DAY_AGO}) + "\n")  # no token field
         f.write(json.dumps({"http": {"authorization": rows[0][0]}}) + "\n")  # no time field
     out = tmp_path / "report.jsonl"
-    code, s = run_cli([str(src), "--token-field", "http.authorization", "--time-field", "time", "--secret", SECRET,
-                       "--aud", "api", "--out", str(out)], capsys)
+    code, s = run_cli(
+        [
+            str(src),
+            "--token-field",
+            "http.authorization",
+            "--time-field",
+            "time",
+            "--secret",
+            SECRET,
+            "--aud",
+            "api",
+            "--out",
+            str(out),
+        ],
+        capsys,
+    )
     assert code == 1
     assert s["lines"] == 13 and s["tokens"] == 10
     assert s["outcomes"] == {**EXPECTED_OUTCOMES, "malformed": 3}
@@ -99,8 +124,21 @@ def test_summary_alone_counts_as_the_records_do(tmp_path, capsys):
     write_jsonl(src, rows)
     with src.open("a") as f:
         f.write("{not json\n")
-    args = [str(src), "--token-field", "http.authorization", "--time-field", "time", "--secret", SECRET,
-            "--aud", "api", "--chunk-size", "64", "--top", "40"]
+    args = [
+        str(src),
+        "--token-field",
+        "http.authorization",
+        "--time-field",
+        "time",
+        "--secret",
+        SECRET,
+        "--aud",
+        "api",
+        "--chunk-size",
+        "64",
+        "--top",
+        "40",
+    ]
     _, alone = run_cli(args, capsys)
     _, with_records = run_cli([*args, "--out", str(tmp_path / "r.jsonl")], capsys)
     for s in (alone, with_records):
@@ -118,8 +156,20 @@ def test_without_request_times_tokens_are_judged_now(tmp_path, capsys):
     # exp is checked before aud: the wrong-audience token is also expired now
     assert s["outcomes"]["ExpiredSignatureError"] == 8 and "valid" not in s["outcomes"]
     # --at: one time for every line
-    code, s = run_cli([str(src), "--token-field", "http.authorization", "--secret", SECRET, "--aud", "api",
-                       "--at", datetime.fromtimestamp(DAY_AGO + 60, tz=timezone.utc).isoformat()], capsys)
+    code, s = run_cli(
+        [
+            str(src),
+            "--token-field",
+            "http.authorization",
+            "--secret",
+            SECRET,
+            "--aud",
+            "api",
+            "--at",
+            datetime.fromtimestamp(DAY_AGO + 60, tz=timezone.utc).isoformat(),
+        ],
+        capsys,
+    )
     assert s["outcomes"] == EXPECTED_OUTCOMES
 
 
@@ -128,8 +178,22 @@ def test_all_valid_exits_0_and_gzip_and_csv_output(tmp_path, capsys, monkeypatch
     write_jsonl(src, corpus()[:6], gz=True)
     out = tmp_path / "report.csv"
     monkeypatch.setenv("TOKEN_SECRET", SECRET)
-    code, s = run_cli([str(src), "--token-field", "http.authorization", "--time-field", "time",
-                       "--secret-env", "TOKEN_SECRET", "--aud", "api", "--out", str(out)], capsys)
+    code, s = run_cli(
+        [
+            str(src),
+            "--token-field",
+            "http.authorization",
+            "--time-field",
+            "time",
+            "--secret-env",
+            "TOKEN_SECRET",
+            "--aud",
+            "api",
+            "--out",
+            str(out),
+        ],
+        capsys,
+    )
     assert code == 0 and s["valid"] == s["lines"] == 6
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert [r["line"] for r in rows] == [str(i) for i in range(1, 7)]
@@ -141,8 +205,9 @@ def test_lines_format_and_parquet_output(tmp_path, capsys):
     rows = corpus()
     src.write_text("".join(tok + "\n" for tok, _ in rows) + "\n")
     out = tmp_path / "report.parquet"
-    code, s = run_cli([str(src), "--secret", SECRET, "--aud", "api", "--at", str(DAY_AGO + 60), "--out", str(out)],
-                      capsys)
+    code, s = run_cli(
+        [str(src), "--secret", SECRET, "--aud", "api", "--at", str(DAY_AGO + 60), "--out", str(out)], capsys
+    )
     assert code == 1
     assert s["outcomes"] == {**EXPECTED_OUTCOMES, "malformed": 1}
     table = pq.read_table(out)
@@ -164,8 +229,22 @@ def test_access_log_times_come_from_the_log(tmp_path, capsys):
     # a custom regex: the token after "jwt="
     src2 = tmp_path / "custom.log"
     src2.write_text("".join(f"[{i}] jwt={tok} ok\n" for i, (tok, _) in enumerate(corpus()[:6])))
-    code, s = run_cli([str(src2), "--format", "access", "--token-regex", r"jwt=(?P<token>\S+)", "--secret", SECRET,
-                       "--aud", "api", "--at", str(DAY_AGO + 60)], capsys)
+    code, s = run_cli(
+        [
+            str(src2),
+            "--format",
+            "access",
+            "--token-regex",
+            r"jwt=(?P<token>\S+)",
+            "--secret",
+            SECRET,
+            "--aud",
+            "api",
+            "--at",
+            str(DAY_AGO + 60),
+        ],
+        capsys,
+    )
     assert code == 0 and s["valid"] == 6
 
 
@@ -178,16 +257,38 @@ def test_csv_and_parquet_inputs(tmp_path, capsys):
         for tok, t in rows:
             w.writerow([datetime.fromtimestamp(t, tz=timezone.utc).isoformat(), tok, "/x"])
         w.writerow(["not a time", rows[0][0], "/y"])
-    code, s = run_cli([str(src), "--column", "token", "--time-field", "ts", "--secret", SECRET, "--aud", "api"], capsys)
+    _code, s = run_cli(
+        [str(src), "--column", "token", "--time-field", "ts", "--secret", SECRET, "--aud", "api"], capsys
+    )
     assert s["outcomes"] == {**EXPECTED_OUTCOMES, "malformed": 1}
 
     pq_src = tmp_path / "requests.parquet"
-    table = pa.table({"token": [tok for tok, _ in rows] + [None],
-                      "ts": pa.array([t * 1000 for _, t in rows] + [DAY_AGO * 1000], pa.timestamp("ms"))})
+    table = pa.table(
+        {
+            "token": [tok for tok, _ in rows] + [None],
+            "ts": pa.array([t * 1000 for _, t in rows] + [DAY_AGO * 1000], pa.timestamp("ms")),
+        }
+    )
     pq.write_table(table, pq_src, row_group_size=4)
     out = tmp_path / "out.jsonl"
-    code, s = run_cli([str(pq_src), "--column", "token", "--time-field", "ts", "--secret", SECRET, "--aud", "api",
-                       "--out", str(out), "--chunk-size", "3"], capsys)
+    _code, s = run_cli(
+        [
+            str(pq_src),
+            "--column",
+            "token",
+            "--time-field",
+            "ts",
+            "--secret",
+            SECRET,
+            "--aud",
+            "api",
+            "--out",
+            str(out),
+            "--chunk-size",
+            "3",
+        ],
+        capsys,
+    )
     assert s["outcomes"] == {**EXPECTED_OUTCOMES, "malformed": 1}
     records = [json.loads(x) for x in out.read_text().splitlines()]
     assert [r["line"] for r in records] == list(range(1, 12))
@@ -198,8 +299,10 @@ def test_jwks_and_pem_keys(tmp_path, capsys, rsa_key):
     jwk = {**rsa_key.public_jwk, "kid": "r1", "alg": "RS256"}
     (tmp_path / "jwks.json").write_text(json.dumps({"keys": [jwk]}))
     (tmp_path / "key.pem").write_text(rsa_key.public_pem)
-    toks = [turbojwt.encode({"sub": str(i)}, rsa_key.private_pem, algorithm="RS256", headers={"kid": "r1"})
-            for i in range(3)]
+    toks = [
+        turbojwt.encode({"sub": str(i)}, rsa_key.private_pem, algorithm="RS256", headers={"kid": "r1"})
+        for i in range(3)
+    ]
     toks.append(turbojwt.encode({"sub": "x"}, rsa_key.private_pem, algorithm="RS256", headers={"kid": "nope"}))
     src = tmp_path / "t.txt"
     src.write_text("\n".join(toks) + "\n")
@@ -214,8 +317,9 @@ def test_several_sources_and_stdin(tmp_path, capsys, monkeypatch):
     a.write_text(token(0) + "\n")
     b.write_text(token(1) + "\nbad\n")
     out = tmp_path / "o.jsonl"
-    code, s = run_cli([str(a), str(b), "--secret", SECRET, "--aud", "api", "--at", str(DAY_AGO), "--out", str(out)],
-                      capsys)
+    code, s = run_cli(
+        [str(a), str(b), "--secret", SECRET, "--aud", "api", "--at", str(DAY_AGO), "--out", str(out)], capsys
+    )
     assert s["lines"] == 3
     records = [json.loads(x) for x in out.read_text().splitlines()]
     assert [(r["source"], r["line"]) for r in records] == [(str(a), 1), (str(b), 1), (str(b), 2)]
@@ -266,8 +370,23 @@ def test_interrupt_keeps_whole_chunks(tmp_path, capsys, monkeypatch):
 
     monkeypatch.setattr(logs, "read_lines", interrupted)
     for out in (tmp_path / "o.jsonl", tmp_path / "o.parquet", tmp_path / "o.csv"):
-        code = main(["verify-logs", str(src), "--secret", SECRET, "--chunk-size", "3", "--out", str(out),
-                     "--no-progress", "--at", str(DAY_AGO), "--aud", "api"])
+        code = main(
+            [
+                "verify-logs",
+                str(src),
+                "--secret",
+                SECRET,
+                "--chunk-size",
+                "3",
+                "--out",
+                str(out),
+                "--no-progress",
+                "--at",
+                str(DAY_AGO),
+                "--aud",
+                "api",
+            ]
+        )
         assert code == 130
         if out.suffix == ".parquet":
             lines = pq.read_table(out).column("line").to_pylist()
@@ -285,8 +404,24 @@ def test_memory_is_bounded_by_the_chunk(tmp_path, capsys):
     src.write_text((tok + "\n") * n)
     out = tmp_path / "o.jsonl"
     tracemalloc.start()
-    main(["verify-logs", str(src), "--secret", SECRET, "--chunk-size", "2000", "--out", str(out), "--no-progress",
-          "--json", "--at", str(DAY_AGO), "--aud", "api"])
+    main(
+        [
+            "verify-logs",
+            str(src),
+            "--secret",
+            SECRET,
+            "--chunk-size",
+            "2000",
+            "--out",
+            str(out),
+            "--no-progress",
+            "--json",
+            "--at",
+            str(DAY_AGO),
+            "--aud",
+            "api",
+        ]
+    )
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert len(out.read_bytes().splitlines()) == n
@@ -299,8 +434,11 @@ def test_console_entry_points(tmp_path):
     src = tmp_path / "t.txt"
     src.write_text(token(0) + "\n")
     for cmd in ([sys.executable, "-m", "turbojwt"],):
-        r = subprocess.run([*cmd, "verify-logs", str(src), "--secret", SECRET, "--aud", "api", "--at", str(DAY_AGO)],
-                           capture_output=True, text=True)
+        r = subprocess.run(
+            [*cmd, "verify-logs", str(src), "--secret", SECRET, "--aud", "api", "--at", str(DAY_AGO)],
+            capture_output=True,
+            text=True,
+        )
         assert r.returncode == 0, r.stderr
         assert "1 valid" in r.stdout
     r = subprocess.run([sys.executable, "-m", "turbojwt", "verify-logs", "--help"], capture_output=True, text=True)
@@ -323,17 +461,23 @@ def test_blocks_hold_whole_lines_in_order(block_bytes, chunk_lines):
 
 def test_jsonl_with_a_key_only_the_reference_path_takes(tmp_path, capsys, ed448_key):
     # Ed448 is verified by the Python reference path: the Python JSON-lines reader is used.
-    toks = [turbojwt.encode({"sub": str(i), "exp": DAY_AGO + 3600}, ed448_key.private_pem, algorithm="EdDSA")
-            for i in range(3)]
+    toks = [
+        turbojwt.encode({"sub": str(i), "exp": DAY_AGO + 3600}, ed448_key.private_pem, algorithm="EdDSA")
+        for i in range(3)
+    ]
     src = tmp_path / "r.jsonl"
     src.write_text("".join(json.dumps({"t": DAY_AGO, "tok": t}) + "\n" for t in toks) + "{bad\n")
     (tmp_path / "k.pem").write_text(ed448_key.public_pem)
-    code, s = run_cli([str(src), "--token-field", "tok", "--time-field", "t", "--key", str(tmp_path / "k.pem"),
-                       "--alg", "EdDSA"], capsys)
+    _code, s = run_cli(
+        [str(src), "--token-field", "tok", "--time-field", "t", "--key", str(tmp_path / "k.pem"), "--alg", "EdDSA"],
+        capsys,
+    )
     assert s["outcomes"] == {"valid": 3, "malformed": 1}
     # As a JWK: a cryptography object, verified by the reference path token by token.
     (tmp_path / "k.jwk").write_text(json.dumps({**ed448_key.public_jwk, "alg": "EdDSA"}))
-    code, s = run_cli([str(src), "--token-field", "tok", "--time-field", "t", "--key", str(tmp_path / "k.jwk")], capsys)
+    _code, s = run_cli(
+        [str(src), "--token-field", "tok", "--time-field", "t", "--key", str(tmp_path / "k.jwk")], capsys
+    )
     assert s["outcomes"] == {"valid": 3, "malformed": 1}
 
 
@@ -352,16 +496,21 @@ def test_python_jsonl_reader_matches_the_native_one():
     (records,) = list(logs.read_jsonl(io.BytesIO(data), 100, "a.tok", "t"))
     assert records.lines == list(range(1, 9))
     assert records.tokens[:2] == ["x.y.z", "x.y.z"] and records.times[:2] == [5.0, 10.0]
-    assert records.problems[2:] == ["missing time field t", "field a.tok is not a string", "missing field a.tok",
-                                    "time field t is not a time", "field a.tok is empty",
-                                    records.problems[7]]
+    assert records.problems[2:] == [
+        "missing time field t",
+        "field a.tok is not a string",
+        "missing field a.tok",
+        "time field t is not a time",
+        "field a.tok is empty",
+        records.problems[7],
+    ]
     assert records.problems[7].startswith("invalid JSON")
 
 
 # ---------------------------------------------------------------------------- hardening
 # Every line of a log is attacker input: a forged token chooses its claims.
 
-FORMULAS = ["=HYPERLINK(\"http://evil\",\"x\")", "+1+2", "-2+3", "@SUM(1)", "\tx", "\rcmd"]
+FORMULAS = ['=HYPERLINK("http://evil","x")', "+1+2", "-2+3", "@SUM(1)", "\tx", "\rcmd"]
 
 
 def test_csv_report_neutralises_formulas(tmp_path, capsys):
@@ -382,8 +531,8 @@ def test_csv_report_neutralises_formulas(tmp_path, capsys):
     # Text cells are quoted (a spreadsheet that splits on ';' or tabs keeps them whole);
     # numbers are not.
     last = out.read_text().splitlines()[-1]
-    assert last.startswith('7,"false","ExpiredSignatureError"') and last.endswith(',-5')
-    assert out.read_text().count('"\'=HYPERLINK(') == 2
+    assert last.startswith('7,"false","ExpiredSignatureError"') and last.endswith(",-5")
+    assert out.read_text().count("\"'=HYPERLINK(") == 2
 
 
 ESCAPES = ["\x1b]0;owned\x07", "\x1b[2J\x1b[Hall clear", "\u202egnp.exe", "\x9b31m", "a\rb\nc\x7f", "back\\x1b"]
@@ -400,8 +549,15 @@ def test_terminal_summary_escapes_control_characters(tmp_path, capsys):
     out = capsys.readouterr().out
     assert all(ch.isprintable() for ch in out.replace("\n", "")), repr(out)
     lines = out.splitlines()
-    for shown in ["\\x1b]0;owned\\x07", "\\x1b[2J\\x1b[Hall clear", "\\u202egnp.exe", "\\x9b31m",
-                  "a\\rb\\nc\\x7f", "back\\\\x1b", "\\x1b[8mhidden"]:
+    for shown in [
+        "\\x1b]0;owned\\x07",
+        "\\x1b[2J\\x1b[Hall clear",
+        "\\u202egnp.exe",
+        "\\x9b31m",
+        "a\\rb\\nc\\x7f",
+        "back\\\\x1b",
+        "\\x1b[8mhidden",
+    ]:
         assert any(line.endswith("  " + shown) for line in lines), shown
 
 
@@ -436,8 +592,13 @@ def test_out_naming_an_input_is_refused_before_writing(tmp_path, capsys, monkeyp
         write_jsonl(src, corpus()[:2]) if name.endswith(".jsonl") else src.write_text("token\n" + token(0) + "\n")
     before = src.read_bytes()
     (tmp_path / "sub").mkdir()
-    out = {"same": src, "dotted": tmp_path / "sub" / ".." / name, "symlink": tmp_path / "sub" / name,
-           "hardlink": tmp_path / "sub" / name, "stdin": src}[kind]
+    out = {
+        "same": src,
+        "dotted": tmp_path / "sub" / ".." / name,
+        "symlink": tmp_path / "sub" / name,
+        "hardlink": tmp_path / "sub" / name,
+        "stdin": src,
+    }[kind]
     if kind == "symlink":
         out.symlink_to(src)
     elif kind == "hardlink":
@@ -484,8 +645,10 @@ def test_out_next_to_the_input_is_fine(tmp_path, capsys):
     src.write_text(token(0) + "\n")
     (tmp_path / "link.txt").symlink_to(src)
     out = tmp_path / "t.jsonl"
-    code, s = run_cli([str(tmp_path / "link.txt"), "--secret", SECRET, "--aud", "api", "--at", str(DAY_AGO),
-                       "--out", str(out)], capsys)
+    code, _s = run_cli(
+        [str(tmp_path / "link.txt"), "--secret", SECRET, "--aud", "api", "--at", str(DAY_AGO), "--out", str(out)],
+        capsys,
+    )
     assert code == 0 and len(out.read_text().splitlines()) == 1
 
 
@@ -503,9 +666,12 @@ def test_access_log_time_is_the_t_field_not_the_users(tmp_path, capsys):
     fake = datetime.fromtimestamp(DAY_AGO + 10, tz=timezone.utc).strftime("%d/%b/%Y:%H:%M:%S +0000")
     users = [f"[{fake}]", f"x [{fake}] y", f"[{fake}] \\x22", f'[{fake}] \\"', f"[ [{fake}]", f"x[{fake}]["]
     src = tmp_path / "access.log"
-    src.write_text("".join(clf(DAY_AGO + 60, expired, user) for user in users)
-                   # vhost_combined: "%v:%p" first
-                   + "api.example:443 " + clf(DAY_AGO + 60, expired, users[1]))
+    src.write_text(
+        "".join(clf(DAY_AGO + 60, expired, user) for user in users)
+        # vhost_combined: "%v:%p" first
+        + "api.example:443 "
+        + clf(DAY_AGO + 60, expired, users[1])
+    )
     code, s = run_cli([str(src), "--secret", SECRET, "--aud", "api"], capsys)
     assert s["outcomes"] == {"ExpiredSignatureError": len(users) + 1}
     # and the same lines with an honest time are valid
@@ -516,9 +682,15 @@ def test_access_log_time_is_the_t_field_not_the_users(tmp_path, capsys):
 
 def test_access_log_impossible_dates_are_that_lines_problem(tmp_path, capsys):
     good = token(0)
-    bad = ["31/Feb/2026:10:00:00 +0000", "10/Foo/2026:10:00:00 +0000", "10/Oct/2026:24:00:00 +0000",
-           "10/Oct/2026:10:00:00 +9999", "00/Oct/2026:10:00:00 +0000", "10/Oct/0000:10:00:00 +0000",
-           "10/Oct/26:10:00:00 +0000"]
+    bad = [
+        "31/Feb/2026:10:00:00 +0000",
+        "10/Foo/2026:10:00:00 +0000",
+        "10/Oct/2026:24:00:00 +0000",
+        "10/Oct/2026:10:00:00 +9999",
+        "00/Oct/2026:10:00:00 +0000",
+        "10/Oct/0000:10:00:00 +0000",
+        "10/Oct/26:10:00:00 +0000",
+    ]
     src = tmp_path / "access.log"
     src.write_text(clf(DAY_AGO + 60, good) + "".join(clf(b, good) for b in bad) + clf(DAY_AGO + 60, good))
     out = tmp_path / "r.jsonl"
@@ -547,14 +719,28 @@ def test_access_log_token_other_fields_cannot_vouch_for(tmp_path, capsys):
     src = tmp_path / "access.log"
     src.write_text("".join(lines))
     out = tmp_path / "r.jsonl"
-    code, s = run_cli([str(src), "--secret", SECRET, "--aud", "api", "--out", str(out)], capsys)
+    _code, s = run_cli([str(src), "--secret", SECRET, "--aud", "api", "--out", str(out)], capsys)
     records = [json.loads(x) for x in out.read_text().splitlines()]
     assert [r["error"] for r in records] == ["malformed", "malformed", None, None]
     assert records[0]["reason"].startswith("2 different tokens on the line")
     # a --token-regex the client can also feed is held to the same rule
     src.write_text(f"[1] ua=jwt={valid} jwt={forged}\n[2] jwt={valid}\n")
-    code, s = run_cli([str(src), "--format", "access", "--token-regex", r"jwt=(?P<token>[^\s=]+)", "--secret", SECRET,
-                       "--aud", "api", "--at", str(DAY_AGO + 60)], capsys)
+    _code, s = run_cli(
+        [
+            str(src),
+            "--format",
+            "access",
+            "--token-regex",
+            r"jwt=(?P<token>[^\s=]+)",
+            "--secret",
+            SECRET,
+            "--aud",
+            "api",
+            "--at",
+            str(DAY_AGO + 60),
+        ],
+        capsys,
+    )
     assert s["outcomes"] == {"malformed": 1, "valid": 1}
 
 
@@ -587,8 +773,24 @@ def test_truncated_gz_ends_with_exit_2_and_keeps_what_was_read(tmp_path, capsys,
     src = tmp_path / f"requests.{'txt' if fmt == 'lines' else fmt}.gz"
     src.write_bytes(cut)
     for out in (tmp_path / "o.jsonl", tmp_path / "o.parquet", tmp_path / "o.csv.gz"):
-        code = main(["verify-logs", str(src), "--secret", SECRET, "--aud", "api", "--at", str(DAY_AGO), "--no-progress",
-                     "--chunk-size", "128", "--out", str(out), *args])
+        code = main(
+            [
+                "verify-logs",
+                str(src),
+                "--secret",
+                SECRET,
+                "--aud",
+                "api",
+                "--at",
+                str(DAY_AGO),
+                "--no-progress",
+                "--chunk-size",
+                "128",
+                "--out",
+                str(out),
+                *args,
+            ]
+        )
         err = capsys.readouterr().err
         assert code == 2
         assert err.count("\n") == 1 and "Traceback" not in err
@@ -631,11 +833,24 @@ def test_damaged_parquet_row_group_ends_with_exit_2_naming_the_row(tmp_path, cap
     pq.write_table(pa.table({"token": [token(i) for i in range(400)]}), src, row_group_size=100)
     page = pq.ParquetFile(src).metadata.row_group(2).column(0).data_page_offset
     data = bytearray(src.read_bytes())
-    data[page: page + 200] = b"\xff" * 200  # the third row group's page header
+    data[page : page + 200] = b"\xff" * 200  # the third row group's page header
     src.write_bytes(bytes(data))
     out = tmp_path / "o.parquet"
-    code = main(["verify-logs", str(src), "--column", "token", "--secret", SECRET, "--no-progress", "--chunk-size", "50",
-                 "--out", str(out)])
+    code = main(
+        [
+            "verify-logs",
+            str(src),
+            "--column",
+            "token",
+            "--secret",
+            SECRET,
+            "--no-progress",
+            "--chunk-size",
+            "50",
+            "--out",
+            str(out),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1  # (pyarrow's message has line breaks: escaped)
     assert f"cannot read {src} at line 201: " in err
@@ -646,8 +861,10 @@ def test_csv_row_the_csv_module_refuses_is_that_rows_problem(tmp_path, capsys):
     src = tmp_path / "r.csv"
     src.write_text("token\n" + token(0) + "\n" + "x" * (csv.field_size_limit() + 1) + "\n" + token(1) + "\n")
     out = tmp_path / "o.jsonl"
-    code, s = run_cli([str(src), "--column", "token", "--secret", SECRET, "--aud", "api", "--at", str(DAY_AGO),
-                       "--out", str(out)], capsys)
+    code, s = run_cli(
+        [str(src), "--column", "token", "--secret", SECRET, "--aud", "api", "--at", str(DAY_AGO), "--out", str(out)],
+        capsys,
+    )
     assert code == 1 and s["outcomes"] == {"valid": 2, "malformed": 1}
     records = [json.loads(x) for x in out.read_text().splitlines()]
     assert [r["line"] for r in records] == [2, 3, 4]
