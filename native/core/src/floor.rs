@@ -51,10 +51,15 @@ pub fn hs256_stages(tokens: &[&[u8]], secret: &[u8], rounds: usize) -> Result<St
         verify_signature: true,
         enforce_minimum_key_length: false,
         algorithms: Some(algorithms),
+        // (no claim checks: the timer measures tokens, not a policy)
         claims: ClaimsPolicy {
             verify_exp: false,
             verify_nbf: false,
             verify_iat: false,
+            verify_aud: false,
+            verify_iss: false,
+            verify_sub: false,
+            verify_jti: false,
             ..ClaimsPolicy::default()
         },
     };
@@ -146,7 +151,7 @@ mod tests {
             &key,
             Algorithm::HS256,
             header,
-            br#"{"sub":"a","exp":2}"#,
+            br#"{"sub":"a","exp":2,"aud":"api","iss":"https://idp"}"#,
             false,
         )
         .unwrap()
