@@ -66,7 +66,8 @@ impl<'a> At<'a> {
         }
     }
 
-    fn get(&self, i: usize) -> f64 {
+    /// The time token `i` is judged as of.
+    pub fn get(&self, i: usize) -> f64 {
         match self {
             At::One(t) => *t,
             At::Each(ts) => ts[i],

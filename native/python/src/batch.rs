@@ -158,15 +158,8 @@ impl BatchVerifier {
             return Err(PyTypeError::new_err("tokens must be a list or tuple"));
         };
         let slices: Vec<Option<&[u8]>> = snapshot.as_slice().iter().map(token_bytes).collect();
-        let mut part = self.run(py, &slices, at, claims, threads)?;
-        self.hand_over(
-            py,
-            &mut part,
-            |i| snapshot.as_slice()[i].clone(),
-            at,
-            claims,
-        )?;
-        Ok(part)
+        let token = |i: usize| snapshot.as_slice()[i].clone();
+        self.run(py, &slices, token, at, claims, threads)
     }
 
     /// Verifies Arrow string or binary arrays read in place: `arrays` is a list of
@@ -207,13 +200,11 @@ impl BatchVerifier {
                 slices.push(valid.then(|| &data[start as usize..end as usize]));
             }
         }
-        let mut part = self.run(py, &slices, at, claims, threads)?;
         let token = |i: usize| match slices[i] {
             Some(b) => PyBytes::new(py, b).into_any(),
             None => py.None().into_bound(py),
         };
-        self.hand_over(py, &mut part, token, at, claims)?;
-        Ok(part)
+        self.run(py, &slices, token, at, claims, threads)
     }
 
     /// Verifies the token of every JSON line in `block` (whole lines; bytes or a contiguous
@@ -290,43 +281,14 @@ impl BatchVerifier {
             .verdict(py, token, self.keys[k].bind(py), at, claims)
     }
 
-    /// The reference path's verdicts for the tokens the core handed over, each as of its
-    /// own time (`token(i)`: token i as a Python object).
-    fn hand_over<'py>(
+    /// Verifies `slices` natively, then gives the tokens the core handed over the reference
+    /// path's verdicts, each as of its own time (`token(i)`: token i as a Python object).
+    fn run<'py>(
         &self,
         py: Python<'py>,
-        part: &mut BatchPart,
+        slices: &[Option<&[u8]>],
         token: impl Fn(usize) -> Bound<'py, PyAny>,
         at: &Bound<'py, PyAny>,
-        claims: bool,
-    ) -> PyResult<()> {
-        let fallbacks: Vec<(usize, usize)> = part.fallbacks().collect();
-        if fallbacks.is_empty() {
-            return Ok(());
-        }
-        let times_buf;
-        let times = if let Ok(t) = at.extract::<f64>() {
-            At::One(t)
-        } else {
-            times_buf = PyBuffer::<f64>::get(at)?;
-            At::Each(times_of(&times_buf)?)
-        };
-        for (i, k) in fallbacks {
-            let when = match times {
-                At::One(t) => t,
-                At::Each(ts) => ts[i],
-            };
-            let verdict = self.reference_verdict(py, &token(i), k, when, claims)?;
-            part.set_override(i, verdict);
-        }
-        Ok(())
-    }
-
-    fn run(
-        &self,
-        py: Python<'_>,
-        slices: &[Option<&[u8]>],
-        at: &Bound<'_, PyAny>,
         claims: bool,
         threads: usize,
     ) -> PyResult<BatchPart> {
@@ -361,12 +323,13 @@ impl BatchVerifier {
             self.pipelined(py, slices, at, &limits, threads, &mut dicts)?
         };
         let messages = json_messages(py, &chunks, |i| slices[i].map(Into::into));
-        Ok(BatchPart::new(
-            slices.len(),
-            chunks,
-            messages,
-            claims.then_some(dicts),
-        ))
+        let mut part = BatchPart::new(slices.len(), chunks, messages, claims.then_some(dicts));
+        let fallbacks: Vec<(usize, usize)> = part.fallbacks().collect();
+        for (i, k) in fallbacks {
+            let verdict = self.reference_verdict(py, &token(i), k, at.get(i), claims)?;
+            part.set_override(i, verdict);
+        }
+        Ok(part)
     }
 
     /// Claims asked for on several threads: while this thread (holding the GIL) builds the
