@@ -99,6 +99,27 @@ impl KeyCache {
     }
 }
 
+/// The wall-clock window in which a verified token's claims may be served from a cache
+/// without verifying it again: from its `nbf`/`iat` (the later) minus the leeway, to its
+/// `exp` plus the leeway, and for at most `max_ttl` from `now`. None: not to be kept (already
+/// expired, or a NaN time).
+pub fn served_window(
+    exp: Option<f64>,
+    nbf: Option<f64>,
+    iat: Option<f64>,
+    leeway: f64,
+    now: f64,
+    max_ttl: f64,
+) -> Option<(f64, f64)> {
+    let mut expires = now + max_ttl;
+    if let Some(exp) = exp {
+        expires = expires.min(exp + leeway);
+    }
+    let not_before = nbf.into_iter().chain(iat).fold(f64::NEG_INFINITY, f64::max) - leeway;
+    // (false for a NaN time too: such a token is not kept)
+    (expires > now).then_some((not_before, expires))
+}
+
 /// Admission on second sight (the "doorkeeper" of TinyLFU): a direct-mapped table of the
 /// hashes seen once, so that a stream of one-off items cannot flush those that repeat.
 /// A collision only forgets an item or admits it early, never anything worse.

@@ -25,6 +25,8 @@ pub enum ErrorKind {
     KeySetKeyNotFound,
     /// The header's `typ` is not the one the verifier requires (RFC 9068 access tokens).
     InvalidType,
+    /// A JWK Set that cannot be used (not JSON, no usable key, mixed or ambiguous keys).
+    JwkSet,
 }
 
 impl ErrorKind {
@@ -47,6 +49,7 @@ impl ErrorKind {
             ErrorKind::KeyNotFound => "PyJWKClientError",
             ErrorKind::KeySetKeyNotFound => "KeyNotFoundError",
             ErrorKind::InvalidType => "InvalidTypeError",
+            ErrorKind::JwkSet => "PyJWKSetError",
         }
     }
 }

@@ -16,6 +16,10 @@ pub struct Jwk {
     /// `use`, e.g. "sig" or "enc".
     pub public_key_use: Option<String>,
     pub key_ops: Option<Vec<String>>,
+    /// `crv` of an EC or OKP key.
+    pub crv: Option<String>,
+    /// The modulus and public exponent of an RSA key (big-endian), for a key set's checks.
+    pub rsa: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 impl Jwk {
@@ -24,7 +28,7 @@ impl Jwk {
     }
 }
 
-fn member<'a>(obj: &'a jiter::JsonObject<'_>, name: &str) -> Option<&'a JsonValue<'a>> {
+fn member<'a, 'j>(obj: &'a jiter::JsonObject<'j>, name: &str) -> Option<&'a JsonValue<'j>> {
     obj.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v)
 }
 
@@ -46,18 +50,26 @@ fn b64_member(obj: &jiter::JsonObject<'_>, name: &str) -> Result<Vec<u8>, String
 pub fn parse(json: &[u8]) -> Result<Jwk, String> {
     let value = JsonValue::parse(json, false)
         .map_err(|e| format!("JWK is not valid JSON: {}", e.error_type))?;
+    parse_value(&value)
+}
+
+/// [`parse`] for a JWK already read as JSON (a member of a JWK Set).
+pub fn parse_value(value: &JsonValue<'_>) -> Result<Jwk, String> {
     let JsonValue::Object(obj) = value else {
         return Err("JWK must be a JSON object".into());
     };
-    let kty = string(&obj, "kty")?.ok_or("JWK is missing \"kty\"")?;
+    let kty = string(obj, "kty")?.ok_or("JWK is missing \"kty\"")?;
+    let mut rsa = None;
     let material = match kty.as_str() {
         "RSA" => {
-            let n = b64_member(&obj, "n")?;
-            let e = b64_member(&obj, "e")?;
-            der::spki_der(der::OID_RSA, None, true, &der::rsa_public_key_der(&n, &e))
+            let n = b64_member(obj, "n")?;
+            let e = b64_member(obj, "e")?;
+            let spki = der::spki_der(der::OID_RSA, None, true, &der::rsa_public_key_der(&n, &e));
+            rsa = Some((n, e));
+            spki
         }
         "EC" => {
-            let crv = string(&obj, "crv")?.ok_or("JWK is missing \"crv\"")?;
+            let crv = string(obj, "crv")?.ok_or("JWK is missing \"crv\"")?;
             let (curve, oid) = match crv.as_str() {
                 "P-256" => (Curve::P256, der::OID_P256),
                 "P-384" => (Curve::P384, der::OID_P384),
@@ -65,8 +77,8 @@ pub fn parse(json: &[u8]) -> Result<Jwk, String> {
                 "secp256k1" => (Curve::Secp256k1, der::OID_SECP256K1),
                 other => return Err(format!("Invalid curve: {other}")),
             };
-            let x = b64_member(&obj, "x")?;
-            let y = b64_member(&obj, "y")?;
+            let x = b64_member(obj, "x")?;
+            let y = b64_member(obj, "y")?;
             if x.len() != curve.scalar_len() || y.len() != curve.scalar_len() {
                 return Err(format!(
                     "Coords should be {} bytes for curve {crv}",
@@ -80,18 +92,18 @@ pub fn parse(json: &[u8]) -> Result<Jwk, String> {
             der::spki_der(der::OID_EC_PUBLIC_KEY, Some(oid), false, &point)
         }
         "OKP" => {
-            let crv = string(&obj, "crv")?.ok_or("JWK is missing \"crv\"")?;
+            let crv = string(obj, "crv")?.ok_or("JWK is missing \"crv\"")?;
             if crv != "Ed25519" {
                 return Err(format!("Unsupported OKP curve: {crv}"));
             }
-            let x = b64_member(&obj, "x")?;
+            let x = b64_member(obj, "x")?;
             if x.len() != 32 {
                 return Err("Ed25519 public key must be 32 bytes".into());
             }
             der::spki_der(der::OID_ED25519, None, false, &x)
         }
         "oct" => {
-            let k = b64_member(&obj, "k")?;
+            let k = b64_member(obj, "k")?;
             if k.is_empty() {
                 return Err("HMAC key must not be empty.".into());
             }
@@ -99,7 +111,7 @@ pub fn parse(json: &[u8]) -> Result<Jwk, String> {
         }
         other => return Err(format!("Unsupported kty: {other}")),
     };
-    let key_ops = match member(&obj, "key_ops") {
+    let key_ops = match member(obj, "key_ops") {
         None => None,
         Some(JsonValue::Array(a)) => Some(
             a.iter()
@@ -114,10 +126,12 @@ pub fn parse(json: &[u8]) -> Result<Jwk, String> {
     Ok(Jwk {
         material,
         kty,
-        kid: string(&obj, "kid")?,
-        alg: string(&obj, "alg")?,
-        public_key_use: string(&obj, "use")?,
+        kid: string(obj, "kid")?,
+        alg: string(obj, "alg")?,
+        public_key_use: string(obj, "use")?,
         key_ops,
+        crv: string(obj, "crv").ok().flatten(),
+        rsa,
     })
 }
 

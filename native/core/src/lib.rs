@@ -16,9 +16,12 @@ pub mod json;
 pub mod jwk;
 pub mod jws;
 pub mod keys;
+pub mod keyset;
 pub mod logs;
 pub mod pem;
+pub mod pyfmt;
 pub mod time;
+pub mod verifier;
 pub mod verify;
 
 pub use alg::{Algorithm, AlgorithmSet};

@@ -16,7 +16,7 @@ use std::sync::{Mutex, MutexGuard, TryLockError};
 use lru::LruCache;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple, PyType};
-use turbojwt_core::cache::SeenOnce;
+use turbojwt_core::cache::{served_window, SeenOnce};
 use turbojwt_core::jws::Limits;
 
 use crate::errors::{is_token_error, warn_key_length};
@@ -193,19 +193,17 @@ impl TokenCache {
         let Ok(dict) = claims.cast::<PyDict>() else {
             return Ok(());
         };
-        let mut expires = now + self.max_ttl;
-        if let Some(exp) = times.exp {
-            expires = expires.min(exp + self.leeway);
-        }
-        let not_before = times
-            .nbf
-            .into_iter()
-            .chain(times.iat)
-            .fold(f64::NEG_INFINITY, f64::max)
-            - self.leeway;
-        // (false for a NaN time too: such a token is not cached)
-        let unexpired = expires > now;
-        if !unexpired || !self.cacheable(token) || !self.admit(token) {
+        let Some((not_before, expires)) = served_window(
+            times.exp,
+            times.nbf,
+            times.iat,
+            self.leeway,
+            now,
+            self.max_ttl,
+        ) else {
+            return Ok(());
+        };
+        if !self.cacheable(token) || !self.admit(token) {
             return Ok(());
         }
         self.put(
