@@ -170,6 +170,13 @@ fn jwt_error(e: &JwtError) -> CallError {
     (code_of(e.kind), e.display_message())
 }
 
+fn refusal(r: Refusal) -> CallError {
+    match r {
+        Refusal::Invalid(e) => jwt_error(&e),
+        Refusal::Unsupported(m) => (TjCode::TJ_ERR_UNSUPPORTED, m),
+    }
+}
+
 fn null(what: &str) -> CallError {
     (TjCode::TJ_ERR_NULL_ARGUMENT, format!("{what} is NULL"))
 }
@@ -281,8 +288,8 @@ fn new_verifier(
         .map_err(|m| (TjCode::TJ_ERR_BAD_POLICY, format!("bad policy: {m}")))?;
     let keys = match key_kind {
         1 => VerifierKeys::material(key),
-        2 => VerifierKeys::jwk(key).map_err(|e| jwt_error(&e))?,
-        3 => VerifierKeys::jwks(key).map_err(|e| jwt_error(&e))?,
+        2 => VerifierKeys::jwk(key).map_err(refusal)?,
+        3 => VerifierKeys::jwks(key).map_err(refusal)?,
         other => {
             return Err((
                 TjCode::TJ_ERR_BAD_ARGUMENT,
@@ -485,10 +492,7 @@ pub unsafe extern "C" fn tj_verify(
         let verifier = unsafe { verifier.as_ref() }.ok_or_else(|| null("verifier"))?;
         // SAFETY: the caller's promise for `token`.
         let token = unsafe { input(token, token_len, "token") }?;
-        verifier.inner.verify(token, at).map_err(|r| match r {
-            Refusal::Invalid(e) => jwt_error(&e),
-            Refusal::Unsupported(m) => (TjCode::TJ_ERR_UNSUPPORTED, m),
-        })
+        verifier.inner.verify(token, at).map_err(refusal)
     });
     result.set(outcome)
 }

@@ -43,14 +43,29 @@ impl VerifierKeys {
         })
     }
 
-    /// One JWK (JSON), bound to its `alg` or PyJWK's guess.
-    pub fn jwk(json: &[u8]) -> Result<Self, JwtError> {
-        jwk_key(json).map(VerifierKeys::One)
+    /// One JWK (JSON), bound to its `alg` or PyJWK's guess. An Ed448 key (which PyJWT takes
+    /// through pyca/cryptography, and aws-lc does not implement) is `Unsupported`.
+    pub fn jwk(json: &[u8]) -> Result<Self, Refusal> {
+        if let Ok(JsonValue::Object(obj)) = JsonValue::parse(json, false) {
+            let member = |name: &str| obj.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v);
+            if let (Some(JsonValue::Str(kty)), Some(JsonValue::Str(crv))) =
+                (member("kty"), member("crv"))
+            {
+                if kty == "OKP" && crv == "Ed448" {
+                    return Err(Refusal::Unsupported(UNSUPPORTED.into()));
+                }
+            }
+        }
+        jwk_key(json)
+            .map(VerifierKeys::One)
+            .map_err(Refusal::Invalid)
     }
 
     /// A JWK Set (JSON), checked as turbojwt's `KeySet` checks it.
-    pub fn jwks(json: &[u8]) -> Result<Self, JwtError> {
-        KeySet::from_json(json).map(VerifierKeys::Set)
+    pub fn jwks(json: &[u8]) -> Result<Self, Refusal> {
+        KeySet::from_json(json)
+            .map(VerifierKeys::Set)
+            .map_err(Refusal::Invalid)
     }
 }
 
@@ -652,7 +667,7 @@ mod tests {
     fn a_jwk_bound_to_another_algorithm_gets_pyjwts_message() {
         let jwk = format!(r#"{{"kty":"oct","k":"{}"}}"#, b64::encode(SECRET));
         let v = Verifier::new(
-            VerifierKeys::jwk(jwk.as_bytes()).unwrap(),
+            VerifierKeys::jwk(jwk.as_bytes()).ok().unwrap(),
             VerifierOptions::from_json(br#"{"algorithms":["HS256","HS384"]}"#).unwrap(),
             0,
         );
