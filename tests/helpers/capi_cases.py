@@ -244,7 +244,7 @@ def blob(data: bytes) -> dict[str, str]:
 class CaseFile:
     """The case file: tables of keys, policies, tokens, claims and messages (each kept once,
     named by index) and the cases: ``{"id", "kind", "key", "policy", "token"}`` with either
-    ``"claims"`` (the token verifies with these claims) or ``"error"`` (the PyJWT class name)
+    ``"claims"`` (the token verifies with these claims, kept as JSON text) or ``"error"`` (the PyJWT class name)
     and ``"message"`` (``"inexact"``: the message need not be word for word), and
     ``"unsupported_ok"`` where the ABI may refuse with ``Unsupported`` instead."""
 
@@ -271,7 +271,9 @@ class CaseFile:
             "token": self._ref("tokens", blob(call.token)),
         }
         if "claims" in expect:
-            case["claims"] = self._ref("claims", expect["claims"])
+            # As JSON text: claims may hold NaN or Infinity (Python's json reads and writes
+            # them), which a strict JSON reader (Go's) refuses in the file itself.
+            case["claims"] = self._ref("claims", json.dumps(expect["claims"], ensure_ascii=False))
         else:
             case["error"] = expect["error"]
             case["message"] = self._ref("messages", expect["message"])

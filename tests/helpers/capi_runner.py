@@ -47,7 +47,7 @@ def check(doc: dict[str, Any], case: dict[str, Any], verifier_type: Callable[...
     if got[0] == "err" and got[1] == "Unsupported" and case.get("unsupported_ok"):
         return None
     if "claims" in case:
-        expected: tuple = ("ok", doc["claims"][case["claims"]])
+        expected: tuple = ("ok", json.loads(doc["claims"][case["claims"]]))
         if got[0] == "ok" and same_json(got[1], expected[1]):
             return None
     else:

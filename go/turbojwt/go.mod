@@ -1,0 +1,3 @@
+module turbojwt/go/turbojwt
+
+go 1.19
