@@ -148,3 +148,20 @@ def test_one_verifier_shared_by_threads(cffi_binding: ModuleType, cffi_library: 
         for t in threads:
             t.join()
         assert not errors, errors[:5]
+
+
+def test_the_cffi_package_never_imports_turbojwt() -> None:
+    """It must load where the PyO3 module cannot (PyPy): nothing of ``turbojwt`` is imported."""
+    import ast
+
+    package = capi_build.ROOT / "python" / "turbojwt_cffi"
+    for path in package.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom) and node.level == 0
+                else []
+            )
+            assert not [n for n in names if n.split(".")[0] == "turbojwt"], (path.name, names)
