@@ -13,6 +13,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 use turbojwt_core::verifier::{Refusal, VerifiedToken, Verifier, VerifierKeys, VerifierOptions};
+use turbojwt_core::verify::HeaderCache;
 use turbojwt_core::{ErrorKind, JwtError};
 
 #[cfg(test)]
@@ -119,14 +120,17 @@ pub struct TjVerifier {
     inner: Verifier,
 }
 
-/// The outcome of `tj_verify` (opaque), reused from call to call (no allocation per token
-/// when it stays small). One result is used by one thread at a time. Free it with
-/// `tj_result_free`.
+/// The outcome of `tj_verify` (opaque), reused from call to call (it also keeps the last
+/// header it parsed: an issuer's tokens share theirs). One result is used by one thread at a
+/// time. Free it with `tj_result_free`.
 pub struct TjResult {
     code: TjCode,
     /// The message, NUL-terminated (the terminator is not counted in lengths).
     message: Vec<u8>,
     token: Option<Arc<VerifiedToken>>,
+    /// The last header parse of the tokens verified into this result (see
+    /// `Verifier::verify_with`): one thread's, as the result is.
+    last_header: HeaderCache,
 }
 
 /// An error of `tj_verifier_new` (opaque). Free it with `tj_error_free`.
@@ -438,6 +442,7 @@ pub extern "C" fn tj_result_new() -> *mut TjResult {
             code: TjCode::TJ_OK,
             message: vec![0],
             token: None,
+            last_header: None,
         }))
     })
     .unwrap_or(std::ptr::null_mut())
@@ -507,7 +512,10 @@ pub unsafe extern "C" fn tj_verify(
         let verifier = unsafe { verifier.as_ref() }.ok_or_else(|| null("verifier"))?;
         // SAFETY: the caller's promise for `token`.
         let token = unsafe { input(token, token_len, "token") }?;
-        verifier.inner.verify(token, at).map_err(refusal)
+        verifier
+            .inner
+            .verify_with(token, at, Some(&mut result.last_header))
+            .map_err(refusal)
     });
     result.set(outcome)
 }

@@ -21,7 +21,7 @@ use crate::jws::{self, Decoded, Limits};
 use crate::keys::{AsymKind, KeyEntry};
 use crate::keyset::{jwk_key, KeySet};
 use crate::pyfmt;
-use crate::verify::sequence::{self, Caller, Candidates, LazyClaims, Stop};
+use crate::verify::sequence::{self, Caller, Candidates, HeaderCache, LazyClaims, Stop};
 use crate::verify::{typ_error, typ_matches, DecodePolicy, KeyRef};
 
 /// The keys a verifier verifies with.
@@ -465,6 +465,18 @@ impl Verifier {
 
     /// Verifies `token` as of `at` (seconds since the epoch; NaN: now).
     pub fn verify(&self, token: &[u8], at: f64) -> Result<Arc<VerifiedToken>, Refusal> {
+        self.verify_with(token, at, None)
+    }
+
+    /// [`Verifier::verify`], reusing (and updating) the caller's last header parse: an
+    /// issuer's tokens share their header. The parse depends on the header bytes alone, so
+    /// one cache may serve several verifiers (a caller keeps one per thread).
+    pub fn verify_with(
+        &self,
+        token: &[u8],
+        at: f64,
+        last_header: Option<&mut HeaderCache>,
+    ) -> Result<Arc<VerifiedToken>, Refusal> {
         let at = if at.is_nan() { now() } else { at };
         let mut admit = false;
         if let Some(cache) = &self.cache {
@@ -477,7 +489,7 @@ impl Verifier {
                 Lookup::Miss { admit: a } => admit = a,
             }
         }
-        let verified = Arc::new(self.verify_uncached(token, at)?);
+        let verified = Arc::new(self.verify_uncached(token, at, last_header)?);
         if let (Some(cache), true) = (&self.cache, admit) {
             let leeway = self.options.policy.claims.leeway;
             let (exp, nbf, iat) = (verified.exp, verified.nbf, verified.iat);
@@ -496,7 +508,12 @@ impl Verifier {
         Ok(verified)
     }
 
-    fn verify_uncached(&self, token: &[u8], at: f64) -> Result<VerifiedToken, Refusal> {
+    fn verify_uncached(
+        &self,
+        token: &[u8],
+        at: f64,
+        last_header: Option<&mut HeaderCache>,
+    ) -> Result<VerifiedToken, Refusal> {
         let policy = &self.options.policy;
         let mut bufs = Decoded::default();
         let mut call = Call {
@@ -508,7 +525,15 @@ impl Verifier {
             typ: None,
             payload: &[],
         };
-        let result = sequence::verify(token, policy, &self.limits, at, None, &mut bufs, &mut call);
+        let result = sequence::verify(
+            token,
+            policy,
+            &self.limits,
+            at,
+            last_header,
+            &mut bufs,
+            &mut call,
+        );
         let verified = match result {
             Ok(v) => v,
             Err(Stop::Invalid(e)) => return Err(Refusal::Invalid(e)),
