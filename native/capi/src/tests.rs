@@ -407,7 +407,7 @@ fn bad_policies_and_keys_are_errors_with_messages() {
             br#"{"keys":[{"kty":"RSA","n":"AQAB","e":"AQAB"}]}"#.to_vec(),
             p.to_vec(),
             TjCode::TJ_ERR_JWK_SET,
-            "cannot be loaded",
+            "RSA key of 17 bits is under the minimum of 2048",
         ),
     ];
     for (kind, key, policy, code, want) in cases {

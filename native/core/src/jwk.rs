@@ -50,7 +50,7 @@ fn b64_member(obj: &jiter::JsonObject<'_>, name: &str) -> Result<Vec<u8>, String
 /// alphabets, other characters and `=` skipped, unused trailing bits ignored. A key is the
 /// key set's owner's, not a token's: it is read as PyJWK reads it, so that a set is judged as
 /// turbojwt's Python `KeySet` judges it (tokens stay strict, `b64.rs`).
-fn pyjwt_b64url_decode(text: &[u8]) -> Option<Vec<u8>> {
+pub fn pyjwt_b64url_decode(text: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(text.len() * 3 / 4);
     let (mut acc, mut bits, mut count) = (0u32, 0u32, 0usize);
     for &c in text {

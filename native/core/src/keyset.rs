@@ -1,7 +1,8 @@
-//! JWKs and JWK Sets as verification keys, without a host language: a JWK bound to one
-//! algorithm as PyJWT's `PyJWK` binds it, and a strict key set with the rules of turbojwt's
-//! Python `KeySet` (python/turbojwt/keyset.py, whose messages these are), the token's `kid`
-//! and `alg` picking the key.
+//! JWKs and JWK Sets as verification keys: a JWK bound to one algorithm as PyJWT's `PyJWK`
+//! binds it, and the rules of a JWK Set for verification, the one place they are written:
+//! turbojwt's Python `KeySet` (python/turbojwt/keyset.py, through the binding's
+//! `keyset_check`) and the C ABI both judge sets here. The token's `kid` and `alg` pick the
+//! key. Messages are worded as the Python API words them (Python reprs of the values).
 
 use std::sync::Arc;
 
@@ -168,7 +169,8 @@ const ROCA_PRIMES: [u32; 38] = [
     101, 103, 107, 109, 113, 127, 131, 137, 139, 149, 151, 157, 163, 167,
 ];
 
-fn has_roca_fingerprint(modulus: &[u8]) -> bool {
+/// Whether an RSA modulus (big-endian) has the structure of the ROCA-vulnerable generator.
+pub fn has_roca_fingerprint(modulus: &[u8]) -> bool {
     ROCA_PRIMES.iter().all(|&p| {
         let r = modulus
             .iter()
@@ -184,6 +186,8 @@ fn has_roca_fingerprint(modulus: &[u8]) -> bool {
 
 /// One usable key of a set: its `kid`, the algorithms it may verify, the parsed key.
 pub struct KeySetEntry {
+    /// Its place in the set's `keys` list.
+    pub index: usize,
     pub kid: Option<String>,
     pub algorithms: Vec<Algorithm>,
     pub symmetric: bool,
@@ -204,8 +208,38 @@ impl KeySetEntry {
 /// A JWK Set checked for verification (the rules of turbojwt's `KeySet`).
 pub struct KeySet {
     pub entries: Vec<KeySetEntry>,
-    /// `(kid, reason)` for every key left out.
-    pub rejected: Vec<(Option<String>, String)>,
+    /// Every key left out, and why.
+    pub rejected: Vec<Rejected>,
+}
+
+/// A key of a set left out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejected {
+    /// Its place in the set's `keys` list.
+    pub index: usize,
+    /// Its `kid` when that is a string.
+    pub kid: Option<String>,
+    pub reason: String,
+    /// Python's `repr` of its `kid` (any JSON value), for messages.
+    kid_repr: String,
+}
+
+/// What a key set accepts beyond the fixed rules (`KeySet`'s arguments).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeySetOptions {
+    /// RSA keys with a shorter modulus are left out.
+    pub min_rsa_bits: usize,
+    /// Whether `oct` (HMAC) keys are accepted at all.
+    pub allow_symmetric: bool,
+}
+
+impl Default for KeySetOptions {
+    fn default() -> Self {
+        KeySetOptions {
+            min_rsa_bits: MIN_RSA_BITS,
+            allow_symmetric: true,
+        }
+    }
 }
 
 fn set_error(m: impl Into<String>) -> JwtError {
@@ -216,8 +250,35 @@ fn opt_repr(s: Option<&str>) -> String {
     s.map_or_else(|| "None".into(), pyfmt::repr)
 }
 
+/// An Ed448 public JWK (which aws-lc does not implement: a verifier hands it to
+/// pyca/cryptography, or refuses it as unsupported): its 57-byte `x`.
+fn ed448_jwk(obj: &JsonObject<'_>) -> Result<Jwk, String> {
+    let x = match member(obj, "x") {
+        Some(JsonValue::Str(x)) => jwk::pyjwt_b64url_decode(x.as_bytes())
+            .ok_or_else(|| "JWK member \"x\" is not base64url".to_string())?,
+        _ => return Err("JWK is missing \"x\"".into()),
+    };
+    if x.len() != 57 {
+        return Err("An Ed448 public key is 57 bytes long".into());
+    }
+    Ok(Jwk {
+        material: x,
+        kty: "OKP".into(),
+        kid: str_member(obj, "kid").map(str::to_string),
+        alg: str_member(obj, "alg").map(str::to_string),
+        public_key_use: None,
+        key_ops: None,
+        crv: Some("Ed448".into()),
+        rsa: None,
+    })
+}
+
 /// The entry for a usable key, or why it is left out (`KeySet._check`, step by step).
-fn check(value: &JsonValue<'_>) -> Result<KeySetEntry, String> {
+fn check(
+    index: usize,
+    value: &JsonValue<'_>,
+    options: &KeySetOptions,
+) -> Result<KeySetEntry, String> {
     let JsonValue::Object(obj) = value else {
         return Err("not a JSON object".into());
     };
@@ -231,6 +292,9 @@ fn check(value: &JsonValue<'_>) -> Result<KeySetEntry, String> {
     let kty_repr = kty.map_or_else(|| "None".into(), pyfmt::repr_json);
     let crv_repr = member(obj, "crv").map_or_else(|| "None".into(), pyfmt::repr_json);
     let is_oct = str_member(obj, "kty") == Some("oct");
+    if is_oct && !options.allow_symmetric {
+        return Err("a symmetric (oct) key is not accepted here".into());
+    }
     let hmac_bytes = if is_oct {
         b64_length(member(obj, "k"))
     } else {
@@ -282,20 +346,34 @@ fn check(value: &JsonValue<'_>) -> Result<KeySetEntry, String> {
         None => possible,
     };
     // PyJWK(jwk, algorithm=algorithms[0]): the key loads for its first algorithm.
-    let jwk = jwk::parse_value(value).map_err(|e| format!("cannot be loaded: {e}"))?;
+    let cannot = |e: &str| format!("cannot be loaded: {e}");
+    let ed448 = str_member(obj, "kty") == Some("OKP") && str_member(obj, "crv") == Some("Ed448");
+    let jwk = if ed448 {
+        ed448_jwk(obj).map_err(|e| cannot(&e))?
+    } else {
+        jwk::parse_value(value).map_err(|e| cannot(&e))?
+    };
     let entry = Arc::new(KeyEntry::new(&jwk.material));
-    match entry.check(algorithms[0]) {
-        Ok(()) => {}
-        Err(KeyProblem::HmacRefused(m)) => return Err(format!("cannot be loaded: {m}")),
-        Err(KeyProblem::Unsupported) => {
-            return Err("cannot be loaded: the key material is not a valid key".into())
+    // An RSA key is loaded by its numbers (aws-lc's size limits are the verifier's to judge:
+    // a key it cannot use goes where pyca/cryptography verifies), Ed448 by its length.
+    if jwk.rsa.is_none() && !ed448 {
+        match entry.check(algorithms[0]) {
+            Ok(()) => {}
+            Err(KeyProblem::HmacRefused(m)) => return Err(cannot(m)),
+            Err(KeyProblem::Unsupported) => {
+                return Err(cannot("the key material is not a valid key"))
+            }
         }
     }
     if let Some((n, e)) = &jwk.rsa {
         let bits = bit_length(n);
-        if bits < MIN_RSA_BITS {
+        if bits == 0 {
+            return Err(cannot("the RSA modulus is zero"));
+        }
+        let min = options.min_rsa_bits;
+        if bits < min {
             return Err(format!(
-                "RSA key of {bits} bits is under the minimum of {MIN_RSA_BITS}"
+                "RSA key of {bits} bits is under the minimum of {min}"
             ));
         }
         let e = strip_zeros(e);
@@ -315,6 +393,7 @@ fn check(value: &JsonValue<'_>) -> Result<KeySetEntry, String> {
         }
     }
     Ok(KeySetEntry {
+        index,
         kid: jwk.kid.clone(),
         algorithms,
         symmetric: is_oct,
@@ -323,34 +402,44 @@ fn check(value: &JsonValue<'_>) -> Result<KeySetEntry, String> {
 }
 
 impl KeySet {
-    /// A key set from its JSON (`{"keys": [...]}`).
+    /// A key set from its JSON (`{"keys": [...]}`), with the default options.
     pub fn from_json(json: &[u8]) -> Result<KeySet, JwtError> {
+        Self::from_json_with(json, &KeySetOptions::default())
+    }
+
+    /// A key set from its JSON (`{"keys": [...]}`): each key checked (`rejected` says why
+    /// one is left out), then the set as a whole (no mix of symmetric and asymmetric keys, no
+    /// two keys with one `kid`, at least one usable key).
+    pub fn from_json_with(json: &[u8], options: &KeySetOptions) -> Result<KeySet, JwtError> {
         let value = JsonValue::parse(json, false)
             .map_err(|e| set_error(format!("The JWK Set is not valid JSON: {}", e.error_type)))?;
         let JsonValue::Object(obj) = value else {
             return Err(set_error("A JWK Set must be a JSON object"));
         };
-        let Some(JsonValue::Array(keys)) =
-            obj.iter().rev().find(|(k, _)| k == "keys").map(|(_, v)| v)
-        else {
+        let Some(JsonValue::Array(keys)) = member(&obj, "keys") else {
             return Err(set_error("The JWK Set must have a \"keys\" list"));
         };
         let mut set = KeySet {
             entries: Vec::new(),
             rejected: Vec::new(),
         };
-        for jwk in keys.iter() {
-            match check(jwk) {
+        for (index, jwk) in keys.iter().enumerate() {
+            match check(index, jwk, options) {
                 Ok(e) => set.entries.push(e),
                 Err(reason) => {
                     let kid = match jwk {
-                        JsonValue::Object(o) => match o.iter().rev().find(|(k, _)| k == "kid") {
-                            Some((_, JsonValue::Str(s))) => Some(s.to_string()),
-                            _ => None,
-                        },
+                        JsonValue::Object(o) => member(o, "kid"),
                         _ => None,
                     };
-                    set.rejected.push((kid, reason));
+                    set.rejected.push(Rejected {
+                        index,
+                        kid: match kid {
+                            Some(JsonValue::Str(s)) => Some(s.to_string()),
+                            _ => None,
+                        },
+                        reason,
+                        kid_repr: kid.map_or_else(|| "None".into(), pyfmt::repr_json),
+                    });
                 }
             }
         }
@@ -375,7 +464,7 @@ impl KeySet {
             } else {
                 set.rejected
                     .iter()
-                    .map(|(kid, reason)| format!("{}: {reason}", opt_repr(kid.as_deref())))
+                    .map(|r| format!("{}: {}", r.kid_repr, r.reason))
                     .collect::<Vec<_>>()
                     .join("; ")
             };
@@ -456,12 +545,22 @@ mod tests {
         )
         .unwrap();
         assert_eq!(set.entries.len(), 2);
+        assert_eq!(set.rejected.len(), 1);
         assert_eq!(
-            set.rejected,
-            [(
-                Some("short".to_string()),
-                "HMAC key of 8 bytes is shorter than HS256 requires (32)".to_string()
-            )]
+            (
+                set.rejected[0].index,
+                set.rejected[0].kid.as_deref(),
+                &*set.rejected[0].reason
+            ),
+            (
+                2,
+                Some("short"),
+                "HMAC key of 8 bytes is shorter than HS256 requires (32)"
+            )
+        );
+        assert_eq!(
+            set.entries.iter().map(|e| e.index).collect::<Vec<_>>(),
+            [0, 1]
         );
         assert_eq!(
             set.entry(Some("a"), Algorithm::HS256)
@@ -518,6 +617,33 @@ mod tests {
         assert_eq!(
             KeySet::from_json(enc.as_bytes()).err().unwrap().message,
             "The JWK Set did not contain any usable keys (None: The JWK is not for signatures (\"use\": \"enc\"))"
+        );
+    }
+
+    #[test]
+    fn options_ed448_and_kids_of_any_type() {
+        let sym = format!(r#"{{"keys":[{}]}}"#, oct("a", 32));
+        let strict = KeySetOptions {
+            min_rsa_bits: 2048,
+            allow_symmetric: false,
+        };
+        assert!(KeySet::from_json_with(sym.as_bytes(), &strict)
+            .err()
+            .unwrap()
+            .message
+            .contains("'a': a symmetric (oct) key is not accepted here"));
+        let x = b64::encode(&[5u8; 57]);
+        let set = format!(
+            r#"{{"keys":[{{"kty":"OKP","crv":"Ed448","x":"{x}","kid":"e"}},{{"kty":"OKP","crv":"Ed448","x":"AA","kid":7}}]}}"#
+        );
+        let set = KeySet::from_json(set.as_bytes()).unwrap();
+        assert_eq!(set.entries[0].algorithms, [Algorithm::EdDSA]);
+        assert_eq!(set.rejected[0].kid, None);
+        assert!(set.rejected[0].reason.contains("kid must be a string"));
+        let bad = br#"{"keys":[{"kty":"nope","kid":7}]}"#;
+        assert_eq!(
+            KeySet::from_json(bad).err().unwrap().message,
+            "The JWK Set did not contain any usable keys (7: kid must be a string)"
         );
     }
 

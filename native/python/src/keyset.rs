@@ -22,6 +22,7 @@ use turbojwt_core::{Algorithm, ErrorKind};
 
 use crate::errors::{exception, to_pyerr};
 use crate::keys::resolve_for_verify;
+use turbojwt_core::keyset::{self as core_keyset, KeySet, KeySetOptions};
 
 /// The version of a changing key set, shared by its owner (a `JWKSClient`) and everything
 /// that keeps keys or verdicts derived from it.
@@ -172,4 +173,39 @@ impl KeyResolver {
         let old = std::mem::take(&mut *self.table());
         drop(old);
     }
+}
+
+/// The checks of a JWK Set for verification (the core's, which the C ABI runs too), for
+/// `turbojwt.KeySet`: `json` is `{"keys": [...]}`. Returns the usable keys as `(index in
+/// keys, algorithm names)` and the left-out ones as `(index, reason)`; a set refused as a
+/// whole raises `PyJWKSetError`.
+#[pyfunction]
+#[allow(clippy::type_complexity)]
+pub fn keyset_check(
+    py: Python<'_>,
+    json: &[u8],
+    min_rsa_bits: usize,
+    allow_symmetric: bool,
+) -> PyResult<(Vec<(usize, Vec<&'static str>)>, Vec<(usize, String)>)> {
+    let options = KeySetOptions {
+        min_rsa_bits,
+        allow_symmetric,
+    };
+    let set = KeySet::from_json_with(json, &options).map_err(|e| to_pyerr(py, &e, None))?;
+    Ok((
+        set.entries
+            .iter()
+            .map(|e| (e.index, e.algorithms.iter().map(|a| a.name()).collect()))
+            .collect(),
+        set.rejected
+            .into_iter()
+            .map(|r| (r.index, r.reason))
+            .collect(),
+    ))
+}
+
+/// Whether an RSA modulus (big-endian bytes) has the ROCA weakness (CVE-2017-15361).
+#[pyfunction]
+pub fn has_roca_fingerprint(modulus: &[u8]) -> bool {
+    core_keyset::has_roca_fingerprint(modulus)
 }

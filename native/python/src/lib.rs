@@ -40,6 +40,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(reference::set_reference, m)?)?;
     m.add_function(wrap_pyfunction!(reference::typ_matches, m)?)?;
     m.add_function(wrap_pyfunction!(decode::unverified_issuer, m)?)?;
+    m.add_function(wrap_pyfunction!(keyset::keyset_check, m)?)?;
+    m.add_function(wrap_pyfunction!(keyset::has_roca_fingerprint, m)?)?;
     m.add_function(wrap_pyfunction!(logs::line_ends, m)?)?;
     // Hooks for the benchmarks and the conformance tests, out of the product namespace.
     add_submodule(m, "bench", bench::register)?;

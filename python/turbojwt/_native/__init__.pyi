@@ -26,8 +26,10 @@ __all__ = [
     "decode_fast",
     "encode_fast",
     "get_limits",
+    "has_roca_fingerprint",
     "key_cache_clear",
     "key_cache_info",
+    "keyset_check",
     "line_ends",
     "parse_time",
     "set_global_registry_modified",
@@ -85,6 +87,10 @@ def decode_fast(
 def set_reference(decode: Callable[..., Any]) -> None: ...
 def typ_matches(typ: Any, want: str) -> bool: ...
 def unverified_issuer(token: Any) -> tuple[bool, str | None]: ...
+def keyset_check(
+    json: bytes, min_rsa_bits: int, allow_symmetric: bool
+) -> tuple[list[tuple[int, list[str]]], list[tuple[int, str]]]: ...
+def has_roca_fingerprint(modulus: bytes) -> bool: ...
 def encode_fast(
     payload: Any,
     key: Any,
