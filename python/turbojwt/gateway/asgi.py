@@ -18,11 +18,9 @@ The body is JSON (``{"error": ..., "error_description": ...}``). Verified claims
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl
 
 from ..errors import InvalidTypeError
 from ..exceptions import (
@@ -40,9 +38,9 @@ from ..exceptions import (
     PyJWTError,
 )
 from ..keyset import KeyNotFoundError
+from .credentials import BadRequest, Scope, TokenSource
 from .policy import InsufficientScopeError, Policy, Verified, check_scope_names
 
-Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
@@ -116,113 +114,6 @@ def denial_for(error: BaseException) -> Denial:
     if isinstance(error, PyJWKClientError):  # keys could not be fetched at all
         return Denial(503, "keys_unavailable", "temporarily_unavailable", "The signing keys are unavailable")
     return Denial(401, "invalid", "invalid_token", "The token is invalid")
-
-
-class BadRequest(Exception):
-    """The request carries credentials in a malformed way."""
-
-
-def _headers(scope: Scope) -> dict[bytes, list[bytes]]:
-    out: dict[bytes, list[bytes]] = {}
-    for k, v in scope.get("headers", []):
-        out.setdefault(k.lower(), []).append(v)
-    return out
-
-
-# RFC 9110 §5.6.2 token: an auth-scheme.
-_SCHEME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-# RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token, with
-# b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
-_CREDENTIALS = re.compile(r" +([A-Za-z0-9\-._~+/]+=*)")
-_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
-
-
-@dataclass
-class TokenSource:
-    """Where the token is read from: the ``Authorization`` header with ``scheme``, the
-    cookie ``cookie``, the query parameter ``query_param``.
-
-    A request must carry its token unambiguously, so that no two parsers on its way (proxy,
-    gateway, application) can read two different tokens from it (RFC 6750 §2: a client uses
-    one method). ``BadRequest`` (400 ``invalid_request``) answers: several ``Authorization``
-    headers; ``scheme`` credentials other than ``<scheme> 1*SP b64token`` (RFC 6750 §2.1: a
-    tab, a second token, characters outside the b64token set); the cookie or the parameter
-    given twice with different values (in one or several ``Cookie`` headers; ``;`` and ``&``
-    separated query parameters alike); different tokens in different places; a token outside
-    the b64token set. The same token sent in several places is that token. An
-    ``Authorization`` header with another scheme (``Basic``) is not ours and is ignored."""
-
-    scheme: str = "Bearer"
-    cookie: str | None = None
-    query_param: str | None = None
-
-    def token(self, scope: Scope) -> str | None:
-        """The token, None when there is none; raises ``BadRequest`` when malformed or ambiguous."""
-        headers = _headers(scope)
-        found = [self._from_authorization(headers.get(b"authorization", []))]
-        if self.cookie:
-            found.append(self._from_cookies(headers.get(b"cookie", [])))
-        if self.query_param:
-            found.append(self._from_query(scope.get("query_string", b"")))
-        tokens = {t for t in found if t}
-        if len(tokens) > 1:
-            raise BadRequest("several different tokens")
-        return tokens.pop() if tokens else None
-
-    def _from_authorization(self, values: list[bytes]) -> str | None:
-        if len(values) > 1:
-            raise BadRequest("several Authorization headers")
-        if not values:
-            return None
-        # Whitespace around a field value is not part of it (RFC 9110 §5.5).
-        value = values[0].decode("latin-1").strip(" \t")
-        if not value:
-            return None
-        scheme = _SCHEME.match(value)
-        if scheme is None:
-            raise BadRequest("malformed Authorization header")
-        if scheme.group().lower() != self.scheme.lower():
-            return None  # another scheme (e.g. Basic): not ours
-        credentials = _CREDENTIALS.fullmatch(value, scheme.end())
-        if credentials is None:
-            raise BadRequest(f"the {self.scheme} credentials are malformed")
-        return credentials.group(1)
-
-    def _from_cookies(self, values: list[bytes]) -> str | None:
-        # RFC 6265 §5.4 / §4.2.1 cookie pairs, in every Cookie header (HTTP/2 may split
-        # them); every pair of our name is read, not the first or last as parsers differ.
-        found = set()
-        for raw in values:
-            for pair in raw.decode("latin-1").split(";"):
-                name, eq, value = pair.partition("=")
-                if eq and name.strip(" \t") == self.cookie:
-                    value = value.strip(" \t")
-                    if len(value) >= 2 and value[0] == value[-1] == '"':
-                        value = value[1:-1]
-                    found.add(value)
-        if len(found) > 1:
-            raise BadRequest(f"several {self.cookie} cookies")
-        return _checked(found.pop()) if found else None
-
-    def _from_query(self, raw: bytes) -> str | None:
-        query = raw.decode("latin-1")
-        # "&" separates parameters (WHATWG URL); some parsers split on ";" too. Both
-        # readings must give the same values, or two parsers would read different tokens.
-        values = {v for k, v in parse_qsl(query, keep_blank_values=True) if k == self.query_param}
-        both = {v for k, v in parse_qsl(query.replace(";", "&"), keep_blank_values=True) if k == self.query_param}
-        if len(values) > 1 or values != both:
-            raise BadRequest(f"several {self.query_param} parameters")
-        return _checked(values.pop()) if values else None
-
-
-def _checked(token: str) -> str | None:
-    """A cookie or query token: None when empty; refused outside the b64token set (quotes,
-    backslashes and the like are where parsers differ)."""
-    if not token:
-        return None
-    if _B64TOKEN.fullmatch(token) is None:
-        raise BadRequest("malformed token")
-    return token
 
 
 async def authenticate(
