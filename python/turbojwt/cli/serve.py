@@ -27,9 +27,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--config", required=True, help="gateway policy (TOML; see turbojwt.gateway.policy)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=9000)
-    p.add_argument("--scheme", default="Bearer", help="Authorization scheme (default Bearer)")
+    p.add_argument("--scheme", help="Authorization scheme (default Bearer)")
     p.add_argument("--cookie", help="also read the token from this cookie")
     p.add_argument("--query-param", help="also read the token from this query parameter")
+    # (These three, or the policy's [token] table; not both.)
     p.add_argument(
         "--workers",
         type=int,
@@ -45,13 +46,29 @@ _ENV = "TURBOJWT_SERVE_ARGS"
 
 
 def build_app(
-    config: str, scheme: str = "Bearer", cookie: str | None = None, query_param: str | None = None, prewarm: bool = True
+    config: str,
+    scheme: str | None = None,
+    cookie: str | None = None,
+    query_param: str | None = None,
+    prewarm: bool = True,
 ):  # -> ForwardAuthApp
     from ..gateway.asgi import TokenSource
-    from ..gateway.policy import Policy
+    from ..gateway.policy import Policy, PolicyError
     from ..gateway.serve import ForwardAuthApp
 
-    return ForwardAuthApp(Policy.from_toml(config), TokenSource(scheme, cookie, query_param), prewarm=prewarm)
+    policy = Policy.from_toml(config)
+    source = None
+    if scheme is not None or cookie is not None or query_param is not None:
+        if policy.token_source is not None:
+            raise PolicyError(
+                "the policy has a [token] table: give token sources there or with --scheme/--cookie/--query-param, "
+                "not both"
+            )
+        try:
+            source = TokenSource(scheme or "Bearer", cookie, query_param)
+        except ValueError as e:
+            raise PolicyError(str(e)) from e
+    return ForwardAuthApp(policy, source, prewarm=prewarm)
 
 
 def app_from_env():  # -> ForwardAuthApp

@@ -38,8 +38,9 @@ from ..exceptions import (
     PyJWTError,
 )
 from ..keyset import KeyNotFoundError
+from .consumers import UnknownConsumerError
 from .credentials import BadRequest, Scope, TokenSource
-from .policy import InsufficientScopeError, Policy, Verified, check_scope_names
+from .policy import CONSUMER_HEADER, InsufficientScopeError, Policy, Verified, check_scope_names, encode_header_text
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -58,6 +59,7 @@ _REASONS: list[tuple[type[BaseException], str, str]] = [
     (KeyNotFoundError, "unknown_key", "The token is signed with an unknown key"),
     (InvalidAlgorithmError, "algorithm", "The token's algorithm is not accepted"),
     (DecodeError, "malformed", "The token is malformed"),
+    (UnknownConsumerError, "unknown_consumer", "The token names no known consumer"),
     (InvalidTokenError, "invalid", "The token is invalid"),
 ]
 
@@ -116,6 +118,32 @@ def denial_for(error: BaseException) -> Denial:
     return Denial(401, "invalid", "invalid_token", "The token is invalid")
 
 
+def source_for(policy: Policy, source: TokenSource | None = None) -> TokenSource:
+    """Where tokens are read from: ``source`` when given, else the policy's ``[token]``
+    table, else ``Authorization: Bearer``. Both at once is an error (which one applies
+    would be a guess)."""
+    if source is not None and policy.token_source is not None:
+        raise TypeError("the policy has a [token] table: give token sources there or here, not both")
+    return source or policy.token_source or TokenSource()
+
+
+_CONSUMER_HEADER = CONSUMER_HEADER.lower().encode("ascii")
+
+
+def upstream_scope(policy: Policy, source: TokenSource, scope: Scope, result: Verified | None) -> Scope:
+    """The scope the application gets: without the credentials when ``hide_credentials``;
+    with a policy that has consumers, ``x-consumer-username`` set to the consumer that
+    verified (any the client sent removed)."""
+    if source.hide_credentials:
+        scope = source.hidden(scope)
+    if policy.consumers is not None:
+        headers = [(k, v) for k, v in scope.get("headers", []) if k.lower() != _CONSUMER_HEADER]
+        if result is not None and result.consumer is not None:
+            headers.append((_CONSUMER_HEADER, encode_header_text(result.consumer).encode("ascii")))
+        scope = {**scope, "headers": headers}
+    return scope
+
+
 async def authenticate(
     policy: Policy, source: TokenSource, scope: Scope, scopes: Sequence[str] | None = None
 ) -> Verified | Denial:
@@ -150,6 +178,11 @@ class JWTAuthMiddleware:
     token the policy accepts (``optional=True``: requests without a token pass, with
     ``None`` claims; a bad token is still refused).
 
+    Tokens are read where ``scheme``, ``cookie`` and ``query_param`` say (or ``source``),
+    else where the policy's ``[token]`` table says, else from ``Authorization: Bearer``. With
+    ``hide_credentials`` the application gets the request without them; with consumers, the
+    consumer's name in ``x-consumer-username`` and ``<state_key>_consumer``.
+
     >>> app = JWTAuthMiddleware(app, policy, skip_paths=["/healthz"], cookie="session")
     """
 
@@ -158,9 +191,10 @@ class JWTAuthMiddleware:
         app: ASGIApp,
         policy: Policy,
         *,
-        scheme: str = "Bearer",
+        scheme: str | None = None,
         cookie: str | None = None,
         query_param: str | None = None,
+        source: TokenSource | None = None,
         skip_paths: Iterable[str] = (),
         optional: bool = False,
         required_scopes: Sequence[str] | None = None,
@@ -168,7 +202,11 @@ class JWTAuthMiddleware:
     ) -> None:
         self.app = app
         self.policy = policy
-        self.source = TokenSource(scheme, cookie, query_param)
+        if scheme is not None or cookie is not None or query_param is not None:
+            if source is not None:
+                raise TypeError("give source or scheme/cookie/query_param, not both")
+            source = TokenSource(scheme or "Bearer", cookie, query_param)
+        self.source = source_for(policy, source)
         self.skip = set(skip_paths)
         self.optional = optional
         self.required_scopes = None if required_scopes is None else check_scope_names(required_scopes)
@@ -185,7 +223,9 @@ class JWTAuthMiddleware:
             else:
                 await send_denial(send, result, self.policy.realm)
             return
+        verified = result if isinstance(result, Verified) else None
         state = scope.setdefault("state", {})
-        state[self.state_key] = result.claims if isinstance(result, Verified) else None
-        state[f"{self.state_key}_provider"] = result.provider if isinstance(result, Verified) else None
-        await self.app(scope, receive, send)
+        state[self.state_key] = verified.claims if verified else None
+        state[f"{self.state_key}_provider"] = verified.provider if verified else None
+        state[f"{self.state_key}_consumer"] = verified.consumer if verified else None
+        await self.app(upstream_scope(self.policy, self.source, scope, verified), receive, send)

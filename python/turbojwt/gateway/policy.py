@@ -50,6 +50,8 @@ from ..exceptions import InvalidIssuerError, InvalidTokenError, PyJWTError
 from ..jwks import JWKSClient
 from ..keyset import KeySet
 from ..verifier import Verifier
+from .consumers import Consumer, Consumers, consumer_from_dict
+from .credentials import TokenSource
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -110,10 +112,12 @@ class Provider:
 
 @dataclass
 class Verified:
-    """A token that passed the policy: its claims and the provider that accepted it."""
+    """A token that passed the policy: its claims and the provider that accepted it, or
+    (``provider`` None) the consumer whose key verified it."""
 
     claims: dict[str, Any]
-    provider: str
+    provider: str | None
+    consumer: str | None = None
 
 
 def token_scopes(claims: Mapping[str, Any]) -> set[str]:
@@ -205,6 +209,10 @@ _RESERVED_HEADERS = {
     "trailer",
     "upgrade",
 }
+# The consumer's name upstream, as APISIX sends it.
+CONSUMER_HEADER = "X-Consumer-Username"
+# The forward-auth answer's hide_credentials headers (see serve.py).
+UPSTREAM_REQUEST_HEADERS = ("x-upstream-uri", "x-upstream-cookie", "x-upstream-authorization")
 _SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")  # RFC 6749 §3.3 scope-token
 _REALM = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]*")  # fits in a quoted-string unescaped
 
@@ -221,7 +229,10 @@ def check_scope_names(scopes: Iterable[str]) -> list[str]:
 
 class Policy:
     """Providers combined as any-of (the provider whose issuer the token names) or all-of
-    (every provider must accept it), with scope checks and claim headers."""
+    (every provider must accept it), and consumers (``consumers``: the consumer the token's
+    ``key_claim_name`` names, tried when no provider's issuer is the token's ``iss``), with
+    scope checks, claim headers and where tokens are read from (``token_source``, the
+    ``[token]`` table; None: not configured)."""
 
     def __init__(
         self,
@@ -231,23 +242,34 @@ class Policy:
         required_scopes: Sequence[str] = (),
         claim_to_headers: Mapping[str, str] | None = None,
         realm: str = "api",
+        consumers: Consumers | None = None,
+        token_source: TokenSource | None = None,
     ) -> None:
-        if not providers:
-            raise PolicyError("a policy needs at least one provider")
+        if not providers and not consumers:
+            raise PolicyError("a policy needs at least one provider or consumer")
         if mode not in ("any", "all"):
             raise PolicyError(f"mode must be 'any' or 'all', not {mode!r}")
+        if consumers and mode != "any":
+            # All-of means every provider vouches for the token; a consumer's own key is another
+            # kind of trust that cannot be one of "all".
+            raise PolicyError('consumers need mode = "any"')
         names = [p.name for p in providers]
         if len(set(names)) != len(names):
             raise PolicyError("provider names must be distinct")
         if not isinstance(realm, str) or not _REALM.fullmatch(realm):
             raise PolicyError("realm must be printable ASCII without quotes or backslashes")
         headers = dict(claim_to_headers or {})
-        seen: set[str] = set()
+        seen: set[str] = {CONSUMER_HEADER.lower()} if consumers else set()
+        answer_headers = set(UPSTREAM_REQUEST_HEADERS) if token_source and token_source.hide_credentials else set()
         for name in headers:
             if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
                 raise PolicyError(f"claim_to_headers: {name!r} is not a header name")
             if name.lower() in _RESERVED_HEADERS:
                 raise PolicyError(f"claim_to_headers: {name!r} is not a header a claim can be sent in")
+            if name.lower() == CONSUMER_HEADER.lower() and consumers:
+                raise PolicyError(f"claim_to_headers: {name!r} carries the consumer's name; a claim cannot")
+            if name.lower() in answer_headers:
+                raise PolicyError(f"claim_to_headers: {name!r} is an answer header of hide_credentials")
             if name.lower() in seen:  # two claims in one header: which one a reader sees is anyone's guess
                 raise PolicyError(f"claim_to_headers: {name!r} is given twice (header names ignore case)")
             seen.add(name.lower())
@@ -256,15 +278,19 @@ class Policy:
         self.required_scopes = check_scope_names(required_scopes)
         self.claim_to_headers = headers
         self.realm = realm
+        self.consumers = consumers if consumers else None
+        self.token_source = token_source
         self._by_issuer: dict[str, Provider] = {}
         for p in self.providers:
             if mode == "any" and p.issuer in self._by_issuer:
                 raise PolicyError(f"two providers have the issuer {p.issuer!r}")
             self._by_issuer.setdefault(p.issuer, p)
 
-    def _candidates(self, token: str | bytes) -> list[Provider]:
+    def _candidates(self, token: str | bytes) -> list[Provider] | Consumer:
         if self.mode == "all":
             return self.providers
+        if self.consumers is not None:
+            return self._provider_or_consumer(token)
         if len(self.providers) == 1:
             return self.providers
         # Read the (unverified) issuer only to pick the provider; that provider then verifies
@@ -279,33 +305,61 @@ class Policy:
             raise InvalidIssuerError("Invalid issuer")
         return [provider]
 
+    def _provider_or_consumer(self, token: str | bytes) -> list[Provider] | Consumer:
+        """The provider the token's ``iss`` names; else the consumer its consumer claim names
+        (both read unverified, only to choose). A token with a provider's issuer never goes
+        to a consumer, whatever else it claims."""
+        assert self.consumers is not None
+        if self.providers:
+            readable, issuer = _native.unverified_issuer(token)
+            provider = self._by_issuer.get(issuer) if readable and issuer is not None else None
+            if provider is not None:
+                return [provider]
+        return self.consumers.select(token)
+
     def verify(self, token: str | bytes, scopes: Sequence[str] | None = None) -> Verified:
         """Verifies the token (raising the token's ``InvalidTokenError``) and its scopes."""
-        result = None
-        for p in self._candidates(token):
-            claims = p.verify(token)
-            result = result or Verified(claims, p.name)
+        candidates = self._candidates(token)
+        if isinstance(candidates, Consumer):
+            result = self._consumer_verified(candidates, candidates.verify(token))
+        else:
+            result = None
+            for p in candidates:
+                claims = p.verify(token)
+                result = result or Verified(claims, p.name)
         assert result is not None
         check_scopes(result.claims, self.required_scopes if scopes is None else scopes)
         return result
 
     async def averify(self, token: str | bytes, scopes: Sequence[str] | None = None) -> Verified:
         """``verify`` without blocking the event loop on key fetches."""
-        result = None
-        for p in self._candidates(token):
-            claims = await p.averify(token)
-            result = result or Verified(claims, p.name)
+        candidates = self._candidates(token)
+        if isinstance(candidates, Consumer):
+            result = self._consumer_verified(candidates, await candidates.averify(token))
+        else:
+            result = None
+            for p in candidates:
+                claims = await p.averify(token)
+                result = result or Verified(claims, p.name)
         assert result is not None
         check_scopes(result.claims, self.required_scopes if scopes is None else scopes)
         return result
 
-    def headers_for(self, claims: Mapping[str, Any]) -> dict[str, str]:
-        """``claim_to_headers`` applied to verified claims (absent claims give no header)."""
+    def _consumer_verified(self, consumer: Consumer, claims: dict[str, Any]) -> Verified:
+        assert self.consumers is not None
+        self.consumers.check(consumer, claims)
+        return Verified(claims, None, consumer.name)
+
+    def headers_for(self, claims: Mapping[str, Any], consumer: str | None = None) -> dict[str, str]:
+        """``claim_to_headers`` applied to verified claims (absent claims give no header), and
+        ``X-Consumer-Username`` (encoded like a claim) for a consumer's token."""
         out = {}
         for name, path in self.claim_to_headers.items():
             value = header_value(claim_at(claims, path))
             if value is not None:
                 out[name] = value
+        if consumer is not None:
+            out[CONSUMER_HEADER] = encode_header_text(consumer)
         return out
 
     def jwks_clients(self) -> list[tuple[str, JWKSClient]]:
@@ -327,18 +381,23 @@ class Policy:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], base: Path | None = None) -> Policy:
         known = {"mode", "realm", "required_scopes", "provider", "claim_to_headers"}
+        known |= {"consumer", "key_claim_name", "token"}
         unknown = set(data) - known
         if unknown:
             raise PolicyError(f"unknown policy setting(s): {', '.join(sorted(unknown))}")
-        providers = data.get("provider")
-        if not isinstance(providers, list) or not providers:
-            raise PolicyError("a policy needs at least one [[provider]] table")
+        providers = data.get("provider", [])
+        consumers = data.get("consumer", [])
+        if not isinstance(providers, list) or not isinstance(consumers, list) or not (providers or consumers):
+            raise PolicyError("a policy needs at least one [[provider]] or [[consumer]] table")
+        base = base or Path.cwd()
         return cls(
-            [_provider(p, i, base or Path.cwd()) for i, p in enumerate(providers)],
+            [_provider(p, i, base) for i, p in enumerate(providers)],
             mode=_typed(data, "mode", str, "any"),
             realm=_typed(data, "realm", str, "api"),
             required_scopes=_str_list(data, "required_scopes"),
             claim_to_headers=_str_map(data, "claim_to_headers"),
+            consumers=_consumers(consumers, _typed(data, "key_claim_name", str, "key"), base),
+            token_source=_token_source(data.get("token")),
         )
 
 
@@ -442,3 +501,48 @@ def _key_from_file(text: str) -> Any:
     if isinstance(doc, dict) and "kty" in doc:
         doc = {"keys": [doc]}
     return KeySet(doc)
+
+
+def _consumers(tables: list[Any], key_claim: str, base: Path) -> Consumers | None:
+    if not tables:
+        return None
+    consumers = []
+    for i, c in enumerate(tables):
+        if not isinstance(c, dict):
+            raise PolicyError(f"consumer {i + 1} must be a table")
+        where = f"consumer {c.get('name', c.get('username', i + 1))!r}: "
+        try:
+            consumers.append(consumer_from_dict(c, base))
+        except OSError as e:
+            raise PolicyError(f"{where}cannot read public_key_file: {e.strerror or e}") from e
+        except (PyJWTError, TypeError, ValueError) as e:
+            raise PolicyError(f"{where}{e}") from e
+    try:
+        return Consumers(consumers, key_claim)
+    except ValueError as e:
+        raise PolicyError(str(e)) from e
+
+
+_TOKEN_KEYS = {"header", "scheme", "query", "cookie", "hide_credentials"}
+
+
+def _token_source(table: Any) -> TokenSource | None:
+    """The ``[token]`` table: where tokens are read from (APISIX's route settings)."""
+    if table is None:
+        return None
+    if not isinstance(table, dict):
+        raise PolicyError("token must be a table")
+    unknown = set(table) - _TOKEN_KEYS
+    if unknown:
+        raise PolicyError(f"token: unknown setting(s): {', '.join(sorted(unknown))}")
+    settings = {
+        "scheme": _typed(table, "scheme", str, "Bearer", "token: "),
+        "cookie": _typed(table, "cookie", str, None, "token: "),
+        "query_param": _typed(table, "query", str, None, "token: "),
+        "header": _typed(table, "header", str, "Authorization", "token: "),
+        "hide_credentials": _typed(table, "hide_credentials", bool, False, "token: "),
+    }
+    try:
+        return TokenSource(**settings)
+    except ValueError as e:
+        raise PolicyError(f"token: {e}") from e

@@ -2,6 +2,15 @@
 sub-request (nginx ``auth_request``, Traefik ForwardAuth, Envoy ``ext_authz`` HTTP) with
 200 and the configured claim headers, or the RFC 6750 denial (401/403/400/503). Any path
 and method is an auth check except ``/healthz`` and ``/metrics`` (Prometheus text).
+
+A token in a query parameter is read from the original request's URI (``X-Original-URI``
+from nginx, ``X-Forwarded-Uri`` from Traefik; else the check request's own query, as Envoy
+sends it). With ``hide_credentials`` the answer says what the upstream request should be
+without the credentials, for the proxy to apply: ``X-Upstream-URI`` (the original URI
+without the token parameter; only when the original URI is known), ``X-Upstream-Cookie``
+(the cookies without the token cookie) and ``X-Upstream-Authorization`` (what stays of the
+token header: an ``Authorization`` header of another scheme; else empty). The last two are
+always sent, empty when nothing stays, so that a proxy setting them removes the header.
 """
 
 from __future__ import annotations
@@ -14,7 +23,8 @@ from typing import Any
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from .asgi import Denial, Receive, Scope, Send, TokenSource, authenticate, send_denial
+from .asgi import Denial, Receive, Scope, Send, TokenSource, authenticate, send_denial, source_for
+from .credentials import BadRequest, request_headers
 from .policy import Policy, Verified
 
 log = logging.getLogger("turbojwt.serve")
@@ -39,6 +49,10 @@ class _Collector:
         for name, n in sorted(self.app.allowed_by.items()):
             by_provider.add_metric([name], n)
         yield by_provider
+        by_consumer = CounterMetricFamily("turbojwt_auth_allowed_by_consumer", "Tokens accepted", labels=["consumer"])
+        for name, n in sorted(self.app.allowed_by_consumer.items()):
+            by_consumer.add_metric([name], n)
+        yield by_consumer
         fetches = CounterMetricFamily("turbojwt_jwks_fetches", "Successful JWKS fetches", labels=["provider"])
         failures = CounterMetricFamily("turbojwt_jwks_fetch_failures", "Failed JWKS fetches", labels=["provider"])
         refetches = CounterMetricFamily(
@@ -72,16 +86,18 @@ class _Collector:
 
 
 class ForwardAuthApp:
-    """The ASGI app. ``source`` says where tokens are read from (default: ``Authorization:
-    Bearer``), which is what the proxies forward with the sub-request."""
+    """The ASGI app. ``source`` says where tokens are read from (default: the policy's
+    ``[token]`` table, else ``Authorization: Bearer``), which is what the proxies forward
+    with the sub-request."""
 
     def __init__(self, policy: Policy, source: TokenSource | None = None, prewarm: bool = True) -> None:
         self.policy = policy
-        self.source = source or TokenSource()
+        self.source = source_for(policy, source)
         self.prewarm = prewarm
         self.results: Counter[str] = Counter()
         self.denials: Counter[str] = Counter()
         self.allowed_by: Counter[str] = Counter()
+        self.allowed_by_consumer: Counter[str] = Counter()
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(_Collector(self))
 
@@ -98,21 +114,48 @@ class ForwardAuthApp:
         if path == "/metrics":
             await self._plain(send, 200, generate_latest(self.registry), "text/plain; version=0.0.4; charset=utf-8")
             return
-        result = await authenticate(self.policy, self.source, scope)
+        headers = request_headers(scope)
+        try:
+            uri = _original_uri(headers) if self.source.query_param or self.source.hide_credentials else None
+        except BadRequest as e:
+            result: Verified | Denial = Denial(400, "bad_request", "invalid_request", str(e))
+        else:
+            request = scope if uri is None else {**scope, "query_string": uri.partition(b"?")[2]}
+            result = await authenticate(self.policy, self.source, request)
         if isinstance(result, Denial):
             self.results["denied"] += 1
             self.denials[result.reason] += 1
             await send_denial(send, result, self.policy.realm)
             return
-        assert isinstance(result, Verified)
         self.results["allowed"] += 1
-        self.allowed_by[result.provider] += 1
+        if result.provider is not None:
+            self.allowed_by[result.provider] += 1
+        if result.consumer is not None:
+            self.allowed_by_consumer[result.consumer] += 1
         # Claim values are printable ASCII (policy.header_value percent-encodes the rest).
-        headers = [
-            (k.lower().encode("ascii"), v.encode("ascii")) for k, v in self.policy.headers_for(result.claims).items()
+        answer = [
+            (k.lower().encode("ascii"), v.encode("ascii"))
+            for k, v in self.policy.headers_for(result.claims, result.consumer).items()
         ]
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"0"), *headers]})
+        if self.source.hide_credentials:
+            answer += self._upstream_request(headers, uri)
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"0"), *answer]})
         await send({"type": "http.response.body", "body": b""})
+
+    def _upstream_request(self, headers: dict[bytes, list[bytes]], uri: bytes | None) -> list[tuple[bytes, bytes]]:
+        """The ``hide_credentials`` answer headers (see the module documentation)."""
+        source = self.source
+        cookies = [kept for value in headers.get(b"cookie", []) if (kept := source.cookie_without(value))]
+        token_header = headers.get(source.header.lower().encode("ascii"), [])
+        out = [
+            (b"x-upstream-cookie", b"; ".join(cookies)),
+            (b"x-upstream-authorization", source.header_for_upstream(token_header) or b""),
+        ]
+        if uri is not None:
+            path, question, query = uri.partition(b"?")
+            query = source.query_without(query)
+            out.append((b"x-upstream-uri", path + b"?" + query if question and query else path))
+        return out
 
     async def _plain(self, send: Send, status: int, body: bytes, content_type: str) -> None:
         await send(
@@ -138,3 +181,15 @@ class ForwardAuthApp:
             elif message["type"] == "lifespan.shutdown":
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def _original_uri(headers: dict[bytes, list[bytes]]) -> bytes | None:
+    """The original request's URI as the proxy passes it (nginx ``X-Original-URI``, Traefik
+    ``X-Forwarded-Uri``), None when neither is sent; ``BadRequest`` when one is sent twice."""
+    for name in (b"x-original-uri", b"x-forwarded-uri"):
+        values = headers.get(name, [])
+        if len(values) > 1:
+            raise BadRequest(f"several {name.decode()} headers")
+        if values:
+            return values[0]
+    return None
