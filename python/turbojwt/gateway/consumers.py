@@ -60,8 +60,8 @@ class Consumer:
     name: str
     key: str
     algorithm: str = "HS256"
-    secret: bytes | None = None
-    public_key: str | None = None
+    secret: bytes | None = field(default=None, repr=False)  # never in a log line
+    public_key: str | None = field(default=None, repr=False)
     leeway: float = 0
     audiences: list[str] = field(default_factory=list)
     required_claims: list[str] = field(default_factory=list)
