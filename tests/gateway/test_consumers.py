@@ -637,9 +637,19 @@ def test_forward_auth_answer_for_a_consumer():
     # The check request's own query (Envoy) when the proxy sends no original URI.
     status, headers = answer(app, [], f"jwt={tok}".encode())
     assert status == 200 and b"x-upstream-uri" not in headers
-    # Two original URIs: which one the token was read from would be a guess.
-    status, _ = answer(app, [(b"x-original-uri", b"/a"), (b"x-original-uri", f"/b?jwt={tok}".encode())])
-    assert status == 400
+    # Two original URIs (a client's own next to the proxy's), or one whose query is not the
+    # check request's own: which token the upstream gets would be a guess.
+    for sent, query in (
+        ([(b"x-original-uri", b"/a"), (b"x-original-uri", f"/b?jwt={tok}".encode())], b""),
+        ([(b"x-original-uri", b"/a"), (b"x-forwarded-uri", f"/a?jwt={tok}".encode())], b""),
+        ([(b"x-original-uri", f"/a?jwt={tok}".encode())], b"jwt=other"),
+        # Not a path: it would be appended to the upstream's address.
+        ([(b"x-original-uri", f"@evil.example/?jwt={tok}".encode())], b""),
+    ):
+        assert answer(app, sent, query)[0] == 400
+    # The same URI from both proxies' headers, and the same query in the check request, is fine.
+    same = [(b"x-original-uri", f"/a?jwt={tok}".encode()), (b"x-forwarded-uri", f"/a?jwt={tok}".encode())]
+    assert answer(app, same, f"jwt={tok}".encode())[0] == 200
 
 
 def test_forward_auth_without_hiding_sends_no_upstream_headers():

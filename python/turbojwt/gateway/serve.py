@@ -5,12 +5,13 @@ and method is an auth check except ``/healthz`` and ``/metrics`` (Prometheus tex
 
 A token in a query parameter is read from the original request's URI (``X-Original-URI``
 from nginx, ``X-Forwarded-Uri`` from Traefik; else the check request's own query, as Envoy
-sends it). With ``hide_credentials`` the answer says what the upstream request should be
-without the credentials, for the proxy to apply: ``X-Upstream-URI`` (the original URI
-without the token parameter; only when the original URI is known), ``X-Upstream-Cookie``
-(the cookies without the token cookie) and ``X-Upstream-Authorization`` (what stays of the
-token header: an ``Authorization`` header of another scheme; else empty). The last two are
-always sent, empty when nothing stays, so that a proxy setting them removes the header.
+sends it); several different ones are a 400. With ``hide_credentials`` the answer says what
+the upstream request should be without the credentials, for the proxy to apply:
+``X-Upstream-URI`` (the original URI without the token parameter; only when the original
+URI is known), ``X-Upstream-Cookie`` (the cookies without the token cookie) and
+``X-Upstream-Authorization`` (what stays of the token header: an ``Authorization`` header of
+another scheme; else empty). The last two are always sent, empty when nothing stays, so
+that a proxy setting them removes the header.
 """
 
 from __future__ import annotations
@@ -116,7 +117,12 @@ class ForwardAuthApp:
             return
         headers = request_headers(scope)
         try:
-            uri = _original_uri(headers) if self.source.query_param or self.source.hide_credentials else None
+            source = self.source
+            uri = (
+                _original_uri(scope, headers, source.hide_credentials)
+                if source.query_param or source.hide_credentials
+                else None
+            )
         except BadRequest as e:
             result: Verified | Denial = Denial(400, "bad_request", "invalid_request", str(e))
         else:
@@ -183,13 +189,21 @@ class ForwardAuthApp:
                 return
 
 
-def _original_uri(headers: dict[bytes, list[bytes]]) -> bytes | None:
+def _original_uri(scope: Scope, headers: dict[bytes, list[bytes]], hide: bool) -> bytes | None:
     """The original request's URI as the proxy passes it (nginx ``X-Original-URI``, Traefik
-    ``X-Forwarded-Uri``), None when neither is sent; ``BadRequest`` when one is sent twice."""
-    for name in (b"x-original-uri", b"x-forwarded-uri"):
-        values = headers.get(name, [])
-        if len(values) > 1:
-            raise BadRequest(f"several {name.decode()} headers")
-        if values:
-            return values[0]
-    return None
+    ``X-Forwarded-Uri``), None when neither is sent. ``BadRequest`` when it is ambiguous, so
+    that the token checked is the one the upstream gets: several values (a client's own
+    header next to the proxy's), a query other than the check request's own (when that has
+    one, as Envoy sends it), or, to be rewritten for the upstream, not a path."""
+    values = {v.strip(b" \t") for name in (b"x-original-uri", b"x-forwarded-uri") for v in headers.get(name, [])}
+    if not values:
+        return None
+    if len(values) > 1:
+        raise BadRequest("several different original URIs")
+    uri = values.pop()
+    own = scope.get("query_string", b"")
+    if own and own != uri.partition(b"?")[2]:
+        raise BadRequest("the original URI and the check request have different queries")
+    if hide and not uri.startswith(b"/"):
+        raise BadRequest("the original URI is not a path")
+    return uri
