@@ -116,8 +116,8 @@ def test_every_algorithm_with_its_key(keyring, tmp_path):
         elif i % 2:
             (tmp_path / f"{i}.pem").write_text(k.public_pem)
             material = f'public_key_file = "{i}.pem"'
-        else:
-            material = f'public_key = """{k.public_pem}"""'
+        else:  # RS512: an X.509 certificate in place of the key
+            material = f'public_key = """{k.cert_pem if alg == "RS512" else k.public_pem}"""'
         tables.append(f'[[consumer]]\nname = "c{i}"\nkey = "k{i}"\nalgorithm = "{alg}"\n{material}\n')
     policy = policy_of("\n".join(tables), tmp_path)
     for i, (alg, name) in enumerate(cases):
@@ -545,6 +545,15 @@ def test_middleware_drops_a_client_consumer_header_on_anonymous_and_provider_req
     run_app(app, scope_of([(b"authorization", f"Bearer {token}".encode()), (b"X-Consumer-Username", b"jack")]))
     assert [k for k, _ in echo.scope["headers"] if k.lower() == b"x-consumer-username"] == []
     assert echo.scope["state"]["jwt_provider"] == "a" and echo.scope["state"]["jwt_consumer"] is None
+
+
+def test_skipped_paths_get_no_client_consumer_header_either():
+    echo = Echo()
+    app = JWTAuthMiddleware(echo, policy_of(HIDING), skip_paths=["/healthz"])
+    tok = jack()
+    run_app(app, {**scope_of([(b"x-consumer-username", b"jack")], f"jwt={tok}".encode()), "path": "/healthz"})
+    assert echo.scope is not None and echo.scope["headers"] == []
+    assert echo.scope["query_string"] == f"jwt={tok}".encode()  # not checked: nothing hidden
 
 
 def test_unknown_consumer_answer():

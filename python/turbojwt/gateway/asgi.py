@@ -130,11 +130,13 @@ def source_for(policy: Policy, source: TokenSource | None = None) -> TokenSource
 _CONSUMER_HEADER = CONSUMER_HEADER.lower().encode("ascii")
 
 
-def upstream_scope(policy: Policy, source: TokenSource, scope: Scope, result: Verified | None) -> Scope:
-    """The scope the application gets: without the credentials when ``hide_credentials``;
-    with a policy that has consumers, ``x-consumer-username`` set to the consumer that
-    verified (any the client sent removed)."""
-    if source.hide_credentials:
+def upstream_scope(
+    policy: Policy, source: TokenSource, scope: Scope, result: Verified | None, hide: bool = True
+) -> Scope:
+    """The scope the application gets: without the credentials when ``hide_credentials``
+    (and ``hide``); with a policy that has consumers, ``x-consumer-username`` set to the
+    consumer that verified (any the client sent removed, on every request)."""
+    if hide and source.hide_credentials:
         scope = source.hidden(scope)
     if policy.consumers is not None:
         headers = [(k, v) for k, v in scope.get("headers", []) if k.lower() != _CONSUMER_HEADER]
@@ -213,8 +215,12 @@ class JWTAuthMiddleware:
         self.state_key = state_key
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket") or scope.get("path") in self.skip:
+        if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
+            return
+        if scope.get("path") in self.skip:
+            # Not checked, so nothing to hide; but no client names its own consumer.
+            await self.app(upstream_scope(self.policy, self.source, scope, None, hide=False), receive, send)
             return
         result = await authenticate(self.policy, self.source, scope, self.required_scopes)
         if isinstance(result, Denial) and not (result is MISSING and self.optional):
