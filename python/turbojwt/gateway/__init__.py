@@ -4,6 +4,7 @@ the forward-auth service behind ``turbojwt serve``. Needs ``pip install 'turbojw
 
 from ..errors import InvalidTypeError
 from .asgi import Denial, JWTAuthMiddleware, TokenSource, denial_for
+from .consumers import Consumer, Consumers, UnknownConsumerError
 from .policy import (
     InsufficientScopeError,
     Policy,
@@ -15,6 +16,8 @@ from .policy import (
 )
 
 __all__ = [
+    "Consumer",
+    "Consumers",
     "Denial",
     "InsufficientScopeError",
     "InvalidTypeError",
@@ -23,6 +26,7 @@ __all__ = [
     "PolicyError",
     "Provider",
     "TokenSource",
+    "UnknownConsumerError",
     "Verified",
     "check_scopes",
     "denial_for",

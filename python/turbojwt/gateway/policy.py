@@ -1,6 +1,7 @@
 """Gateway policies: named identity providers (issuer, keys, audiences, algorithms, leeway,
-required claims, optional ``typ``), combined as any-of or all-of, plus scope checks and the
-claims a forward-auth answer passes on as headers. Loadable from TOML.
+required claims, optional ``typ``), combined as any-of or all-of, and consumers that sign
+their own tokens, plus scope checks, the claims a forward-auth answer passes on as headers
+and where tokens are read from. Loadable from TOML.
 
 ```toml
 mode = "any"                      # "any": the provider named by the token's iss; "all": every one
@@ -21,7 +22,19 @@ cache = 10000                     # verified-token cache size (0: off)
 [claim_to_headers]
 "X-Auth-Subject" = "sub"
 "X-Auth-Roles" = "realm_access.roles"   # dotted paths; lists are joined with ","
+
+[token]                           # where tokens are read (see credentials.TokenSource)
+cookie = "session"
+hide_credentials = true
+
+[[consumer]]                      # APISIX-style consumers (see consumers.py)
+name = "jack"
+key = "jack-key"
+secret = "..."
 ```
+
+A token whose ``iss`` is a provider's issuer goes to that provider; any other to the
+consumer its ``key_claim_name`` claim (default ``key``) names.
 
 Claim headers are printable ASCII, encoded so that distinct claims never give the same
 value: a string that is printable ASCII without ``%``, ``,``, ``"`` or a space at either

@@ -115,14 +115,11 @@ class ForwardAuthApp:
         if path == "/metrics":
             await self._plain(send, 200, generate_latest(self.registry), "text/plain; version=0.0.4; charset=utf-8")
             return
-        headers = request_headers(scope)
+        source = self.source
+        uri = None
         try:
-            source = self.source
-            uri = (
-                _original_uri(scope, headers, source.hide_credentials)
-                if source.query_param or source.hide_credentials
-                else None
-            )
+            if source.query_param or source.hide_credentials:  # (else the headers are not read twice)
+                uri = _original_uri(scope, request_headers(scope), source.hide_credentials)
         except BadRequest as e:
             result: Verified | Denial = Denial(400, "bad_request", "invalid_request", str(e))
         else:
@@ -144,7 +141,7 @@ class ForwardAuthApp:
             for k, v in self.policy.headers_for(result.claims, result.consumer).items()
         ]
         if self.source.hide_credentials:
-            answer += self._upstream_request(headers, uri)
+            answer += self._upstream_request(request_headers(scope), uri)
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"0"), *answer]})
         await send({"type": "http.response.body", "body": b""})
 
