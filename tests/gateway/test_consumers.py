@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl
 
 import jwt as pyjwt
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 import turbojwt
@@ -714,5 +714,75 @@ def _apps() -> dict[str, object]:
             token_source=TokenSource(query_param="jwt", cookie="jwt", hide_credentials=True),
             claim_to_headers={"X-Auth-Subject": "sub"},
         )
-        _APPS.update(middleware=JWTAuthMiddleware(Echo(), policy), forward_auth=ForwardAuthApp(policy, prewarm=False))
+        echo = Echo()
+        _APPS.update(
+            echo=echo, middleware=JWTAuthMiddleware(echo, policy), forward_auth=ForwardAuthApp(policy, prewarm=False)
+        )
     return _APPS
+
+
+LATIN1 = st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"), max_size=30)
+PIECES = st.sampled_from(["jwt=", "jwt", "j%77t=", "&", ";", "=", "?", "/", "%", "a=1", " ", '"', "\xe9"])
+MESSY = st.lists(st.one_of(PIECES, LATIN1, st.just("TOKEN")), max_size=8).map("".join)
+NAMES = st.sampled_from(["jwt", "j%77t", "jwt ", " jwt", "JWT", "a", "jwt2"])
+VALUES = st.sampled_from(["=TOKEN", "=TOKEN", "", "=", "=1", '="TOKEN"']) | LATIN1.map(lambda t: "=" + t)
+PAIRS = st.lists(st.tuples(st.sampled_from(["&", ";", "; "]), NAMES, VALUES), max_size=5).map(
+    lambda pairs: "".join(sep + name + value for sep, name, value in pairs)[1:]
+)
+CREDENTIALS = st.one_of(PAIRS, PAIRS, MESSY)
+AUTHORIZATION = st.sampled_from(["", "Bearer TOKEN", "Basic dTpw", "bearer  TOKEN", "Bearer\tTOKEN"]) | MESSY
+
+
+def no_credentials(uri_query: bytes, cookies: list[bytes], authorization: list[bytes]) -> None:
+    """Nothing a parser reads as the token parameter, cookie or Bearer header is left."""
+    text = uri_query.decode("latin-1")
+    for reading in (text, text.replace(";", "&")):
+        assert "jwt" not in [k for k, _ in parse_qsl(reading, keep_blank_values=True)]
+    for value in cookies:
+        assert "jwt" not in [p.partition("=")[0].strip(" \t") for p in value.decode("latin-1").split(";") if "=" in p]
+    for value in authorization:
+        assert not value.lower().lstrip(b" \t").startswith(b"bearer")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    uri=CREDENTIALS.map(lambda q: "p?" + q),
+    cookie=CREDENTIALS,
+    query=CREDENTIALS,
+    authorization=AUTHORIZATION,
+    twice=st.booleans(),
+)
+def test_any_credentials_and_original_uri_get_an_answer(uri, cookie, query, authorization, twice):
+    """Hiding never raises: whatever the original URI, cookies, query and Authorization header,
+    the middleware and the forward-auth app answer 200/400/401, and what a 200 passes on
+    holds no token parameter, token cookie or Bearer header."""
+    tok = jack()
+
+    def fill(text: str) -> bytes:
+        return text.replace("TOKEN", tok).encode("latin-1")
+
+    headers = [(b"cookie", fill(cookie)), (b"authorization", fill(authorization))] + [(b"cookie", fill(cookie))] * twice
+    apps = _apps()
+    echo = apps["echo"]
+    echo.scope = None
+    start, _ = run_app(apps["middleware"], scope_of(headers, fill(query)))
+    event(f"middleware {start['status']}")
+    assert start["status"] in (200, 400, 401)
+    if start["status"] == 200:
+        seen = echo.scope
+        no_credentials(
+            seen["query_string"],
+            [v for k, v in seen["headers"] if k == b"cookie"],
+            [v for k, v in seen["headers"] if k == b"authorization"],
+        )
+    original = b"/" + fill(uri)
+    start, _ = run_app(apps["forward_auth"], scope_of([(b"x-original-uri", original), *headers]))
+    event(f"forward auth {start['status']}")
+    assert start["status"] in (200, 400, 401)
+    if start["status"] == 200:
+        answer = dict(start["headers"])
+        no_credentials(
+            answer[b"x-upstream-uri"].partition(b"?")[2],
+            [answer[b"x-upstream-cookie"]],
+            [answer[b"x-upstream-authorization"]],
+        )
