@@ -31,6 +31,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--cookie", help="also read the token from this cookie")
     p.add_argument("--query-param", help="also read the token from this query parameter")
     p.add_argument(
+        "--proxy",
+        choices=["nginx", "traefik", "envoy"],
+        help="the proxy whose headers give the original method and path (overrides [forward_auth] proxy; "
+        "needed by a policy with [[route]] tables)",
+    )
+    p.add_argument(
         "--workers",
         type=int,
         default=1,
@@ -45,13 +51,20 @@ _ENV = "TURBOJWT_SERVE_ARGS"
 
 
 def build_app(
-    config: str, scheme: str = "Bearer", cookie: str | None = None, query_param: str | None = None, prewarm: bool = True
+    config: str,
+    scheme: str = "Bearer",
+    cookie: str | None = None,
+    query_param: str | None = None,
+    prewarm: bool = True,
+    proxy: str | None = None,
 ):  # -> ForwardAuthApp
     from ..gateway.asgi import TokenSource
     from ..gateway.policy import Policy
     from ..gateway.serve import ForwardAuthApp
 
-    return ForwardAuthApp(Policy.from_toml(config), TokenSource(scheme, cookie, query_param), prewarm=prewarm)
+    return ForwardAuthApp(
+        Policy.from_toml(config), TokenSource(scheme, cookie, query_param), prewarm=prewarm, proxy=proxy
+    )
 
 
 def app_from_env():  # -> ForwardAuthApp
@@ -66,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
         "cookie": args.cookie,
         "query_param": args.query_param,
         "prewarm": not args.no_prewarm,
+        "proxy": args.proxy,
     }
     try:
         from granian import Granian

@@ -2,6 +2,18 @@
 sub-request (nginx ``auth_request``, Traefik ForwardAuth, Envoy ``ext_authz`` HTTP) with
 200 and the configured claim headers, or the RFC 6750 denial (401/403/400/503). Any path
 and method is an auth check except ``/healthz`` and ``/metrics`` (Prometheus text).
+
+With ``[[route]]`` tables the decision needs the original request's method and path,
+which only the proxy knows; it is read from the headers of the one proxy the policy
+trusts (``[forward_auth] proxy`` or ``--proxy``), which that proxy overwrites:
+
+* ``nginx``: ``X-Original-Method`` and ``X-Original-URI`` (``proxy_set_header`` them to
+  ``$request_method`` and ``$request_uri``);
+* ``traefik``: ``X-Forwarded-Method`` and ``X-Forwarded-Uri`` (ForwardAuth sets them);
+* ``envoy``: the check request itself: ``ext_authz`` sends the original method, and the
+  original path after ``http_service.path_prefix`` (``[forward_auth] path_prefix``).
+
+A missing or repeated header is 400 ``invalid_request``, never a default path.
 """
 
 from __future__ import annotations
@@ -14,8 +26,9 @@ from typing import Any
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from .asgi import Denial, Receive, Scope, Send, TokenSource, authenticate, send_denial
-from .policy import Policy, Verified
+from .asgi import Denial, Receive, Scope, Send, TokenSource, authorize, request_path, send_denial
+from .policy import Decision, Policy, PolicyError
+from .routes import PROXIES, PathError
 
 log = logging.getLogger("turbojwt.serve")
 
@@ -75,9 +88,27 @@ class ForwardAuthApp:
     """The ASGI app. ``source`` says where tokens are read from (default: ``Authorization:
     Bearer``), which is what the proxies forward with the sub-request."""
 
-    def __init__(self, policy: Policy, source: TokenSource | None = None, prewarm: bool = True) -> None:
+    # The headers each proxy gives the original method and request URI in.
+    _HEADERS = {
+        "nginx": (b"x-original-method", b"x-original-uri"),
+        "traefik": (b"x-forwarded-method", b"x-forwarded-uri"),
+    }
+
+    def __init__(
+        self, policy: Policy, source: TokenSource | None = None, prewarm: bool = True, proxy: str | None = None
+    ) -> None:
+        """``proxy`` overrides the policy's ``[forward_auth] proxy``; a policy with routes
+        needs one (``PolicyError`` otherwise)."""
         self.policy = policy
         self.source = source or TokenSource()
+        self.proxy = proxy or policy.forward_auth.proxy
+        if self.proxy is not None and self.proxy not in PROXIES:
+            raise PolicyError(f"the proxy must be one of {', '.join(PROXIES)}, not {self.proxy!r}")
+        if policy.has_routes and self.proxy is None:
+            raise PolicyError(
+                "a policy with [[route]] tables needs to know which proxy sends the original method and path: "
+                f"set [forward_auth] proxy (or --proxy) to one of {', '.join(PROXIES)}"
+            )
         self.prewarm = prewarm
         self.results: Counter[str] = Counter()
         self.denials: Counter[str] = Counter()
@@ -98,21 +129,50 @@ class ForwardAuthApp:
         if path == "/metrics":
             await self._plain(send, 200, generate_latest(self.registry), "text/plain; version=0.0.4; charset=utf-8")
             return
-        result = await authenticate(self.policy, self.source, scope)
+        result: Decision | Denial
+        try:
+            method, original = self.original_request(scope)
+        except PathError as e:
+            result = Denial(400, "path", "invalid_request", str(e))
+        else:
+            result = await authorize(self.policy, self.source, scope, method, original)
         if isinstance(result, Denial):
             self.results["denied"] += 1
             self.denials[result.reason] += 1
             await send_denial(send, result, self.policy.realm)
             return
-        assert isinstance(result, Verified)
         self.results["allowed"] += 1
-        self.allowed_by[result.provider] += 1
-        # Claim values are printable ASCII (policy.header_value percent-encodes the rest).
-        headers = [
-            (k.lower().encode("ascii"), v.encode("ascii")) for k, v in self.policy.headers_for(result.claims).items()
-        ]
+        headers = []
+        if result.verified is not None:
+            self.allowed_by[result.verified.provider] += 1
+            # Claim values are printable ASCII (policy.header_value percent-encodes the rest).
+            headers = [
+                (k.lower().encode("ascii"), v.encode("ascii"))
+                for k, v in self.policy.headers_for(result.verified.claims).items()
+            ]
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"0"), *headers]})
         await send({"type": "http.response.body", "body": b""})
+
+    def original_request(self, scope: Scope) -> tuple[str | None, str | None]:
+        """The original request's method and path (without the query) as the trusted proxy
+        gives them; (None, None) when the policy has no routes (the path is not read).
+        Raises ``PathError`` for a missing or repeated header."""
+        if not self.policy.has_routes:
+            return None, None
+        if self.proxy == "envoy":
+            prefix = self.policy.forward_auth.path_prefix
+            path = request_path(scope)
+            if not path.startswith(prefix + "/"):
+                raise PathError(f"the check request's path does not start with {prefix}/")
+            return scope.get("method", ""), path[len(prefix) :]
+        values = []
+        for name in self._HEADERS[str(self.proxy)]:
+            found = [v for k, v in scope.get("headers", []) if k.lower() == name]
+            if len(found) != 1:
+                raise PathError(f"the proxy must send one {name.decode()} header")
+            values.append(found[0].decode("latin-1"))
+        method, uri = values
+        return method, uri.split("?", 1)[0]
 
     async def _plain(self, send: Send, status: int, body: bytes, content_type: str) -> None:
         await send(
