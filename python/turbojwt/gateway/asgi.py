@@ -143,7 +143,9 @@ def _insufficient(error: InsufficientScopeError) -> Denial:
     if error.roles_all:
         parts.append("the role(s) " + ", ".join(error.roles_all))
     reason = "scope" if error.needed else "role"
-    return Denial(403, reason, "insufficient_scope", "The token lacks " + "; and ".join(parts), " ".join(error.needed) or None)
+    return Denial(
+        403, reason, "insufficient_scope", "The token lacks " + "; and ".join(parts), " ".join(error.needed) or None
+    )
 
 
 class BadRequest(Exception):

@@ -70,7 +70,8 @@ class JWTAuthBackend(AuthenticationBackend):
     on_error=backend.on_auth_error)``. The policy's routes decide as in the middleware; a
     request without a token is anonymous where its route admits one, and everywhere under
     a policy without ``[[route]]`` tables (Starlette's ``requires`` decides); a refusal is
-    answered per RFC 6750. The policy-wide ``required_scopes`` are left to ``requires``."""
+    answered per RFC 6750. Under a policy without routes the policy-wide
+    ``required_scopes`` are left to ``requires``, too."""
 
     def __init__(self, policy: Policy, source: TokenSource | None = None) -> None:
         self.policy = policy
@@ -84,7 +85,9 @@ class JWTAuthBackend(AuthenticationBackend):
             scope,
             scope.get("method", "GET"),
             request_path(scope),
-            scopes=(),
+            # Without routes the policy-wide scopes are left to Starlette's `requires`, as
+            # before routes; with them the policy decides everything, as the middleware does.
+            scopes=None if self.policy.has_routes else (),
             missing_ok=not self.policy.has_routes,
         )
         if isinstance(result, Denial):

@@ -410,7 +410,9 @@ class Policy:
 
     # ------------------------------------------------------------------ authorization
 
-    def route_for(self, method: str, path: str | None, *, strict_path: bool = True) -> tuple[int, Route, NormalPath | None]:
+    def route_for(
+        self, method: str, path: str | None, *, strict_path: bool = True
+    ) -> tuple[int, Route, NormalPath | None]:
         """The route of a request: its number (0: default or implicit), the route and the
         normalised path. ``path`` is the path as sent (without the query). ``strict_path``:
         a path whose segments normalising changes (``//``, ``.``, ``..``) is refused, for

@@ -40,8 +40,8 @@ __all__ = [
     "ForwardAuthSettings",
     "NormalPath",
     "PathError",
-    "Route",
     "RoleRules",
+    "Route",
     "RouteTable",
     "normalise_path",
 ]
@@ -174,9 +174,10 @@ class Route:
     roles_all: tuple[str, ...] = ()
     scopes: tuple[str, ...] = ()
     name: str = ""
+    label: str = ""  # where it was loaded from ("route 2 (/secure/*)"), for messages
 
     def describe(self) -> str:
-        return self.name or (f"route {self.path!r}" if self.path is not None else "[default_route]")
+        return self.label or self.name or (f"route {self.path!r}" if self.path is not None else "[default_route]")
 
 
 _METHOD = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Z]+")  # an RFC 9110 token, upper-case
@@ -192,7 +193,7 @@ def make_route(spec: Mapping[str, Any], where: str, default: bool = False) -> Ro
     if not default:
         path = spec.get("path")
         if not isinstance(path, str):
-            raise ValueError(f"{where}: path is required (a string such as \"/api/*\")")
+            raise ValueError(f'{where}: path is required (a string such as "/api/*")')
         check_route_path(path, where)
         where = f"{where} ({path})" if "name" not in spec else where
     auth = spec.get("auth", "required")
@@ -215,11 +216,11 @@ def make_route(spec: Mapping[str, Any], where: str, default: bool = False) -> Ro
             raise ValueError(f"{where}: {key} must be a list of names (printable ASCII without spaces or quotes)")
         lists[key] = tuple(value)
     if auth != "required" and any(lists.values()):
-        raise ValueError(f"{where}: roles_any, roles_all and scopes need auth = \"required\" (this route is {auth})")
+        raise ValueError(f'{where}: roles_any, roles_all and scopes need auth = "required" (this route is {auth})')
     name = spec.get("name", "")
     if not isinstance(name, str):
         raise ValueError(f"{where}: name must be a string")
-    return Route(path, auth, methods, lists["roles_any"], lists["roles_all"], lists["scopes"], name)
+    return Route(path, auth, methods, lists["roles_any"], lists["roles_all"], lists["scopes"], name, where)
 
 
 def check_route_path(path: str, where: str) -> None:
@@ -294,7 +295,7 @@ class RouteTable:
             covered = ", ".join(r.path or "" for r in self.routes) or "none"
             raise ValueError(
                 "some requests match no route (the routes cover only: "
-                f"{covered}); add a [default_route] table or a last [[route]] with path = \"/*\""
+                f'{covered}); add a [default_route] table or a last [[route]] with path = "/*"'
             )
 
     def match(self, method: str, path: str) -> tuple[int, Route]:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -89,7 +89,7 @@ class ForwardAuthApp:
     Bearer``), which is what the proxies forward with the sub-request."""
 
     # The headers each proxy gives the original method and request URI in.
-    _HEADERS = {
+    _HEADERS: ClassVar[dict[str, tuple[bytes, bytes]]] = {
         "nginx": (b"x-original-method", b"x-original-uri"),
         "traefik": (b"x-forwarded-method", b"x-forwarded-uri"),
     }
