@@ -215,3 +215,25 @@ BYPASS_CASES: list[tuple[str, str, Token, int, int]] = [
     ("bad escape", "/public/%zz", NONE, 400, 400),
     ("above the root", "/../secure", NONE, 401, 400),
 ]
+
+
+def example_toml(keys: Keys, tmp: Path, corp_jwks_url: str) -> Path:
+    """examples/gateway.toml as a file for `turbojwt serve`, with the same local key
+    sources as ``example_data`` (corp's keys from ``corp_jwks_url``, the partner's from a
+    file): the example's text with its three key-source lines replaced, all else as is."""
+    text = EXAMPLE.read_text(encoding="utf-8")
+    replacements = [
+        ("discovery = true", f'jwks_url = "{corp_jwks_url}"'),
+        (
+            "jwks = { min_ttl = 60, max_ttl = 86400, cooldown = 30, max_stale = 86400 }",
+            "jwks = { min_ttl = 0, default_ttl = 60, cooldown = 0.2, timeout = 2 }",
+        ),
+        ('jwks_url = "https://partner.example.net/.well-known/jwks.json"', 'key_file = "partner.pem"'),
+    ]
+    for old, new in replacements:
+        assert text.count(old) == 1, f"examples/gateway.toml no longer has {old!r}"
+        text = text.replace(old, new)
+    (tmp / "partner.pem").write_bytes(pem(keys.partner))
+    path = tmp / "gateway.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
