@@ -156,6 +156,26 @@ def test_first_match_wins_across_kinds_and_methods():
     assert get.match("get", "/g")[0] == 0  # methods are case-sensitive (RFC 9110 §9.1)
 
 
+def test_route_lookups_are_kept_in_a_bounded_table(tmp_path, keys):
+    policy = example_policy(tmp_path, keys)
+    table = policy.route_table
+    table.CACHE_SIZE = 8
+    for i in range(50):
+        assert policy.route_for("GET", f"/secure/{i}")[0] == 3
+    assert len(table._cache) == 8
+    # A kept lookup is judged like a new one: the strict front ends still refuse it.
+    for strict in (False, True, False, True):
+        if strict:
+            with pytest.raises(PathError):
+                policy.route_for("GET", "/public/../secure", strict_path=True)
+        else:
+            assert policy.route_for("GET", "/public/../secure", strict_path=False)[0] == 3
+    with pytest.raises(PathError):  # refusals are not kept, and refused every time
+        policy.route_for("G ET", "/public")
+    with pytest.raises(PathError):
+        policy.route_for("GET", "/a%2F")
+
+
 @pytest.mark.parametrize(
     "doc, match",
     [

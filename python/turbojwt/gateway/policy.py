@@ -68,7 +68,6 @@ from .routes import (
     Route,
     RouteTable,
     make_route,
-    normalise_path,
 )
 
 if sys.version_info >= (3, 11):
@@ -421,14 +420,11 @@ class Policy:
         table = self.route_table
         if table is None:
             return 0, IMPLICIT_ROUTE, None
-        if path is None:
-            raise PathError("the request's path is unknown")
-        if not isinstance(method, str) or not _METHOD_TOKEN.fullmatch(method):
-            raise PathError("the request method is not an HTTP method")
-        normal = normalise_path(path)
+        if not isinstance(method, str) or not isinstance(path, str):
+            raise PathError("the request's method or path is unknown")
+        number, route, normal = table.lookup(method, path)
         if strict_path and normal.segments_changed:
             raise PathError("the request path has empty, '.' or '..' segments")
-        number, route = table.match(method, normal.path)
         return number, route, normal
 
     def authorize(
@@ -591,9 +587,6 @@ class Policy:
             max_age=_typed(data, "max_age", (int, float), None),
             forward_auth=_forward_auth(data.get("forward_auth")),
         )
-
-
-_METHOD_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 §9.1 method (a token)
 
 
 def _check_max_age(value: Any, where: str) -> float | None:

@@ -32,7 +32,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
     "AUTH_MODES",
@@ -62,8 +62,7 @@ _PATH_CHARS = frozenset(map(chr, range(0x21, 0x7F))) - set(' "#<>\\^`{|};?')
 _REFUSED_ESCAPES = frozenset({"2F", "5C", "7F"} | {f"{i:02X}" for i in range(0x20)})
 
 
-@dataclass(frozen=True)
-class NormalPath:
+class NormalPath(NamedTuple):
     """A path in normal form, and whether normalising it changed its segments (``//``,
     ``.`` or ``..``): a front end that cannot pass the normal form on must refuse those."""
 
@@ -71,9 +70,16 @@ class NormalPath:
     segments_changed: bool
 
 
+# A path already in normal form, the common case: pchar characters without '%' or ';', and
+# no empty or dot segment (the checks below the regular expression).
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,=:@/]*")
+
+
 def normalise_path(raw: str) -> NormalPath:
     """``raw`` (a request path without its query, as sent) in normal form; see the module
     docstring for the rules. Raises ``PathError``."""
+    if raw[:1] == "/" and _PLAIN_PATH.fullmatch(raw) and "//" not in raw and "/." not in raw:
+        return NormalPath(raw, False)
     if not raw.startswith("/"):
         raise PathError("the request path must start with '/'")
     out: list[str] = []
@@ -181,6 +187,7 @@ class Route:
 
 
 _METHOD = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Z]+")  # an RFC 9110 token, upper-case
+_REQUEST_METHOD = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 §9.1: a token
 
 
 def make_route(spec: Mapping[str, Any], where: str, default: bool = False) -> Route:
@@ -262,7 +269,11 @@ class RouteTable:
     lookup takes the lowest-numbered route among the candidates whose methods allow the
     request's, so the first route in the file wins."""
 
+    # Decisions kept per (method, path as sent): at most this many, the oldest dropped first.
+    CACHE_SIZE = 4096
+
     def __init__(self, routes: Sequence[Route], default: Route | None) -> None:
+        self._cache: dict[tuple[str, str], tuple[int, Route, NormalPath]] = {}
         self.routes = list(routes)
         self.default = default
         self._exact: dict[str, list[int]] = {}
@@ -297,6 +308,25 @@ class RouteTable:
                 "some requests match no route (the routes cover only: "
                 f'{covered}); add a [default_route] table or a last [[route]] with path = "/*"'
             )
+
+    def lookup(self, method: str, raw: str) -> tuple[int, Route, NormalPath]:
+        """The route number, route and normal form for a request's method and path as sent;
+        raises ``PathError``. Results are kept in a bounded table: a repeated request costs
+        one dict lookup (a flood of distinct paths only cycles the table)."""
+        key = (method, raw)
+        found = self._cache.get(key)
+        if found is not None:
+            return found
+        if not _REQUEST_METHOD.fullmatch(method):
+            raise PathError("the request method is not an HTTP method")
+        normal = normalise_path(raw)
+        number, route = self.match(method, normal.path)
+        found = (number, route, normal)
+        cache = self._cache
+        if len(cache) >= self.CACHE_SIZE:
+            cache.pop(next(iter(cache), key), None)
+        cache[key] = found
+        return found
 
     def match(self, method: str, path: str) -> tuple[int, Route]:
         """The number (from 1; 0 for the default) and the route for a normalised path."""
