@@ -502,6 +502,64 @@ def test_partner_roles_come_from_its_own_claim(policy, keys):
         policy.authorize("GET", "/secure", token)
 
 
+@pytest.mark.e2e
+def test_turbojwt_serve_as_envoys_ext_authz_service(tmp_path):
+    """`turbojwt serve --proxy envoy` (overriding the example's nginx): the original path is
+    the check request's own, after /check, read as sent (granian's raw_path)."""
+    import socket
+
+    import httpx
+
+    from helpers.jwks_server import Provider as JWKSServer
+    from helpers.route_cases import REPORTER, example_toml
+    from turbojwt.algorithms import RSAAlgorithm
+
+    keys = Keys()
+    idp = JWKSServer().start()
+    idp.jwks = {"keys": [{**json.loads(RSAAlgorithm.to_jwk(keys.corp.public_key())), "kid": "c1", "use": "sig"}]}
+    config = example_toml(keys, tmp_path, f"{idp.url}/jwks.json")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "turbojwt", "serve", "--config", str(config), "--port", str(port), "--proxy", "envoy"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+
+    def send(method: str, target: str, token: str | None = None) -> int:
+        auth = f"Authorization: Bearer {token}\r\n" if token else ""
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(f"{method} {target} HTTP/1.1\r\nHost: a\r\n{auth}Connection: close\r\n\r\n".encode())
+            return int(sock.recv(65536).split(b" ", 2)[1])
+
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "turbojwt serve did not come up"
+            time.sleep(0.05)
+        assert send("GET", "/check/public/x?a=1") == 200
+        assert send("GET", "/check/secure/x") == 401
+        assert send("GET", "/check/secure%2Fx") == 400  # the path as sent, not granian's decoded one
+        assert send("GET", "/check/public/../secure") == 400
+        assert send("GET", "/secure/x") == 400  # not under the path prefix
+        assert send("GET", "/check/reports/1", REPORTER(keys)) == 200
+        assert send("POST", "/check/reports/1", REPORTER(keys)) == 403  # the check request's method
+    finally:
+        serve.terminate()
+        try:
+            serve.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            serve.kill()
+            serve.communicate()
+        idp.stop()
+
+
 # ----------------------------------------------------------------------- the CLI
 
 
