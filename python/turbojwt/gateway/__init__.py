@@ -5,26 +5,37 @@ the forward-auth service behind ``turbojwt serve``. Needs ``pip install 'turbojw
 from ..errors import InvalidTypeError
 from .asgi import Denial, JWTAuthMiddleware, TokenSource, denial_for
 from .policy import (
+    Decision,
     InsufficientScopeError,
+    MissingTokenError,
     Policy,
     PolicyError,
     Provider,
+    TokenTooOldError,
     Verified,
     check_scopes,
     token_scopes,
 )
+from .routes import PathError, RoleRules, Route, normalise_path
 
 __all__ = [
+    "Decision",
     "Denial",
     "InsufficientScopeError",
     "InvalidTypeError",
     "JWTAuthMiddleware",
+    "MissingTokenError",
+    "PathError",
     "Policy",
     "PolicyError",
     "Provider",
+    "RoleRules",
+    "Route",
     "TokenSource",
+    "TokenTooOldError",
     "Verified",
     "check_scopes",
     "denial_for",
+    "normalise_path",
     "token_scopes",
 ]

@@ -1,11 +1,19 @@
 """Gateway policies: named identity providers (issuer, keys, audiences, algorithms, leeway,
-required claims, optional ``typ``), combined as any-of or all-of, plus scope checks and the
-claims a forward-auth answer passes on as headers. Loadable from TOML.
+required claims, optional ``typ``), combined as any-of or all-of; routes with their auth
+mode, roles and scopes; a maximum token age; and the claims a forward-auth answer passes on
+as headers. Loadable from TOML.
+
+``Policy.authorize`` (``aauthorize``) is the one decision every front end asks for (the
+ASGI middleware, FastAPI's ``require_token``, Starlette's ``JWTAuthBackend``, ``turbojwt
+serve``): the route of the request (``routes.RouteTable`` on the normalised path), whether
+it needs a token, the token verified (``verify``), its age (``max_age``), then the scopes
+and roles the route needs. Without ``[[route]]`` tables every request needs a token.
 
 ```toml
 mode = "any"                      # "any": the provider named by the token's iss; "all": every one
 realm = "api"
 required_scopes = ["read"]        # `scope` (space-separated) or `scp` (list) must hold these
+max_age = 3600                    # iat at most 1 h ago (+ leeway), exp - iat at most 1 h
 
 [[provider]]
 name = "corp"
@@ -17,6 +25,24 @@ leeway = 30
 required_claims = ["exp", "sub"]
 typ = "at+jwt"                    # RFC 9068 access tokens
 cache = 10000                     # verified-token cache size (0: off)
+max_age = 600                     # this provider's own maximum age (replaces the policy's)
+roles = { claim = "groups" }      # this provider's own roles table (replaces [roles])
+
+[roles]                           # where roles are, and what they mean to the policy
+claim = "realm_access.roles"      # dotted path; a list of strings or a space-separated string
+mapping = { "idp-admin" = "admin", "idp-user" = ["user"] }   # unmapped roles are dropped
+
+[[route]]                         # first match wins; paths: "/a" exact, "/a/*" /a and below,
+path = "/admin/*"                 # "*" inside a segment, "**" any number of segments
+methods = ["GET", "POST"]         # optional; GET covers HEAD
+auth = "required"                 # "required" | "optional" | "public"
+roles_any = ["admin"]             # also roles_all, scopes (required routes only)
+
+[default_route]                   # what no route matches (needed once there are routes)
+auth = "required"
+
+[forward_auth]
+proxy = "nginx"                   # whose headers carry the original method and path
 
 [claim_to_headers]
 "X-Auth-Subject" = "sub"
