@@ -16,6 +16,8 @@ from typing import Any
 from urllib.parse import unquote
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 pytest.importorskip("starlette")
 pytest.importorskip("fastapi")
@@ -113,6 +115,61 @@ def test_refused_paths(raw):
         normalise_path(raw)
 
 
+_PIECES = st.sampled_from(
+    [
+        "/",
+        "/",
+        ".",
+        "..",
+        "a",
+        "B",
+        "~",
+        "-",
+        "%2e",
+        "%2E",
+        "%41",
+        "%7e",
+        "%2F",
+        "%5c",
+        "%3a",
+        "%25",
+        "%00",
+        "%",
+        "%g",
+        ";",
+        "\\",
+        " ",
+        "?",
+        "#",
+        "é",
+        "\x7f",
+        "*",
+        ":",
+        "@",
+    ]
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_PIECES, max_size=24).map("".join))
+def test_the_normal_form_is_a_fixed_point(raw):
+    try:
+        normal = normalise_path(raw)
+    except PathError:
+        return
+    assert normalise_path(normal.path) == (normal.path, False)
+    segments = normal.path.split("/")[1:]
+    assert "" not in segments[:-1] and "." not in segments and ".." not in segments
+    assert (
+        normal.segments_changed
+        == (
+            normal.path != raw.replace("%2e", ".").replace("%2E", ".")
+            and ("//" in raw or "/." in raw.replace("%2e", ".").replace("%2E", "."))
+        )
+        or normal.segments_changed
+    )
+
+
 # ----------------------------------------------------------------------- matching
 
 
@@ -139,6 +196,47 @@ def test_exact_prefix_and_glob_paths():
     assert number("/users/7/orders") == 3 and number("/users/7/8/orders") == 6
     assert number("/files/x.pdf") == 4 and number("/files/x.pdf/y") == 6 and number("/files/a/x.pdf") == 6
     assert number("/api/admin") == 5 and number("/api/v1/x/admin") == 5 and number("/api/v1/admins") == 6
+
+
+def _reference_match(routes, method, path):
+    """First route in file order whose path and methods match, tried one by one."""
+    import re
+
+    for i, route in enumerate(routes):
+        if route.methods is not None and method not in route.methods:
+            continue
+        p = route.path
+        if "*" not in p:
+            hit = p == path
+        elif p.endswith("/*") and "*" not in p[:-2]:
+            hit = path == p[:-2] or path.startswith(p[:-2] + "/")
+        else:
+            regex = "".join(
+                "(?:/[^/]*)*" if seg == "**" else "/" + "[^/]*".join(map(re.escape, seg.split("*")))
+                for seg in (p[:-2] if p.endswith("/*") else p).split("/")[1:]
+            ) + ("(?:/.*)?" if p.endswith("/*") else "")
+            hit = re.fullmatch(regex, path) is not None
+        if hit:
+            return i + 1
+    return 0
+
+
+_ROUTE_PATHS = ["/a", "/a/*", "/a/b", "/a/*/c", "/*", "/b/**/c", "/a/b/*", "/b", "/c*", "/a/x*.y"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    specs=st.lists(
+        st.tuples(st.sampled_from(_ROUTE_PATHS), st.sampled_from([None, ["GET"], ["POST"]])), min_size=1, max_size=8
+    ),
+    method=st.sampled_from(["GET", "HEAD", "POST", "PUT"]),
+    segments=st.lists(st.sampled_from(["a", "b", "c", "x.y", "xz.y", "ab"]), max_size=5),
+)
+def test_the_route_table_finds_the_first_match(specs, method, segments):
+    routes = [make_route({"path": p, **({"methods": m} if m else {})}, f"route {i}") for i, (p, m) in enumerate(specs)]
+    t = RouteTable(routes, make_route({}, "[default_route]", default=True))
+    path = "/" + "/".join(segments)
+    assert t.match(method, path)[0] == _reference_match(routes, method, path)
 
 
 def test_first_match_wins_across_kinds_and_methods():
@@ -187,6 +285,8 @@ def test_route_lookups_are_kept_in_a_bounded_table(tmp_path, keys):
         ({"route": [{"path": "/%41"}], "default_route": {}}, "not in normal form"),
         ({"route": [{"path": "/a;b"}], "default_route": {}}, "not a valid request path"),
         ({"route": [{"path": "/a**"}], "default_route": {}}, "must be a whole segment"),
+        ({"route": [{"path": "/a/*b*"}], "default_route": {}}, "one '\\*'"),
+        ({"route": [{"path": "/**/a/**"}], "default_route": {}}, "one '\\*\\*' segment"),
         ({"route": [{"path": "/a", "auth": "maybe"}], "default_route": {}}, r"route 1 \(/a\): auth must be"),
         ({"route": [{"path": "/a", "methods": ["get"]}], "default_route": {}}, "upper-case HTTP methods"),
         ({"route": [{"path": "/a", "methods": []}], "default_route": {}}, "methods must be"),
@@ -444,6 +544,21 @@ def test_the_middleware_passes_the_normal_path_on(fronts, keys):
     assert fronts.seen[0]["raw_path"] == b"/public/A"
     status, _, reached = fronts.call("middleware", "GET", "/public/a%3Fb", None)
     assert status == 200 and reached == "/public/a?b" and fronts.seen[0]["raw_path"] == b"/public/a%3Fb"
+
+
+@settings(max_examples=300, deadline=None)
+@given(raw=st.binary(min_size=0, max_size=60), method=st.sampled_from([b"GET", b"POST", b"get", b"G ET", b""]))
+def test_any_original_request_gets_an_answer(fronts, raw, method):
+    """Arbitrary bytes as the original path (and odd methods): 200/400/401/403, never an
+    exception, through the forward-auth app and the middleware."""
+    headers = [(b"x-original-method", method), (b"x-original-uri", raw)]
+    status, _, _, _ = run_asgi(fronts.forward["nginx"], http_scope("GET", "/check", None, headers))
+    assert status in (200, 400, 401)
+    scope = http_scope("GET", "/", None)
+    scope["raw_path"] = raw
+    scope["method"] = method.decode("latin-1")
+    status, _, _, _ = run_asgi(fronts.middleware, scope)
+    assert status in (200, 400, 401)
 
 
 def test_insufficient_scope_names_scopes_and_roles(fronts, keys):

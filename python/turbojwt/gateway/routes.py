@@ -23,8 +23,9 @@ not at all), an encoded or raw control character (``%00``, ``%0A``, DEL), a raw 
 
 Route paths: ``/a/b`` exact (not ``/a/b/``); ``/a/*`` (a final ``/*``) the path ``/a``
 and every path under it; elsewhere ``*`` matches any characters inside one segment
-(``/users/*/orders``, ``/files/*.pdf``) and a ``**`` segment any number of segments
-(``/api/**/admin``). The first route (in file order) whose path and methods match wins.
+(``/users/*/orders``, ``/files/*.pdf``; one per segment) and a ``**`` segment any number
+of segments (``/api/**/admin``; one per path). The first route (in file order) whose path
+and methods match wins.
 """
 
 from __future__ import annotations
@@ -234,9 +235,16 @@ def check_route_path(path: str, where: str) -> None:
     """A route path must be a path in normal form, with ``*`` only as documented."""
     if not path.startswith("/"):
         raise ValueError(f"{where}: path must start with '/'")
-    for segment in path.split("/")[1:]:
+    segments = path.split("/")[1:]
+    for segment in segments:
         if "**" in segment and segment != "**":
             raise ValueError(f"{where}: '**' must be a whole segment (as in /api/**/admin)")
+        if segment != "**" and segment.count("*") > 1:
+            raise ValueError(f"{where}: a segment may hold one '*' (as in /files/*.pdf)")
+    # (each limit keeps the match linear in the request path: a pattern with several
+    # ways to split a path between its wildcards could take a long time to refuse one)
+    if segments.count("**") > 1:
+        raise ValueError(f"{where}: a path may hold one '**' segment")
     literal = path.replace("*", "x")
     try:
         normal = normalise_path(literal)
@@ -269,8 +277,10 @@ class RouteTable:
     lookup takes the lowest-numbered route among the candidates whose methods allow the
     request's, so the first route in the file wins."""
 
-    # Decisions kept per (method, path as sent): at most this many, the oldest dropped first.
+    # Decisions kept per (method, path as sent): at most this many, the oldest dropped first,
+    # and only for paths up to CACHE_PATH_LENGTH characters (a bound on the memory held).
     CACHE_SIZE = 4096
+    CACHE_PATH_LENGTH = 512
 
     def __init__(self, routes: Sequence[Route], default: Route | None) -> None:
         self._cache: dict[tuple[str, str], tuple[int, Route, NormalPath]] = {}
@@ -322,10 +332,11 @@ class RouteTable:
         normal = normalise_path(raw)
         number, route = self.match(method, normal.path)
         found = (number, route, normal)
-        cache = self._cache
-        if len(cache) >= self.CACHE_SIZE:
-            cache.pop(next(iter(cache), key), None)
-        cache[key] = found
+        if len(raw) <= self.CACHE_PATH_LENGTH:
+            cache = self._cache
+            if len(cache) >= self.CACHE_SIZE:
+                cache.pop(next(iter(cache), key), None)
+            cache[key] = found
         return found
 
     def match(self, method: str, path: str) -> tuple[int, Route]:
