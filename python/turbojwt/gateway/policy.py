@@ -475,17 +475,11 @@ class Policy:
         Raises ``PathError`` (400), ``MissingTokenError`` (401), the token's
         ``InvalidTokenError`` (401; ``TokenTooOldError`` for ``max_age``) or
         ``InsufficientScopeError`` (403), and whatever ``token()`` raises."""
-        number, route, normal = self.route_for(method, path, strict_path=strict_path)
-        if route.auth == "public" and not require:
-            return Decision(route, number, normal, None)
-        value = token() if callable(token) else token
-        if value is None:
-            if (route.auth == "optional" or missing_ok) and not require:
-                return Decision(route, number, normal, None)
-            raise MissingTokenError("No token was sent")
-        verified = self.verify(value, ())
-        self._admit(verified, route, scopes)
-        return Decision(route, number, normal, verified)
+        decision, value = self._route_and_token(method, path, token, missing_ok, strict_path, require)
+        if value is not None:
+            decision.verified = self.verify(value, ())
+            self._admit(decision.verified, decision.route, scopes)
+        return decision
 
     async def aauthorize(
         self,
@@ -499,17 +493,27 @@ class Policy:
         require: bool = False,
     ) -> Decision:
         """``authorize`` without blocking the event loop on key fetches."""
+        decision, value = self._route_and_token(method, path, token, missing_ok, strict_path, require)
+        if value is not None:
+            decision.verified = await self.averify(value, ())
+            self._admit(decision.verified, decision.route, scopes)
+        return decision
+
+    def _route_and_token(
+        self, method: str, path: str | None, token: TokenArg, missing_ok: bool, strict_path: bool, require: bool
+    ) -> tuple[Decision, str | bytes | None]:
+        """The first steps of ``authorize``: the route, then the token if the route reads
+        one (None: the request is admitted without one)."""
         number, route, normal = self.route_for(method, path, strict_path=strict_path)
+        decision = Decision(route, number, normal, None)
         if route.auth == "public" and not require:
-            return Decision(route, number, normal, None)
+            return decision, None
         value = token() if callable(token) else token
         if value is None:
             if (route.auth == "optional" or missing_ok) and not require:
-                return Decision(route, number, normal, None)
+                return decision, None
             raise MissingTokenError("No token was sent")
-        verified = await self.averify(value, ())
-        self._admit(verified, route, scopes)
-        return Decision(route, number, normal, verified)
+        return decision, value
 
     def _admit(self, verified: Verified, route: Route, scopes: Sequence[str] | None) -> None:
         """After verification: the token's age, then the scopes and roles ``route`` needs."""
