@@ -422,3 +422,15 @@ def test_route_refusals_are_counted(routed):
     assert 'turbojwt_auth_denied_total{reason="role"}' in metrics
     raw_request(routed["port"], "GET", "/secure/./x")
     assert 'turbojwt_auth_denied_total{reason="path"}' in httpx.get(routed["auth"] + "/metrics").text
+
+
+def test_public_routes_carry_no_identity(routed):
+    # A public route never reads the token, so no claim headers: and the client's own
+    # X-Auth-Subject is dropped all the same (nginx sets it from the empty answer).
+    admin = route_cases.ADMIN(routed["keys"])
+    got, body = raw_request(routed["port"], "GET", "/public/x", admin, extra="X-Auth-Subject: root\r\n")
+    assert got == 200
+    seen = json.loads(body)
+    assert "x-auth-subject" not in seen and seen["upstream-path"] == "/public/x"
+    got, body = raw_request(routed["port"], "GET", "/private/x", admin, extra="X-Auth-Subject: root\r\n")
+    assert got == 200 and json.loads(body)["x-auth-subject"] == "alice"
