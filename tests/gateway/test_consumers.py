@@ -282,11 +282,14 @@ def test_the_verified_claim_must_name_the_consumer_that_verified():
             consumers.check(consumer, claims)
 
 
-def test_scopes_apply_to_consumer_tokens():
+def test_a_consumer_holds_the_scopes_the_policy_gives_it_not_those_it_claims():
+    # jack writes its own tokens: a scope claim in them grants nothing.
     policy = policy_of('required_scopes = ["read"]\n' + JACK_POLICY)
-    assert policy.verify(jack(scope="read write")).consumer == "jack"
     with pytest.raises(turbojwt.gateway.InsufficientScopeError):
-        policy.verify(jack())
+        policy.verify(jack(scope="read write"))
+    policy = policy_of('required_scopes = ["read"]\n' + JACK_POLICY + 'scopes = ["read"]\n')
+    verified = policy.verify(jack())
+    assert verified.consumer == "jack" and policy.scopes_held(verified) == {"read"}
 
 
 TIMES = st.one_of(
@@ -613,13 +616,13 @@ def test_fastapi_and_starlette_read_the_policys_token_table():
 # ------------------------------------------------------------------------- forward-auth answer
 
 
-def answer(app, headers: list[tuple[bytes, bytes]], query: bytes = b"") -> tuple[int, dict[bytes, bytes]]:
+def answer(app, headers: list[tuple[bytes, bytes]] = (), query: bytes = b"") -> tuple[int, dict[bytes, bytes]]:
     start, _ = run_app(app, {**scope_of(headers, query), "path": "/check"})
     return start["status"], dict(start["headers"])
 
 
 def test_forward_auth_answer_for_a_consumer():
-    app = ForwardAuthApp(policy_of(HIDING), prewarm=False)
+    app = ForwardAuthApp(policy_of(HIDING), prewarm=False, proxy="nginx")
     tok = jack()
     status, headers = answer(
         app,
@@ -635,30 +638,42 @@ def test_forward_auth_answer_for_a_consumer():
     assert headers[b"x-upstream-uri"] == b"/api/v1?x=%2F"
     assert headers[b"x-upstream-cookie"] == b"a=1; b=2"
     assert headers[b"x-upstream-authorization"] == b"Basic dTpw"
-    # Traefik's header; nothing left of the credentials.
-    status, headers = answer(app, [(b"authorization", f"Bearer {tok}".encode()), (b"x-forwarded-uri", b"/p")])
+    status, headers = answer(app, [(b"authorization", f"Bearer {tok}".encode()), (b"x-original-uri", b"/p")])
     assert status == 200
     assert (headers[b"x-upstream-uri"], headers[b"x-upstream-cookie"], headers[b"x-upstream-authorization"]) == (
         b"/p",
         b"",
         b"",
     )
-    # The check request's own query (Envoy) when the proxy sends no original URI.
-    status, headers = answer(app, [], f"jwt={tok}".encode())
-    assert status == 200 and b"x-upstream-uri" not in headers
-    # Two original URIs (a client's own next to the proxy's), or one whose query is not the
-    # check request's own: which token the upstream gets would be a guess.
-    for sent, query in (
-        ([(b"x-original-uri", b"/a"), (b"x-original-uri", f"/b?jwt={tok}".encode())], b""),
-        ([(b"x-original-uri", b"/a"), (b"x-forwarded-uri", f"/a?jwt={tok}".encode())], b""),
-        ([(b"x-original-uri", f"/a?jwt={tok}".encode())], b"jwt=other"),
-        # Not a path: it would be appended to the upstream's address.
-        ([(b"x-original-uri", f"@evil.example/?jwt={tok}".encode())], b""),
+    # Only the named proxy's header is read: behind nginx, a client's X-Forwarded-Uri is nothing.
+    sent = [(b"x-original-uri", b"/a"), (b"x-forwarded-uri", f"/a?jwt={tok}".encode())]
+    assert answer(app, sent)[0] == 401
+    for sent in (
+        [],  # no original URI
+        [(b"x-original-uri", b"/a"), (b"x-original-uri", f"/b?jwt={tok}".encode())],  # two
+        [(b"x-original-uri", f"@evil.example/?jwt={tok}".encode())],  # not a path: appended to the upstream address
     ):
-        assert answer(app, sent, query)[0] == 400
-    # The same URI from both proxies' headers, and the same query in the check request, is fine.
-    same = [(b"x-original-uri", f"/a?jwt={tok}".encode()), (b"x-forwarded-uri", f"/a?jwt={tok}".encode())]
-    assert answer(app, same, f"jwt={tok}".encode())[0] == 200
+        assert answer(app, sent)[0] == 400
+
+
+@pytest.mark.parametrize("proxy", ["traefik", "envoy"])
+def test_forward_auth_reads_the_original_uri_of_its_proxy(proxy):
+    app = ForwardAuthApp(policy_of(HIDING), prewarm=False, proxy=proxy)
+    tok = jack()
+    if proxy == "traefik":
+        scope = {**scope_of([(b"x-forwarded-uri", f"/p?a=1&jwt={tok}".encode())]), "path": "/check"}
+    else:  # ext_authz: the original path after path_prefix, and the original query
+        scope = {**scope_of([], f"a=1&jwt={tok}".encode()), "path": "/check/p", "raw_path": b"/check/p"}
+    start, _ = run_app(app, scope)
+    assert start["status"] == 200 and dict(start["headers"])[b"x-upstream-uri"] == b"/p?a=1"
+
+
+def test_hiding_through_forward_auth_needs_a_proxy():
+    with pytest.raises(PolicyError, match="hide_credentials needs"):
+        ForwardAuthApp(policy_of(HIDING), prewarm=False)
+    # Query tokens without a proxy setting: the check request's own query, as before.
+    app = ForwardAuthApp(policy_of(JACK_POLICY + '\n[token]\nquery = "jwt"\n'), prewarm=False)
+    assert answer(app, [], f"jwt={jack()}".encode())[0] == 200
 
 
 def test_forward_auth_without_hiding_sends_no_upstream_headers():
@@ -672,7 +687,7 @@ def test_serve_command_line_and_token_table(tmp_path):
     from turbojwt.cli.serve import build_app
 
     path = tmp_path / "p.toml"
-    path.write_text(HIDING)
+    path.write_text(HIDING + '[forward_auth]\nproxy = "nginx"\n')
     assert build_app(str(path), prewarm=False).source.hide_credentials
     with pytest.raises(PolicyError, match="not both"):
         build_app(str(path), cookie="session", prewarm=False)
@@ -716,7 +731,9 @@ def _apps() -> dict[str, object]:
         )
         echo = Echo()
         _APPS.update(
-            echo=echo, middleware=JWTAuthMiddleware(echo, policy), forward_auth=ForwardAuthApp(policy, prewarm=False)
+            echo=echo,
+            middleware=JWTAuthMiddleware(echo, policy),
+            forward_auth=ForwardAuthApp(policy, prewarm=False, proxy="nginx"),
         )
     return _APPS
 

@@ -32,6 +32,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--query-param", help="also read the token from this query parameter")
     # (These three, or the policy's [token] table; not both.)
     p.add_argument(
+        "--proxy",
+        choices=["nginx", "traefik", "envoy"],
+        help="the proxy whose headers give the original method and path (overrides [forward_auth] proxy; "
+        "needed by a policy with [[route]] tables)",
+    )
+    p.add_argument(
         "--workers",
         type=int,
         default=1,
@@ -51,6 +57,7 @@ def build_app(
     cookie: str | None = None,
     query_param: str | None = None,
     prewarm: bool = True,
+    proxy: str | None = None,
 ):  # -> ForwardAuthApp
     from ..gateway.asgi import TokenSource
     from ..gateway.policy import Policy, PolicyError
@@ -68,7 +75,7 @@ def build_app(
             source = TokenSource(scheme or "Bearer", cookie, query_param)
         except ValueError as e:
             raise PolicyError(str(e)) from e
-    return ForwardAuthApp(policy, source, prewarm=prewarm)
+    return ForwardAuthApp(policy, source, prewarm=prewarm, proxy=proxy)
 
 
 def app_from_env():  # -> ForwardAuthApp
@@ -83,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
         "cookie": args.cookie,
         "query_param": args.query_param,
         "prewarm": not args.no_prewarm,
+        "proxy": args.proxy,
     }
     try:
         from granian import Granian

@@ -6,29 +6,40 @@ from ..errors import InvalidTypeError
 from .asgi import Denial, JWTAuthMiddleware, TokenSource, denial_for
 from .consumers import Consumer, Consumers, UnknownConsumerError
 from .policy import (
+    Decision,
     InsufficientScopeError,
+    MissingTokenError,
     Policy,
     PolicyError,
     Provider,
+    TokenTooOldError,
     Verified,
     check_scopes,
     token_scopes,
 )
+from .routes import PathError, RoleRules, Route, normalise_path
 
 __all__ = [
     "Consumer",
     "Consumers",
+    "Decision",
     "Denial",
     "InsufficientScopeError",
     "InvalidTypeError",
     "JWTAuthMiddleware",
+    "MissingTokenError",
+    "PathError",
     "Policy",
     "PolicyError",
     "Provider",
+    "RoleRules",
+    "Route",
     "TokenSource",
+    "TokenTooOldError",
     "UnknownConsumerError",
     "Verified",
     "check_scopes",
     "denial_for",
+    "normalise_path",
     "token_scopes",
 ]

@@ -55,7 +55,10 @@ class UnknownConsumerError(InvalidTokenError):
 class Consumer:
     """One consumer: the ``key`` its tokens name, and the key and algorithm that verify them.
     ``secret`` (bytes: already base64-decoded if it was) for HMAC, ``public_key`` (PEM text)
-    otherwise. ``leeway`` is APISIX's ``lifetime_grace_period``."""
+    otherwise. ``leeway`` is APISIX's ``lifetime_grace_period``. ``roles`` and ``scopes``
+    are what the policy grants the consumer's tokens (routes' ``roles_any``/``roles_all``
+    and ``scopes``, ``required_scopes``): a consumer writes its own tokens, so their role
+    and scope claims are not read."""
 
     name: str
     key: str
@@ -66,6 +69,10 @@ class Consumer:
     audiences: list[str] = field(default_factory=list)
     required_claims: list[str] = field(default_factory=list)
     cache: int = 0
+    # What the policy grants this consumer (its routes' roles_any/roles_all and scopes); the
+    # role and scope claims of its own tokens are not read: it writes them itself.
+    roles: list[str] = field(default_factory=list)
+    scopes: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -136,14 +143,14 @@ class Consumers:
         self.key_claim = key_claim
         self.consumers = list(consumers)
         self._by_key: dict[str, Consumer] = {}
-        names: set[str] = set()
+        self.by_name: dict[str, Consumer] = {}
         for c in self.consumers:
             if c.key in self._by_key:
                 raise ValueError(f"consumers {self._by_key[c.key].name!r} and {c.name!r} have the same key")
-            if c.name in names:
+            if c.name in self.by_name:
                 raise ValueError(f"two consumers are named {c.name!r}")
             self._by_key[c.key] = c
-            names.add(c.name)
+            self.by_name[c.name] = c
 
     def __len__(self) -> int:
         return len(self.consumers)
@@ -182,6 +189,8 @@ _CONSUMER_KEYS = {
     "audiences",
     "required_claims",
     "cache",
+    "roles",
+    "scopes",
 }
 
 
@@ -238,6 +247,8 @@ def consumer_from_dict(c: Mapping[str, Any], base: Path) -> Consumer:
         audiences=_strings(c, "audiences"),
         required_claims=_strings(c, "required_claims"),
         cache=cache,
+        roles=_strings(c, "roles"),
+        scopes=_strings(c, "scopes"),
     )
 
 

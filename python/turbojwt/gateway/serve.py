@@ -3,15 +3,27 @@ sub-request (nginx ``auth_request``, Traefik ForwardAuth, Envoy ``ext_authz`` HT
 200 and the configured claim headers, or the RFC 6750 denial (401/403/400/503). Any path
 and method is an auth check except ``/healthz`` and ``/metrics`` (Prometheus text).
 
-A token in a query parameter is read from the original request's URI (``X-Original-URI``
-from nginx, ``X-Forwarded-Uri`` from Traefik; else the check request's own query, as Envoy
-sends it); several different ones are a 400. With ``hide_credentials`` the answer says what
-the upstream request should be without the credentials, for the proxy to apply:
-``X-Upstream-URI`` (the original URI without the token parameter; only when the original
-URI is known), ``X-Upstream-Cookie`` (the cookies without the token cookie) and
-``X-Upstream-Authorization`` (what stays of the token header: an ``Authorization`` header of
-another scheme; else empty). The last two are always sent, empty when nothing stays, so
-that a proxy setting them removes the header.
+With ``[[route]]`` tables the decision needs the original request's method and path,
+which only the proxy knows; it is read from the headers of the one proxy the policy
+trusts (``[forward_auth] proxy`` or ``--proxy``), which that proxy overwrites:
+
+* ``nginx``: ``X-Original-Method`` and ``X-Original-URI`` (``proxy_set_header`` them to
+  ``$request_method`` and ``$request_uri``);
+* ``traefik``: ``X-Forwarded-Method`` and ``X-Forwarded-Uri`` (ForwardAuth sets them);
+* ``envoy``: the check request itself: ``ext_authz`` sends the original method, and the
+  original path after ``http_service.path_prefix`` (``[forward_auth] path_prefix``).
+
+A missing or repeated header is 400 ``invalid_request``, never a default path.
+
+A token in a query parameter is read from the original request's URI, which the same
+proxy gives (nginx ``X-Original-URI``, Traefik ``X-Forwarded-Uri``, Envoy the check
+request's own path and query); without a proxy setting, from the check request's own
+query. With ``hide_credentials`` (which needs the proxy setting) the answer says what the
+upstream request should be without the credentials, for the proxy to apply:
+``X-Upstream-URI`` (the original URI without the token parameter), ``X-Upstream-Cookie``
+(the cookies without the token cookie) and ``X-Upstream-Authorization`` (what stays of the
+token header: an ``Authorization`` header of another scheme; else empty). The last two are
+empty when nothing stays, so that a proxy setting them removes the header.
 """
 
 from __future__ import annotations
@@ -19,14 +31,15 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from .asgi import Denial, Receive, Scope, Send, TokenSource, authenticate, send_denial, source_for
-from .credentials import BadRequest, request_headers
-from .policy import Policy, Verified
+from .asgi import Denial, Receive, Scope, Send, TokenSource, authorize, request_path, send_denial, source_for
+from .credentials import request_headers
+from .policy import Decision, Policy, PolicyError
+from .routes import PROXIES, PathError
 
 log = logging.getLogger("turbojwt.serve")
 
@@ -91,9 +104,34 @@ class ForwardAuthApp:
     ``[token]`` table, else ``Authorization: Bearer``), which is what the proxies forward
     with the sub-request."""
 
-    def __init__(self, policy: Policy, source: TokenSource | None = None, prewarm: bool = True) -> None:
+    # The headers each proxy gives the original method and request URI in.
+    _HEADERS: ClassVar[dict[str, tuple[bytes, bytes]]] = {
+        "nginx": (b"x-original-method", b"x-original-uri"),
+        "traefik": (b"x-forwarded-method", b"x-forwarded-uri"),
+    }
+
+    def __init__(
+        self, policy: Policy, source: TokenSource | None = None, prewarm: bool = True, proxy: str | None = None
+    ) -> None:
+        """``proxy`` overrides the policy's ``[forward_auth] proxy``; a policy with routes
+        needs one (``PolicyError`` otherwise)."""
         self.policy = policy
         self.source = source_for(policy, source)
+        self.proxy = proxy or policy.forward_auth.proxy
+        if self.proxy is not None and self.proxy not in PROXIES:
+            raise PolicyError(f"the proxy must be one of {', '.join(PROXIES)}, not {self.proxy!r}")
+        if policy.has_routes and self.proxy is None:
+            raise PolicyError(
+                "a policy with [[route]] tables needs to know which proxy sends the original method and path: "
+                f"set [forward_auth] proxy (or --proxy) to one of {', '.join(PROXIES)}"
+            )
+        if self.source.hide_credentials and self.proxy is None:
+            raise PolicyError(
+                "hide_credentials needs to know which proxy sends the original URI (to rewrite it): "
+                f"set [forward_auth] proxy (or --proxy) to one of {', '.join(PROXIES)}"
+            )
+        # The original URI is read when a token can be in its query, or it is to be rewritten.
+        self._reads_uri = self.proxy is not None and bool(self.source.query_param or self.source.hide_credentials)
         self.prewarm = prewarm
         self.results: Counter[str] = Counter()
         self.denials: Counter[str] = Counter()
@@ -115,35 +153,81 @@ class ForwardAuthApp:
         if path == "/metrics":
             await self._plain(send, 200, generate_latest(self.registry), "text/plain; version=0.0.4; charset=utf-8")
             return
-        source = self.source
+        result: Decision | Denial
         uri = None
         try:
-            if source.query_param or source.hide_credentials:  # (else the headers are not read twice)
-                uri = _original_uri(scope, request_headers(scope), source.hide_credentials)
-        except BadRequest as e:
-            result: Verified | Denial = Denial(400, "bad_request", "invalid_request", str(e))
+            method, original = self.original_request(scope)
+            if self._reads_uri:
+                uri = self.original_uri(scope)
+        except PathError as e:
+            result = Denial(400, "path", "invalid_request", str(e))
         else:
             request = scope if uri is None else {**scope, "query_string": uri.partition(b"?")[2]}
-            result = await authenticate(self.policy, self.source, request)
+            result = await authorize(self.policy, self.source, request, method, original)
         if isinstance(result, Denial):
             self.results["denied"] += 1
             self.denials[result.reason] += 1
             await send_denial(send, result, self.policy.realm)
             return
         self.results["allowed"] += 1
-        if result.provider is not None:
-            self.allowed_by[result.provider] += 1
-        if result.consumer is not None:
-            self.allowed_by_consumer[result.consumer] += 1
-        # Claim values are printable ASCII (policy.header_value percent-encodes the rest).
-        answer = [
-            (k.lower().encode("ascii"), v.encode("ascii"))
-            for k, v in self.policy.headers_for(result.claims, result.consumer).items()
-        ]
+        answer = []
+        verified = result.verified
+        if verified is not None:
+            if verified.provider is not None:
+                self.allowed_by[verified.provider] += 1
+            if verified.consumer is not None:
+                self.allowed_by_consumer[verified.consumer] += 1
+            # Claim values are printable ASCII (policy.header_value percent-encodes the rest).
+            answer = [
+                (k.lower().encode("ascii"), v.encode("ascii"))
+                for k, v in self.policy.headers_for(verified.claims, verified.consumer).items()
+            ]
         if self.source.hide_credentials:
             answer += self._upstream_request(request_headers(scope), uri)
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"0"), *answer]})
         await send({"type": "http.response.body", "body": b""})
+
+    def original_request(self, scope: Scope) -> tuple[str | None, str | None]:
+        """The original request's method and path (without the query) as the trusted proxy
+        gives them; (None, None) when the policy has no routes (the path is not read).
+        Raises ``PathError`` for a missing or repeated header."""
+        if not self.policy.has_routes:
+            return None, None
+        if self.proxy == "envoy":
+            prefix = self.policy.forward_auth.path_prefix
+            path = request_path(scope)
+            if not path.startswith(prefix + "/"):
+                raise PathError(f"the check request's path does not start with {prefix}/")
+            return scope.get("method", ""), path[len(prefix) :]
+        values = []
+        for name in self._HEADERS[str(self.proxy)]:
+            found = [v for k, v in scope.get("headers", []) if k.lower() == name]
+            if len(found) != 1:
+                raise PathError(f"the proxy must send one {name.decode()} header")
+            values.append(found[0].decode("latin-1"))
+        method, uri = values
+        return method, uri.split("?", 1)[0]
+
+    def original_uri(self, scope: Scope) -> bytes:
+        """The original request's URI, with its query, as the trusted proxy gives it.
+        Raises ``PathError`` for a missing or repeated header, or (to be rewritten under
+        ``hide_credentials``) a URI that is not a path."""
+        if self.proxy == "envoy":
+            prefix = self.policy.forward_auth.path_prefix
+            path = request_path(scope)
+            if not path.startswith(prefix + "/"):
+                raise PathError(f"the check request's path does not start with {prefix}/")
+            query = scope.get("query_string", b"")
+            uri = path[len(prefix) :].encode("latin-1") + (b"?" + query if query else b"")
+        else:
+            name = self._HEADERS[str(self.proxy)][1]
+            found = [v for k, v in scope.get("headers", []) if k.lower() == name]
+            if len(found) != 1:
+                raise PathError(f"the proxy must send one {name.decode()} header")
+            uri = found[0]
+        if self.source.hide_credentials and not uri.startswith(b"/"):
+            raise PathError("the original URI is not a path")  # it is appended to the upstream's address
+        return uri
 
     def _upstream_request(self, headers: dict[bytes, list[bytes]], uri: bytes | None) -> list[tuple[bytes, bytes]]:
         """The ``hide_credentials`` answer headers (see the module documentation)."""
@@ -184,23 +268,3 @@ class ForwardAuthApp:
             elif message["type"] == "lifespan.shutdown":
                 await send({"type": "lifespan.shutdown.complete"})
                 return
-
-
-def _original_uri(scope: Scope, headers: dict[bytes, list[bytes]], hide: bool) -> bytes | None:
-    """The original request's URI as the proxy passes it (nginx ``X-Original-URI``, Traefik
-    ``X-Forwarded-Uri``), None when neither is sent. ``BadRequest`` when it is ambiguous, so
-    that the token checked is the one the upstream gets: several values (a client's own
-    header next to the proxy's), a query other than the check request's own (when that has
-    one, as Envoy sends it), or, to be rewritten for the upstream, not a path."""
-    values = {v.strip(b" \t") for name in (b"x-original-uri", b"x-forwarded-uri") for v in headers.get(name, [])}
-    if not values:
-        return None
-    if len(values) > 1:
-        raise BadRequest("several different original URIs")
-    uri = values.pop()
-    own = scope.get("query_string", b"")
-    if own and own != uri.partition(b"?")[2]:
-        raise BadRequest("the original URI and the check request have different queries")
-    if hide and not uri.startswith(b"/"):
-        raise BadRequest("the original URI is not a path")
-    return uri
