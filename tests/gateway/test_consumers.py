@@ -373,6 +373,99 @@ def test_other_tokens_go_to_the_consumer_they_name(mixed):
         mixed.verify(sign({"key": "jack-key"}, A_KEY))
 
 
+# ------------------------------------------------------------------------- with routes and roles
+
+ROUTED = f"""
+max_age = 60
+
+[[route]]
+path = "/public/*"
+auth = "public"
+
+[[route]]
+path = "/admin/*"
+roles_any = ["admin"]
+
+[[route]]
+path = "/reports/*"
+scopes = ["reports"]
+
+[default_route]
+auth = "required"
+
+[[consumer]]
+name = "jack"
+key = "jack-key"
+secret = "{JACK}"
+roles = ["admin"]
+scopes = ["reports"]
+lifetime_grace_period = 100
+
+[[consumer]]
+name = "jill"
+key = "jill-key"
+secret = "{"jill-" * 8}"
+"""
+
+
+def jill(**claims: object) -> str:
+    now = int(time.time())
+    return turbojwt.encode({"key": "jill-key", "iat": now, "exp": now + 60, **claims}, "jill-" * 8)
+
+
+def fresh_jack(age: int = 0) -> str:
+    """A jack token issued ``age`` seconds ago, living the policy's 60 s."""
+    iat = int(time.time()) - age
+    return jack(iat=iat, exp=iat + 60)
+
+
+def test_routes_give_consumers_the_roles_and_scopes_of_the_policy():
+    policy = policy_of(ROUTED)
+    assert policy.authorize("GET", "/admin/x", fresh_jack()).verified.consumer == "jack"
+    assert policy.authorize("GET", "/reports/q", fresh_jack()).verified.consumer == "jack"
+    # jill writes roles and scopes into her own token: they grant her nothing.
+    for path in ("/admin/x", "/reports/q"):
+        with pytest.raises(turbojwt.gateway.InsufficientScopeError):
+            policy.authorize("GET", path, jill(roles=["admin"], realm_access={"roles": ["admin"]}, scope="reports"))
+    assert policy.authorize("GET", "/other", jill()).verified.consumer == "jill"
+    assert policy.authorize("GET", "/public/x", None).verified is None
+
+
+def test_max_age_applies_to_consumers_with_their_grace_period():
+    policy = policy_of(ROUTED)
+    now = int(time.time())
+    assert policy.authorize("GET", "/x", fresh_jack(age=120)).verified is not None  # 60 s + 100 s grace
+    with pytest.raises(turbojwt.gateway.TokenTooOldError):
+        policy.authorize("GET", "/x", jill(iat=now - 120, exp=now + 5))
+    with pytest.raises(turbojwt.gateway.TokenTooOldError):
+        policy.authorize("GET", "/x", jack(iat=now, exp=now + 61))  # lives longer than max_age
+    with pytest.raises(turbojwt.MissingRequiredClaimError):
+        policy.authorize("GET", "/x", jack(exp=now + 60))  # max_age needs iat
+
+
+def test_a_route_role_no_consumer_has_is_a_load_error():
+    with pytest.raises(PolicyError, match="role 'auditor'"):
+        policy_of(ROUTED.replace('roles_any = ["admin"]', 'roles_any = ["auditor"]'))
+
+
+def test_forward_auth_with_routes_consumers_and_hiding():
+    app = ForwardAuthApp(policy_of(ROUTED + HIDING_TABLE), prewarm=False, proxy="nginx")
+    tok = fresh_jack()
+
+    def check(method: str, uri: str, headers=()) -> tuple[int, dict[bytes, bytes]]:
+        return answer(app, [(b"x-original-method", method.encode()), (b"x-original-uri", uri.encode()), *headers])
+
+    status, headers = check("GET", f"/admin/x?jwt={tok}&a=1")
+    assert (
+        status == 200 and headers[b"x-consumer-username"] == b"jack" and headers[b"x-upstream-uri"] == b"/admin/x?a=1"
+    )
+    assert check("GET", f"/admin/x?jwt={jill()}")[0] == 403
+    # A public route reads no token and names no consumer, but still hides the credentials.
+    status, headers = check("GET", f"/public/x?jwt={jill()}", [(b"cookie", f"jwt={tok}; a=b".encode())])
+    assert status == 200 and b"x-consumer-username" not in headers
+    assert (headers[b"x-upstream-uri"], headers[b"x-upstream-cookie"]) == (b"/public/x", b"a=b")
+
+
 # ------------------------------------------------------------------------- token sources
 
 
@@ -503,7 +596,8 @@ class Echo:
         await send({"type": "http.response.body", "body": b""})
 
 
-HIDING = JACK_POLICY + '\n[token]\nquery = "jwt"\ncookie = "jwt"\nhide_credentials = true\n'
+HIDING_TABLE = '\n[token]\nquery = "jwt"\ncookie = "jwt"\nhide_credentials = true\n'
+HIDING = JACK_POLICY + HIDING_TABLE
 
 
 @pytest.mark.parametrize(
