@@ -448,6 +448,24 @@ def test_a_route_role_no_consumer_has_is_a_load_error():
         policy_of(ROUTED.replace('roles_any = ["admin"]', 'roles_any = ["auditor"]'))
 
 
+def test_policy_check_and_explain_name_the_consumers(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "routed.toml"
+    path.write_text(ROUTED)
+
+    def cli(*args: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "turbojwt", "policy", *args], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert "valid; 0 provider(s) (), 2 consumer(s) (jack, jill), 3 route(s)" in cli("check", str(path))
+    explained = cli("explain", str(path), "GET", "/admin/x")
+    assert "consumer: jack (HS256): max_age 60 s, roles admin, scopes reports" in explained
+    assert "consumer: jill (HS256): max_age 60 s, roles none, scopes none" in explained
+
+
 def test_forward_auth_with_routes_consumers_and_hiding():
     app = ForwardAuthApp(policy_of(ROUTED + HIDING_TABLE), prewarm=False, proxy="nginx")
     tok = fresh_jack()

@@ -48,7 +48,9 @@ def run_check(args: argparse.Namespace) -> int:
     table = policy.route_table
     routes = "no [[route]] tables (every request needs a token)" if table is None else f"{len(table.routes)} route(s)"
     names = ", ".join(p.name for p in policy.providers)
-    print(f"{args.config}: valid; {len(policy.providers)} provider(s) ({names}), {routes}")
+    consumers = policy.consumers.consumers if policy.consumers else []
+    who = f", {len(consumers)} consumer(s) ({', '.join(c.name for c in consumers)})" if consumers else ""
+    print(f"{args.config}: valid; {len(policy.providers)} provider(s) ({names}){who}, {routes}")
     return 0
 
 
@@ -98,6 +100,15 @@ def run_explain(args: argparse.Namespace) -> int:
             mapping = "" if rules.mapping is None else ", mapped"
             age = "none" if max_age is None else f"{max_age:g} s"
             lines.append(("provider", f"{p.name} ({p.issuer}): max_age {age}, roles from {rules.claim}{mapping}"))
+        for c in policy.consumers.consumers if policy.consumers else ():
+            age = "none" if policy.max_age is None else f"{policy.max_age:g} s"
+            held = ", ".join(c.roles) or "none"
+            lines.append(
+                (
+                    "consumer",
+                    f"{c.name} ({c.algorithm}): max_age {age}, roles {held}, scopes {' '.join(c.scopes) or 'none'}",
+                )
+            )
     width = max(len(k) for k, _ in lines) + 1
     for key, value in lines:
         print(f"{key + ':':<{width}} {value}")
