@@ -478,7 +478,9 @@ class Policy:
                 claims = p.verify(token)
                 result = result or Verified(claims, p.name)
         assert result is not None
-        self._check_scopes(result, self.required_scopes if scopes is None else scopes)
+        needed = self.required_scopes if scopes is None else scopes
+        if needed:
+            self._check_scopes(result, needed)
         return result
 
     async def averify(self, token: str | bytes, scopes: Sequence[str] | None = None) -> Verified:
@@ -492,7 +494,9 @@ class Policy:
                 claims = await p.averify(token)
                 result = result or Verified(claims, p.name)
         assert result is not None
-        self._check_scopes(result, self.required_scopes if scopes is None else scopes)
+        needed = self.required_scopes if scopes is None else scopes
+        if needed:
+            self._check_scopes(result, needed)
         return result
 
     def _consumer_verified(self, consumer: Consumer, claims: dict[str, Any]) -> Verified:
@@ -501,7 +505,7 @@ class Policy:
         return Verified(claims, None, consumer.name)
 
     def _check_scopes(self, verified: Verified, needed: Sequence[str]) -> None:
-        held = self.scopes_held(verified) if needed else set()
+        held = self.scopes_held(verified)
         missing = [s for s in needed if s not in held]
         if missing:
             raise InsufficientScopeError(missing)
@@ -612,8 +616,10 @@ class Policy:
             provider = self._by_name[verified.provider]
             self._check_age(claims, provider)
         needed = [*(self.required_scopes if scopes is None else scopes), *route.scopes]
-        held_scopes = self.scopes_held(verified) if needed else set()
-        missing = [s for s in needed if s not in held_scopes]
+        missing = []
+        if needed:
+            held_scopes = self.scopes_held(verified)
+            missing = [s for s in needed if s not in held_scopes]
         lacks_any: list[str] = []
         lacks_all: list[str] = []
         if route.roles_any or route.roles_all:
