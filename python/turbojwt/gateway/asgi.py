@@ -9,7 +9,9 @@ error answers it (and the forward-auth service) give.
   cookie or parameter given twice with different values, different tokens in the header
   and a cookie: see ``TokenSource``);
 * a valid token without the scopes needed: 403 ``insufficient_scope`` with ``scope="..."``;
-* keys unavailable (identity provider down and no good keys left): 503.
+* a revoked token: 401 ``invalid_token`` ("The token has been revoked");
+* keys unavailable (identity provider down and no good keys left), or the revocation list
+  not synchronised for longer than its ``stale_after`` (failing closed): 503.
 
 The body is JSON (``{"error": ..., "error_description": ...}``). Verified claims go to
 ``scope["state"]`` (``request.state.<state_key>`` in Starlette/FastAPI).
@@ -41,6 +43,7 @@ from ..exceptions import (
 )
 from ..keyset import KeyNotFoundError
 from .policy import InsufficientScopeError, Policy, Verified, check_scope_names
+from .revocation import RevocationUnavailableError, TokenRevokedError
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -49,6 +52,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 # Exception class -> (reason label for metrics, sanitized description).
 _REASONS: list[tuple[type[BaseException], str, str]] = [
+    (TokenRevokedError, "revoked", "The token has been revoked"),
     (ExpiredSignatureError, "expired", "The token has expired"),
     (ImmatureSignatureError, "not_yet_valid", "The token is not yet valid"),
     (InvalidAudienceError, "audience", "The token is not meant for this audience"),
@@ -113,6 +117,8 @@ def denial_for(error: BaseException) -> Denial:
     for cls, reason, description in _REASONS:
         if isinstance(error, cls):
             return Denial(401, reason, "invalid_token", description)
+    if isinstance(error, RevocationUnavailableError):  # the replica is past stale_after
+        return Denial(503, "revocation_unavailable", "temporarily_unavailable", "The revocation list is unavailable")
     if isinstance(error, PyJWKClientError):  # keys could not be fetched at all
         return Denial(503, "keys_unavailable", "temporarily_unavailable", "The signing keys are unavailable")
     return Denial(401, "invalid", "invalid_token", "The token is invalid")

@@ -18,6 +18,12 @@ required_claims = ["exp", "sub"]
 typ = "at+jwt"                    # RFC 9068 access tokens
 cache = 10000                     # verified-token cache size (0: off)
 
+[revocation]                      # optional; see turbojwt.gateway.revocation
+store = "redis"                   # "memory" (default) | "file" (path = ...) | "redis" (url = ...)
+url = "redis://127.0.0.1:6379/0"
+stale_after = 60                  # seconds without a sync before on_stale applies
+on_stale = "closed"               # "closed": 503; "open": admit
+
 [claim_to_headers]
 "X-Auth-Subject" = "sub"
 "X-Auth-Roles" = "realm_access.roles"   # dotted paths; lists are joined with ","
@@ -50,6 +56,7 @@ from ..exceptions import InvalidIssuerError, InvalidTokenError, PyJWTError
 from ..jwks import JWKSClient
 from ..keyset import KeySet
 from ..verifier import Verifier
+from .revocation import Revocations, RevocationSettings, revocations_from_settings
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -231,6 +238,7 @@ class Policy:
         required_scopes: Sequence[str] = (),
         claim_to_headers: Mapping[str, str] | None = None,
         realm: str = "api",
+        revocations: Revocations | None = None,
     ) -> None:
         if not providers:
             raise PolicyError("a policy needs at least one provider")
@@ -261,6 +269,11 @@ class Policy:
             if mode == "any" and p.issuer in self._by_issuer:
                 raise PolicyError(f"two providers have the issuer {p.issuer!r}")
             self._by_issuer.setdefault(p.issuer, p)
+        # Checked on every token a provider accepts (cache hits included: the cache is the
+        # provider's, this check comes after it). Revoked-token entries outlive the token by
+        # the largest leeway, since a token is accepted that long past its exp.
+        self.revocations = revocations if revocations is not None else Revocations()
+        self.revocations.grace = max(p.leeway for p in self.providers)
 
     def _candidates(self, token: str | bytes) -> list[Provider]:
         if self.mode == "all":
@@ -286,6 +299,7 @@ class Policy:
             claims = p.verify(token)
             result = result or Verified(claims, p.name)
         assert result is not None
+        self.revocations.check(result.claims)
         check_scopes(result.claims, self.required_scopes if scopes is None else scopes)
         return result
 
@@ -296,6 +310,7 @@ class Policy:
             claims = await p.averify(token)
             result = result or Verified(claims, p.name)
         assert result is not None
+        self.revocations.check(result.claims)
         check_scopes(result.claims, self.required_scopes if scopes is None else scopes)
         return result
 
@@ -307,6 +322,14 @@ class Policy:
             if value is not None:
                 out[name] = value
         return out
+
+    def start(self) -> None:
+        """Starts what runs beside the policy: the revocation replica's synchronisation."""
+        self.revocations.start()
+
+    def close(self) -> None:
+        """Stops it (the replica keeps answering with what it holds)."""
+        self.revocations.close()
 
     def jwks_clients(self) -> list[tuple[str, JWKSClient]]:
         return [(p.name, c) for p in self.providers if (c := p.jwks_client) is not None]
@@ -326,20 +349,34 @@ class Policy:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], base: Path | None = None) -> Policy:
-        known = {"mode", "realm", "required_scopes", "provider", "claim_to_headers"}
+        known = {"mode", "realm", "required_scopes", "provider", "claim_to_headers", "revocation"}
         unknown = set(data) - known
         if unknown:
             raise PolicyError(f"unknown policy setting(s): {', '.join(sorted(unknown))}")
         providers = data.get("provider")
         if not isinstance(providers, list) or not providers:
             raise PolicyError("a policy needs at least one [[provider]] table")
+        try:
+            revocation = RevocationSettings.from_table(data.get("revocation", {}), base or Path.cwd())
+        except ValueError as e:
+            raise PolicyError(str(e)) from None
         return cls(
             [_provider(p, i, base or Path.cwd()) for i, p in enumerate(providers)],
             mode=_typed(data, "mode", str, "any"),
             realm=_typed(data, "realm", str, "api"),
             required_scopes=_str_list(data, "required_scopes"),
             claim_to_headers=_str_map(data, "claim_to_headers"),
+            revocations=_revocations(revocation),
         )
+
+
+def _revocations(settings: RevocationSettings) -> Revocations:
+    try:
+        return revocations_from_settings(settings)
+    except ImportError as e:  # the redis client is in the gateway extra
+        raise PolicyError(f"revocation: {e} (pip install 'turbojwt[gateway]')") from None
+    except (OSError, ValueError) as e:  # a file store whose file is not a readable revocation list
+        raise PolicyError(str(e)) from None
 
 
 def _typed(d: Mapping[str, Any], key: str, kind: type | tuple[type, ...], default: Any, where: str = "") -> Any:
