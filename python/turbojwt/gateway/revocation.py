@@ -571,6 +571,9 @@ return text
 """
 
 
+_PING = "turbojwt-revocation-sync"
+
+
 class RedisRevocations(_SyncedRevocations):
     """The list in Redis, shared by a fleet: each entry is a key (``<prefix>jti:<jti>`` or
     ``<prefix>sub:<sub>``) holding the entry's JSON and expiring with it (PEXPIREAT), written
@@ -595,6 +598,9 @@ class RedisRevocations(_SyncedRevocations):
             socket_connect_timeout=self.settings.timeout,
             socket_keepalive=True,
             decode_responses=True,
+            # RESP2: a PING on a subscribed connection is answered with a "pong" message
+            # (redis-py 8 speaks RESP3 by default, where it misreads that answer).
+            protocol=2,
         )
 
     def key(self, entry: Revocation) -> str:
@@ -661,7 +667,7 @@ class RedisRevocations(_SyncedRevocations):
                             self.apply(Revocation.parse(msg["data"]))
                         except ValueError as e:
                             log.warning("ignoring a malformed revocation announcement: %s", e)
-                    elif msg["type"] == "pong" and ping_sent is not None:
+                    elif msg["type"] == "pong" and msg["data"] == _PING and ping_sent is not None:
                         self._mark_synced(ping_sent)
                         ping_sent = None
                 if now - last_full >= self.settings.resync:
@@ -670,7 +676,7 @@ class RedisRevocations(_SyncedRevocations):
                     last_full = now
                 if ping_sent is None and now - (self._synced_at or 0) >= self._heartbeat:
                     ping_sent = now
-                    pubsub.ping()
+                    pubsub.ping(_PING)
                 elif ping_sent is not None and now - ping_sent > self.settings.timeout:
                     raise TimeoutError("redis did not answer a ping")
         finally:

@@ -2,11 +2,15 @@
 sub-request (nginx ``auth_request``, Traefik ForwardAuth, Envoy ``ext_authz`` HTTP) with
 200 and the configured claim headers, or the RFC 6750 denial (401/403/400/503). Any path
 and method is an auth check except ``/healthz`` and ``/metrics`` (Prometheus text).
+``/healthz`` says ``ok``, or that the revocation list is stale (200) or unavailable (503:
+past its ``stale_after``, failing closed).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import math
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -16,6 +20,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from .asgi import Denial, Receive, Scope, Send, TokenSource, authenticate, send_denial
 from .policy import Policy, Verified
+from .reload import PolicyReloader
 
 log = logging.getLogger("turbojwt.serve")
 
@@ -69,16 +74,53 @@ class _Collector:
                 misses.add_metric([p.name], info.misses)
                 size.add_metric([p.name], info.currsize)
         yield from (hits, misses, size)
+        r = self.app.policy.revocations.status()
+        yield GaugeMetricFamily(
+            "turbojwt_revocation_stale", "1 while the revocation list is not confirmed in sync", value=float(r["stale"])
+        )
+        if math.isfinite(r["sync_age"] or 0):
+            yield GaugeMetricFamily(
+                "turbojwt_revocation_sync_age_seconds",
+                "Seconds since the list was confirmed in sync",
+                value=r["sync_age"],
+            )
+        yield GaugeMetricFamily(
+            "turbojwt_revocation_unavailable",
+            "1 while past stale_after and failing closed",
+            value=float(r["unavailable"]),
+        )
+        yield CounterMetricFamily(
+            "turbojwt_revocation_sync_failures", "Failed attempts to sync the list", value=r["sync_failures"]
+        )
+        entries = GaugeMetricFamily("turbojwt_revocation_entries", "Entries in the revocation list", labels=["kind"])
+        for kind in ("jti", "sub"):
+            entries.add_metric([kind], r[f"entries_{kind}"])
+        yield entries
+        reloader = self.app.reloader
+        if reloader is not None:
+            yield CounterMetricFamily("turbojwt_policy_reloads", "Policy reloads", value=reloader.reloads)
+            yield CounterMetricFamily(
+                "turbojwt_policy_reload_failures",
+                "Policy reloads refused (the old policy kept)",
+                value=reloader.failures,
+            )
 
 
 class ForwardAuthApp:
     """The ASGI app. ``source`` says where tokens are read from (default: ``Authorization:
     Bearer``), which is what the proxies forward with the sub-request."""
 
-    def __init__(self, policy: Policy, source: TokenSource | None = None, prewarm: bool = True) -> None:
-        self.policy = policy
+    def __init__(
+        self,
+        policy: Policy,
+        source: TokenSource | None = None,
+        prewarm: bool = True,
+        reloader: PolicyReloader | None = None,
+    ) -> None:
+        self.policy = policy  # replaced whole on a reload (see .reload)
         self.source = source or TokenSource()
         self.prewarm = prewarm
+        self.reloader = reloader
         self.results: Counter[str] = Counter()
         self.denials: Counter[str] = Counter()
         self.allowed_by: Counter[str] = Counter()
@@ -91,26 +133,25 @@ class ForwardAuthApp:
             return
         if scope["type"] != "http":
             return
+        policy = self.policy  # this request's policy to its end, whatever a reload does
         path = scope.get("path", "")
         if path == "/healthz":
-            await self._plain(send, 200, b"ok\n", "text/plain; charset=utf-8")
+            await self._plain(send, *_health(policy), "text/plain; charset=utf-8")
             return
         if path == "/metrics":
             await self._plain(send, 200, generate_latest(self.registry), "text/plain; version=0.0.4; charset=utf-8")
             return
-        result = await authenticate(self.policy, self.source, scope)
+        result = await authenticate(policy, self.source, scope)
         if isinstance(result, Denial):
             self.results["denied"] += 1
             self.denials[result.reason] += 1
-            await send_denial(send, result, self.policy.realm)
+            await send_denial(send, result, policy.realm)
             return
         assert isinstance(result, Verified)
         self.results["allowed"] += 1
         self.allowed_by[result.provider] += 1
         # Claim values are printable ASCII (policy.header_value percent-encodes the rest).
-        headers = [
-            (k.lower().encode("ascii"), v.encode("ascii")) for k, v in self.policy.headers_for(result.claims).items()
-        ]
+        headers = [(k.lower().encode("ascii"), v.encode("ascii")) for k, v in policy.headers_for(result.claims).items()]
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"0"), *headers]})
         await send({"type": "http.response.body", "body": b""})
 
@@ -128,6 +169,9 @@ class ForwardAuthApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                await asyncio.to_thread(self.policy.start)  # the revocation replica's first sync
+                if self.reloader is not None:
+                    self.reloader.attach(self)
                 if self.prewarm:
                     for name, client in self.policy.jwks_clients():
                         try:
@@ -136,5 +180,21 @@ class ForwardAuthApp:
                             log.warning("prewarming the keys of %s failed: %s", name, e)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                if self.reloader is not None:
+                    await self.reloader.detach()
+                await asyncio.to_thread(self.policy.close)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def _health(policy: Policy) -> tuple[int, bytes]:
+    """/healthz: 200 ``ok``; 200 ``stale`` while the revocation list is not confirmed in
+    sync; 503 ``unavailable`` past its ``stale_after`` when failing closed."""
+    r = policy.revocations.status()
+    age = r["sync_age"]
+    since = "never synced" if age is None or not math.isfinite(age) else f"last synced {age:.1f} s ago"
+    if r["unavailable"]:
+        return 503, f"unavailable: revocation list {since}\n".encode()
+    if r["stale"]:
+        return 200, f"stale: revocation list {since}\n".encode()
+    return 200, b"ok\n"
