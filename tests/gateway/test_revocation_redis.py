@@ -6,6 +6,7 @@ lost, the replica resyncs)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 
@@ -22,6 +23,8 @@ from turbojwt.gateway.revocation import (
     RevocationUnavailableError,
     TokenRevokedError,
 )
+
+pytestmark = pytest.mark.e2e  # redis-server as a process
 
 redis = pytest.importorskip("redis")
 
@@ -192,5 +195,21 @@ def test_a_replica_that_never_synced_fails_closed(tmp_path):
         assert revs.status()["stale"] is True and revs.status()["unavailable"] is True
         with pytest.raises(RevocationUnavailableError):
             p.verify(token())
+    finally:
+        p.close()
+
+
+def test_a_replica_used_without_start_starts_itself(server):
+    # As under a middleware without a lifespan: the first check starts the thread (without
+    # waiting for Redis; until the first sync it fails closed, see the test above).
+    RedisRevocations(RevocationSettings(store="redis", url=server.url)).revoke("early")
+    revs = RedisRevocations(RevocationSettings(store="redis", url=server.url))
+    p = Policy([Provider("idp", ISSUER, SECRET, ["HS256"])], revocations=revs)
+    try:
+        assert revs.status()["sync_age"] == float("inf")  # nothing has started it
+        with contextlib.suppress(RevocationUnavailableError):
+            p.verify(token(jti="fine"))
+        wait_for(lambda: not revs.status()["stale"], "the replica's first sync")
+        assert p.verify(token(jti="fine")) and refused(p, token(jti="early"))
     finally:
         p.close()

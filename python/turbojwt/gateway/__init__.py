@@ -1,6 +1,7 @@
 """Gateway integration: policies over several identity providers, an ASGI middleware, and
-the forward-auth service behind ``turbojwt serve``. Needs ``pip install 'turbojwt[gateway]'``
-(httpx, granian, prometheus_client); the Starlette/FastAPI glue is in ``.frameworks``."""
+the forward-auth service behind ``turbojwt serve``, token revocation (``.revocation``). Needs
+``pip install 'turbojwt[gateway]'`` (httpx, granian, prometheus_client, redis); the
+Starlette/FastAPI glue is in ``.frameworks``."""
 
 from ..errors import InvalidTypeError
 from .asgi import Denial, JWTAuthMiddleware, TokenSource, denial_for
@@ -13,6 +14,7 @@ from .policy import (
     check_scopes,
     token_scopes,
 )
+from .revocation import Revocations, RevocationUnavailableError, TokenRevokedError
 
 __all__ = [
     "Denial",
@@ -22,6 +24,9 @@ __all__ = [
     "Policy",
     "PolicyError",
     "Provider",
+    "RevocationUnavailableError",
+    "Revocations",
+    "TokenRevokedError",
     "TokenSource",
     "Verified",
     "check_scopes",
