@@ -78,7 +78,7 @@ class _Collector:
         yield GaugeMetricFamily(
             "turbojwt_revocation_stale", "1 while the revocation list is not confirmed in sync", value=float(r["stale"])
         )
-        if math.isfinite(r["sync_age"] or 0):
+        if r["sync_age"] is not None and math.isfinite(r["sync_age"]):  # a synchronised store that has synced
             yield GaugeMetricFamily(
                 "turbojwt_revocation_sync_age_seconds",
                 "Seconds since the list was confirmed in sync",
