@@ -2,7 +2,8 @@
 ``turbojwt revoke`` writing to it. A revocation by jti and by subject reaches both; with
 Redis stopped both answer from their replicas and say ``stale`` in /healthz and /metrics;
 past ``stale_after`` the one failing closed answers 503 and the one failing open admits;
-Redis restarted, both resync and the staleness clears. Also the file store through the CLI."""
+Redis restarted, both resync and the staleness clears. The revocations also through a real
+nginx (``auth_request``) balancing its checks over both. And the file store through the CLI."""
 
 from __future__ import annotations
 
@@ -11,14 +12,17 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
 
 import turbojwt
-from helpers.redis_server import RedisServer, redis_binary
+from helpers.debian import debian_command
+from helpers.redis_server import RedisServer, free_port, redis_binary
 from helpers.serve_process import PROJECT_ROOT, ServeProcess, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -131,6 +135,108 @@ def test_revocation_by_subject_reaches_both_processes(fleet):
         assert s.check(after).status_code == 200  # issued after the logout
         assert s.check(token(sub="dave", jti="d1")).status_code == 200
     assert a.metric("turbojwt_revocation_entries") is not None
+
+
+NGINX_CONF = """
+worker_processes 1;
+pid {tmp}/nginx.pid;
+error_log {tmp}/nginx-error.log warn;
+events {{ worker_connections 256; }}
+http {{
+    access_log off;
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    upstream auth {{ server 127.0.0.1:{a}; server 127.0.0.1:{b}; }}
+    server {{
+        listen 127.0.0.1:{port};
+        location = /_auth {{
+            internal;
+            proxy_pass http://auth/check;
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+        }}
+        location / {{
+            auth_request /_auth;
+            auth_request_set $auth_subject $upstream_http_x_auth_subject;
+            proxy_set_header X-Auth-Subject $auth_subject;
+            proxy_pass http://127.0.0.1:{upstream};
+        }}
+    }}
+}}
+"""
+
+
+class Upstream:
+    """The protected service: answers with the subject nginx passed on."""
+
+    def __init__(self) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = (self.headers.get("X-Auth-Subject") or "").encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_revocations_through_nginx_balancing_both_processes(fleet, tmp_path):
+    nginx = debian_command("nginx", "nginx-light", ("/usr/sbin/nginx", "/usr/local/sbin/nginx"))
+    if nginx is None:
+        if os.environ.get("CI"):
+            raise RuntimeError("nginx is missing and could not be installed with apt-get")
+        pytest.skip("nginx is not installed and cannot be installed here")
+    upstream, port = Upstream(), free_port()
+    (tmp_path / "nginx.conf").write_text(
+        NGINX_CONF.format(tmp=tmp_path, port=port, a=fleet["a"].port, b=fleet["b"].port, upstream=upstream.port)
+    )
+    proc = subprocess.Popen(
+        [nginx, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"), "-g", "daemon off;"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}/orders"
+
+    def answers(tok: str, n: int = 10) -> list[tuple[int, str]]:
+        out = []
+        for _ in range(n):  # round robin: both gateways answer
+            r = httpx.get(url, headers={"Authorization": f"Bearer {tok}"})
+            out.append((r.status_code, r.text if r.status_code == 200 else r.headers.get("www-authenticate", "")))
+        return out
+
+    try:
+        wait_until(lambda: httpx.get(url).status_code == 401, "nginx")
+        stolen, other = token(jti="via-nginx"), token(sub="erin", jti="e1")
+        assert answers(stolen) == [(200, "alice")] * 10
+        assert answers(other) == [(200, "erin")] * 10
+        assert revoke(fleet["config"], "--jti", "via-nginx").returncode == 0
+        assert revoke(fleet["config"], "--sub", "erin", "--before", str(time.time() - 5)).returncode == 0
+        refused = 'error="invalid_token", error_description="The token has been revoked"'
+        wait_until(lambda: all(s == 401 and refused in w for s, w in answers(stolen)), "nginx refusing the jti")
+        wait_until(lambda: all(s == 401 and refused in w for s, w in answers(other)), "nginx refusing the subject")
+        assert answers(token(jti="still-fine")) == [(200, "alice")] * 10
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        upstream.stop()
 
 
 def test_redis_stopped_then_restarted(fleet):

@@ -1,36 +1,21 @@
 """A real Redis server (Debian's ``redis-server``) on a free loopback port, with its data in
 a folder of the test's, persistence on (append-only file), that a test can stop and start
-again on the same port and data. Installed with apt-get when missing (like nginx in
-tests/gateway/test_forward_auth_nginx.py); ``redis_binary()`` is None when that cannot be
-done, and modules then skip, except under CI=true, where they fail."""
+again on the same port and data. Installed with apt-get when missing (``helpers.debian``);
+``redis_binary()`` is None when that cannot be done, and modules then skip, except under
+CI=true, where they fail."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
 import subprocess
 import time
 from pathlib import Path
 
+from helpers.debian import debian_command
+
 
 def redis_binary() -> str | None:
-    found = shutil.which("redis-server") or next(
-        (p for p in ("/usr/bin/redis-server", "/usr/local/bin/redis-server") if os.access(p, os.X_OK)), None
-    )
-    if found:
-        return found
-    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"] if shutil.which("sudo") else None
-    if shutil.which("apt-get") and sudo is not None:
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-
-        def apt(*args: str) -> bool:
-            return subprocess.run([*sudo, "apt-get", *args], env=env, capture_output=True).returncode == 0
-
-        install = ("install", "-y", "-q", "redis-server")
-        if apt(*install) or (apt("update", "-q") and apt(*install)):
-            return shutil.which("redis-server") or "/usr/bin/redis-server"
-    return None
+    return debian_command("redis-server", "redis-server", ("/usr/bin/redis-server", "/usr/local/bin/redis-server"))
 
 
 def free_port() -> int:
