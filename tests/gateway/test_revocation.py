@@ -320,3 +320,36 @@ def test_no_revocation_table_is_the_memory_store(tmp_path):
     assert type(p.revocations) is Revocations and p.revocations.status()["stale"] is False
     p.revocations.revoke("m")
     assert refused(p, token(jti="m"))
+
+
+def test_route_decisions_refuse_revoked_tokens(tmp_path):
+    # Policy.authorize (routes and roles) verifies through Policy.verify, so through the check.
+    config = tmp_path / "gateway.toml"
+    (tmp_path / "secret.txt").write_text(SECRET)
+    config.write_text(
+        textwrap.dedent(f"""
+        [[provider]]
+        name = "idp"
+        issuer = "{ISSUER}"
+        key_file = "secret.txt"
+        algorithms = ["HS256"]
+        cache = 100
+
+        [[route]]
+        path = "/public/*"
+        auth = "public"
+
+        [default_route]
+        auth = "required"
+        """)
+    )
+    p = Policy.from_toml(config)
+    tok = token(jti="routed")
+    for _ in range(3):
+        assert p.authorize("GET", "/orders", tok).verified is not None
+    p.revocations.revoke("routed")
+    with pytest.raises(TokenRevokedError):
+        p.authorize("GET", "/orders", tok)
+    with pytest.raises(TokenRevokedError):
+        asyncio.run(p.aauthorize("GET", "/orders", tok))
+    assert p.authorize("GET", "/public/x", tok).verified is None  # a public route reads no token

@@ -135,12 +135,17 @@ def test_an_invalid_policy_keeps_the_running_one(tmp_path):
             (tmp_path / "keys.json").unlink()  # a key file gone
             s.hup()
             wait_until(lambda: s.metric("turbojwt_policy_reload_failures_total") == 3, "the third failure")
+            # A policy that loads but that this service cannot serve: routes, and no proxy
+            # to give the original method and path.
+            write(tmp_path, extra='[[route]]\npath = "/x"\nauth = "public"\n\n[default_route]\nauth = "required"\n')
+            s.hup()
+            wait_until(lambda: s.metric("turbojwt_policy_reload_failures_total") == 4, "the fourth failure")
             wait_until(lambda: load.sent > 20, "requests")
         assert load.failures == []
         assert s.metric("turbojwt_policy_reloads_total") == 0
         log = s.log()
         assert "policy reload failed, the running policy stays" in log
-        assert "not valid TOML" in log and "store must be" in log
+        assert "not valid TOML" in log and "store must be" in log and "needs to know which proxy" in log
     finally:
         s.stop()
 

@@ -34,6 +34,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--cookie", help="also read the token from this cookie")
     p.add_argument("--query-param", help="also read the token from this query parameter")
     p.add_argument(
+        "--proxy",
+        choices=["nginx", "traefik", "envoy"],
+        help="the proxy whose headers give the original method and path (overrides [forward_auth] proxy; "
+        "needed by a policy with [[route]] tables)",
+    )
+    p.add_argument(
         "--workers",
         type=int,
         default=1,
@@ -61,6 +67,7 @@ def build_app(
     cookie: str | None = None,
     query_param: str | None = None,
     prewarm: bool = True,
+    proxy: str | None = None,
     watch: float | None = None,
 ):  # -> ForwardAuthApp
     from ..gateway.asgi import TokenSource
@@ -70,7 +77,11 @@ def build_app(
 
     reloader = PolicyReloader(lambda: Policy.from_toml(config), Path(config), watch)
     return ForwardAuthApp(
-        Policy.from_toml(config), TokenSource(scheme, cookie, query_param), prewarm=prewarm, reloader=reloader
+        Policy.from_toml(config),
+        TokenSource(scheme, cookie, query_param),
+        prewarm=prewarm,
+        proxy=proxy,
+        reloader=reloader,
     )
 
 
@@ -86,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
         "cookie": args.cookie,
         "query_param": args.query_param,
         "prewarm": not args.no_prewarm,
+        "proxy": args.proxy,
         "watch": args.watch_interval if args.reload_on_change else None,
     }
     try:

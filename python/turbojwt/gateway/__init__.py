@@ -6,30 +6,41 @@ Starlette/FastAPI glue is in ``.frameworks``."""
 from ..errors import InvalidTypeError
 from .asgi import Denial, JWTAuthMiddleware, TokenSource, denial_for
 from .policy import (
+    Decision,
     InsufficientScopeError,
+    MissingTokenError,
     Policy,
     PolicyError,
     Provider,
+    TokenTooOldError,
     Verified,
     check_scopes,
     token_scopes,
 )
 from .revocation import Revocations, RevocationUnavailableError, TokenRevokedError
+from .routes import PathError, RoleRules, Route, normalise_path
 
 __all__ = [
+    "Decision",
     "Denial",
     "InsufficientScopeError",
     "InvalidTypeError",
     "JWTAuthMiddleware",
+    "MissingTokenError",
+    "PathError",
     "Policy",
     "PolicyError",
     "Provider",
     "RevocationUnavailableError",
     "Revocations",
+    "RoleRules",
+    "Route",
     "TokenRevokedError",
     "TokenSource",
+    "TokenTooOldError",
     "Verified",
     "check_scopes",
     "denial_for",
+    "normalise_path",
     "token_scopes",
 ]

@@ -8,7 +8,10 @@ error answers it (and the forward-auth service) give.
   header, a tab after ``Bearer``, a token outside RFC 6750's b64token characters, the
   cookie or parameter given twice with different values, different tokens in the header
   and a cookie: see ``TokenSource``);
-* a valid token without the scopes needed: 403 ``insufficient_scope`` with ``scope="..."``;
+* a valid token without the scopes or roles its route needs: 403 ``insufficient_scope``,
+  with ``scope="..."`` naming the missing scopes and a description naming missing roles;
+* a request path the route layer refuses (see ``routes.normalise_path``): 400
+  ``invalid_request``;
 * a revoked token: 401 ``invalid_token`` ("The token has been revoked");
 * keys unavailable (identity provider down and no good keys left), or the revocation list
   not synchronised for longer than its ``stale_after`` (failing closed): 503.
@@ -24,7 +27,7 @@ import re
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote, unquote
 
 from ..errors import InvalidTypeError
 from ..exceptions import (
@@ -42,8 +45,16 @@ from ..exceptions import (
     PyJWTError,
 )
 from ..keyset import KeyNotFoundError
-from .policy import InsufficientScopeError, Policy, Verified, check_scope_names
+from .policy import (
+    Decision,
+    InsufficientScopeError,
+    MissingTokenError,
+    Policy,
+    TokenTooOldError,
+    check_scope_names,
+)
 from .revocation import RevocationUnavailableError, TokenRevokedError
+from .routes import PathError
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -53,6 +64,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 # Exception class -> (reason label for metrics, sanitized description).
 _REASONS: list[tuple[type[BaseException], str, str]] = [
     (TokenRevokedError, "revoked", "The token has been revoked"),
+    (TokenTooOldError, "max_age", "The token is older than the maximum age"),
     (ExpiredSignatureError, "expired", "The token has expired"),
     (ImmatureSignatureError, "not_yet_valid", "The token is not yet valid"),
     (InvalidAudienceError, "audience", "The token is not meant for this audience"),
@@ -113,7 +125,9 @@ MISSING = Denial(401, "missing", None, None)
 def denial_for(error: BaseException) -> Denial:
     """The answer for an exception raised while verifying."""
     if isinstance(error, InsufficientScopeError):
-        return Denial(403, "scope", "insufficient_scope", "The token lacks a required scope", " ".join(error.needed))
+        return _insufficient(error)
+    if isinstance(error, TokenTooOldError) and error.lifetime:
+        return Denial(401, "max_age", "invalid_token", "The token's lifetime exceeds the maximum age")
     for cls, reason, description in _REASONS:
         if isinstance(error, cls):
             return Denial(401, reason, "invalid_token", description)
@@ -122,6 +136,22 @@ def denial_for(error: BaseException) -> Denial:
     if isinstance(error, PyJWKClientError):  # keys could not be fetched at all
         return Denial(503, "keys_unavailable", "temporarily_unavailable", "The signing keys are unavailable")
     return Denial(401, "invalid", "invalid_token", "The token is invalid")
+
+
+def _insufficient(error: InsufficientScopeError) -> Denial:
+    """403 ``insufficient_scope``: ``scope="..."`` names the missing scopes (RFC 6750 §3);
+    the description names missing roles (role names are checked at load time to fit in it)."""
+    parts = []
+    if error.needed:
+        parts.append("a required scope")
+    if error.roles_any:
+        parts.append("one of the roles " + ", ".join(error.roles_any))
+    if error.roles_all:
+        parts.append("the role(s) " + ", ".join(error.roles_all))
+    reason = "scope" if error.needed else "role"
+    return Denial(
+        403, reason, "insufficient_scope", "The token lacks " + "; and ".join(parts), " ".join(error.needed) or None
+    )
 
 
 class BadRequest(Exception):
@@ -231,18 +261,46 @@ def _checked(token: str) -> str | None:
     return token
 
 
-async def authenticate(
-    policy: Policy, source: TokenSource, scope: Scope, scopes: Sequence[str] | None = None
-) -> Verified | Denial:
-    """The verified token of a request, or the denial to answer with."""
+def request_path(scope: Scope) -> str:
+    """The path of an ASGI request as it was sent (``raw_path``, without a query some
+    servers leave on it); without ``raw_path``, ``path`` escaped again (its ``%2F`` then
+    reads as ``/``, as the application routing on ``path`` reads it)."""
+    raw = scope.get("raw_path")
+    if raw is not None:
+        return bytes(raw).decode("latin-1").split("?", 1)[0]
+    return quote(scope.get("path", ""), safe="/:@!$&'()*+,=~")
+
+
+async def authorize(
+    policy: Policy,
+    source: TokenSource,
+    scope: Scope,
+    method: str | None,
+    path: str | None,
+    *,
+    scopes: Sequence[str] | None = None,
+    missing_ok: bool = False,
+    strict_path: bool = True,
+    require: bool = False,
+) -> Decision | Denial:
+    """``Policy.aauthorize`` for a request: the decision, or the denial to answer with.
+    The token is read from ``scope`` only when the route needs one."""
     try:
-        token = source.token(scope)
+        return await policy.aauthorize(
+            method or "",
+            path,
+            lambda: source.token(scope),
+            scopes=scopes,
+            missing_ok=missing_ok,
+            strict_path=strict_path,
+            require=require,
+        )
     except BadRequest as e:
         return Denial(400, "bad_request", "invalid_request", str(e))
-    if token is None:
+    except PathError as e:
+        return Denial(400, "path", "invalid_request", str(e))
+    except MissingTokenError:
         return MISSING
-    try:
-        return await policy.averify(token, scopes)
     except PyJWTError as e:
         return denial_for(e)
 
@@ -261,9 +319,13 @@ async def send_denial(send: Send, denial: Denial, realm: str, extra: Iterable[tu
 
 
 class JWTAuthMiddleware:
-    """ASGI middleware: every HTTP and WebSocket request outside ``skip_paths`` must carry a
-    token the policy accepts (``optional=True``: requests without a token pass, with
-    ``None`` claims; a bad token is still refused).
+    """ASGI middleware: every HTTP and WebSocket request outside ``skip_paths`` is decided
+    by ``Policy.aauthorize``: its route (matched on the path as sent, ``raw_path``), a
+    token where the route needs one, its age, scopes and roles. The application gets the
+    path in normal form (``path`` and ``raw_path`` rewritten when normalising changed
+    them), so it routes on exactly the path the decision was taken for.
+    ``optional=True``: requests without a token pass where the route needs one, with
+    ``None`` claims (a bad token is still refused).
 
     >>> app = JWTAuthMiddleware(app, policy, skip_paths=["/healthz"], cookie="session")
     """
@@ -293,14 +355,29 @@ class JWTAuthMiddleware:
         if scope["type"] not in ("http", "websocket") or scope.get("path") in self.skip:
             await self.app(scope, receive, send)
             return
-        result = await authenticate(self.policy, self.source, scope, self.required_scopes)
-        if isinstance(result, Denial) and not (result is MISSING and self.optional):
+        raw = request_path(scope)
+        result = await authorize(
+            self.policy,
+            self.source,
+            scope,
+            scope.get("method", "GET"),  # a WebSocket handshake is a GET
+            raw,
+            scopes=self.required_scopes,
+            missing_ok=self.optional,
+            strict_path=False,  # the normal form is passed on below
+        )
+        if isinstance(result, Denial):
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 1008})  # policy violation
             else:
                 await send_denial(send, result, self.policy.realm)
             return
+        if result.path is not None and result.path.path != raw:
+            scope = dict(scope)
+            scope["raw_path"] = result.path.path.encode("ascii")
+            scope["path"] = unquote(result.path.path)
         state = scope.setdefault("state", {})
-        state[self.state_key] = result.claims if isinstance(result, Verified) else None
-        state[f"{self.state_key}_provider"] = result.provider if isinstance(result, Verified) else None
+        verified = result.verified
+        state[self.state_key] = verified.claims if verified is not None else None
+        state[f"{self.state_key}_provider"] = verified.provider if verified is not None else None
         await self.app(scope, receive, send)

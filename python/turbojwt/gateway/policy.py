@@ -1,11 +1,19 @@
 """Gateway policies: named identity providers (issuer, keys, audiences, algorithms, leeway,
-required claims, optional ``typ``), combined as any-of or all-of, plus scope checks and the
-claims a forward-auth answer passes on as headers. Loadable from TOML.
+required claims, optional ``typ``), combined as any-of or all-of; routes with their auth
+mode, roles and scopes; a maximum token age; and the claims a forward-auth answer passes on
+as headers. Loadable from TOML.
+
+``Policy.authorize`` (``aauthorize``) is the one decision every front end asks for (the
+ASGI middleware, FastAPI's ``require_token``, Starlette's ``JWTAuthBackend``, ``turbojwt
+serve``): the route of the request (``routes.RouteTable`` on the normalised path), whether
+it needs a token, the token verified (``verify``), its age (``max_age``), then the scopes
+and roles the route needs. Without ``[[route]]`` tables every request needs a token.
 
 ```toml
 mode = "any"                      # "any": the provider named by the token's iss; "all": every one
 realm = "api"
 required_scopes = ["read"]        # `scope` (space-separated) or `scp` (list) must hold these
+max_age = 3600                    # iat at most 1 h ago (+ leeway), exp - iat at most 1 h
 
 [[provider]]
 name = "corp"
@@ -17,6 +25,24 @@ leeway = 30
 required_claims = ["exp", "sub"]
 typ = "at+jwt"                    # RFC 9068 access tokens
 cache = 10000                     # verified-token cache size (0: off)
+max_age = 600                     # this provider's own maximum age (replaces the policy's)
+roles = { claim = "groups" }      # this provider's own roles table (replaces [roles])
+
+[roles]                           # where roles are, and what they mean to the policy
+claim = "realm_access.roles"      # dotted path; a list of strings or a space-separated string
+mapping = { "idp-admin" = "admin", "idp-user" = ["user"] }   # unmapped roles are dropped
+
+[[route]]                         # first match wins; paths: "/a" exact, "/a/*" /a and below,
+path = "/admin/*"                 # "*" inside a segment, "**" any number of segments
+methods = ["GET", "POST"]         # optional; GET covers HEAD
+auth = "required"                 # "required" | "optional" | "public"
+roles_any = ["admin"]             # also roles_all, scopes (required routes only)
+
+[default_route]                   # what no route matches (needed once there are routes)
+auth = "required"
+
+[forward_auth]
+proxy = "nginx"                   # whose headers carry the original method and path
 
 [revocation]                      # optional; see turbojwt.gateway.revocation
 store = "redis"                   # "memory" (default) | "file" (path = ...) | "redis" (url = ...)
@@ -46,17 +72,36 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 
 from .. import _native
-from ..exceptions import InvalidIssuerError, InvalidTokenError, PyJWTError
+from .._time import parse_time
+from ..exceptions import (
+    InvalidIssuedAtError,
+    InvalidIssuerError,
+    InvalidTokenError,
+    MissingRequiredClaimError,
+    PyJWTError,
+)
 from ..jwks import JWKSClient
 from ..keyset import KeySet
 from ..verifier import Verifier
 from .revocation import Revocations, RevocationSettings, revocations_from_settings
+from .routes import (
+    PROXIES,
+    ForwardAuthSettings,
+    NormalPath,
+    PathError,
+    RoleRules,
+    Route,
+    RouteTable,
+    make_route,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -69,11 +114,38 @@ class PolicyError(ValueError):
 
 
 class InsufficientScopeError(InvalidTokenError):
-    """The token is valid but lacks scopes the request needs (RFC 6750 ``insufficient_scope``)."""
+    """The token is valid but lacks scopes or roles the request needs (RFC 6750
+    ``insufficient_scope``): ``needed`` the scopes it lacks, ``roles_any`` the roles of
+    which it holds none (it needs one), ``roles_all`` the roles it lacks of those it needs
+    all of."""
 
-    def __init__(self, needed: Sequence[str]) -> None:
-        super().__init__(f"The token lacks the scope(s): {' '.join(needed)}")
+    def __init__(self, needed: Sequence[str], roles_any: Sequence[str] = (), roles_all: Sequence[str] = ()) -> None:
+        parts = []
+        if needed:
+            parts.append(f"the scope(s): {' '.join(needed)}")
+        if roles_any:
+            parts.append(f"one of the roles: {' '.join(roles_any)}")
+        if roles_all:
+            parts.append(f"the role(s): {' '.join(roles_all)}")
+        super().__init__("The token lacks " + "; ".join(parts))
         self.needed = list(needed)
+        self.roles_any = list(roles_any)
+        self.roles_all = list(roles_all)
+
+
+class MissingTokenError(PyJWTError):
+    """No token was sent where the route requires one (401 without an error code)."""
+
+
+class TokenTooOldError(InvalidTokenError):
+    """The token is older than the policy's ``max_age`` (``lifetime``: its ``exp - iat`` is
+    longer than ``max_age``)."""
+
+    def __init__(self, lifetime: bool) -> None:
+        super().__init__(
+            "The token's lifetime exceeds the maximum age" if lifetime else "The token is older than the maximum age"
+        )
+        self.lifetime = lifetime
 
 
 @dataclass
@@ -89,6 +161,8 @@ class Provider:
     required_claims: list[str] = field(default_factory=list)
     typ: str | None = None
     cache: int = 0
+    max_age: float | None = None  # None: the policy's
+    roles: RoleRules | None = None  # None: the policy's
 
     def __post_init__(self) -> None:
         options = {"require": list(self.required_claims)} if self.required_claims else None
@@ -121,6 +195,24 @@ class Verified:
 
     claims: dict[str, Any]
     provider: str
+
+
+# The route of a policy without [[route]] tables: every request needs a token.
+IMPLICIT_ROUTE = Route(None, "required", name="the whole API (no [[route]] tables)")
+
+TokenArg = Union[str, bytes, None, Callable[[], Union[str, bytes, None]]]
+
+
+@dataclass
+class Decision:
+    """A request the policy admits: its route (``number`` counts the ``[[route]]`` tables
+    from 1; 0 is the default or implicit route), its normalised path (None when the policy
+    has no routes) and the verified token (None: admitted without one)."""
+
+    route: Route
+    number: int
+    path: NormalPath | None
+    verified: Verified | None
 
 
 def token_scopes(claims: Mapping[str, Any]) -> set[str]:
@@ -238,6 +330,11 @@ class Policy:
         required_scopes: Sequence[str] = (),
         claim_to_headers: Mapping[str, str] | None = None,
         realm: str = "api",
+        routes: Sequence[Route] | None = None,
+        default_route: Route | None = None,
+        roles: RoleRules | None = None,
+        max_age: float | None = None,
+        forward_auth: ForwardAuthSettings | None = None,
         revocations: Revocations | None = None,
     ) -> None:
         if not providers:
@@ -269,11 +366,50 @@ class Policy:
             if mode == "any" and p.issuer in self._by_issuer:
                 raise PolicyError(f"two providers have the issuer {p.issuer!r}")
             self._by_issuer.setdefault(p.issuer, p)
+        self._by_name = {p.name: p for p in self.providers}
+        self.roles = roles or RoleRules()
+        self.max_age = _check_max_age(max_age, "max_age")
+        for p in self.providers:
+            _check_max_age(p.max_age, f"provider {p.name!r}: max_age")
+        self.forward_auth = forward_auth or ForwardAuthSettings()
+        if self.forward_auth.proxy not in (None, *PROXIES):
+            raise PolicyError(f"forward_auth: proxy must be one of {', '.join(PROXIES)}")
+        # No [[route]] and no [default_route]: every request needs a token, and the path is
+        # not read (the policy as it was before routes).
+        self.route_table: RouteTable | None = None
+        if routes or default_route is not None:
+            self.route_table = RouteTable(list(routes or ()), default_route)
+            try:
+                self.route_table.check_complete()
+            except ValueError as e:
+                raise PolicyError(str(e)) from None
+            self._check_role_names()
         # Checked on every token a provider accepts (cache hits included: the cache is the
         # provider's, this check comes after it). Revoked-token entries outlive the token by
         # the largest leeway, since a token is accepted that long past its exp.
         self.revocations = revocations if revocations is not None else Revocations()
-        self.revocations.grace = max(p.leeway for p in self.providers)
+        self.revocations.grace = max(
+            p.leeway.total_seconds() if isinstance(p.leeway, timedelta) else float(p.leeway) for p in self.providers
+        )
+
+    def _check_role_names(self) -> None:
+        """A role a route names must be one the role mappings can give (a typo would lock
+        everyone out, or, in roles_all, pass silently nowhere)."""
+        assert self.route_table is not None
+        rules = [p.roles or self.roles for p in self.providers]
+        produced = [r.produced() for r in rules]
+        if any(roles is None for roles in produced):
+            return  # some provider's roles pass through unmapped: any name can be held
+        known = frozenset().union(*(r for r in produced if r is not None))
+        for route, role in self.route_table.roles_named():
+            if role not in known:
+                raise PolicyError(
+                    f"{route.describe()}: role {role!r} is given by no role mapping (known: {', '.join(sorted(known))})"
+                )
+
+    @property
+    def has_routes(self) -> bool:
+        return self.route_table is not None
 
     def _candidates(self, token: str | bytes) -> list[Provider]:
         if self.mode == "all":
@@ -314,6 +450,133 @@ class Policy:
         check_scopes(result.claims, self.required_scopes if scopes is None else scopes)
         return result
 
+    # ------------------------------------------------------------------ authorization
+
+    def route_for(
+        self, method: str, path: str | None, *, strict_path: bool = True
+    ) -> tuple[int, Route, NormalPath | None]:
+        """The route of a request: its number (0: default or implicit), the route and the
+        normalised path. ``path`` is the path as sent (without the query). ``strict_path``:
+        a path whose segments normalising changes (``//``, ``.``, ``..``) is refused, for
+        front ends that cannot pass the normal form on to the application (which might
+        read those segments otherwise). Raises ``PathError`` (400)."""
+        table = self.route_table
+        if table is None:
+            return 0, IMPLICIT_ROUTE, None
+        if not isinstance(method, str) or not isinstance(path, str):
+            raise PathError("the request's method or path is unknown")
+        number, route, normal = table.lookup(method, path)
+        if strict_path and normal.segments_changed:
+            raise PathError("the request path has empty, '.' or '..' segments")
+        return number, route, normal
+
+    def authorize(
+        self,
+        method: str,
+        path: str | None,
+        token: TokenArg,
+        *,
+        scopes: Sequence[str] | None = None,
+        missing_ok: bool = False,
+        strict_path: bool = True,
+        require: bool = False,
+    ) -> Decision:
+        """The one decision for a request: its route, whether it needs a token, the token
+        verified, its age (``max_age``), then its scopes and roles. ``token``: the token,
+        None, or a function giving it (called only when the route reads tokens: a public
+        route never looks at credentials). ``scopes`` replaces the policy-wide
+        ``required_scopes``; ``missing_ok`` admits a request without a token where the
+        route would need one (the middleware's ``optional=True``); ``require`` admits no
+        request without a verified token, whatever its route (FastAPI's ``require_token``).
+
+        Raises ``PathError`` (400), ``MissingTokenError`` (401), the token's
+        ``InvalidTokenError`` (401; ``TokenTooOldError`` for ``max_age``) or
+        ``InsufficientScopeError`` (403), and whatever ``token()`` raises."""
+        decision, value = self._route_and_token(method, path, token, missing_ok, strict_path, require)
+        if value is not None:
+            decision.verified = self.verify(value, ())
+            self._admit(decision.verified, decision.route, scopes)
+        return decision
+
+    async def aauthorize(
+        self,
+        method: str,
+        path: str | None,
+        token: TokenArg,
+        *,
+        scopes: Sequence[str] | None = None,
+        missing_ok: bool = False,
+        strict_path: bool = True,
+        require: bool = False,
+    ) -> Decision:
+        """``authorize`` without blocking the event loop on key fetches."""
+        decision, value = self._route_and_token(method, path, token, missing_ok, strict_path, require)
+        if value is not None:
+            decision.verified = await self.averify(value, ())
+            self._admit(decision.verified, decision.route, scopes)
+        return decision
+
+    def _route_and_token(
+        self, method: str, path: str | None, token: TokenArg, missing_ok: bool, strict_path: bool, require: bool
+    ) -> tuple[Decision, str | bytes | None]:
+        """The first steps of ``authorize``: the route, then the token if the route reads
+        one (None: the request is admitted without one)."""
+        number, route, normal = self.route_for(method, path, strict_path=strict_path)
+        decision = Decision(route, number, normal, None)
+        if route.auth == "public" and not require:
+            return decision, None
+        value = token() if callable(token) else token
+        if value is None:
+            if (route.auth == "optional" or missing_ok) and not require:
+                return decision, None
+            raise MissingTokenError("No token was sent")
+        return decision, value
+
+    def _admit(self, verified: Verified, route: Route, scopes: Sequence[str] | None) -> None:
+        """After verification: the token's age, then the scopes and roles ``route`` needs."""
+        provider = self._by_name[verified.provider]
+        self._check_age(verified.claims, provider)
+        claims = verified.claims
+        needed = [*(self.required_scopes if scopes is None else scopes), *route.scopes]
+        missing = [s for s in needed if s not in token_scopes(claims)] if needed else []
+        lacks_any: list[str] = []
+        lacks_all: list[str] = []
+        if route.roles_any or route.roles_all:
+            held = (provider.roles or self.roles).roles(claims)
+            if route.roles_any and held.isdisjoint(route.roles_any):
+                lacks_any = list(route.roles_any)
+            lacks_all = [r for r in route.roles_all if r not in held]
+        if missing or lacks_any or lacks_all:
+            raise InsufficientScopeError(missing, lacks_any, lacks_all)
+
+    def _check_age(self, claims: Mapping[str, Any], provider: Provider) -> None:
+        """``max_age``: ``iat`` at most that long ago (give or take the provider's leeway,
+        for the clocks of issuer and gateway), and ``exp - iat`` at most that long (no
+        leeway: both times are the issuer's). Times are read by the core's one rule
+        (``_time.parse_time``); the verifier has already refused an ``iat`` in the future."""
+        max_age = provider.max_age if provider.max_age is not None else self.max_age
+        if max_age is None:
+            return
+        if claims.get("iat") is None:
+            raise MissingRequiredClaimError("iat")
+        try:
+            iat = parse_time(claims["iat"])
+        except (TypeError, ValueError):
+            raise InvalidIssuedAtError("Issued At claim (iat) must be a number") from None
+        leeway = provider.leeway
+        seconds = leeway.total_seconds() if isinstance(leeway, timedelta) else float(leeway)
+        # (written as "not <=" so that a comparison that is not ordered refuses)
+        if not time.time() - iat <= max_age + seconds:
+            raise TokenTooOldError(lifetime=False)
+        exp = claims.get("exp")
+        if exp is not None:
+            try:
+                lifetime = parse_time(exp) - iat
+            except (TypeError, ValueError):
+                raise InvalidTokenError("Expiration Time claim (exp) must be a number") from None
+            if not lifetime <= max_age:
+                raise TokenTooOldError(lifetime=True)
+
     def headers_for(self, claims: Mapping[str, Any]) -> dict[str, str]:
         """``claim_to_headers`` applied to verified claims (absent claims give no header)."""
         out = {}
@@ -349,7 +612,19 @@ class Policy:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], base: Path | None = None) -> Policy:
-        known = {"mode", "realm", "required_scopes", "provider", "claim_to_headers", "revocation"}
+        known = {
+            "mode",
+            "realm",
+            "required_scopes",
+            "provider",
+            "claim_to_headers",
+            "route",
+            "default_route",
+            "roles",
+            "max_age",
+            "forward_auth",
+            "revocation",
+        }
         unknown = set(data) - known
         if unknown:
             raise PolicyError(f"unknown policy setting(s): {', '.join(sorted(unknown))}")
@@ -366,8 +641,95 @@ class Policy:
             realm=_typed(data, "realm", str, "api"),
             required_scopes=_str_list(data, "required_scopes"),
             claim_to_headers=_str_map(data, "claim_to_headers"),
+            routes=_routes(data.get("route", [])),
+            default_route=_default_route(data.get("default_route")),
+            roles=_role_rules(data.get("roles"), "roles"),
+            max_age=_typed(data, "max_age", (int, float), None),
+            forward_auth=_forward_auth(data.get("forward_auth")),
             revocations=_revocations(revocation),
         )
+
+
+def _check_max_age(value: Any, where: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
+        raise PolicyError(f"{where} must be a number of seconds > 0")
+    return float(value)
+
+
+def _routes(value: Any) -> list[Route]:
+    if not isinstance(value, list) or not all(isinstance(r, dict) for r in value):
+        raise PolicyError("route must be a list of [[route]] tables")
+    out = []
+    for i, spec in enumerate(value):
+        where = f"route {i + 1}" + (f" ({spec['name']!r})" if isinstance(spec.get("name"), str) else "")
+        try:
+            out.append(make_route(spec, where))
+        except ValueError as e:
+            raise PolicyError(str(e)) from None
+    return out
+
+
+def _default_route(value: Any) -> Route | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise PolicyError("default_route must be a table")
+    try:
+        return make_route(value, "[default_route]", default=True)
+    except ValueError as e:
+        raise PolicyError(str(e)) from None
+
+
+def _role_rules(value: Any, where: str) -> RoleRules | None:
+    """``[roles]``: ``claim`` (a dotted path) and ``mapping`` (provider role -> policy role
+    or list of policy roles)."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise PolicyError(f"{where} must be a table")
+    unknown = set(value) - {"claim", "mapping"}
+    if unknown:
+        raise PolicyError(f"{where}: unknown setting(s): {', '.join(sorted(unknown))}")
+    claim = value.get("claim", "roles")
+    if not isinstance(claim, str) or not claim or "" in claim.split("."):
+        raise PolicyError(f"{where}: claim must be a claim name or dotted path (realm_access.roles)")
+    mapping = value.get("mapping")
+    if mapping is None:
+        return RoleRules(claim)
+    if not isinstance(mapping, dict):
+        raise PolicyError(f"{where}: mapping must map provider roles to policy roles")
+    out: dict[str, tuple[str, ...]] = {}
+    for source, target in mapping.items():
+        targets = [target] if isinstance(target, str) else target
+        if not isinstance(targets, list) or not all(isinstance(t, str) and _ROLE.fullmatch(t) for t in targets):
+            raise PolicyError(
+                f"{where}: mapping[{source!r}] must be a role name or a list of them "
+                "(printable ASCII without spaces or quotes)"
+            )
+        out[source] = tuple(targets)
+    return RoleRules(claim, out)
+
+
+_ROLE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
+
+
+def _forward_auth(value: Any) -> ForwardAuthSettings | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise PolicyError("forward_auth must be a table")
+    unknown = set(value) - {"proxy", "path_prefix"}
+    if unknown:
+        raise PolicyError(f"forward_auth: unknown setting(s): {', '.join(sorted(unknown))}")
+    proxy = value.get("proxy")
+    if proxy is not None and proxy not in PROXIES:
+        raise PolicyError(f"forward_auth: proxy must be one of {', '.join(PROXIES)}, not {proxy!r}")
+    prefix = value.get("path_prefix", "/check")
+    if not isinstance(prefix, str) or not prefix.startswith("/") or prefix.endswith("/") or "?" in prefix:
+        raise PolicyError('forward_auth: path_prefix must be a path such as "/check" (no trailing "/")')
+    return ForwardAuthSettings(proxy, prefix)
 
 
 def _revocations(settings: RevocationSettings) -> Revocations:
@@ -417,6 +779,8 @@ _PROVIDER_KEYS = {
     "typ",
     "cache",
     "jwks",
+    "max_age",
+    "roles",
 }
 
 
@@ -463,6 +827,8 @@ def _provider(p: Any, index: int, base: Path) -> Provider:
             required_claims=_str_list(p, "required_claims", where),
             typ=_typed(p, "typ", str, None, where),
             cache=_typed(p, "cache", int, 0, where),
+            max_age=_typed(p, "max_age", (int, float), None, where),
+            roles=_role_rules(p.get("roles"), f"{where}roles"),
         )
     except (PyJWTError, TypeError, ValueError) as e:
         raise PolicyError(f"{where}{e}") from e

@@ -44,6 +44,9 @@ class HoldsPolicy(Protocol):
     policy: Policy
     prewarm: bool
 
+    def check_policy(self, policy: Policy) -> None:
+        """Raises ``PolicyError`` for a policy the holder cannot serve."""
+
 
 def policy_files(config: Path) -> list[Path]:
     """The policy file and the key files its providers name (what a change of reloads)."""
@@ -96,6 +99,7 @@ class PolicyReloader:
             old = holder.policy
             try:
                 new = await asyncio.to_thread(self.load)
+                holder.check_policy(new)
             except Exception as e:
                 self.failures += 1
                 self.last_error = str(e)

@@ -2,6 +2,19 @@
 sub-request (nginx ``auth_request``, Traefik ForwardAuth, Envoy ``ext_authz`` HTTP) with
 200 and the configured claim headers, or the RFC 6750 denial (401/403/400/503). Any path
 and method is an auth check except ``/healthz`` and ``/metrics`` (Prometheus text).
+
+With ``[[route]]`` tables the decision needs the original request's method and path,
+which only the proxy knows; it is read from the headers of the one proxy the policy
+trusts (``[forward_auth] proxy`` or ``--proxy``), which that proxy overwrites:
+
+* ``nginx``: ``X-Original-Method`` and ``X-Original-URI`` (``proxy_set_header`` them to
+  ``$request_method`` and ``$request_uri``);
+* ``traefik``: ``X-Forwarded-Method`` and ``X-Forwarded-Uri`` (ForwardAuth sets them);
+* ``envoy``: the check request itself: ``ext_authz`` sends the original method, and the
+  original path after ``http_service.path_prefix`` (``[forward_auth] path_prefix``).
+
+A missing or repeated header is 400 ``invalid_request``, never a default path.
+
 ``/healthz`` says ``ok``, or that the revocation list is stale (200) or unavailable (503:
 past its ``stale_after``, failing closed).
 """
@@ -13,14 +26,15 @@ import logging
 import math
 from collections import Counter
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from .asgi import Denial, Receive, Scope, Send, TokenSource, authenticate, send_denial
-from .policy import Policy, Verified
+from .asgi import Denial, Receive, Scope, Send, TokenSource, authorize, request_path, send_denial
+from .policy import Decision, Policy, PolicyError
 from .reload import PolicyReloader
+from .routes import PROXIES, PathError
 
 log = logging.getLogger("turbojwt.serve")
 
@@ -110,13 +124,24 @@ class ForwardAuthApp:
     """The ASGI app. ``source`` says where tokens are read from (default: ``Authorization:
     Bearer``), which is what the proxies forward with the sub-request."""
 
+    # The headers each proxy gives the original method and request URI in.
+    _HEADERS: ClassVar[dict[str, tuple[bytes, bytes]]] = {
+        "nginx": (b"x-original-method", b"x-original-uri"),
+        "traefik": (b"x-forwarded-method", b"x-forwarded-uri"),
+    }
+
     def __init__(
         self,
         policy: Policy,
         source: TokenSource | None = None,
         prewarm: bool = True,
+        proxy: str | None = None,
         reloader: PolicyReloader | None = None,
     ) -> None:
+        """``proxy`` overrides the policy's ``[forward_auth] proxy``; a policy with routes
+        needs one (``PolicyError`` otherwise). ``reloader`` reloads the policy on SIGHUP."""
+        self.proxy_override = proxy
+        self.check_policy(policy)
         self.policy = policy  # replaced whole on a reload (see .reload)
         self.source = source or TokenSource()
         self.prewarm = prewarm
@@ -126,6 +151,24 @@ class ForwardAuthApp:
         self.allowed_by: Counter[str] = Counter()
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(_Collector(self))
+
+    def proxy_for(self, policy: Policy) -> str | None:
+        return self.proxy_override or policy.forward_auth.proxy
+
+    @property
+    def proxy(self) -> str | None:
+        return self.proxy_for(self.policy)
+
+    def check_policy(self, policy: Policy) -> None:
+        """Whether this app can serve ``policy`` (at start, and before a reload swaps it in)."""
+        proxy = self.proxy_for(policy)
+        if proxy is not None and proxy not in PROXIES:
+            raise PolicyError(f"the proxy must be one of {', '.join(PROXIES)}, not {proxy!r}")
+        if policy.has_routes and proxy is None:
+            raise PolicyError(
+                "a policy with [[route]] tables needs to know which proxy sends the original method and path: "
+                f"set [forward_auth] proxy (or --proxy) to one of {', '.join(PROXIES)}"
+            )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -141,19 +184,52 @@ class ForwardAuthApp:
         if path == "/metrics":
             await self._plain(send, 200, generate_latest(self.registry), "text/plain; version=0.0.4; charset=utf-8")
             return
-        result = await authenticate(policy, self.source, scope)
+        result: Decision | Denial
+        try:
+            method, original = self.original_request(scope, policy)
+        except PathError as e:
+            result = Denial(400, "path", "invalid_request", str(e))
+        else:
+            result = await authorize(policy, self.source, scope, method, original)
         if isinstance(result, Denial):
             self.results["denied"] += 1
             self.denials[result.reason] += 1
             await send_denial(send, result, policy.realm)
             return
-        assert isinstance(result, Verified)
         self.results["allowed"] += 1
-        self.allowed_by[result.provider] += 1
-        # Claim values are printable ASCII (policy.header_value percent-encodes the rest).
-        headers = [(k.lower().encode("ascii"), v.encode("ascii")) for k, v in policy.headers_for(result.claims).items()]
+        headers = []
+        if result.verified is not None:
+            self.allowed_by[result.verified.provider] += 1
+            # Claim values are printable ASCII (policy.header_value percent-encodes the rest).
+            headers = [
+                (k.lower().encode("ascii"), v.encode("ascii"))
+                for k, v in policy.headers_for(result.verified.claims).items()
+            ]
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"0"), *headers]})
         await send({"type": "http.response.body", "body": b""})
+
+    def original_request(self, scope: Scope, policy: Policy | None = None) -> tuple[str | None, str | None]:
+        """The original request's method and path (without the query) as the trusted proxy
+        gives them; (None, None) when the policy (default: the app's) has no routes (the
+        path is not read). Raises ``PathError`` for a missing or repeated header."""
+        policy = policy or self.policy
+        if not policy.has_routes:
+            return None, None
+        proxy = self.proxy_for(policy)
+        if proxy == "envoy":
+            prefix = policy.forward_auth.path_prefix
+            path = request_path(scope)
+            if not path.startswith(prefix + "/"):
+                raise PathError(f"the check request's path does not start with {prefix}/")
+            return scope.get("method", ""), path[len(prefix) :]
+        values = []
+        for name in self._HEADERS[str(proxy)]:
+            found = [v for k, v in scope.get("headers", []) if k.lower() == name]
+            if len(found) != 1:
+                raise PathError(f"the proxy must send one {name.decode()} header")
+            values.append(found[0].decode("latin-1"))
+        method, uri = values
+        return method, uri.split("?", 1)[0]
 
     async def _plain(self, send: Send, status: int, body: bytes, content_type: str) -> None:
         await send(
