@@ -64,8 +64,11 @@ def run(args: argparse.Namespace) -> int:
         except (TypeError, ValueError) as e:
             print(f"turbojwt revoke: {e}", file=sys.stderr)
             return 2
-        except (RevocationStoreError, OSError) as e:
-            print(f"turbojwt revoke: {e}", file=sys.stderr)
+        except RevocationStoreError as e:
+            print(f"turbojwt revoke: nothing was written: {e.__cause__ or e}", file=sys.stderr)
+            return 1
+        except OSError as e:
+            print(f"turbojwt revoke: nothing was written: {e}", file=sys.stderr)
             return 1
     finally:
         revocations.close()
