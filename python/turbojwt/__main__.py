@@ -22,6 +22,7 @@ SUBCOMMAND_MODULES: tuple = (
     "turbojwt.cli.bench",
     "turbojwt.cli.serve",
     "turbojwt.cli.policy",
+    "turbojwt.cli.revoke",
 )
 
 

@@ -687,8 +687,51 @@ def test_token_sources_are_given_once():
     policy = policy_of(HIDING)
     with pytest.raises(TypeError, match="not both"):
         JWTAuthMiddleware(Echo(), policy, cookie="session")
-    with pytest.raises(TypeError, match="not both"):
+    with pytest.raises(PolicyError, match="not both"):
         ForwardAuthApp(policy, TokenSource(), prewarm=False)
+
+
+def test_a_reload_brings_its_token_table(tmp_path):
+    """turbojwt serve reads tokens as the running policy says: a reload that changes the
+    [token] table (or adds one next to --cookie, or hides without a proxy) takes effect or
+    is refused like any policy it cannot serve."""
+    from turbojwt.gateway.reload import PolicyReloader, policy_files
+
+    path = tmp_path / "p.toml"
+    path.write_text(JACK_POLICY)
+    app = ForwardAuthApp(policy_of(JACK_POLICY), prewarm=False)
+    reloader = PolicyReloader(lambda: Policy.from_toml(path), path)
+
+    async def reload() -> bool:
+        reloader.attach(app)
+        try:
+            return await reloader.reload()
+        finally:
+            await reloader.detach()
+
+    tok = jack()
+    assert answer(app, [], f"jwt={tok}".encode())[0] == 401  # no query source yet
+    path.write_text(JACK_POLICY + '\n[token]\nquery = "jwt"\n')
+    assert asyncio.run(reload()) and app.source.query_param == "jwt"
+    assert answer(app, [], f"jwt={tok}".encode())[0] == 200
+    path.write_text(HIDING)  # hide_credentials without a proxy: refused, the running policy stays
+    assert not asyncio.run(reload()) and "hide_credentials needs" in (reloader.last_error or "")
+    assert answer(app, [], f"jwt={tok}".encode())[0] == 200
+    with_cookie = ForwardAuthApp(policy_of(JACK_POLICY), TokenSource(cookie="s"), prewarm=False)
+    reloader = PolicyReloader(lambda: Policy.from_toml(path), path)
+    path.write_text(JACK_POLICY + '\n[token]\nquery = "jwt"\n')
+
+    async def reload_cookie() -> bool:
+        reloader.attach(with_cookie)
+        try:
+            return await reloader.reload()
+        finally:
+            await reloader.detach()
+
+    assert not asyncio.run(reload_cookie()) and "not both" in (reloader.last_error or "")
+    # A consumer's public_key_file is watched like a provider's key file.
+    path.write_text('[[consumer]]\nname = "k"\nkey = "k"\nalgorithm = "EdDSA"\npublic_key_file = "k.pem"\n')
+    assert policy_files(path) == [path, tmp_path / "k.pem"]
 
 
 def test_websocket_scope_is_hidden_too():

@@ -1,6 +1,7 @@
 """Gateway integration: policies over several identity providers, an ASGI middleware, and
-the forward-auth service behind ``turbojwt serve``. Needs ``pip install 'turbojwt[gateway]'``
-(httpx, granian, prometheus_client); the Starlette/FastAPI glue is in ``.frameworks``."""
+the forward-auth service behind ``turbojwt serve``, token revocation (``.revocation``). Needs
+``pip install 'turbojwt[gateway]'`` (httpx, granian, prometheus_client, redis); the
+Starlette/FastAPI glue is in ``.frameworks``."""
 
 from ..errors import InvalidTypeError
 from .asgi import Denial, JWTAuthMiddleware, TokenSource, denial_for
@@ -17,6 +18,7 @@ from .policy import (
     check_scopes,
     token_scopes,
 )
+from .revocation import Revocations, RevocationUnavailableError, TokenRevokedError
 from .routes import PathError, RoleRules, Route, normalise_path
 
 __all__ = [
@@ -32,8 +34,11 @@ __all__ = [
     "Policy",
     "PolicyError",
     "Provider",
+    "RevocationUnavailableError",
+    "Revocations",
     "RoleRules",
     "Route",
+    "TokenRevokedError",
     "TokenSource",
     "TokenTooOldError",
     "UnknownConsumerError",

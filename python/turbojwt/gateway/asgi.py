@@ -12,7 +12,9 @@ error answers it (and the forward-auth service) give.
   with ``scope="..."`` naming the missing scopes and a description naming missing roles;
 * a request path the route layer refuses (see ``routes.normalise_path``): 400
   ``invalid_request``;
-* keys unavailable (identity provider down and no good keys left): 503.
+* a revoked token: 401 ``invalid_token`` ("The token has been revoked");
+* keys unavailable (identity provider down and no good keys left), or the revocation list
+  not synchronised for longer than its ``stale_after`` (failing closed): 503.
 
 The body is JSON (``{"error": ..., "error_description": ...}``). Verified claims go to
 ``scope["state"]`` (``request.state.<state_key>`` in Starlette/FastAPI).
@@ -55,6 +57,7 @@ from .policy import (
     check_scope_names,
     encode_header_text,
 )
+from .revocation import RevocationUnavailableError, TokenRevokedError
 from .routes import PathError
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -63,6 +66,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 # Exception class -> (reason label for metrics, sanitized description).
 _REASONS: list[tuple[type[BaseException], str, str]] = [
+    (TokenRevokedError, "revoked", "The token has been revoked"),
     (TokenTooOldError, "max_age", "The token is older than the maximum age"),
     (ExpiredSignatureError, "expired", "The token has expired"),
     (ImmatureSignatureError, "not_yet_valid", "The token is not yet valid"),
@@ -131,6 +135,8 @@ def denial_for(error: BaseException) -> Denial:
     for cls, reason, description in _REASONS:
         if isinstance(error, cls):
             return Denial(401, reason, "invalid_token", description)
+    if isinstance(error, RevocationUnavailableError):  # the replica is past stale_after
+        return Denial(503, "revocation_unavailable", "temporarily_unavailable", "The revocation list is unavailable")
     if isinstance(error, PyJWKClientError):  # keys could not be fetched at all
         return Denial(503, "keys_unavailable", "temporarily_unavailable", "The signing keys are unavailable")
     return Denial(401, "invalid", "invalid_token", "The token is invalid")

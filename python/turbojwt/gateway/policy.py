@@ -45,6 +45,12 @@ auth = "required"
 [forward_auth]
 proxy = "nginx"                   # whose headers carry the original method and path
 
+[revocation]                      # optional; see turbojwt.gateway.revocation
+store = "redis"                   # "memory" (default) | "file" (path = ...) | "redis" (url = ...)
+url = "redis://127.0.0.1:6379/0"
+stale_after = 60                  # seconds without a sync before on_stale applies
+on_stale = "closed"               # "closed": 503; "open": admit
+
 [claim_to_headers]
 "X-Auth-Subject" = "sub"
 "X-Auth-Roles" = "realm_access.roles"   # dotted paths; lists are joined with ","
@@ -100,6 +106,7 @@ from ..keyset import KeySet
 from ..verifier import Verifier
 from .consumers import Consumer, Consumers, consumer_from_dict
 from .credentials import TokenSource
+from .revocation import Revocations, RevocationSettings, revocations_from_settings
 from .routes import (
     PROXIES,
     ForwardAuthSettings,
@@ -354,6 +361,7 @@ class Policy:
         roles: RoleRules | None = None,
         max_age: float | None = None,
         forward_auth: ForwardAuthSettings | None = None,
+        revocations: Revocations | None = None,
     ) -> None:
         if not providers and not consumers:
             raise PolicyError("a policy needs at least one provider or consumer")
@@ -415,6 +423,15 @@ class Policy:
             except ValueError as e:
                 raise PolicyError(str(e)) from None
             self._check_role_names()
+        # Checked on every token a provider or consumer accepts (cache hits included: the cache
+        # is the provider's, this check comes after it). Revoked-token entries outlive the token
+        # by the largest leeway, since a token is accepted that long past its exp.
+        self.revocations = revocations if revocations is not None else Revocations()
+        leeways = [p.leeway for p in self.providers]
+        leeways += [c.leeway for c in (self.consumers.consumers if self.consumers else ())]
+        self.revocations.grace = max(
+            (w.total_seconds() if isinstance(w, timedelta) else float(w) for w in leeways), default=0.0
+        )
 
     def _check_role_names(self) -> None:
         """A role a route names must be one the role mappings can give (a typo would lock
@@ -478,6 +495,7 @@ class Policy:
                 claims = p.verify(token)
                 result = result or Verified(claims, p.name)
         assert result is not None
+        self.revocations.check(result.claims)
         needed = self.required_scopes if scopes is None else scopes
         if needed:
             self._check_scopes(result, needed)
@@ -494,6 +512,7 @@ class Policy:
                 claims = await p.averify(token)
                 result = result or Verified(claims, p.name)
         assert result is not None
+        self.revocations.check(result.claims)
         needed = self.required_scopes if scopes is None else scopes
         if needed:
             self._check_scopes(result, needed)
@@ -675,6 +694,14 @@ class Policy:
             out[CONSUMER_HEADER] = encode_header_text(consumer)
         return out
 
+    def start(self) -> None:
+        """Starts what runs beside the policy: the revocation replica's synchronisation."""
+        self.revocations.start()
+
+    def close(self) -> None:
+        """Stops it (the replica keeps answering with what it holds)."""
+        self.revocations.close()
+
     def jwks_clients(self) -> list[tuple[str, JWKSClient]]:
         return [(p.name, c) for p in self.providers if (c := p.jwks_client) is not None]
 
@@ -707,6 +734,7 @@ class Policy:
             "consumer",
             "key_claim_name",
             "token",
+            "revocation",
         }
         unknown = set(data) - known
         if unknown:
@@ -716,6 +744,10 @@ class Policy:
         if not isinstance(providers, list) or not isinstance(consumers, list) or not (providers or consumers):
             raise PolicyError("a policy needs at least one [[provider]] or [[consumer]] table")
         base = base or Path.cwd()
+        try:
+            revocation = RevocationSettings.from_table(data.get("revocation", {}), base)
+        except ValueError as e:
+            raise PolicyError(str(e)) from None
         return cls(
             [_provider(p, i, base) for i, p in enumerate(providers)],
             mode=_typed(data, "mode", str, "any"),
@@ -729,6 +761,7 @@ class Policy:
             roles=_role_rules(data.get("roles"), "roles"),
             max_age=_typed(data, "max_age", (int, float), None),
             forward_auth=_forward_auth(data.get("forward_auth")),
+            revocations=_revocations(revocation),
         )
 
 
@@ -812,6 +845,15 @@ def _forward_auth(value: Any) -> ForwardAuthSettings | None:
     if not isinstance(prefix, str) or not prefix.startswith("/") or prefix.endswith("/") or "?" in prefix:
         raise PolicyError('forward_auth: path_prefix must be a path such as "/check" (no trailing "/")')
     return ForwardAuthSettings(proxy, prefix)
+
+
+def _revocations(settings: RevocationSettings) -> Revocations:
+    try:
+        return revocations_from_settings(settings)
+    except ImportError as e:  # the redis client is in the gateway extra
+        raise PolicyError(f"revocation: {e} (pip install 'turbojwt[gateway]')") from None
+    except (OSError, ValueError) as e:  # a file store whose file is not a readable revocation list
+        raise PolicyError(str(e)) from None
 
 
 def _typed(d: Mapping[str, Any], key: str, kind: type | tuple[type, ...], default: Any, where: str = "") -> Any:

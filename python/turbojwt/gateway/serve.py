@@ -24,11 +24,16 @@ upstream request should be without the credentials, for the proxy to apply:
 (the cookies without the token cookie) and ``X-Upstream-Authorization`` (what stays of the
 token header: an ``Authorization`` header of another scheme; else empty). The last two are
 empty when nothing stays, so that a proxy setting them removes the header.
+
+``/healthz`` says ``ok``, or that the revocation list is stale (200) or unavailable (503:
+past its ``stale_after``, failing closed).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import math
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any, ClassVar
@@ -39,6 +44,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from .asgi import Denial, Receive, Scope, Send, TokenSource, authorize, request_path, send_denial, source_for
 from .credentials import request_headers
 from .policy import Decision, Policy, PolicyError
+from .reload import PolicyReloader
 from .routes import PROXIES, PathError
 
 log = logging.getLogger("turbojwt.serve")
@@ -97,6 +103,36 @@ class _Collector:
                 misses.add_metric([p.name], info.misses)
                 size.add_metric([p.name], info.currsize)
         yield from (hits, misses, size)
+        r = self.app.policy.revocations.status()
+        yield GaugeMetricFamily(
+            "turbojwt_revocation_stale", "1 while the revocation list is not confirmed in sync", value=float(r["stale"])
+        )
+        if r["sync_age"] is not None and math.isfinite(r["sync_age"]):  # a synchronised store that has synced
+            yield GaugeMetricFamily(
+                "turbojwt_revocation_sync_age_seconds",
+                "Seconds since the list was confirmed in sync",
+                value=r["sync_age"],
+            )
+        yield GaugeMetricFamily(
+            "turbojwt_revocation_unavailable",
+            "1 while past stale_after and failing closed",
+            value=float(r["unavailable"]),
+        )
+        yield CounterMetricFamily(
+            "turbojwt_revocation_sync_failures", "Failed attempts to sync the list", value=r["sync_failures"]
+        )
+        entries = GaugeMetricFamily("turbojwt_revocation_entries", "Entries in the revocation list", labels=["kind"])
+        for kind in ("jti", "sub"):
+            entries.add_metric([kind], r[f"entries_{kind}"])
+        yield entries
+        reloader = self.app.reloader
+        if reloader is not None:
+            yield CounterMetricFamily("turbojwt_policy_reloads", "Policy reloads", value=reloader.reloads)
+            yield CounterMetricFamily(
+                "turbojwt_policy_reload_failures",
+                "Policy reloads refused (the old policy kept)",
+                value=reloader.failures,
+            )
 
 
 class ForwardAuthApp:
@@ -111,28 +147,22 @@ class ForwardAuthApp:
     }
 
     def __init__(
-        self, policy: Policy, source: TokenSource | None = None, prewarm: bool = True, proxy: str | None = None
+        self,
+        policy: Policy,
+        source: TokenSource | None = None,
+        prewarm: bool = True,
+        proxy: str | None = None,
+        reloader: PolicyReloader | None = None,
     ) -> None:
         """``proxy`` overrides the policy's ``[forward_auth] proxy``; a policy with routes
-        needs one (``PolicyError`` otherwise)."""
-        self.policy = policy
-        self.source = source_for(policy, source)
-        self.proxy = proxy or policy.forward_auth.proxy
-        if self.proxy is not None and self.proxy not in PROXIES:
-            raise PolicyError(f"the proxy must be one of {', '.join(PROXIES)}, not {self.proxy!r}")
-        if policy.has_routes and self.proxy is None:
-            raise PolicyError(
-                "a policy with [[route]] tables needs to know which proxy sends the original method and path: "
-                f"set [forward_auth] proxy (or --proxy) to one of {', '.join(PROXIES)}"
-            )
-        if self.source.hide_credentials and self.proxy is None:
-            raise PolicyError(
-                "hide_credentials needs to know which proxy sends the original URI (to rewrite it): "
-                f"set [forward_auth] proxy (or --proxy) to one of {', '.join(PROXIES)}"
-            )
-        # The original URI is read when a token can be in its query, or it is to be rewritten.
-        self._reads_uri = self.proxy is not None and bool(self.source.query_param or self.source.hide_credentials)
+        needs one (``PolicyError`` otherwise). ``reloader`` reloads the policy on SIGHUP.
+        ``source`` overrides the policy's ``[token]`` table (giving both is a ``PolicyError``)."""
+        self.proxy_override = proxy
+        self.source_override = source
+        self.check_policy(policy)
+        self.policy = policy  # replaced whole on a reload (see .reload)
         self.prewarm = prewarm
+        self.reloader = reloader
         self.results: Counter[str] = Counter()
         self.denials: Counter[str] = Counter()
         self.allowed_by: Counter[str] = Counter()
@@ -140,34 +170,72 @@ class ForwardAuthApp:
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(_Collector(self))
 
+    def proxy_for(self, policy: Policy) -> str | None:
+        return self.proxy_override or policy.forward_auth.proxy
+
+    @property
+    def proxy(self) -> str | None:
+        return self.proxy_for(self.policy)
+
+    def source_for(self, policy: Policy) -> TokenSource:
+        return source_for(policy, self.source_override)
+
+    @property
+    def source(self) -> TokenSource:
+        """Where the running policy's tokens are read from."""
+        return self.source_for(self.policy)
+
+    def check_policy(self, policy: Policy) -> None:
+        """Whether this app can serve ``policy`` (at start, and before a reload swaps it in)."""
+        proxy = self.proxy_for(policy)
+        if proxy is not None and proxy not in PROXIES:
+            raise PolicyError(f"the proxy must be one of {', '.join(PROXIES)}, not {proxy!r}")
+        if policy.has_routes and proxy is None:
+            raise PolicyError(
+                "a policy with [[route]] tables needs to know which proxy sends the original method and path: "
+                f"set [forward_auth] proxy (or --proxy) to one of {', '.join(PROXIES)}"
+            )
+        try:
+            source = self.source_for(policy)
+        except TypeError as e:
+            raise PolicyError(str(e)) from None
+        if source.hide_credentials and proxy is None:
+            raise PolicyError(
+                "hide_credentials needs to know which proxy sends the original URI (to rewrite it): "
+                f"set [forward_auth] proxy (or --proxy) to one of {', '.join(PROXIES)}"
+            )
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
             return
         if scope["type"] != "http":
             return
+        policy = self.policy  # this request's policy to its end, whatever a reload does
         path = scope.get("path", "")
         if path == "/healthz":
-            await self._plain(send, 200, b"ok\n", "text/plain; charset=utf-8")
+            await self._plain(send, *_health(policy), "text/plain; charset=utf-8")
             return
         if path == "/metrics":
             await self._plain(send, 200, generate_latest(self.registry), "text/plain; version=0.0.4; charset=utf-8")
             return
         result: Decision | Denial
+        source = self.source_for(policy)
+        proxy = self.proxy_for(policy)
         uri = None
         try:
-            method, original = self.original_request(scope)
-            if self._reads_uri:
-                uri = self.original_uri(scope)
+            method, original = self.original_request(scope, policy)
+            if proxy is not None and (source.query_param or source.hide_credentials):
+                uri = self.original_uri(scope, policy, source)
         except PathError as e:
             result = Denial(400, "path", "invalid_request", str(e))
         else:
             request = scope if uri is None else {**scope, "query_string": uri.partition(b"?")[2]}
-            result = await authorize(self.policy, self.source, request, method, original)
+            result = await authorize(policy, source, request, method, original)
         if isinstance(result, Denial):
             self.results["denied"] += 1
             self.denials[result.reason] += 1
-            await send_denial(send, result, self.policy.realm)
+            await send_denial(send, result, policy.realm)
             return
         self.results["allowed"] += 1
         answer = []
@@ -180,27 +248,29 @@ class ForwardAuthApp:
             # Claim values are printable ASCII (policy.header_value percent-encodes the rest).
             answer = [
                 (k.lower().encode("ascii"), v.encode("ascii"))
-                for k, v in self.policy.headers_for(verified.claims, verified.consumer).items()
+                for k, v in policy.headers_for(verified.claims, verified.consumer).items()
             ]
-        if self.source.hide_credentials:
-            answer += self._upstream_request(request_headers(scope), uri)
+        if source.hide_credentials:
+            answer += _upstream_request(source, request_headers(scope), uri)
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"0"), *answer]})
         await send({"type": "http.response.body", "body": b""})
 
-    def original_request(self, scope: Scope) -> tuple[str | None, str | None]:
+    def original_request(self, scope: Scope, policy: Policy | None = None) -> tuple[str | None, str | None]:
         """The original request's method and path (without the query) as the trusted proxy
-        gives them; (None, None) when the policy has no routes (the path is not read).
-        Raises ``PathError`` for a missing or repeated header."""
-        if not self.policy.has_routes:
+        gives them; (None, None) when the policy (default: the app's) has no routes (the
+        path is not read). Raises ``PathError`` for a missing or repeated header."""
+        policy = policy or self.policy
+        if not policy.has_routes:
             return None, None
-        if self.proxy == "envoy":
-            prefix = self.policy.forward_auth.path_prefix
+        proxy = self.proxy_for(policy)
+        if proxy == "envoy":
+            prefix = policy.forward_auth.path_prefix
             path = request_path(scope)
             if not path.startswith(prefix + "/"):
                 raise PathError(f"the check request's path does not start with {prefix}/")
             return scope.get("method", ""), path[len(prefix) :]
         values = []
-        for name in self._HEADERS[str(self.proxy)]:
+        for name in self._HEADERS[str(proxy)]:
             found = [v for k, v in scope.get("headers", []) if k.lower() == name]
             if len(found) != 1:
                 raise PathError(f"the proxy must send one {name.decode()} header")
@@ -208,41 +278,27 @@ class ForwardAuthApp:
         method, uri = values
         return method, uri.split("?", 1)[0]
 
-    def original_uri(self, scope: Scope) -> bytes:
+    def original_uri(self, scope: Scope, policy: Policy, source: TokenSource) -> bytes:
         """The original request's URI, with its query, as the trusted proxy gives it.
         Raises ``PathError`` for a missing or repeated header, or (to be rewritten under
         ``hide_credentials``) a URI that is not a path."""
-        if self.proxy == "envoy":
-            prefix = self.policy.forward_auth.path_prefix
+        proxy = self.proxy_for(policy)
+        if proxy == "envoy":
+            prefix = policy.forward_auth.path_prefix
             path = request_path(scope)
             if not path.startswith(prefix + "/"):
                 raise PathError(f"the check request's path does not start with {prefix}/")
             query = scope.get("query_string", b"")
             uri = path[len(prefix) :].encode("latin-1") + (b"?" + query if query else b"")
         else:
-            name = self._HEADERS[str(self.proxy)][1]
+            name = self._HEADERS[str(proxy)][1]
             found = [v for k, v in scope.get("headers", []) if k.lower() == name]
             if len(found) != 1:
                 raise PathError(f"the proxy must send one {name.decode()} header")
             uri = found[0]
-        if self.source.hide_credentials and not uri.startswith(b"/"):
+        if source.hide_credentials and not uri.startswith(b"/"):
             raise PathError("the original URI is not a path")  # it is appended to the upstream's address
         return uri
-
-    def _upstream_request(self, headers: dict[bytes, list[bytes]], uri: bytes | None) -> list[tuple[bytes, bytes]]:
-        """The ``hide_credentials`` answer headers (see the module documentation)."""
-        source = self.source
-        cookies = [kept for value in headers.get(b"cookie", []) if (kept := source.cookie_without(value))]
-        token_header = headers.get(source.header.lower().encode("ascii"), [])
-        out = [
-            (b"x-upstream-cookie", b"; ".join(cookies)),
-            (b"x-upstream-authorization", source.header_for_upstream(token_header) or b""),
-        ]
-        if uri is not None:
-            path, question, query = uri.partition(b"?")
-            query = source.query_without(query)
-            out.append((b"x-upstream-uri", path + b"?" + query if question and query else path))
-        return out
 
     async def _plain(self, send: Send, status: int, body: bytes, content_type: str) -> None:
         await send(
@@ -258,6 +314,9 @@ class ForwardAuthApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                await asyncio.to_thread(self.policy.start)  # the revocation replica's first sync
+                if self.reloader is not None:
+                    self.reloader.attach(self)
                 if self.prewarm:
                     for name, client in self.policy.jwks_clients():
                         try:
@@ -266,5 +325,38 @@ class ForwardAuthApp:
                             log.warning("prewarming the keys of %s failed: %s", name, e)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                if self.reloader is not None:
+                    await self.reloader.detach()
+                await asyncio.to_thread(self.policy.close)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def _health(policy: Policy) -> tuple[int, bytes]:
+    """/healthz: 200 ``ok``; 200 ``stale`` while the revocation list is not confirmed in
+    sync; 503 ``unavailable`` past its ``stale_after`` when failing closed."""
+    r = policy.revocations.status()
+    age = r["sync_age"]
+    since = "never synced" if age is None or not math.isfinite(age) else f"last synced {age:.1f} s ago"
+    if r["unavailable"]:
+        return 503, f"unavailable: revocation list {since}\n".encode()
+    if r["stale"]:
+        return 200, f"stale: revocation list {since}\n".encode()
+    return 200, b"ok\n"
+
+
+def _upstream_request(
+    source: TokenSource, headers: dict[bytes, list[bytes]], uri: bytes | None
+) -> list[tuple[bytes, bytes]]:
+    """The ``hide_credentials`` answer headers (see the module documentation)."""
+    cookies = [kept for value in headers.get(b"cookie", []) if (kept := source.cookie_without(value))]
+    token_header = headers.get(source.header.lower().encode("ascii"), [])
+    out = [
+        (b"x-upstream-cookie", b"; ".join(cookies)),
+        (b"x-upstream-authorization", source.header_for_upstream(token_header) or b""),
+    ]
+    if uri is not None:
+        path, question, query = uri.partition(b"?")
+        query = source.query_without(query)
+        out.append((b"x-upstream-uri", path + b"?" + query if question and query else path))
+    return out
