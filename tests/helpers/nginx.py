@@ -1,11 +1,10 @@
-"""nginx for the end-to-end tests: the Debian package's binary (installed with apt-get when
-missing; a test module fails under CI=true if it cannot be, so it cannot pass by skipping),
-free loopback ports, and waiting for a server to answer."""
+"""nginx for the end-to-end tests: the Debian package's binary (``helpers.debian``; a test
+module fails under CI=true if it cannot be had, so it cannot pass by skipping), free
+loopback ports, waiting for a server to answer, and stopping processes."""
 
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import time
@@ -14,24 +13,11 @@ from collections.abc import Callable
 import httpx
 import pytest
 
+from helpers.debian import debian_command
+
 
 def nginx_binary() -> str | None:
-    found = shutil.which("nginx") or next(
-        (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(p, os.X_OK)), None
-    )
-    if found:
-        return found
-    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"] if shutil.which("sudo") else None
-    if shutil.which("apt-get") and sudo is not None:
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-
-        def apt(*args: str) -> bool:
-            return subprocess.run([*sudo, "apt-get", *args], env=env, capture_output=True).returncode == 0
-
-        install = ("install", "-y", "-q", "nginx-light")
-        if apt(*install) or (apt("update", "-q") and apt(*install)):
-            return shutil.which("nginx") or "/usr/sbin/nginx"
-    return None
+    return debian_command("nginx", "nginx-light", ("/usr/sbin/nginx", "/usr/local/sbin/nginx"))
 
 
 def require_nginx() -> str:
