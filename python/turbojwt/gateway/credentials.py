@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
@@ -39,7 +39,7 @@ _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 _QUERY_SEPARATOR = re.compile(r"[&;]")
 
 
-@dataclass
+@dataclass(frozen=True)
 class TokenSource:
     """Where the token is read from: the ``header`` (``Authorization`` with ``scheme`` by
     default), the cookie ``cookie``, the query parameter ``query_param``; with
@@ -62,6 +62,8 @@ class TokenSource:
     query_param: str | None = None
     header: str = "Authorization"
     hide_credentials: bool = False
+    _header: bytes = field(init=False, repr=False, compare=False)  # its lookup key
+    _authorization: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for what, value in (("scheme", self.scheme), ("header", self.header), ("cookie", self.cookie)):
@@ -71,8 +73,8 @@ class TokenSource:
             raise ValueError("query_param must be a non-empty string")
         if not isinstance(self.hide_credentials, bool):
             raise ValueError("hide_credentials must be true or false")
-        self._header = self.header.lower().encode("ascii")
-        self._authorization = self._header == b"authorization"
+        object.__setattr__(self, "_header", self.header.lower().encode("ascii"))
+        object.__setattr__(self, "_authorization", self._header == b"authorization")
 
     def token(self, scope: Scope) -> str | None:
         """The token, None when there is none; raises ``BadRequest`` when malformed or ambiguous."""
