@@ -69,8 +69,6 @@ class Consumer:
     audiences: list[str] = field(default_factory=list)
     required_claims: list[str] = field(default_factory=list)
     cache: int = 0
-    # What the policy grants this consumer (its routes' roles_any/roles_all and scopes); the
-    # role and scope claims of its own tokens are not read: it writes them itself.
     roles: list[str] = field(default_factory=list)
     scopes: list[str] = field(default_factory=list)
 
