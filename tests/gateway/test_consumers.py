@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 import turbojwt
 from turbojwt.gateway import JWTAuthMiddleware, Policy, PolicyError, Provider, TokenSource
 from turbojwt.gateway.consumers import Consumer, Consumers, UnknownConsumerError
+from turbojwt.gateway.revocation import TokenRevokedError
 from turbojwt.gateway.serve import ForwardAuthApp
 
 pytest.importorskip("prometheus_client")
@@ -271,6 +272,18 @@ def test_key_claim_name_audiences_and_required_claims():
         policy.verify(jack(aud="api", sub="s"))  # names jack in `key`, not in `iss`
     with pytest.raises(turbojwt.MissingRequiredClaimError):
         policy.verify(turbojwt.encode({"iss": "jack-key", "aud": "api", "exp": int(time.time()) + 60}, JACK))
+
+
+def test_revocation_applies_to_consumer_tokens():
+    policy = policy_of(JACK_POLICY + "cache = 100\n")
+    stolen, other = jack(jti="j-1"), jack(jti="j-2")
+    assert policy.verify(stolen).consumer == "jack"  # now in jack's verified-token cache
+    policy.revocations.revoke("j-1")
+    with pytest.raises(TokenRevokedError):
+        policy.verify(stolen)
+    assert policy.verify(other).consumer == "jack"
+    status, _ = run_app(JWTAuthMiddleware(Echo(), policy), scope_of([(b"authorization", f"Bearer {stolen}".encode())]))
+    assert status["status"] == 401
 
 
 def test_the_verified_claim_must_name_the_consumer_that_verified():
