@@ -1,4 +1,5 @@
-"""A FastAPI app protected by turbojwt: the middleware on everything, and a dependency
+"""A FastAPI app protected by turbojwt: the middleware on everything (the example policy's
+routes decide: /me falls to its default route, which needs the user role), and a dependency
 asking for a scope on one route. Run: uvicorn examples.fastapi_app:app"""
 
 from fastapi import Depends, FastAPI, Request

@@ -21,6 +21,8 @@ SUBCOMMAND_MODULES: tuple = (
     "turbojwt.cli.verify_logs",
     "turbojwt.cli.bench",
     "turbojwt.cli.serve",
+    "turbojwt.cli.policy",
+    "turbojwt.cli.revoke",
 )
 
 

@@ -2,7 +2,9 @@
 ``turbojwt serve`` as the verifier, and a local JWKS server. Valid tokens reach the upstream
 with the claim headers; forged, expired and wrong-audience tokens get RFC 6750 answers; a
 key rotation is picked up without a restart; with the JWKS server down, tokens signed by
-the last good keys keep working.
+the last good keys keep working. A second stack serves examples/gateway.toml (its routes,
+roles and max_age) behind the same nginx configuration: the route and bypass tables of
+tests/helpers/route_cases.py are sent as raw requests, byte for byte.
 
 nginx comes from the Debian package; it is installed with apt-get when missing (and this
 module fails under CI=true if it cannot be, so the test cannot pass by skipping there).
@@ -10,9 +12,8 @@ module fails under CI=true if it cannot be, so the test cannot pass by skipping 
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -26,7 +27,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 import turbojwt
+from helpers import route_cases
 from helpers.jwks_server import Provider
+from helpers.nginx import free_port, require_nginx, stop, wait_until
 from turbojwt.algorithms import RSAAlgorithm
 
 pytestmark = pytest.mark.e2e  # nginx and `turbojwt serve` as processes
@@ -34,50 +37,7 @@ pytestmark = pytest.mark.e2e  # nginx and `turbojwt serve` as processes
 ISSUER = "https://idp.test"
 
 
-def nginx_binary() -> str | None:
-    found = shutil.which("nginx") or next(
-        (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(p, os.X_OK)), None
-    )
-    if found:
-        return found
-    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"] if shutil.which("sudo") else None
-    if shutil.which("apt-get") and sudo is not None:
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-
-        def apt(*args: str) -> bool:
-            return subprocess.run([*sudo, "apt-get", *args], env=env, capture_output=True).returncode == 0
-
-        install = ("install", "-y", "-q", "nginx-light")
-        if apt(*install) or (apt("update", "-q") and apt(*install)):
-            return shutil.which("nginx") or "/usr/sbin/nginx"
-    return None
-
-
-NGINX = nginx_binary()
-if NGINX is None:
-    if os.environ.get("CI"):
-        raise RuntimeError("nginx is missing and could not be installed with apt-get")
-    pytest.skip(
-        "nginx is not installed and cannot be installed here (needs apt-get as root or sudo)", allow_module_level=True
-    )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until(check, what: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except (httpx.HTTPError, OSError):
-            pass
-        time.sleep(0.05)
-    raise TimeoutError(f"{what} did not come up")
+NGINX = require_nginx()
 
 
 class Upstream:
@@ -86,12 +46,16 @@ class Upstream:
     def __init__(self) -> None:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                body = json.dumps({k.lower(): v for k, v in self.headers.items()}).encode()
+                seen = {k.lower(): v for k, v in self.headers.items()}
+                body = json.dumps({**seen, "upstream-path": self.path}).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            do_HEAD = do_POST = do_DELETE = do_GET
 
             def log_message(self, *args) -> None:
                 pass
@@ -125,6 +89,7 @@ http {{
             proxy_pass http://127.0.0.1:{auth_port}/check;
             proxy_pass_request_body off;
             proxy_set_header Content-Length "";
+            proxy_set_header X-Original-Method $request_method;
             proxy_set_header X-Original-URI $request_uri;
         }}
         location / {{
@@ -175,7 +140,6 @@ def stack(tmp_path_factory, keys):
     idp.jwks = {"keys": [jwk(keys["k1"], "k1")]}
     idp.headers = {"Cache-Control": "max-age=1"}
     upstream = Upstream()
-    auth_port, port = free_port(), free_port()
     config = tmp / "gateway.toml"
     config.write_text(
         textwrap.dedent(f"""
@@ -196,19 +160,21 @@ def stack(tmp_path_factory, keys):
         "X-Auth-Roles" = "roles"
     """)
     )
+    try:
+        with running_stack(tmp, config, upstream, ["--cookie", "session"]) as urls:
+            yield {**urls, "idp": idp}
+    finally:
+        upstream.stop()
+        idp.stop()
+
+
+@contextlib.contextmanager
+def running_stack(tmp, config, upstream, serve_args):
+    """`turbojwt serve` with ``config`` and nginx in front of ``upstream``, both stopped
+    (and their output printed) on leaving."""
+    auth_port, port = free_port(), free_port()
     serve = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "turbojwt",
-            "serve",
-            "--config",
-            str(config),
-            "--port",
-            str(auth_port),
-            "--cookie",
-            "session",
-        ],
+        [sys.executable, "-m", "turbojwt", "serve", "--config", str(config), "--port", str(auth_port), *serve_args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
@@ -222,21 +188,10 @@ def stack(tmp_path_factory, keys):
     )
     try:
         wait_until(lambda: httpx.get(f"http://127.0.0.1:{auth_port}/healthz").status_code == 200, "turbojwt serve")
-        wait_until(lambda: httpx.get(f"http://127.0.0.1:{port}/").status_code == 401, "nginx")
-        yield {"url": f"http://127.0.0.1:{port}", "auth": f"http://127.0.0.1:{auth_port}", "idp": idp}
+        wait_until(lambda: httpx.get(f"http://127.0.0.1:{port}/healthz-probe").status_code in (200, 401), "nginx")
+        yield {"url": f"http://127.0.0.1:{port}", "auth": f"http://127.0.0.1:{auth_port}", "port": port}
     finally:
-        nginx.terminate()
-        serve.terminate()
-        for proc, name in ((nginx, "nginx"), (serve, "turbojwt serve")):
-            try:
-                out, _ = proc.communicate(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                out, _ = proc.communicate()
-            if out:
-                print(f"--- {name} output ---\n{out.decode(errors='replace')}")
-        upstream.stop()
-        idp.stop()
+        stop([(nginx, "nginx"), (serve, "turbojwt serve")])
 
 
 def token(key, kid="k1", **claims):
@@ -341,3 +296,88 @@ def test_last_good_keys_keep_working_with_the_jwks_server_down(stack, keys):
     assert failures and float(failures[0].split()[-1]) >= 1
     assert 'turbojwt_auth_requests_total{result="allowed"}' in metrics
     assert 'turbojwt_auth_denied_total{reason="expired"}' in metrics
+
+
+# --------------------------------------------------------------------- routes and roles
+
+
+@pytest.fixture(scope="module")
+def routed(tmp_path_factory):
+    """examples/gateway.toml (routes, roles, max_age; corp's keys from a local JWKS server,
+    the partner's from a file) behind the same nginx configuration."""
+    tmp = tmp_path_factory.mktemp("nginx-routes")
+    keys = route_cases.Keys()
+    idp = Provider().start()
+    idp.jwks = {"keys": [{**json.loads(RSAAlgorithm.to_jwk(keys.corp.public_key())), "kid": "c1", "use": "sig"}]}
+    upstream = Upstream()
+    config = route_cases.example_toml(keys, tmp, f"{idp.url}/jwks.json")
+    try:
+        with running_stack(tmp, config, upstream, []) as urls:
+            yield {**urls, "keys": keys}
+    finally:
+        upstream.stop()
+        idp.stop()
+
+
+def raw_request(port: int, method: str, target: str, token: str | None = None, extra: str = "") -> tuple[int, bytes]:
+    """One HTTP/1.1 request with ``target`` sent byte for byte (an HTTP client library
+    would normalise it): the status and the body."""
+    auth = f"Authorization: Bearer {token}\r\n" if token else ""
+    head = f"{method} {target} HTTP/1.1\r\nHost: api.test\r\n{auth}{extra}Connection: close\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(head.encode("latin-1"))
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    response = b"".join(chunks)
+    status = int(response.split(b" ", 2)[1])
+    return status, response.partition(b"\r\n\r\n")[2]
+
+
+@pytest.mark.parametrize("case", route_cases.ROUTE_CASES, ids=[c[0] for c in route_cases.ROUTE_CASES])
+def test_example_routes_behind_nginx(routed, case):
+    _, method, path, make, status, _ = case
+    got, body = raw_request(routed["port"], method, path, make(routed["keys"]))
+    assert got == status
+    if status == 200 and method != "HEAD":
+        assert json.loads(body)["upstream-path"] == path
+
+
+@pytest.mark.parametrize("case", route_cases.BYPASS_CASES, ids=[c[0] for c in route_cases.BYPASS_CASES])
+def test_bypass_attempts_behind_nginx(routed, case):
+    # turbojwt serve cannot change the path nginx forwards, so it refuses what it would
+    # have to resolve; some of these nginx refuses (400) before asking.
+    _, raw, make, _, strict = case
+    got, body = raw_request(routed["port"], "GET", raw, make(routed["keys"]))
+    assert got == strict
+    assert b"upstream-path" not in body
+
+
+def test_a_client_cannot_choose_the_path_that_is_checked(routed):
+    # nginx's proxy_set_header replaces the client's X-Original-URI / X-Original-Method.
+    spoof = "X-Original-URI: /public/x\r\nX-Original-Method: GET\r\n"
+    got, body = raw_request(routed["port"], "POST", "/secure/x", extra=spoof)
+    assert got == 401 and b"upstream-path" not in body
+    user = route_cases.USER(routed["keys"])
+    got, _ = raw_request(routed["port"], "DELETE", "/secure/x", user, extra=spoof)
+    assert got == 403
+
+
+def test_route_refusals_are_counted(routed):
+    raw_request(routed["port"], "GET", "/secure/x", route_cases.USER(routed["keys"]))
+    metrics = httpx.get(routed["auth"] + "/metrics").text
+    assert 'turbojwt_auth_denied_total{reason="role"}' in metrics
+    raw_request(routed["port"], "GET", "/secure/./x")
+    assert 'turbojwt_auth_denied_total{reason="path"}' in httpx.get(routed["auth"] + "/metrics").text
+
+
+def test_public_routes_carry_no_identity(routed):
+    # A public route never reads the token, so no claim headers: and the client's own
+    # X-Auth-Subject is dropped all the same (nginx sets it from the empty answer).
+    admin = route_cases.ADMIN(routed["keys"])
+    got, body = raw_request(routed["port"], "GET", "/public/x", admin, extra="X-Auth-Subject: root\r\n")
+    assert got == 200
+    seen = json.loads(body)
+    assert "x-auth-subject" not in seen and seen["upstream-path"] == "/public/x"
+    got, body = raw_request(routed["port"], "GET", "/private/x", admin, extra="X-Auth-Subject: root\r\n")
+    assert got == 200 and json.loads(body)["x-auth-subject"] == "alice"

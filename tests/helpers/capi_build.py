@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+from helpers.debian import debian_command
+
 ROOT = Path(__file__).resolve().parents[2]
 NATIVE = ROOT / "native"
 RELEASE = NATIVE / "target" / "release"
@@ -51,30 +53,12 @@ def cffi_package() -> ModuleType:
     return module
 
 
-def debian_tool(command: str, package: str) -> str | None:
-    """The path of ``command``, installing Debian's ``package`` with apt-get when it is missing
-    (as root, or with passwordless sudo); None when it cannot be had."""
-    found = shutil.which(command)
-    if found:
-        return found
-    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"] if shutil.which("sudo") else None
-    if shutil.which("apt-get") and sudo is not None:
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-
-        def apt(*args: str) -> bool:
-            return subprocess.run([*sudo, "apt-get", *args], env=env, capture_output=True).returncode == 0
-
-        install = ("install", "-y", "-q", package)
-        if apt(*install) or (apt("update", "-q") and apt(*install)):
-            return shutil.which(command)
-    return None
-
-
 def require_debian_tool(command: str, package: str) -> str:
-    """:func:`debian_tool`, or a failure under CI and a skip elsewhere when it cannot be had."""
+    """``command`` from Debian's ``package`` (installed when missing: helpers/debian.py), or a
+    failure under CI and a skip elsewhere when it cannot be had."""
     import pytest
 
-    found = debian_tool(command, package)
+    found = debian_command(command, package, (f"/usr/bin/{command}",))
     if found is None:
         if os.environ.get("CI"):
             raise RuntimeError(f"{command} is missing and could not be installed with apt-get ({package})")

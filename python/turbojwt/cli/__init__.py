@@ -1,5 +1,5 @@
 """The ``turbojwt`` command's subcommands, one module each: ``demo``, ``verify_logs``
-(``verify-logs``), ``bench`` and ``serve``.
+(``verify-logs``), ``bench``, ``serve``, ``policy`` and ``revoke``.
 
 Each module exposes ``add_parser(subparsers)``, which registers the command and sets
 ``func`` (``args -> exit status``) as a default, and imports anything heavy inside that

@@ -5,6 +5,9 @@ RS256 tokens (benchmarks/forward_auth.py; numbers in benchmarks/RESULTS.md), gra
 more requests per second in every run, with and without the token cache (3-40% more without
 it, 30-55% more with it on the 2-core development machine), at lower latency. Its HTTP stack runs on Rust threads, which
 overlap with the native verification (that releases the GIL for public-key algorithms).
+
+SIGHUP (and, with ``--reload-on-change``, a change of the policy or key files) reloads the
+policy in every worker without dropping a request (``turbojwt.gateway.reload``).
 """
 
 from __future__ import annotations
@@ -27,9 +30,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--config", required=True, help="gateway policy (TOML; see turbojwt.gateway.policy)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=9000)
-    p.add_argument("--scheme", default="Bearer", help="Authorization scheme (default Bearer)")
+    p.add_argument("--scheme", help="Authorization scheme (default Bearer)")
     p.add_argument("--cookie", help="also read the token from this cookie")
     p.add_argument("--query-param", help="also read the token from this query parameter")
+    # (These three, or the policy's [token] table; not both.)
+    p.add_argument(
+        "--proxy",
+        choices=["nginx", "traefik", "envoy"],
+        help="the proxy whose headers give the original method and path (overrides [forward_auth] proxy; "
+        "needed by a policy with [[route]] tables)",
+    )
     p.add_argument(
         "--workers",
         type=int,
@@ -37,6 +47,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="worker processes (default 1; each keeps its own caches and /metrics counters)",
     )
     p.add_argument("--no-prewarm", action="store_true", help="do not fetch JWKS keys at start-up")
+    p.add_argument(
+        "--reload-on-change",
+        action="store_true",
+        help="reload the policy when its file or a key file it names changes (SIGHUP always reloads)",
+    )
+    p.add_argument(
+        "--watch-interval", type=float, default=1.0, help="seconds between checks of --reload-on-change (default 1)"
+    )
     p.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
     p.set_defaults(func=run)
 
@@ -45,13 +63,28 @@ _ENV = "TURBOJWT_SERVE_ARGS"
 
 
 def build_app(
-    config: str, scheme: str = "Bearer", cookie: str | None = None, query_param: str | None = None, prewarm: bool = True
+    config: str,
+    scheme: str | None = None,
+    cookie: str | None = None,
+    query_param: str | None = None,
+    prewarm: bool = True,
+    proxy: str | None = None,
+    watch: float | None = None,
 ):  # -> ForwardAuthApp
     from ..gateway.asgi import TokenSource
-    from ..gateway.policy import Policy
+    from ..gateway.policy import Policy, PolicyError
+    from ..gateway.reload import PolicyReloader
     from ..gateway.serve import ForwardAuthApp
 
-    return ForwardAuthApp(Policy.from_toml(config), TokenSource(scheme, cookie, query_param), prewarm=prewarm)
+    source = None
+    if scheme is not None or cookie is not None or query_param is not None:
+        try:
+            source = TokenSource(scheme or "Bearer", cookie, query_param)
+        except ValueError as e:
+            raise PolicyError(str(e)) from e
+    # (A policy with a [token] table as well is refused by ForwardAuthApp, at start and on reloads.)
+    reloader = PolicyReloader(lambda: Policy.from_toml(config), Path(config), watch)
+    return ForwardAuthApp(Policy.from_toml(config), source, prewarm=prewarm, proxy=proxy, reloader=reloader)
 
 
 def app_from_env():  # -> ForwardAuthApp
@@ -66,6 +99,8 @@ def run(args: argparse.Namespace) -> int:
         "cookie": args.cookie,
         "query_param": args.query_param,
         "prewarm": not args.no_prewarm,
+        "proxy": args.proxy,
+        "watch": args.watch_interval if args.reload_on_change else None,
     }
     try:
         from granian import Granian
@@ -83,7 +118,15 @@ def run(args: argparse.Namespace) -> int:
     if args.workers < 1:
         print("turbojwt serve: --workers must be at least 1", file=sys.stderr)
         return 2
+    if not args.watch_interval > 0:
+        print("turbojwt serve: --watch-interval must be a positive number of seconds", file=sys.stderr)
+        return 2
     os.environ[_ENV] = json.dumps(settings)
+    from ..gateway.reload import forward_sighup_to_workers
+
+    # SIGHUP reloads the policy inside each worker (turbojwt.gateway.reload says why not
+    # granian's own respawning reload).
+    forward_sighup_to_workers()
     Granian(
         "turbojwt.cli.serve:app_from_env",
         factory=True,

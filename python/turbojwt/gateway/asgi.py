@@ -8,8 +8,13 @@ error answers it (and the forward-auth service) give.
   header, a tab after ``Bearer``, a token outside RFC 6750's b64token characters, the
   cookie or parameter given twice with different values, different tokens in the header
   and a cookie: see ``TokenSource``);
-* a valid token without the scopes needed: 403 ``insufficient_scope`` with ``scope="..."``;
-* keys unavailable (identity provider down and no good keys left): 503.
+* a valid token without the scopes or roles its route needs: 403 ``insufficient_scope``,
+  with ``scope="..."`` naming the missing scopes and a description naming missing roles;
+* a request path the route layer refuses (see ``routes.normalise_path``): 400
+  ``invalid_request``;
+* a revoked token: 401 ``invalid_token`` ("The token has been revoked");
+* keys unavailable (identity provider down and no good keys left), or the revocation list
+  not synchronised for longer than its ``stale_after`` (failing closed): 503.
 
 The body is JSON (``{"error": ..., "error_description": ...}``). Verified claims go to
 ``scope["state"]`` (``request.state.<state_key>`` in Starlette/FastAPI).
@@ -18,11 +23,10 @@ The body is JSON (``{"error": ..., "error_description": ...}``). Verified claims
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import quote, unquote
 
 from ..errors import InvalidTypeError
 from ..exceptions import (
@@ -40,15 +44,30 @@ from ..exceptions import (
     PyJWTError,
 )
 from ..keyset import KeyNotFoundError
-from .policy import InsufficientScopeError, Policy, Verified, check_scope_names
+from .consumers import UnknownConsumerError
+from .credentials import BadRequest, Scope, TokenSource
+from .policy import (
+    CONSUMER_HEADER,
+    Decision,
+    InsufficientScopeError,
+    MissingTokenError,
+    Policy,
+    TokenTooOldError,
+    Verified,
+    check_scope_names,
+    encode_header_text,
+)
+from .revocation import RevocationUnavailableError, TokenRevokedError
+from .routes import PathError
 
-Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 # Exception class -> (reason label for metrics, sanitized description).
 _REASONS: list[tuple[type[BaseException], str, str]] = [
+    (TokenRevokedError, "revoked", "The token has been revoked"),
+    (TokenTooOldError, "max_age", "The token is older than the maximum age"),
     (ExpiredSignatureError, "expired", "The token has expired"),
     (ImmatureSignatureError, "not_yet_valid", "The token is not yet valid"),
     (InvalidAudienceError, "audience", "The token is not meant for this audience"),
@@ -60,6 +79,7 @@ _REASONS: list[tuple[type[BaseException], str, str]] = [
     (KeyNotFoundError, "unknown_key", "The token is signed with an unknown key"),
     (InvalidAlgorithmError, "algorithm", "The token's algorithm is not accepted"),
     (DecodeError, "malformed", "The token is malformed"),
+    (UnknownConsumerError, "unknown_consumer", "The token names no known consumer"),
     (InvalidTokenError, "invalid", "The token is invalid"),
 ]
 
@@ -109,134 +129,103 @@ MISSING = Denial(401, "missing", None, None)
 def denial_for(error: BaseException) -> Denial:
     """The answer for an exception raised while verifying."""
     if isinstance(error, InsufficientScopeError):
-        return Denial(403, "scope", "insufficient_scope", "The token lacks a required scope", " ".join(error.needed))
+        return _insufficient(error)
+    if isinstance(error, TokenTooOldError) and error.lifetime:
+        return Denial(401, "max_age", "invalid_token", "The token's lifetime exceeds the maximum age")
     for cls, reason, description in _REASONS:
         if isinstance(error, cls):
             return Denial(401, reason, "invalid_token", description)
+    if isinstance(error, RevocationUnavailableError):  # the replica is past stale_after
+        return Denial(503, "revocation_unavailable", "temporarily_unavailable", "The revocation list is unavailable")
     if isinstance(error, PyJWKClientError):  # keys could not be fetched at all
         return Denial(503, "keys_unavailable", "temporarily_unavailable", "The signing keys are unavailable")
     return Denial(401, "invalid", "invalid_token", "The token is invalid")
 
 
-class BadRequest(Exception):
-    """The request carries credentials in a malformed way."""
+def source_for(policy: Policy, source: TokenSource | None = None) -> TokenSource:
+    """Where tokens are read from: ``source`` when given, else the policy's ``[token]``
+    table, else ``Authorization: Bearer``. Both at once is an error (which one applies
+    would be a guess)."""
+    if source is not None and policy.token_source is not None:
+        raise TypeError("the policy has a [token] table: give token sources there or here, not both")
+    return source or policy.token_source or TokenSource()
 
 
-def _headers(scope: Scope) -> dict[bytes, list[bytes]]:
-    out: dict[bytes, list[bytes]] = {}
-    for k, v in scope.get("headers", []):
-        out.setdefault(k.lower(), []).append(v)
-    return out
+def _insufficient(error: InsufficientScopeError) -> Denial:
+    """403 ``insufficient_scope``: ``scope="..."`` names the missing scopes (RFC 6750 §3);
+    the description names missing roles (role names are checked at load time to fit in it)."""
+    parts = []
+    if error.needed:
+        parts.append("a required scope")
+    if error.roles_any:
+        parts.append("one of the roles " + ", ".join(error.roles_any))
+    if error.roles_all:
+        parts.append("the role(s) " + ", ".join(error.roles_all))
+    reason = "scope" if error.needed else "role"
+    return Denial(
+        403, reason, "insufficient_scope", "The token lacks " + "; and ".join(parts), " ".join(error.needed) or None
+    )
 
 
-# RFC 9110 §5.6.2 token: an auth-scheme.
-_SCHEME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-# RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token, with
-# b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
-_CREDENTIALS = re.compile(r" +([A-Za-z0-9\-._~+/]+=*)")
-_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+_CONSUMER_HEADER = CONSUMER_HEADER.lower().encode("ascii")
 
 
-@dataclass
-class TokenSource:
-    """Where the token is read from: the ``Authorization`` header with ``scheme``, the
-    cookie ``cookie``, the query parameter ``query_param``.
-
-    A request must carry its token unambiguously, so that no two parsers on its way (proxy,
-    gateway, application) can read two different tokens from it (RFC 6750 §2: a client uses
-    one method). ``BadRequest`` (400 ``invalid_request``) answers: several ``Authorization``
-    headers; ``scheme`` credentials other than ``<scheme> 1*SP b64token`` (RFC 6750 §2.1: a
-    tab, a second token, characters outside the b64token set); the cookie or the parameter
-    given twice with different values (in one or several ``Cookie`` headers; ``;`` and ``&``
-    separated query parameters alike); different tokens in different places; a token outside
-    the b64token set. The same token sent in several places is that token. An
-    ``Authorization`` header with another scheme (``Basic``) is not ours and is ignored."""
-
-    scheme: str = "Bearer"
-    cookie: str | None = None
-    query_param: str | None = None
-
-    def token(self, scope: Scope) -> str | None:
-        """The token, None when there is none; raises ``BadRequest`` when malformed or ambiguous."""
-        headers = _headers(scope)
-        found = [self._from_authorization(headers.get(b"authorization", []))]
-        if self.cookie:
-            found.append(self._from_cookies(headers.get(b"cookie", [])))
-        if self.query_param:
-            found.append(self._from_query(scope.get("query_string", b"")))
-        tokens = {t for t in found if t}
-        if len(tokens) > 1:
-            raise BadRequest("several different tokens")
-        return tokens.pop() if tokens else None
-
-    def _from_authorization(self, values: list[bytes]) -> str | None:
-        if len(values) > 1:
-            raise BadRequest("several Authorization headers")
-        if not values:
-            return None
-        # Whitespace around a field value is not part of it (RFC 9110 §5.5).
-        value = values[0].decode("latin-1").strip(" \t")
-        if not value:
-            return None
-        scheme = _SCHEME.match(value)
-        if scheme is None:
-            raise BadRequest("malformed Authorization header")
-        if scheme.group().lower() != self.scheme.lower():
-            return None  # another scheme (e.g. Basic): not ours
-        credentials = _CREDENTIALS.fullmatch(value, scheme.end())
-        if credentials is None:
-            raise BadRequest(f"the {self.scheme} credentials are malformed")
-        return credentials.group(1)
-
-    def _from_cookies(self, values: list[bytes]) -> str | None:
-        # RFC 6265 §5.4 / §4.2.1 cookie pairs, in every Cookie header (HTTP/2 may split
-        # them); every pair of our name is read, not the first or last as parsers differ.
-        found = set()
-        for raw in values:
-            for pair in raw.decode("latin-1").split(";"):
-                name, eq, value = pair.partition("=")
-                if eq and name.strip(" \t") == self.cookie:
-                    value = value.strip(" \t")
-                    if len(value) >= 2 and value[0] == value[-1] == '"':
-                        value = value[1:-1]
-                    found.add(value)
-        if len(found) > 1:
-            raise BadRequest(f"several {self.cookie} cookies")
-        return _checked(found.pop()) if found else None
-
-    def _from_query(self, raw: bytes) -> str | None:
-        query = raw.decode("latin-1")
-        # "&" separates parameters (WHATWG URL); some parsers split on ";" too. Both
-        # readings must give the same values, or two parsers would read different tokens.
-        values = {v for k, v in parse_qsl(query, keep_blank_values=True) if k == self.query_param}
-        both = {v for k, v in parse_qsl(query.replace(";", "&"), keep_blank_values=True) if k == self.query_param}
-        if len(values) > 1 or values != both:
-            raise BadRequest(f"several {self.query_param} parameters")
-        return _checked(values.pop()) if values else None
+def upstream_scope(
+    policy: Policy, source: TokenSource, scope: Scope, result: Verified | None, hide: bool = True
+) -> Scope:
+    """The scope the application gets: without the credentials when ``hide_credentials``
+    (and ``hide``); with a policy that has consumers, ``x-consumer-username`` set to the
+    consumer that verified (any the client sent removed, on every request)."""
+    if hide and source.hide_credentials:
+        scope = source.hidden(scope)
+    if policy.consumers is not None:
+        headers = [(k, v) for k, v in scope.get("headers", []) if k.lower() != _CONSUMER_HEADER]
+        if result is not None and result.consumer is not None:
+            headers.append((_CONSUMER_HEADER, encode_header_text(result.consumer).encode("ascii")))
+        scope = {**scope, "headers": headers}
+    return scope
 
 
-def _checked(token: str) -> str | None:
-    """A cookie or query token: None when empty; refused outside the b64token set (quotes,
-    backslashes and the like are where parsers differ)."""
-    if not token:
-        return None
-    if _B64TOKEN.fullmatch(token) is None:
-        raise BadRequest("malformed token")
-    return token
+def request_path(scope: Scope) -> str:
+    """The path of an ASGI request as it was sent (``raw_path``, without a query some
+    servers leave on it); without ``raw_path``, ``path`` escaped again (its ``%2F`` then
+    reads as ``/``, as the application routing on ``path`` reads it)."""
+    raw = scope.get("raw_path")
+    if raw is not None:
+        return bytes(raw).decode("latin-1").split("?", 1)[0]
+    return quote(scope.get("path", ""), safe="/:@!$&'()*+,=~")
 
 
-async def authenticate(
-    policy: Policy, source: TokenSource, scope: Scope, scopes: Sequence[str] | None = None
-) -> Verified | Denial:
-    """The verified token of a request, or the denial to answer with."""
+async def authorize(
+    policy: Policy,
+    source: TokenSource,
+    scope: Scope,
+    method: str | None,
+    path: str | None,
+    *,
+    scopes: Sequence[str] | None = None,
+    missing_ok: bool = False,
+    strict_path: bool = True,
+    require: bool = False,
+) -> Decision | Denial:
+    """``Policy.aauthorize`` for a request: the decision, or the denial to answer with.
+    The token is read from ``scope`` only when the route needs one."""
     try:
-        token = source.token(scope)
+        return await policy.aauthorize(
+            method or "",
+            path,
+            lambda: source.token(scope),
+            scopes=scopes,
+            missing_ok=missing_ok,
+            strict_path=strict_path,
+            require=require,
+        )
     except BadRequest as e:
         return Denial(400, "bad_request", "invalid_request", str(e))
-    if token is None:
+    except PathError as e:
+        return Denial(400, "path", "invalid_request", str(e))
+    except MissingTokenError:
         return MISSING
-    try:
-        return await policy.averify(token, scopes)
     except PyJWTError as e:
         return denial_for(e)
 
@@ -255,9 +244,18 @@ async def send_denial(send: Send, denial: Denial, realm: str, extra: Iterable[tu
 
 
 class JWTAuthMiddleware:
-    """ASGI middleware: every HTTP and WebSocket request outside ``skip_paths`` must carry a
-    token the policy accepts (``optional=True``: requests without a token pass, with
-    ``None`` claims; a bad token is still refused).
+    """ASGI middleware: every HTTP and WebSocket request outside ``skip_paths`` is decided
+    by ``Policy.aauthorize``: its route (matched on the path as sent, ``raw_path``), a
+    token where the route needs one, its age, scopes and roles. The application gets the
+    path in normal form (``path`` and ``raw_path`` rewritten when normalising changed
+    them), so it routes on exactly the path the decision was taken for.
+    ``optional=True``: requests without a token pass where the route needs one, with
+    ``None`` claims (a bad token is still refused).
+
+    Tokens are read where ``scheme``, ``cookie`` and ``query_param`` say (or ``source``),
+    else where the policy's ``[token]`` table says, else from ``Authorization: Bearer``. With
+    ``hide_credentials`` the application gets the request without them; with consumers, the
+    consumer's name in ``x-consumer-username`` and ``<state_key>_consumer``.
 
     >>> app = JWTAuthMiddleware(app, policy, skip_paths=["/healthz"], cookie="session")
     """
@@ -267,9 +265,10 @@ class JWTAuthMiddleware:
         app: ASGIApp,
         policy: Policy,
         *,
-        scheme: str = "Bearer",
+        scheme: str | None = None,
         cookie: str | None = None,
         query_param: str | None = None,
+        source: TokenSource | None = None,
         skip_paths: Iterable[str] = (),
         optional: bool = False,
         required_scopes: Sequence[str] | None = None,
@@ -277,24 +276,48 @@ class JWTAuthMiddleware:
     ) -> None:
         self.app = app
         self.policy = policy
-        self.source = TokenSource(scheme, cookie, query_param)
+        if scheme is not None or cookie is not None or query_param is not None:
+            if source is not None:
+                raise TypeError("give source or scheme/cookie/query_param, not both")
+            source = TokenSource(scheme or "Bearer", cookie, query_param)
+        self.source = source_for(policy, source)
         self.skip = set(skip_paths)
         self.optional = optional
         self.required_scopes = None if required_scopes is None else check_scope_names(required_scopes)
         self.state_key = state_key
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket") or scope.get("path") in self.skip:
+        if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        result = await authenticate(self.policy, self.source, scope, self.required_scopes)
-        if isinstance(result, Denial) and not (result is MISSING and self.optional):
+        if scope.get("path") in self.skip:
+            # Not checked, so nothing to hide; but no client names its own consumer.
+            await self.app(upstream_scope(self.policy, self.source, scope, None, hide=False), receive, send)
+            return
+        raw = request_path(scope)
+        result = await authorize(
+            self.policy,
+            self.source,
+            scope,
+            scope.get("method", "GET"),  # a WebSocket handshake is a GET
+            raw,
+            scopes=self.required_scopes,
+            missing_ok=self.optional,
+            strict_path=False,  # the normal form is passed on below
+        )
+        if isinstance(result, Denial):
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 1008})  # policy violation
             else:
                 await send_denial(send, result, self.policy.realm)
             return
+        if result.path is not None and result.path.path != raw:
+            scope = dict(scope)
+            scope["raw_path"] = result.path.path.encode("ascii")
+            scope["path"] = unquote(result.path.path)
         state = scope.setdefault("state", {})
-        state[self.state_key] = result.claims if isinstance(result, Verified) else None
-        state[f"{self.state_key}_provider"] = result.provider if isinstance(result, Verified) else None
-        await self.app(scope, receive, send)
+        verified = result.verified
+        state[self.state_key] = verified.claims if verified is not None else None
+        state[f"{self.state_key}_provider"] = verified.provider if verified is not None else None
+        state[f"{self.state_key}_consumer"] = verified.consumer if verified is not None else None
+        await self.app(upstream_scope(self.policy, self.source, scope, verified), receive, send)

@@ -1,11 +1,20 @@
 """Gateway policies: named identity providers (issuer, keys, audiences, algorithms, leeway,
-required claims, optional ``typ``), combined as any-of or all-of, plus scope checks and the
-claims a forward-auth answer passes on as headers. Loadable from TOML.
+required claims, optional ``typ``), combined as any-of or all-of; consumers that sign their
+own tokens (APISIX's jwt-auth, ``consumers.py``); routes with their auth mode, roles and
+scopes; a maximum token age; the claims a forward-auth answer passes on as headers; and
+where tokens are read from (``[token]``). Loadable from TOML.
+
+``Policy.authorize`` (``aauthorize``) is the one decision every front end asks for (the
+ASGI middleware, FastAPI's ``require_token``, Starlette's ``JWTAuthBackend``, ``turbojwt
+serve``): the route of the request (``routes.RouteTable`` on the normalised path), whether
+it needs a token, the token verified (``verify``), its age (``max_age``), then the scopes
+and roles the route needs. Without ``[[route]]`` tables every request needs a token.
 
 ```toml
 mode = "any"                      # "any": the provider named by the token's iss; "all": every one
 realm = "api"
 required_scopes = ["read"]        # `scope` (space-separated) or `scp` (list) must hold these
+max_age = 3600                    # iat at most 1 h ago (+ leeway), exp - iat at most 1 h
 
 [[provider]]
 name = "corp"
@@ -17,11 +26,47 @@ leeway = 30
 required_claims = ["exp", "sub"]
 typ = "at+jwt"                    # RFC 9068 access tokens
 cache = 10000                     # verified-token cache size (0: off)
+max_age = 600                     # this provider's own maximum age (replaces the policy's)
+roles = { claim = "groups" }      # this provider's own roles table (replaces [roles])
+
+[roles]                           # where roles are, and what they mean to the policy
+claim = "realm_access.roles"      # dotted path; a list of strings or a space-separated string
+mapping = { "idp-admin" = "admin", "idp-user" = ["user"] }   # unmapped roles are dropped
+
+[[route]]                         # first match wins; paths: "/a" exact, "/a/*" /a and below,
+path = "/admin/*"                 # "*" inside a segment, "**" any number of segments
+methods = ["GET", "POST"]         # optional; GET covers HEAD
+auth = "required"                 # "required" | "optional" | "public"
+roles_any = ["admin"]             # also roles_all, scopes (required routes only)
+
+[default_route]                   # what no route matches (needed once there are routes)
+auth = "required"
+
+[forward_auth]
+proxy = "nginx"                   # whose headers carry the original method and path
+
+[revocation]                      # optional; see turbojwt.gateway.revocation
+store = "redis"                   # "memory" (default) | "file" (path = ...) | "redis" (url = ...)
+url = "redis://127.0.0.1:6379/0"
+stale_after = 60                  # seconds without a sync before on_stale applies
+on_stale = "closed"               # "closed": 503; "open": admit
 
 [claim_to_headers]
 "X-Auth-Subject" = "sub"
 "X-Auth-Roles" = "realm_access.roles"   # dotted paths; lists are joined with ","
+
+[token]                           # where tokens are read (see credentials.TokenSource)
+cookie = "session"
+hide_credentials = true
+
+[[consumer]]                      # APISIX-style consumers (see consumers.py)
+name = "jack"
+key = "jack-key"
+secret = "..."
 ```
+
+A token whose ``iss`` is a provider's issuer goes to that provider; any other to the
+consumer its ``key_claim_name`` claim (default ``key``) names.
 
 Claim headers are printable ASCII, encoded so that distinct claims never give the same
 value: a string that is printable ASCII without ``%``, ``,``, ``"`` or a space at either
@@ -40,16 +85,38 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 
 from .. import _native
-from ..exceptions import InvalidIssuerError, InvalidTokenError, PyJWTError
+from .._time import parse_time
+from ..exceptions import (
+    InvalidIssuedAtError,
+    InvalidIssuerError,
+    InvalidTokenError,
+    MissingRequiredClaimError,
+    PyJWTError,
+)
 from ..jwks import JWKSClient
 from ..keyset import KeySet
 from ..verifier import Verifier
+from .consumers import Consumer, Consumers, consumer_from_dict
+from .credentials import TokenSource
+from .revocation import Revocations, RevocationSettings, revocations_from_settings
+from .routes import (
+    PROXIES,
+    ForwardAuthSettings,
+    NormalPath,
+    PathError,
+    RoleRules,
+    Route,
+    RouteTable,
+    make_route,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -62,11 +129,38 @@ class PolicyError(ValueError):
 
 
 class InsufficientScopeError(InvalidTokenError):
-    """The token is valid but lacks scopes the request needs (RFC 6750 ``insufficient_scope``)."""
+    """The token is valid but lacks scopes or roles the request needs (RFC 6750
+    ``insufficient_scope``): ``needed`` the scopes it lacks, ``roles_any`` the roles of
+    which it holds none (it needs one), ``roles_all`` the roles it lacks of those it needs
+    all of."""
 
-    def __init__(self, needed: Sequence[str]) -> None:
-        super().__init__(f"The token lacks the scope(s): {' '.join(needed)}")
+    def __init__(self, needed: Sequence[str], roles_any: Sequence[str] = (), roles_all: Sequence[str] = ()) -> None:
+        parts = []
+        if needed:
+            parts.append(f"the scope(s): {' '.join(needed)}")
+        if roles_any:
+            parts.append(f"one of the roles: {' '.join(roles_any)}")
+        if roles_all:
+            parts.append(f"the role(s): {' '.join(roles_all)}")
+        super().__init__("The token lacks " + "; ".join(parts))
         self.needed = list(needed)
+        self.roles_any = list(roles_any)
+        self.roles_all = list(roles_all)
+
+
+class MissingTokenError(PyJWTError):
+    """No token was sent where the route requires one (401 without an error code)."""
+
+
+class TokenTooOldError(InvalidTokenError):
+    """The token is older than the policy's ``max_age`` (``lifetime``: its ``exp - iat`` is
+    longer than ``max_age``)."""
+
+    def __init__(self, lifetime: bool) -> None:
+        super().__init__(
+            "The token's lifetime exceeds the maximum age" if lifetime else "The token is older than the maximum age"
+        )
+        self.lifetime = lifetime
 
 
 @dataclass
@@ -82,6 +176,8 @@ class Provider:
     required_claims: list[str] = field(default_factory=list)
     typ: str | None = None
     cache: int = 0
+    max_age: float | None = None  # None: the policy's
+    roles: RoleRules | None = None  # None: the policy's
 
     def __post_init__(self) -> None:
         options = {"require": list(self.required_claims)} if self.required_claims else None
@@ -110,10 +206,30 @@ class Provider:
 
 @dataclass
 class Verified:
-    """A token that passed the policy: its claims and the provider that accepted it."""
+    """A token that passed the policy: its claims and the provider that accepted it, or
+    (``provider`` None) the consumer whose key verified it."""
 
     claims: dict[str, Any]
-    provider: str
+    provider: str | None
+    consumer: str | None = None
+
+
+# The route of a policy without [[route]] tables: every request needs a token.
+IMPLICIT_ROUTE = Route(None, "required", name="the whole API (no [[route]] tables)")
+
+TokenArg = Union[str, bytes, None, Callable[[], Union[str, bytes, None]]]
+
+
+@dataclass
+class Decision:
+    """A request the policy admits: its route (``number`` counts the ``[[route]]`` tables
+    from 1; 0 is the default or implicit route), its normalised path (None when the policy
+    has no routes) and the verified token (None: admitted without one)."""
+
+    route: Route
+    number: int
+    path: NormalPath | None
+    verified: Verified | None
 
 
 def token_scopes(claims: Mapping[str, Any]) -> set[str]:
@@ -205,6 +321,10 @@ _RESERVED_HEADERS = {
     "trailer",
     "upgrade",
 }
+# The consumer's name upstream, as APISIX sends it.
+CONSUMER_HEADER = "X-Consumer-Username"
+# The forward-auth answer's hide_credentials headers (see serve.py).
+UPSTREAM_REQUEST_HEADERS = ("x-upstream-uri", "x-upstream-cookie", "x-upstream-authorization")
 _SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")  # RFC 6749 §3.3 scope-token
 _REALM = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]*")  # fits in a quoted-string unescaped
 
@@ -221,7 +341,10 @@ def check_scope_names(scopes: Iterable[str]) -> list[str]:
 
 class Policy:
     """Providers combined as any-of (the provider whose issuer the token names) or all-of
-    (every provider must accept it), with scope checks and claim headers."""
+    (every provider must accept it), and consumers (``consumers``: the consumer the token's
+    ``key_claim_name`` names, tried when no provider's issuer is the token's ``iss``), with
+    scope checks, claim headers and where tokens are read from (``token_source``, the
+    ``[token]`` table; None: not configured)."""
 
     def __init__(
         self,
@@ -231,23 +354,40 @@ class Policy:
         required_scopes: Sequence[str] = (),
         claim_to_headers: Mapping[str, str] | None = None,
         realm: str = "api",
+        consumers: Consumers | None = None,
+        token_source: TokenSource | None = None,
+        routes: Sequence[Route] | None = None,
+        default_route: Route | None = None,
+        roles: RoleRules | None = None,
+        max_age: float | None = None,
+        forward_auth: ForwardAuthSettings | None = None,
+        revocations: Revocations | None = None,
     ) -> None:
-        if not providers:
-            raise PolicyError("a policy needs at least one provider")
+        if not providers and not consumers:
+            raise PolicyError("a policy needs at least one provider or consumer")
         if mode not in ("any", "all"):
             raise PolicyError(f"mode must be 'any' or 'all', not {mode!r}")
+        if consumers and mode != "any":
+            # All-of means every provider vouches for the token; a consumer's own key is another
+            # kind of trust that cannot be one of "all".
+            raise PolicyError('consumers need mode = "any"')
         names = [p.name for p in providers]
         if len(set(names)) != len(names):
             raise PolicyError("provider names must be distinct")
         if not isinstance(realm, str) or not _REALM.fullmatch(realm):
             raise PolicyError("realm must be printable ASCII without quotes or backslashes")
         headers = dict(claim_to_headers or {})
-        seen: set[str] = set()
+        seen: set[str] = {CONSUMER_HEADER.lower()} if consumers else set()
+        answer_headers = set(UPSTREAM_REQUEST_HEADERS) if token_source and token_source.hide_credentials else set()
         for name in headers:
             if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
                 raise PolicyError(f"claim_to_headers: {name!r} is not a header name")
             if name.lower() in _RESERVED_HEADERS:
                 raise PolicyError(f"claim_to_headers: {name!r} is not a header a claim can be sent in")
+            if name.lower() == CONSUMER_HEADER.lower() and consumers:
+                raise PolicyError(f"claim_to_headers: {name!r} carries the consumer's name; a claim cannot")
+            if name.lower() in answer_headers:
+                raise PolicyError(f"claim_to_headers: {name!r} is an answer header of hide_credentials")
             if name.lower() in seen:  # two claims in one header: which one a reader sees is anyone's guess
                 raise PolicyError(f"claim_to_headers: {name!r} is given twice (header names ignore case)")
             seen.add(name.lower())
@@ -256,15 +396,68 @@ class Policy:
         self.required_scopes = check_scope_names(required_scopes)
         self.claim_to_headers = headers
         self.realm = realm
+        self.consumers = consumers if consumers else None
+        for c in self.consumers.consumers if self.consumers else ():
+            check_scope_names(c.scopes)
+        self.token_source = token_source
         self._by_issuer: dict[str, Provider] = {}
         for p in self.providers:
             if mode == "any" and p.issuer in self._by_issuer:
                 raise PolicyError(f"two providers have the issuer {p.issuer!r}")
             self._by_issuer.setdefault(p.issuer, p)
+        self._by_name = {p.name: p for p in self.providers}
+        self.roles = roles or RoleRules()
+        self.max_age = _check_max_age(max_age, "max_age")
+        for p in self.providers:
+            _check_max_age(p.max_age, f"provider {p.name!r}: max_age")
+        self.forward_auth = forward_auth or ForwardAuthSettings()
+        if self.forward_auth.proxy not in (None, *PROXIES):
+            raise PolicyError(f"forward_auth: proxy must be one of {', '.join(PROXIES)}")
+        # No [[route]] and no [default_route]: every request needs a token, and the path is
+        # not read (the policy as it was before routes).
+        self.route_table: RouteTable | None = None
+        if routes or default_route is not None:
+            self.route_table = RouteTable(list(routes or ()), default_route)
+            try:
+                self.route_table.check_complete()
+            except ValueError as e:
+                raise PolicyError(str(e)) from None
+            self._check_role_names()
+        # Checked on every token a provider or consumer accepts (cache hits included: the cache
+        # is the provider's, this check comes after it). Revoked-token entries outlive the token
+        # by the largest leeway, since a token is accepted that long past its exp.
+        self.revocations = revocations if revocations is not None else Revocations()
+        leeways = [p.leeway for p in self.providers]
+        leeways += [c.leeway for c in (self.consumers.consumers if self.consumers else ())]
+        self.revocations.grace = max(
+            (w.total_seconds() if isinstance(w, timedelta) else float(w) for w in leeways), default=0.0
+        )
 
-    def _candidates(self, token: str | bytes) -> list[Provider]:
+    def _check_role_names(self) -> None:
+        """A role a route names must be one the role mappings can give (a typo would lock
+        everyone out, or, in roles_all, pass silently nowhere)."""
+        assert self.route_table is not None
+        rules = [p.roles or self.roles for p in self.providers]
+        produced = [r.produced() for r in rules]
+        if any(roles is None for roles in produced):
+            return  # some provider's roles pass through unmapped: any name can be held
+        known = frozenset().union(*(r for r in produced if r is not None))
+        known |= {role for c in (self.consumers.consumers if self.consumers else ()) for role in c.roles}
+        for route, role in self.route_table.roles_named():
+            if role not in known:
+                raise PolicyError(
+                    f"{route.describe()}: role {role!r} is given by no role mapping (known: {', '.join(sorted(known))})"
+                )
+
+    @property
+    def has_routes(self) -> bool:
+        return self.route_table is not None
+
+    def _candidates(self, token: str | bytes) -> list[Provider] | Consumer:
         if self.mode == "all":
             return self.providers
+        if self.consumers is not None:
+            return self._provider_or_consumer(token)
         if len(self.providers) == 1:
             return self.providers
         # Read the (unverified) issuer only to pick the provider; that provider then verifies
@@ -279,34 +472,235 @@ class Policy:
             raise InvalidIssuerError("Invalid issuer")
         return [provider]
 
+    def _provider_or_consumer(self, token: str | bytes) -> list[Provider] | Consumer:
+        """The provider the token's ``iss`` names; else the consumer its consumer claim names
+        (both read unverified, only to choose). A token with a provider's issuer never goes
+        to a consumer, whatever else it claims."""
+        assert self.consumers is not None
+        if self.providers:
+            readable, issuer = _native.unverified_issuer(token)
+            provider = self._by_issuer.get(issuer) if readable and issuer is not None else None
+            if provider is not None:
+                return [provider]
+        return self.consumers.select(token)
+
     def verify(self, token: str | bytes, scopes: Sequence[str] | None = None) -> Verified:
         """Verifies the token (raising the token's ``InvalidTokenError``) and its scopes."""
-        result = None
-        for p in self._candidates(token):
-            claims = p.verify(token)
-            result = result or Verified(claims, p.name)
+        candidates = self._candidates(token)
+        if isinstance(candidates, Consumer):
+            result = self._consumer_verified(candidates, candidates.verify(token))
+        else:
+            result = None
+            for p in candidates:
+                claims = p.verify(token)
+                result = result or Verified(claims, p.name)
         assert result is not None
-        check_scopes(result.claims, self.required_scopes if scopes is None else scopes)
+        self.revocations.check(result.claims)
+        needed = self.required_scopes if scopes is None else scopes
+        if needed:
+            self._check_scopes(result, needed)
         return result
 
     async def averify(self, token: str | bytes, scopes: Sequence[str] | None = None) -> Verified:
         """``verify`` without blocking the event loop on key fetches."""
-        result = None
-        for p in self._candidates(token):
-            claims = await p.averify(token)
-            result = result or Verified(claims, p.name)
+        candidates = self._candidates(token)
+        if isinstance(candidates, Consumer):
+            result = self._consumer_verified(candidates, await candidates.averify(token))
+        else:
+            result = None
+            for p in candidates:
+                claims = await p.averify(token)
+                result = result or Verified(claims, p.name)
         assert result is not None
-        check_scopes(result.claims, self.required_scopes if scopes is None else scopes)
+        self.revocations.check(result.claims)
+        needed = self.required_scopes if scopes is None else scopes
+        if needed:
+            self._check_scopes(result, needed)
         return result
 
-    def headers_for(self, claims: Mapping[str, Any]) -> dict[str, str]:
-        """``claim_to_headers`` applied to verified claims (absent claims give no header)."""
+    def _consumer_verified(self, consumer: Consumer, claims: dict[str, Any]) -> Verified:
+        assert self.consumers is not None
+        self.consumers.check(consumer, claims)
+        return Verified(claims, None, consumer.name)
+
+    def _check_scopes(self, verified: Verified, needed: Sequence[str]) -> None:
+        held = self.scopes_held(verified)
+        missing = [s for s in needed if s not in held]
+        if missing:
+            raise InsufficientScopeError(missing)
+
+    def scopes_held(self, verified: Verified) -> set[str]:
+        """The scopes a verified token holds: a provider's token, those it claims
+        (``token_scopes``); a consumer's token, those the policy gives the consumer (its
+        ``scopes``), never what the consumer wrote into its own token."""
+        if verified.consumer is not None:
+            return set(self._consumer(verified).scopes)
+        return token_scopes(verified.claims)
+
+    def _consumer(self, verified: Verified) -> Consumer:
+        assert self.consumers is not None and verified.consumer is not None
+        return self.consumers.by_name[verified.consumer]
+
+    # ------------------------------------------------------------------ authorization
+
+    def route_for(
+        self, method: str, path: str | None, *, strict_path: bool = True
+    ) -> tuple[int, Route, NormalPath | None]:
+        """The route of a request: its number (0: default or implicit), the route and the
+        normalised path. ``path`` is the path as sent (without the query). ``strict_path``:
+        a path whose segments normalising changes (``//``, ``.``, ``..``) is refused, for
+        front ends that cannot pass the normal form on to the application (which might
+        read those segments otherwise). Raises ``PathError`` (400)."""
+        table = self.route_table
+        if table is None:
+            return 0, IMPLICIT_ROUTE, None
+        if not isinstance(method, str) or not isinstance(path, str):
+            raise PathError("the request's method or path is unknown")
+        number, route, normal = table.lookup(method, path)
+        if strict_path and normal.segments_changed:
+            raise PathError("the request path has empty, '.' or '..' segments")
+        return number, route, normal
+
+    def authorize(
+        self,
+        method: str,
+        path: str | None,
+        token: TokenArg,
+        *,
+        scopes: Sequence[str] | None = None,
+        missing_ok: bool = False,
+        strict_path: bool = True,
+        require: bool = False,
+    ) -> Decision:
+        """The one decision for a request: its route, whether it needs a token, the token
+        verified, its age (``max_age``), then its scopes and roles. ``token``: the token,
+        None, or a function giving it (called only when the route reads tokens: a public
+        route never looks at credentials). ``scopes`` replaces the policy-wide
+        ``required_scopes``; ``missing_ok`` admits a request without a token where the
+        route would need one (the middleware's ``optional=True``); ``require`` admits no
+        request without a verified token, whatever its route (FastAPI's ``require_token``).
+
+        Raises ``PathError`` (400), ``MissingTokenError`` (401), the token's
+        ``InvalidTokenError`` (401; ``TokenTooOldError`` for ``max_age``) or
+        ``InsufficientScopeError`` (403), and whatever ``token()`` raises."""
+        decision, value = self._route_and_token(method, path, token, missing_ok, strict_path, require)
+        if value is not None:
+            decision.verified = self.verify(value, ())
+            self._admit(decision.verified, decision.route, scopes)
+        return decision
+
+    async def aauthorize(
+        self,
+        method: str,
+        path: str | None,
+        token: TokenArg,
+        *,
+        scopes: Sequence[str] | None = None,
+        missing_ok: bool = False,
+        strict_path: bool = True,
+        require: bool = False,
+    ) -> Decision:
+        """``authorize`` without blocking the event loop on key fetches."""
+        decision, value = self._route_and_token(method, path, token, missing_ok, strict_path, require)
+        if value is not None:
+            decision.verified = await self.averify(value, ())
+            self._admit(decision.verified, decision.route, scopes)
+        return decision
+
+    def _route_and_token(
+        self, method: str, path: str | None, token: TokenArg, missing_ok: bool, strict_path: bool, require: bool
+    ) -> tuple[Decision, str | bytes | None]:
+        """The first steps of ``authorize``: the route, then the token if the route reads
+        one (None: the request is admitted without one)."""
+        number, route, normal = self.route_for(method, path, strict_path=strict_path)
+        decision = Decision(route, number, normal, None)
+        if route.auth == "public" and not require:
+            return decision, None
+        value = token() if callable(token) else token
+        if value is None:
+            if (route.auth == "optional" or missing_ok) and not require:
+                return decision, None
+            raise MissingTokenError("No token was sent")
+        return decision, value
+
+    def _admit(self, verified: Verified, route: Route, scopes: Sequence[str] | None) -> None:
+        """After verification: the token's age, then the scopes and roles ``route`` needs
+        (a consumer's: those the policy gives it, not those its own token claims)."""
+        claims = verified.claims
+        if verified.consumer is not None:
+            consumer = self._consumer(verified)
+            self._check_age(claims, consumer)
+        else:
+            assert verified.provider is not None
+            provider = self._by_name[verified.provider]
+            self._check_age(claims, provider)
+        needed = [*(self.required_scopes if scopes is None else scopes), *route.scopes]
+        missing = []
+        if needed:
+            held_scopes = self.scopes_held(verified)
+            missing = [s for s in needed if s not in held_scopes]
+        lacks_any: list[str] = []
+        lacks_all: list[str] = []
+        if route.roles_any or route.roles_all:
+            if verified.consumer is not None:
+                held = frozenset(consumer.roles)
+            else:
+                held = (provider.roles or self.roles).roles(claims)
+            if route.roles_any and held.isdisjoint(route.roles_any):
+                lacks_any = list(route.roles_any)
+            lacks_all = [r for r in route.roles_all if r not in held]
+        if missing or lacks_any or lacks_all:
+            raise InsufficientScopeError(missing, lacks_any, lacks_all)
+
+    def _check_age(self, claims: Mapping[str, Any], issuer: Provider | Consumer) -> None:
+        """``max_age``: ``iat`` at most that long ago (give or take the provider's leeway,
+        for the clocks of issuer and gateway), and ``exp - iat`` at most that long (no
+        leeway: both times are the issuer's). Times are read by the core's one rule
+        (``_time.parse_time``); the verifier has already refused an ``iat`` in the future.
+        A consumer has the policy's ``max_age`` and its ``lifetime_grace_period``."""
+        own = issuer.max_age if isinstance(issuer, Provider) else None
+        max_age = own if own is not None else self.max_age
+        if max_age is None:
+            return
+        if claims.get("iat") is None:
+            raise MissingRequiredClaimError("iat")
+        try:
+            iat = parse_time(claims["iat"])
+        except (TypeError, ValueError):
+            raise InvalidIssuedAtError("Issued At claim (iat) must be a number") from None
+        leeway = issuer.leeway
+        seconds = leeway.total_seconds() if isinstance(leeway, timedelta) else float(leeway)
+        # (written as "not <=" so that a comparison that is not ordered refuses)
+        if not time.time() - iat <= max_age + seconds:
+            raise TokenTooOldError(lifetime=False)
+        exp = claims.get("exp")
+        if exp is not None:
+            try:
+                lifetime = parse_time(exp) - iat
+            except (TypeError, ValueError):
+                raise InvalidTokenError("Expiration Time claim (exp) must be a number") from None
+            if not lifetime <= max_age:
+                raise TokenTooOldError(lifetime=True)
+
+    def headers_for(self, claims: Mapping[str, Any], consumer: str | None = None) -> dict[str, str]:
+        """``claim_to_headers`` applied to verified claims (absent claims give no header), and
+        ``X-Consumer-Username`` (encoded like a claim) for a consumer's token."""
         out = {}
         for name, path in self.claim_to_headers.items():
             value = header_value(claim_at(claims, path))
             if value is not None:
                 out[name] = value
+        if consumer is not None:
+            out[CONSUMER_HEADER] = encode_header_text(consumer)
         return out
+
+    def start(self) -> None:
+        """Starts what runs beside the policy: the revocation replica's synchronisation."""
+        self.revocations.start()
+
+    def close(self) -> None:
+        """Stops it (the replica keeps answering with what it holds)."""
+        self.revocations.close()
 
     def jwks_clients(self) -> list[tuple[str, JWKSClient]]:
         return [(p.name, c) for p in self.providers if (c := p.jwks_client) is not None]
@@ -326,20 +720,140 @@ class Policy:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], base: Path | None = None) -> Policy:
-        known = {"mode", "realm", "required_scopes", "provider", "claim_to_headers"}
+        known = {
+            "mode",
+            "realm",
+            "required_scopes",
+            "provider",
+            "claim_to_headers",
+            "route",
+            "default_route",
+            "roles",
+            "max_age",
+            "forward_auth",
+            "consumer",
+            "key_claim_name",
+            "token",
+            "revocation",
+        }
         unknown = set(data) - known
         if unknown:
             raise PolicyError(f"unknown policy setting(s): {', '.join(sorted(unknown))}")
-        providers = data.get("provider")
-        if not isinstance(providers, list) or not providers:
-            raise PolicyError("a policy needs at least one [[provider]] table")
+        providers = data.get("provider", [])
+        consumers = data.get("consumer", [])
+        if not isinstance(providers, list) or not isinstance(consumers, list) or not (providers or consumers):
+            raise PolicyError("a policy needs at least one [[provider]] or [[consumer]] table")
+        base = base or Path.cwd()
+        try:
+            revocation = RevocationSettings.from_table(data.get("revocation", {}), base)
+        except ValueError as e:
+            raise PolicyError(str(e)) from None
         return cls(
-            [_provider(p, i, base or Path.cwd()) for i, p in enumerate(providers)],
+            [_provider(p, i, base) for i, p in enumerate(providers)],
             mode=_typed(data, "mode", str, "any"),
             realm=_typed(data, "realm", str, "api"),
             required_scopes=_str_list(data, "required_scopes"),
             claim_to_headers=_str_map(data, "claim_to_headers"),
+            consumers=_consumers(consumers, _typed(data, "key_claim_name", str, "key"), base),
+            token_source=_token_source(data.get("token")),
+            routes=_routes(data.get("route", [])),
+            default_route=_default_route(data.get("default_route")),
+            roles=_role_rules(data.get("roles"), "roles"),
+            max_age=_typed(data, "max_age", (int, float), None),
+            forward_auth=_forward_auth(data.get("forward_auth")),
+            revocations=_revocations(revocation),
         )
+
+
+def _check_max_age(value: Any, where: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
+        raise PolicyError(f"{where} must be a number of seconds > 0")
+    return float(value)
+
+
+def _routes(value: Any) -> list[Route]:
+    if not isinstance(value, list) or not all(isinstance(r, dict) for r in value):
+        raise PolicyError("route must be a list of [[route]] tables")
+    out = []
+    for i, spec in enumerate(value):
+        where = f"route {i + 1}" + (f" ({spec['name']!r})" if isinstance(spec.get("name"), str) else "")
+        try:
+            out.append(make_route(spec, where))
+        except ValueError as e:
+            raise PolicyError(str(e)) from None
+    return out
+
+
+def _default_route(value: Any) -> Route | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise PolicyError("default_route must be a table")
+    try:
+        return make_route(value, "[default_route]", default=True)
+    except ValueError as e:
+        raise PolicyError(str(e)) from None
+
+
+def _role_rules(value: Any, where: str) -> RoleRules | None:
+    """``[roles]``: ``claim`` (a dotted path) and ``mapping`` (provider role -> policy role
+    or list of policy roles)."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise PolicyError(f"{where} must be a table")
+    unknown = set(value) - {"claim", "mapping"}
+    if unknown:
+        raise PolicyError(f"{where}: unknown setting(s): {', '.join(sorted(unknown))}")
+    claim = value.get("claim", "roles")
+    if not isinstance(claim, str) or not claim or "" in claim.split("."):
+        raise PolicyError(f"{where}: claim must be a claim name or dotted path (realm_access.roles)")
+    mapping = value.get("mapping")
+    if mapping is None:
+        return RoleRules(claim)
+    if not isinstance(mapping, dict):
+        raise PolicyError(f"{where}: mapping must map provider roles to policy roles")
+    out: dict[str, tuple[str, ...]] = {}
+    for source, target in mapping.items():
+        targets = [target] if isinstance(target, str) else target
+        if not isinstance(targets, list) or not all(isinstance(t, str) and _ROLE.fullmatch(t) for t in targets):
+            raise PolicyError(
+                f"{where}: mapping[{source!r}] must be a role name or a list of them "
+                "(printable ASCII without spaces or quotes)"
+            )
+        out[source] = tuple(targets)
+    return RoleRules(claim, out)
+
+
+_ROLE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
+
+
+def _forward_auth(value: Any) -> ForwardAuthSettings | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise PolicyError("forward_auth must be a table")
+    unknown = set(value) - {"proxy", "path_prefix"}
+    if unknown:
+        raise PolicyError(f"forward_auth: unknown setting(s): {', '.join(sorted(unknown))}")
+    proxy = value.get("proxy")
+    if proxy is not None and proxy not in PROXIES:
+        raise PolicyError(f"forward_auth: proxy must be one of {', '.join(PROXIES)}, not {proxy!r}")
+    prefix = value.get("path_prefix", "/check")
+    if not isinstance(prefix, str) or not prefix.startswith("/") or prefix.endswith("/") or "?" in prefix:
+        raise PolicyError('forward_auth: path_prefix must be a path such as "/check" (no trailing "/")')
+    return ForwardAuthSettings(proxy, prefix)
+
+
+def _revocations(settings: RevocationSettings) -> Revocations:
+    try:
+        return revocations_from_settings(settings)
+    except ImportError as e:  # the redis client is in the gateway extra
+        raise PolicyError(f"revocation: {e} (pip install 'turbojwt[gateway]')") from None
+    except (OSError, ValueError) as e:  # a file store whose file is not a readable revocation list
+        raise PolicyError(str(e)) from None
 
 
 def _typed(d: Mapping[str, Any], key: str, kind: type | tuple[type, ...], default: Any, where: str = "") -> Any:
@@ -380,6 +894,8 @@ _PROVIDER_KEYS = {
     "typ",
     "cache",
     "jwks",
+    "max_age",
+    "roles",
 }
 
 
@@ -426,6 +942,8 @@ def _provider(p: Any, index: int, base: Path) -> Provider:
             required_claims=_str_list(p, "required_claims", where),
             typ=_typed(p, "typ", str, None, where),
             cache=_typed(p, "cache", int, 0, where),
+            max_age=_typed(p, "max_age", (int, float), None, where),
+            roles=_role_rules(p.get("roles"), f"{where}roles"),
         )
     except (PyJWTError, TypeError, ValueError) as e:
         raise PolicyError(f"{where}{e}") from e
@@ -442,3 +960,48 @@ def _key_from_file(text: str) -> Any:
     if isinstance(doc, dict) and "kty" in doc:
         doc = {"keys": [doc]}
     return KeySet(doc)
+
+
+def _consumers(tables: list[Any], key_claim: str, base: Path) -> Consumers | None:
+    if not tables:
+        return None
+    consumers = []
+    for i, c in enumerate(tables):
+        if not isinstance(c, dict):
+            raise PolicyError(f"consumer {i + 1} must be a table")
+        where = f"consumer {c.get('name', c.get('username', i + 1))!r}: "
+        try:
+            consumers.append(consumer_from_dict(c, base))
+        except OSError as e:
+            raise PolicyError(f"{where}cannot read public_key_file: {e.strerror or e}") from e
+        except (PyJWTError, TypeError, ValueError) as e:
+            raise PolicyError(f"{where}{e}") from e
+    try:
+        return Consumers(consumers, key_claim)
+    except ValueError as e:
+        raise PolicyError(str(e)) from e
+
+
+_TOKEN_KEYS = {"header", "scheme", "query", "cookie", "hide_credentials"}
+
+
+def _token_source(table: Any) -> TokenSource | None:
+    """The ``[token]`` table: where tokens are read from (APISIX's route settings)."""
+    if table is None:
+        return None
+    if not isinstance(table, dict):
+        raise PolicyError("token must be a table")
+    unknown = set(table) - _TOKEN_KEYS
+    if unknown:
+        raise PolicyError(f"token: unknown setting(s): {', '.join(sorted(unknown))}")
+    settings = {
+        "scheme": _typed(table, "scheme", str, "Bearer", "token: "),
+        "cookie": _typed(table, "cookie", str, None, "token: "),
+        "query_param": _typed(table, "query", str, None, "token: "),
+        "header": _typed(table, "header", str, "Authorization", "token: "),
+        "hide_credentials": _typed(table, "hide_credentials", bool, False, "token: "),
+    }
+    try:
+        return TokenSource(**settings)
+    except ValueError as e:
+        raise PolicyError(f"token: {e}") from e
