@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import textwrap
@@ -27,30 +25,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 import turbojwt
 from helpers.jwks_server import Provider
+from helpers.nginx import free_port, nginx_binary, wait_until
 from turbojwt.algorithms import RSAAlgorithm
 
 pytestmark = pytest.mark.e2e  # nginx and `turbojwt serve` as processes
 
 ISSUER = "https://idp.test"
-
-
-def nginx_binary() -> str | None:
-    found = shutil.which("nginx") or next(
-        (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(p, os.X_OK)), None
-    )
-    if found:
-        return found
-    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"] if shutil.which("sudo") else None
-    if shutil.which("apt-get") and sudo is not None:
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-
-        def apt(*args: str) -> bool:
-            return subprocess.run([*sudo, "apt-get", *args], env=env, capture_output=True).returncode == 0
-
-        install = ("install", "-y", "-q", "nginx-light")
-        if apt(*install) or (apt("update", "-q") and apt(*install)):
-            return shutil.which("nginx") or "/usr/sbin/nginx"
-    return None
 
 
 NGINX = nginx_binary()
@@ -60,24 +40,6 @@ if NGINX is None:
     pytest.skip(
         "nginx is not installed and cannot be installed here (needs apt-get as root or sudo)", allow_module_level=True
     )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until(check, what: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except (httpx.HTTPError, OSError):
-            pass
-        time.sleep(0.05)
-    raise TimeoutError(f"{what} did not come up")
 
 
 class Upstream:

@@ -1,0 +1,61 @@
+"""A real nginx for the end-to-end tests (tests/gateway/test_forward_auth_nginx.py,
+tests/lua/test_nginx_lua.py): Debian's package, installed with apt-get when missing (the
+importing module fails under CI=true when it cannot be, so a test cannot pass by skipping
+there); free loopback ports; polling with a deadline."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+
+import httpx
+
+
+def apt_install(*packages: str) -> bool:
+    """Installs Debian packages with apt-get (as root, or with passwordless sudo)."""
+    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"] if shutil.which("sudo") else None
+    if not shutil.which("apt-get") or sudo is None:
+        return False
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+
+    def apt(*args: str) -> bool:
+        return subprocess.run([*sudo, "apt-get", *args], env=env, capture_output=True).returncode == 0
+
+    install = ("install", "-y", "-q", *packages)
+    return apt(*install) or (apt("update", "-q") and apt(*install))
+
+
+def nginx_binary() -> str | None:
+    """Debian's nginx (nginx-light), installed when missing; None when it cannot be had."""
+    found = shutil.which("nginx") or next(
+        (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(p, os.X_OK)), None
+    )
+    if found:
+        return found
+    if apt_install("nginx-light"):
+        return shutil.which("nginx") or "/usr/sbin/nginx"
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def wait_until(check: Callable[[], object], what: str, timeout: float = 15.0) -> None:
+    """Polls ``check`` until it is true (connection errors count as false) or ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except (httpx.HTTPError, OSError):
+            pass
+        time.sleep(0.05)
+    raise TimeoutError(f"{what} did not happen within {timeout} s")
