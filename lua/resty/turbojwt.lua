@@ -361,6 +361,39 @@ function Verifier:verify(token, at)
     return claims
 end
 
+local B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+local function b64url(data)
+    local out = {}
+    for i = 1, #data, 3 do
+        local a, b, c = byte(data, i, i + 2)
+        local n = a * 65536 + (b or 0) * 256 + (c or 0)
+        local chars = 2 + (b and 1 or 0) + (c and 1 or 0)
+        for j = 1, chars do
+            local index = math.floor(n / 2 ^ (6 * (4 - j))) % 64
+            out[#out + 1] = sub(B64URL, index + 1, index + 1)
+        end
+    end
+    return concat(out)
+end
+
+--- Whether the key can verify tokens of one of `algorithms` (the library reads PEM, DER and
+-- OpenSSH key material when it first verifies, as PyJWT does): a token of each algorithm with
+-- a wrong signature is tried, and the key is usable when one of them is refused for its
+-- signature (not for the key). Returns true, or nil and why not.
+function Verifier:check_key(algorithms)
+    local why = "no algorithm"
+    for _, alg in ipairs(algorithms) do
+        local probe = b64url('{"alg":' .. json.encode(alg) .. "}") .. ".e30.AAAA"
+        local message, name = self:run(probe)
+        if message == nil or name == "InvalidSignatureError" then
+            return true
+        end
+        why = format("%s (%s: %s)", message, alg, name)
+    end
+    return nil, why
+end
+
 local STRING_CLAIMS = { iss = 1, sub = 2, jti = 4, kid = 8, alg = 9, typ = 10 }
 local TIME_CLAIMS = { exp = 5, nbf = 6, iat = 7 }
 
@@ -641,6 +674,13 @@ local function refresh(entry)
     end
     config.key = data
     local verifier, message, name = _M.new(config)
+    if verifier and type(config.algorithms) == "table" then
+        -- A file of key material is only read when a token comes: a bad one must fail here.
+        local usable, why = verifier:check_key(config.algorithms)
+        if not usable then
+            verifier, message, name = nil, "the key cannot verify any of the algorithms: " .. why, "InvalidKeyError"
+        end
+    end
     if not verifier then
         local why = format("%s: %s (%s)", entry.key_file, message, name)
         entry.rejected, entry.rejected_error = data, why
@@ -958,8 +998,11 @@ local RESERVED_HEADERS = {
     ["proxy-connection"] = true, te = true, trailer = true, upgrade = true, authorization = true,
     cookie = true, host = true,
 }
-local SCOPE_TOKEN = "^[\33\35-\91\93-\126]+$"
-local REALM = "^[\32\33\35-\91\93-\126]*$"
+-- Written into WWW-Authenticate's quoted strings: printable ASCII without '"' or backslash
+-- (RFC 6749 scope-tokens: nor a space).
+local function quotable(s, space)
+    return not find(s, space and '[^\32-\126]' or '[^\33-\126]') and not find(s, '["\\]')
+end
 local ACCESS_OPTIONS = {
     realm = true, cookie = true, query = true, roles = true, roles_claim = true, claim_headers = true,
     optional = true, max_token_bytes = true, ctx_key = true,
@@ -987,11 +1030,11 @@ function _M.access_options(options)
         max_token_bytes = options.max_token_bytes or 8192,
         ctx_key = options.ctx_key or "jwt",
     }
-    if type(out.realm) ~= "string" or not find(out.realm, REALM) then
+    if type(out.realm) ~= "string" or not quotable(out.realm, true) then
         return nil, "realm must be printable ASCII without quotes or backslashes"
     end
     for _, role in ipairs(out.roles) do
-        if type(role) ~= "string" or not find(role, SCOPE_TOKEN) then
+        if type(role) ~= "string" or role == "" or not quotable(role, false) then
             return nil, "roles must be printable ASCII without spaces, quotes or backslashes: " .. tostring(role)
         end
     end
@@ -1078,7 +1121,10 @@ function _M.access(verifier, options)
         claims, err, name = verifier:verify(token)
     end
     if not claims then
-        ngx.log(ngx.INFO, "turbojwt: token refused: ", name, ": ", err)
+        -- The message can quote the token's header: no control or non-ASCII byte into the log.
+        ngx.log(ngx.INFO, "turbojwt: token refused: ", name, ": ", (gsub(err, "[^\32-\126]", function(c)
+            return format("\\x%02x", byte(c))
+        end)))
         local status, error_code, description = _M.denial_for(name)
         return deny(opts.realm, status, error_code, description)
     end

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from helpers import capi_build
-from helpers.nginx import apt_install
+from helpers.nginx import apt_install, nginx_binary
 
 ROOT = capi_build.ROOT
 LUA_DIR = ROOT / "lua"
@@ -103,3 +103,22 @@ def verdicts(luajit: str, library: Path, cases: list[dict[str, Any]]) -> dict[st
         raise RuntimeError(f"verdicts.lua failed ({proc.returncode}):\n{proc.stderr}")
     answers = [json.loads(line) for line in proc.stdout.split("\n") if line]
     return {a["id"]: a for a in answers}
+
+
+LUA_MODULE = Path("/usr/lib/nginx/modules/ngx_http_lua_module.so")
+
+
+def _has_cjson() -> bool:
+    query = subprocess.run(["dpkg-query", "-W", "-f=${Status}", "lua-cjson"], capture_output=True, text=True)
+    return "install ok installed" in query.stdout
+
+
+def nginx_with_lua() -> str | None:
+    """Debian's nginx with its lua module (libnginx-mod-http-lua: LuaJIT, lua-resty-core)
+    and lua-cjson, installed when missing; None when they cannot be had."""
+    nginx = nginx_binary()
+    if nginx is None:
+        return None
+    if not LUA_MODULE.is_file() or not _has_cjson():
+        apt_install("libnginx-mod-http-lua", "lua-cjson")
+    return nginx if LUA_MODULE.is_file() and _has_cjson() else None

@@ -278,3 +278,42 @@ def test_verify_against_decode(luajit: str, library: Path) -> None:
         with pytest.raises(turbojwt.PyJWTError) as e:
             turbojwt.decode(tok, secret, algorithms=["HS256"], audience="a")
         assert (answers[name]["name"], answers[name]["message"]) == (type(e.value).__name__, str(e.value)), name
+
+
+def test_check_key(luajit: str, library: Path) -> None:
+    """check_key() (watch() runs it on every key file it loads): key material the library
+    would refuse on every token is found out when it is loaded."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    rsa_pem = (
+        rsa.generate_private_key(65537, 2048)
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    ec_pem = (
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    rows = [
+        (rsa_pem, ["RS256"], True),
+        (rsa_pem, ["ES256", "RS256"], True),
+        (rsa_pem, ["HS256"], False),  # a PEM is no HMAC secret
+        (ec_pem, ["RS256"], False),
+        (ec_pem, ["ES256"], True),
+        (b"-----BEGIN PUBLIC KEY-----\nnot a key\n-----END PUBLIC KEY-----\n", ["RS256"], False),
+        (b"a secret of 32 bytes, not a PEM", ["HS256"], True),
+        (b"", ["HS256"], False),
+    ]
+    code = "".join(
+        f"do local v = assert(turbojwt.new{{ key = {lua_bytes(key)}, algorithms = {{ {', '.join(map(json.dumps, algs))} }} }})\n"
+        f"  print(v:check_key({{ {', '.join(map(json.dumps, algs))} }}) and 'usable' or 'unusable') end\n"
+        for key, algs, _ in rows
+    )
+    out = run_lua(luajit, code, library=library).split()
+    assert out == ["usable" if ok else "unusable" for _, _, ok in rows]
+
+
+def lua_bytes(data: bytes) -> str:
+    return '"' + "".join(f"\\{b}" for b in data) + '"'
