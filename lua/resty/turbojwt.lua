@@ -27,8 +27,9 @@ local _M = { _VERSION = "0.1.0" }
 
 -- BEGIN GENERATED CDEF: the declarations of native/capi/include/turbojwt.h (comments,
 -- directives and #defines taken out). tests/lua/test_resty_turbojwt.py checks it is current;
--- TURBOJWT_BLESS=1 on that test rewrites it.
-ffi.cdef [[
+-- TURBOJWT_BLESS=1 on that test rewrites it. Declared once per LuaJIT state: a second load of
+-- this module (lua_code_cache off, another copy on the path) must not redefine the types.
+if not pcall(ffi.typeof, "TjVerifier") then ffi.cdef [[
 typedef enum {
   TJ_OK = 0,
   TJ_ERR_INVALID_TOKEN = 1,
@@ -103,7 +104,7 @@ const uint8_t *tj_result_claim(const TjResult *result, uint32_t claim, size_t *l
 size_t tj_result_aud_count(const TjResult *result);
 const uint8_t *tj_result_aud(const TjResult *result, size_t index, size_t *len_out);
 bool tj_result_time(const TjResult *result, uint32_t claim, double *out);
-]]
+]] end
 local TJ_ABI_VERSION = 1
 -- END GENERATED CDEF
 

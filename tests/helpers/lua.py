@@ -20,7 +20,8 @@ MODULE = LUA_DIR / "resty" / "turbojwt.lua"
 VERDICTS = ROOT / "tests" / "lua" / "verdicts.lua"
 
 _BLOCK = re.compile(
-    r"(-- BEGIN GENERATED CDEF.*?\n)(ffi\.cdef \[\[\n.*?\]\]\nlocal TJ_ABI_VERSION = \d+\n)(-- END GENERATED CDEF)",
+    r'(-- BEGIN GENERATED CDEF.*?\n)if not pcall\(ffi\.typeof, "TjVerifier"\) then (ffi\.cdef \[\[\n.*?\]\]) end\n'
+    r"(local TJ_ABI_VERSION = \d+\n)(-- END GENERATED CDEF)",
     re.S,
 )
 
@@ -42,12 +43,14 @@ def module_cdef(text: str) -> str:
     match = _BLOCK.search(text)
     if match is None:
         raise ValueError(f"{MODULE}: no generated cdef block")
-    return match.group(2)
+    return match.group(2) + "\n" + match.group(3)
 
 
 def bless_module(text: str, header: str) -> str:
     """The module's text with its generated block rewritten from ``header``."""
-    return _BLOCK.sub(lambda m: m.group(1) + cdef_block(header) + m.group(3), text)
+    declarations, constant = cdef_block(header).split("\n]]\n")
+    generated = f'if not pcall(ffi.typeof, "TjVerifier") then {declarations}\n]] end\n{constant}'
+    return _BLOCK.sub(lambda m: m.group(1) + generated + m.group(4), text)
 
 
 def require_luajit() -> str:

@@ -201,6 +201,18 @@ def test_ambiguous_credentials_are_a_400(stack: dict[str, Any], keys: dict[str, 
     assert "www-authenticate" not in r.headers
 
 
+def test_two_authorization_headers_are_a_400(stack: dict[str, Any], keys: dict[str, Any]) -> None:
+    tok = token(keys["k1"])
+    r = httpx.get(
+        stack["url"] + "/orders", headers=[("Authorization", f"Bearer {tok}"), ("Authorization", "Basic eDp5")]
+    )
+    # nginx refuses a duplicate Authorization header itself (resty.turbojwt would too).
+    assert r.status_code == 400 and "www-authenticate" not in r.headers and "headers" not in r.text
+    # Another scheme alone is not ours: no token.
+    r = httpx.get(stack["url"] + "/orders", headers={"Authorization": "Basic eDp5"})
+    assert r.status_code == 401 and r.headers["www-authenticate"] == 'Bearer realm="shop"'
+
+
 def forged(keys: dict[str, Any]) -> str:
     return token(keys["k2"])  # k2 signs, k1 is the key
 
@@ -328,3 +340,17 @@ def test_bad_key_file_keeps_the_key(stack: dict[str, Any], keys: dict[str, Any])
     wait_until(
         lambda: get(stack, token(keys["k1"])).status_code == 200, "the key after the bad file", timeout=RELOAD_DEADLINE
     )
+
+
+def test_token_from_the_query(stack: dict[str, Any], keys: dict[str, Any]) -> None:
+    tok, other = token(keys["k1"], sub="dora"), token(keys["k1"], sub="mallory")
+    assert get(stack, path=f"/downloads/report.pdf?jwt={tok}").status_code == 200
+    assert get(stack, path=f"/downloads/report.pdf?x=1&jwt={tok}&jwt={tok}").status_code == 200  # the same token
+    assert get(stack, path=f"/downloads/report.pdf?x={tok}").status_code == 401
+    for query in (f"jwt={tok}&jwt={other}", f"jwt={tok};jwt={other}", f"a=b;jwt={other}&jwt={tok}"):
+        r = get(stack, path=f"/downloads/report.pdf?{query}")
+        assert r.status_code == 400 and r.json()["error"] == "invalid_request", query
+    r = get(stack, tok, path=f"/downloads/report.pdf?jwt={other}")
+    assert r.status_code == 400 and r.json()["error_description"] == "several different tokens"
+    # Not on the routes that do not read it.
+    assert get(stack, path=f"/orders?jwt={tok}").status_code == 401

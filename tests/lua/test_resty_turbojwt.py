@@ -317,3 +317,19 @@ def test_check_key(luajit: str, library: Path) -> None:
 
 def lua_bytes(data: bytes) -> str:
     return '"' + "".join(f"\\{b}" for b in data) + '"'
+
+
+def test_module_loads_twice(luajit: str, library: Path) -> None:
+    """A second load in the same LuaJIT state (nginx with lua_code_cache off, two copies on
+    the path) does not redefine the FFI types, and both copies work."""
+    out = run_lua(
+        luajit,
+        "package.loaded['resty.turbojwt'] = nil\n"
+        "local again = require 'resty.turbojwt'\n"
+        "assert(again ~= turbojwt)\n"
+        f"assert(again.library({json.dumps(str(library))}))\n"
+        "local v = assert(again.new{ key = string.rep('k', 32), key_kind = 'secret', algorithms = { 'HS256' } })\n"
+        "print(select(3, v:verify('a.b.c')))\n",
+        library=library,
+    )
+    assert out.strip() == "DecodeError"
