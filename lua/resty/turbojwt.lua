@@ -113,6 +113,8 @@ _M.ABI_VERSION = TJ_ABI_VERSION
 local json = cjson_safe.new()
 -- Claims are JSON the library has parsed already (nesting at most 64 deep).
 pcall(json.decode_max_depth, 1000)
+-- OpenResty's cjson can mark decoded arrays, telling [] from {} (upstream lua-cjson cannot).
+local arrays_marked = cjson_safe.array_mt ~= nil and pcall(json.decode_array_with_array_mt, true)
 
 ---------------------------------------------------------------------------------------------
 -- The library
@@ -542,7 +544,13 @@ end
 local function is_list(t)
     local n = #t
     if n == 0 then
-        return next(t) == nil and (getmetatable(t) == cjson_safe.array_mt or getmetatable(t) == nil)
+        if next(t) ~= nil then
+            return false
+        end
+        if arrays_marked then
+            return getmetatable(t) == cjson_safe.array_mt
+        end
+        return true -- an empty table: taken for an empty list
     end
     for k in pairs(t) do
         if type(k) ~= "number" or k < 1 or k > n or k % 1 ~= 0 then
@@ -631,9 +639,10 @@ end
 
 local watched = {} -- name -> { config, verifier, content, rejected }
 
+-- ngx.log when in nginx (nothing in a standalone LuaJIT); the level by name.
 local function log(level, ...)
     if ngx then
-        ngx.log(level, ...)
+        ngx.log(ngx[level], ...)
     end
 end
 
@@ -657,7 +666,7 @@ local function refresh(entry)
     if not data then
         if entry.failure ~= err then
             entry.failure = err
-            log(ngx and ngx.ERR, "turbojwt: key ", entry.name, ": ", err,
+            log("ERR", "turbojwt: key ", entry.name, ": ", err,
                 entry.verifier and "; keeping the key loaded before" or "")
         end
         return nil, err
@@ -685,13 +694,13 @@ local function refresh(entry)
     if not verifier then
         local why = format("%s: %s (%s)", entry.key_file, message, name)
         entry.rejected, entry.rejected_error = data, why
-        log(ngx and ngx.ERR, "turbojwt: key ", entry.name, ": ", why,
+        log("ERR", "turbojwt: key ", entry.name, ": ", why,
             entry.verifier and "; keeping the key loaded before" or "")
         return nil, why
     end
     local first = entry.verifier == nil
     entry.verifier, entry.content, entry.rejected = verifier, data, nil
-    log(ngx and ngx.NOTICE, "turbojwt: key ", entry.name, first and " loaded from " or " reloaded from ",
+    log("NOTICE", "turbojwt: key ", entry.name, first and " loaded from " or " reloaded from ",
         entry.key_file)
     return true
 end
@@ -726,7 +735,7 @@ function _M.watch(name, config)
             end
         end)
         if not timer_ok then
-            log(ngx.ERR, "turbojwt: key ", name, ": no reload timer: ", timer_err)
+            log("ERR", "turbojwt: key ", name, ": no reload timer: ", timer_err)
         end
     end
     return ok, err
@@ -1107,12 +1116,11 @@ function _M.access(verifier, options)
         return deny(opts.realm, 401, nil, nil)
     end
     if type(verifier) == "string" then
-        local name = verifier
-        verifier = _M.verifier(name)
-        if not verifier then
-            ngx.log(ngx.ERR, "turbojwt.access: no key loaded for ", name)
-            return deny(opts.realm, 503, "temporarily_unavailable", "The signing keys are unavailable")
-        end
+        verifier = _M.verifier(verifier)
+    end
+    if getmetatable(verifier) ~= Verifier then
+        ngx.log(ngx.ERR, "turbojwt.access: no verifier (no key loaded yet?)")
+        return deny(opts.realm, 503, "temporarily_unavailable", "The signing keys are unavailable")
     end
     local claims, err, name
     if #token > opts.max_token_bytes then

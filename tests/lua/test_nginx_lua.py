@@ -13,6 +13,7 @@ fails under CI=true if they cannot be, so the test cannot pass by skipping there
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import subprocess
@@ -69,13 +70,14 @@ def keys() -> dict[str, rsa.RSAPrivateKey]:
     return {"k1": rsa.generate_private_key(65537, 2048), "k2": rsa.generate_private_key(65537, 2048)}
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory, keys: dict[str, rsa.RSAPrivateKey]) -> Iterator[dict[str, Any]]:
-    prefix = tmp_path_factory.mktemp("nginx-lua")
+@contextlib.contextmanager
+def running_nginx(prefix: Path, key: bytes | None) -> Iterator[dict[str, Any]]:
+    """The example's nginx under ``prefix``, with ``key`` in its key file (None: no file)."""
     (prefix / "logs").mkdir()
     (prefix / "temp").mkdir()
     key_file = prefix / "idp.pem"
-    key_file.write_bytes(public_pem(keys["k1"]))
+    if key is not None:
+        key_file.write_bytes(key)
     port, upstream_port = free_port(), free_port()
     library = capi_build.library()
     conf = render(
@@ -114,6 +116,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory, keys: dict[str, rsa.RSAPriva
             print(f"--- nginx output ---\n{out.decode(errors='replace')}")
         if log.exists():
             print(f"--- nginx error.log ---\n{log.read_text(errors='replace')[-5000:]}")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, keys: dict[str, rsa.RSAPrivateKey]) -> Iterator[dict[str, Any]]:
+    with running_nginx(tmp_path_factory.mktemp("nginx-lua"), public_pem(keys["k1"])) as started:
+        yield started
 
 
 def claims(**extra: Any) -> dict[str, Any]:
@@ -354,3 +362,14 @@ def test_token_from_the_query(stack: dict[str, Any], keys: dict[str, Any]) -> No
     assert r.status_code == 400 and r.json()["error_description"] == "several different tokens"
     # Not on the routes that do not read it.
     assert get(stack, path=f"/orders?jwt={tok}").status_code == 401
+
+
+def test_no_key_file_at_start_is_a_503_until_one_comes(tmp_path: Path, keys: dict[str, Any]) -> None:
+    with running_nginx(tmp_path, None) as started:
+        tok = token(keys["k1"])
+        r = get(started, tok)
+        assert r.status_code == 503 and r.json()["error"] == "temporarily_unavailable"
+        assert "www-authenticate" not in r.headers
+        assert get(started).status_code == 401  # no token: still the 401
+        write_atomically(started["key_file"], public_pem(keys["k1"]))
+        wait_until(lambda: get(started, tok).status_code == 200, "the key file", timeout=RELOAD_DEADLINE)
