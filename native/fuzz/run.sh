@@ -7,7 +7,7 @@ cd "$(dirname "$0")"
 seconds="${1:-60}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(token claims keys)
+[ ${#targets[@]} -eq 0 ] && targets=(token claims keys capi)
 {
   echo
   echo "## $(date -u '+%Y-%m-%d %H:%M UTC'), ${seconds} s per target ($(nproc) cores, $(rustc +nightly --version))"

@@ -13,6 +13,9 @@ from typing import Any
 from ._library import Library, load
 
 _KEY_KINDS = {"material": 1, "jwk": 2, "jwks": 3}
+# What json.loads(str) runs, without its per-call argument handling (the claims are UTF-8,
+# checked by the core).
+_JSON = json.JSONDecoder()
 
 
 class Error(Exception):
@@ -96,27 +99,27 @@ class Verifier:
         self._handle = ffi.gc(handle, lib.tj_verifier_free)
         self._local = threading.local()
 
-    def _result(self) -> Any:
-        result = getattr(self._local, "result", None)
-        if result is None:
-            lib = self._library.lib
-            result = self._local.result = self._library.ffi.gc(lib.tj_result_new(), lib.tj_result_free)
-        return result
+    def _result(self) -> tuple[Any, Any]:
+        """This thread's result handle and length cell (a result serves one thread at a time)."""
+        mine = getattr(self._local, "result", None)
+        if mine is None:
+            ffi, lib = self._library.ffi, self._library.lib
+            mine = self._local.result = (ffi.gc(lib.tj_result_new(), lib.tj_result_free), ffi.new("size_t *"))
+        return mine
 
     def decode(self, token: str | bytes, at: float | None = None) -> dict[str, Any]:
         """The claims of ``token`` verified as of ``at`` (seconds since the epoch; None: now),
         or :class:`Error` with PyJWT's exception class name and message."""
         ffi, lib = self._library.ffi, self._library.lib
-        data = _as_bytes(token, "token")
-        result = self._result()
+        data = token if type(token) is bytes else _as_bytes(token, "token")
+        result, size = self._result()
         when = math.nan if at is None else float(at)
-        code = int(lib.tj_verify(self._handle, data, len(data), when, result))
-        size = ffi.new("size_t *")
+        code = lib.tj_verify(self._handle, data, len(data), when, result)
         if code != 0:
             message = ffi.string(lib.tj_result_message(result, size)).decode("utf-8", "replace")
-            raise Error(code, self._library.code_name(code), message)
+            raise Error(int(code), self._library.code_name(code), message)
         claims = lib.tj_result_claims(result, size)
-        value = json.loads(bytes(ffi.buffer(claims, size[0])))
+        value = _JSON.decode(ffi.buffer(claims, size[0])[:].decode("utf-8"))
         if not isinstance(value, dict):  # the core refuses a payload that is not an object
             raise Error(105, "Panic", "claims are not a JSON object")
         return value

@@ -99,9 +99,9 @@ typedef enum {
 // An error of `tj_verifier_new` (opaque). Free it with `tj_error_free`.
 typedef struct TjError TjError;
 
-// The outcome of `tj_verify` (opaque), reused from call to call (no allocation per token
-// when it stays small). One result is used by one thread at a time. Free it with
-// `tj_result_free`.
+// The outcome of `tj_verify` (opaque), reused from call to call (it also keeps the last
+// header it parsed: an issuer's tokens share theirs). One result is used by one thread at a
+// time. Free it with `tj_result_free`.
 typedef struct TjResult TjResult;
 
 // A key and a policy compiled once (opaque). Immutable once made: one verifier may be used

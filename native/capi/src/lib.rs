@@ -3,15 +3,17 @@
 //! tokens with the same decode sequence and verdicts. The header `include/turbojwt.h` is
 //! generated from this file by cbindgen (tests/header.rs); docs/c-abi.md describes the ABI.
 //!
-//! Every entry point catches panics (a panic becomes `TJ_ERR_PANIC`, never an unwind into C),
-//! accepts NULL wherever a pointer is taken (an error code, not a crash), and reads input as
-//! pointer + length (no NUL terminator expected). The library keeps no global state.
+//! Every entry point catches panics (a panic becomes `TJ_ERR_PANIC`, or an accessor's empty
+//! answer; never an unwind into C), accepts NULL wherever a pointer is taken (an error code,
+//! not a crash), and reads input as pointer + length (no NUL terminator expected). The
+//! library keeps no global state.
 
 use std::ffi::{c_char, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 use turbojwt_core::verifier::{Refusal, VerifiedToken, Verifier, VerifierKeys, VerifierOptions};
+use turbojwt_core::verify::HeaderCache;
 use turbojwt_core::{ErrorKind, JwtError};
 
 #[cfg(test)]
@@ -118,14 +120,17 @@ pub struct TjVerifier {
     inner: Verifier,
 }
 
-/// The outcome of `tj_verify` (opaque), reused from call to call (no allocation per token
-/// when it stays small). One result is used by one thread at a time. Free it with
-/// `tj_result_free`.
+/// The outcome of `tj_verify` (opaque), reused from call to call (it also keeps the last
+/// header it parsed: an issuer's tokens share theirs). One result is used by one thread at a
+/// time. Free it with `tj_result_free`.
 pub struct TjResult {
     code: TjCode,
     /// The message, NUL-terminated (the terminator is not counted in lengths).
     message: Vec<u8>,
     token: Option<Arc<VerifiedToken>>,
+    /// The last header parse of the tokens verified into this result (see
+    /// `Verifier::verify_with`): one thread's, as the result is.
+    last_header: HeaderCache,
 }
 
 /// An error of `tj_verifier_new` (opaque). Free it with `tj_error_free`.
@@ -212,6 +217,12 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     format!("internal error: {what}")
 }
 
+/// Runs `f`, answering `fallback` if it panics (accessors that have nothing to report a
+/// panic with: it must not unwind into C).
+fn shielded<T>(fallback: T, f: impl FnOnce() -> T) -> T {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or(fallback)
+}
+
 /// Runs `f`, turning a panic into `TJ_ERR_PANIC`.
 fn guarded<T>(f: impl FnOnce() -> Result<T, CallError>) -> Result<T, CallError> {
     match catch_unwind(AssertUnwindSafe(f)) {
@@ -242,34 +253,36 @@ pub extern "C" fn tj_abi_version() -> u32 {
 /// NUL-terminated string.
 #[no_mangle]
 pub extern "C" fn tj_code_name(code: i32) -> *const c_char {
-    let name: &'static CStr = match code {
-        0 => c"OK",
-        1 => c"InvalidTokenError",
-        2 => c"DecodeError",
-        3 => c"InvalidSignatureError",
-        4 => c"ExpiredSignatureError",
-        5 => c"ImmatureSignatureError",
-        6 => c"InvalidAudienceError",
-        7 => c"InvalidIssuerError",
-        8 => c"InvalidIssuedAtError",
-        9 => c"InvalidAlgorithmError",
-        10 => c"InvalidKeyError",
-        11 => c"MissingRequiredClaimError",
-        12 => c"InvalidSubjectError",
-        13 => c"InvalidJTIError",
-        14 => c"KeyNotFoundError",
-        15 => c"PyJWKClientError",
-        16 => c"InvalidTypeError",
-        17 => c"PyJWKSetError",
-        100 => c"Unsupported",
-        101 => c"NullArgument",
-        102 => c"BadArgument",
-        103 => c"BadPolicy",
-        104 => c"InvalidUtf8",
-        105 => c"Panic",
-        _ => c"Unknown",
-    };
-    name.as_ptr()
+    shielded(std::ptr::null(), || {
+        let name: &'static CStr = match code {
+            0 => c"OK",
+            1 => c"InvalidTokenError",
+            2 => c"DecodeError",
+            3 => c"InvalidSignatureError",
+            4 => c"ExpiredSignatureError",
+            5 => c"ImmatureSignatureError",
+            6 => c"InvalidAudienceError",
+            7 => c"InvalidIssuerError",
+            8 => c"InvalidIssuedAtError",
+            9 => c"InvalidAlgorithmError",
+            10 => c"InvalidKeyError",
+            11 => c"MissingRequiredClaimError",
+            12 => c"InvalidSubjectError",
+            13 => c"InvalidJTIError",
+            14 => c"KeyNotFoundError",
+            15 => c"PyJWKClientError",
+            16 => c"InvalidTypeError",
+            17 => c"PyJWKSetError",
+            100 => c"Unsupported",
+            101 => c"NullArgument",
+            102 => c"BadArgument",
+            103 => c"BadPolicy",
+            104 => c"InvalidUtf8",
+            105 => c"Panic",
+            _ => c"Unknown",
+        };
+        name.as_ptr()
+    })
 }
 
 fn new_verifier(
@@ -374,11 +387,13 @@ pub unsafe extern "C" fn tj_verifier_free(verifier: *mut TjVerifier) {
 /// `error` is NULL or a live error.
 #[no_mangle]
 pub unsafe extern "C" fn tj_error_code(error: *const TjError) -> TjCode {
-    // SAFETY: the caller's promise: NULL or a live error.
-    match unsafe { error.as_ref() } {
-        Some(e) => e.code,
-        None => TjCode::TJ_ERR_NULL_ARGUMENT,
-    }
+    shielded(TjCode::TJ_ERR_PANIC, || {
+        // SAFETY: the caller's promise: NULL or a live error.
+        match unsafe { error.as_ref() } {
+            Some(e) => e.code,
+            None => TjCode::TJ_ERR_NULL_ARGUMENT,
+        }
+    })
 }
 
 /// The message of an error: NUL-terminated, its length (without the NUL) stored in `len_out`
@@ -391,15 +406,17 @@ pub unsafe extern "C" fn tj_error_message(
     error: *const TjError,
     len_out: *mut usize,
 ) -> *const c_char {
-    // SAFETY: the caller's promise: NULL or a live error.
-    let Some(e) = (unsafe { error.as_ref() }) else {
-        // SAFETY: the caller's promise for `len_out`.
-        unsafe { store_len(len_out, 0) };
-        return std::ptr::null();
-    };
-    // SAFETY: as above.
-    unsafe { store_len(len_out, e.message.len() - 1) };
-    e.message.as_ptr().cast()
+    shielded(std::ptr::null(), || {
+        // SAFETY: the caller's promise: NULL or a live error.
+        let Some(e) = (unsafe { error.as_ref() }) else {
+            // SAFETY: the caller's promise for `len_out`.
+            unsafe { store_len(len_out, 0) };
+            return std::ptr::null();
+        };
+        // SAFETY: as above.
+        unsafe { store_len(len_out, e.message.len() - 1) };
+        e.message.as_ptr().cast()
+    })
 }
 
 /// Frees an error (NULL: nothing).
@@ -408,10 +425,12 @@ pub unsafe extern "C" fn tj_error_message(
 /// `error` is NULL or from `tj_verifier_new`, not freed before.
 #[no_mangle]
 pub unsafe extern "C" fn tj_error_free(error: *mut TjError) {
-    if !error.is_null() {
-        // SAFETY: the caller's promise: made by Box::into_raw in tj_verifier_new, freed once.
-        drop(unsafe { Box::from_raw(error) });
-    }
+    shielded((), || {
+        if !error.is_null() {
+            // SAFETY: the caller's promise: made by Box::into_raw in tj_verifier_new, freed once.
+            drop(unsafe { Box::from_raw(error) });
+        }
+    })
 }
 
 /// A new, empty result (its code is `TJ_OK` until a verification stores one), or NULL when
@@ -423,6 +442,7 @@ pub extern "C" fn tj_result_new() -> *mut TjResult {
             code: TjCode::TJ_OK,
             message: vec![0],
             token: None,
+            last_header: None,
         }))
     })
     .unwrap_or(std::ptr::null_mut())
@@ -492,7 +512,10 @@ pub unsafe extern "C" fn tj_verify(
         let verifier = unsafe { verifier.as_ref() }.ok_or_else(|| null("verifier"))?;
         // SAFETY: the caller's promise for `token`.
         let token = unsafe { input(token, token_len, "token") }?;
-        verifier.inner.verify(token, at).map_err(refusal)
+        verifier
+            .inner
+            .verify_with(token, at, Some(&mut result.last_header))
+            .map_err(refusal)
     });
     result.set(outcome)
 }
@@ -526,8 +549,10 @@ fn bytes_out(b: Option<&[u8]>, len_out: *mut usize) -> *const u8 {
 /// `result` is NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn tj_result_code(result: *const TjResult) -> TjCode {
-    // SAFETY: the caller's promise.
-    unsafe { result.as_ref() }.map_or(TjCode::TJ_ERR_NULL_ARGUMENT, |r| r.code)
+    shielded(TjCode::TJ_ERR_PANIC, || {
+        // SAFETY: the caller's promise.
+        unsafe { result.as_ref() }.map_or(TjCode::TJ_ERR_NULL_ARGUMENT, |r| r.code)
+    })
 }
 
 /// The message of the last verification: the text PyJWT's exception would carry (empty when
@@ -541,11 +566,13 @@ pub unsafe extern "C" fn tj_result_message(
     result: *const TjResult,
     len_out: *mut usize,
 ) -> *const c_char {
-    // SAFETY: the caller's promise.
-    match unsafe { result.as_ref() } {
-        Some(r) => bytes_out(Some(&r.message[..r.message.len() - 1]), len_out).cast(),
-        None => bytes_out(None, len_out).cast(),
-    }
+    shielded(std::ptr::null(), || {
+        // SAFETY: the caller's promise.
+        match unsafe { result.as_ref() } {
+            Some(r) => bytes_out(Some(&r.message[..r.message.len() - 1]), len_out).cast(),
+            None => bytes_out(None, len_out).cast(),
+        }
+    })
 }
 
 /// The claims of a verified token: its payload JSON exactly as signed (UTF-8, not
@@ -559,9 +586,11 @@ pub unsafe extern "C" fn tj_result_claims(
     result: *const TjResult,
     len_out: *mut usize,
 ) -> *const u8 {
-    // SAFETY: the caller's promise.
-    let token = unsafe { token_of(result) };
-    bytes_out(token.map(|t| &t.claims_json[..]), len_out)
+    shielded(std::ptr::null(), || {
+        // SAFETY: the caller's promise.
+        let token = unsafe { token_of(result) };
+        bytes_out(token.map(|t| &t.claims_json[..]), len_out)
+    })
 }
 
 /// A string claim or header parameter of a verified token (`TJ_CLAIM_ISS`, `_SUB`, `_AUD`
@@ -577,19 +606,21 @@ pub unsafe extern "C" fn tj_result_claim(
     claim: u32,
     len_out: *mut usize,
 ) -> *const u8 {
-    // SAFETY: the caller's promise.
-    let token = unsafe { token_of(result) };
-    let value = token.and_then(|t| match claim {
-        1 => t.iss.as_deref(),
-        2 => t.sub.as_deref(),
-        3 => t.aud.first().map(String::as_str),
-        4 => t.jti.as_deref(),
-        8 => t.kid.as_deref(),
-        9 => Some(t.alg.as_str()),
-        10 => t.typ.as_deref(),
-        _ => None,
-    });
-    bytes_out(value.map(str::as_bytes), len_out)
+    shielded(std::ptr::null(), || {
+        // SAFETY: the caller's promise.
+        let token = unsafe { token_of(result) };
+        let value = token.and_then(|t| match claim {
+            1 => t.iss.as_deref(),
+            2 => t.sub.as_deref(),
+            3 => t.aud.first().map(String::as_str),
+            4 => t.jti.as_deref(),
+            8 => t.kid.as_deref(),
+            9 => Some(t.alg.as_str()),
+            10 => t.typ.as_deref(),
+            _ => None,
+        });
+        bytes_out(value.map(str::as_bytes), len_out)
+    })
 }
 
 /// How many audiences a verified token has (`aud` a string: 1; 0 when absent or not
@@ -599,8 +630,10 @@ pub unsafe extern "C" fn tj_result_claim(
 /// `result` is NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn tj_result_aud_count(result: *const TjResult) -> usize {
-    // SAFETY: the caller's promise.
-    unsafe { token_of(result) }.map_or(0, |t| t.aud.len())
+    shielded(0, || {
+        // SAFETY: the caller's promise.
+        unsafe { token_of(result) }.map_or(0, |t| t.aud.len())
+    })
 }
 
 /// Audience `index` of a verified token (as `tj_result_claim`); NULL past the last.
@@ -613,10 +646,12 @@ pub unsafe extern "C" fn tj_result_aud(
     index: usize,
     len_out: *mut usize,
 ) -> *const u8 {
-    // SAFETY: the caller's promise.
-    let token = unsafe { token_of(result) };
-    let value = token.and_then(|t| t.aud.get(index));
-    bytes_out(value.map(String::as_bytes), len_out)
+    shielded(std::ptr::null(), || {
+        // SAFETY: the caller's promise.
+        let token = unsafe { token_of(result) };
+        let value = token.and_then(|t| t.aud.get(index));
+        bytes_out(value.map(String::as_bytes), len_out)
+    })
 }
 
 /// A time claim of a verified token (`TJ_CLAIM_EXP`, `_NBF`, `_IAT`) in seconds since the
@@ -631,20 +666,22 @@ pub unsafe extern "C" fn tj_result_time(
     claim: u32,
     out: *mut f64,
 ) -> bool {
-    // SAFETY: the caller's promise.
-    let token = unsafe { token_of(result) };
-    let value = token.and_then(|t| match claim {
-        5 => t.exp,
-        6 => t.nbf,
-        7 => t.iat,
-        _ => None,
-    });
-    match (value, out.is_null()) {
-        (Some(v), false) => {
-            // SAFETY: the caller's promise: a non-NULL `out` is writable.
-            unsafe { out.write(v) };
-            true
+    shielded(false, || {
+        // SAFETY: the caller's promise.
+        let token = unsafe { token_of(result) };
+        let value = token.and_then(|t| match claim {
+            5 => t.exp,
+            6 => t.nbf,
+            7 => t.iat,
+            _ => None,
+        });
+        match (value, out.is_null()) {
+            (Some(v), false) => {
+                // SAFETY: the caller's promise: a non-NULL `out` is writable.
+                unsafe { out.write(v) };
+                true
+            }
+            (v, _) => v.is_some(),
         }
-        (v, _) => v.is_some(),
-    }
+    })
 }

@@ -544,7 +544,8 @@ fn a_panic_becomes_an_error_code() {
 }
 
 /// The ABI's cost per call against the core's own `Verifier::verify` (ns per token, HS256,
-/// no cache). Prints, asserts nothing about time (the machine is shared): run with
+/// no token cache; the ABI's result keeps the last header parse, which `verify` alone does
+/// not). Prints, asserts nothing about time (the machine is shared): run with
 /// `cargo test --release -p turbojwt-capi -- --ignored --nocapture abi_overhead`.
 #[test]
 #[ignore]

@@ -4,7 +4,7 @@
 use jiter::JsonValue;
 
 use crate::alg::Curve;
-use crate::{b64, der};
+use crate::der;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Jwk {
@@ -42,7 +42,37 @@ fn string(obj: &jiter::JsonObject<'_>, name: &str) -> Result<Option<String>, Str
 
 fn b64_member(obj: &jiter::JsonObject<'_>, name: &str) -> Result<Vec<u8>, String> {
     let s = string(obj, name)?.ok_or_else(|| format!("JWK is missing \"{name}\""))?;
-    b64::decode(s.as_bytes()).ok_or_else(|| format!("JWK member \"{name}\" is not base64url"))
+    pyjwt_b64url_decode(s.as_bytes())
+        .ok_or_else(|| format!("JWK member \"{name}\" is not base64url"))
+}
+
+/// PyJWT's `base64url_decode` of a JWK member (`urlsafe_b64decode` after padding): both
+/// alphabets, other characters and `=` skipped, unused trailing bits ignored. A key is the
+/// key set's owner's, not a token's: it is read as PyJWK reads it, so that a set is judged as
+/// turbojwt's Python `KeySet` judges it (tokens stay strict, `b64.rs`).
+fn pyjwt_b64url_decode(text: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let (mut acc, mut bits, mut count) = (0u32, 0u32, 0usize);
+    for &c in text {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'-' | b'+' => 62,
+            b'_' | b'/' => 63,
+            _ => continue,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        count += 1;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    // One character left over is no byte at all: Python says "Invalid base64".
+    (count % 4 != 1).then_some(out)
 }
 
 /// Parses one JWK. Private members (`d`, ...) are not read: the core verifies with public
@@ -139,6 +169,7 @@ pub fn parse_value(value: &JsonValue<'_>) -> Result<Jwk, String> {
 mod tests {
     use super::*;
     use crate::alg::Algorithm;
+    use crate::b64;
     use crate::keys::KeyEntry;
     use aws_lc_rs::rand::SystemRandom;
     use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair};
@@ -218,5 +249,18 @@ mod tests {
             parse(br#"{"kty":"oct","k":"c2VjcmV0"}"#).unwrap().material,
             b"secret"
         );
+        // As PyJWT reads it: padding, the other alphabet, unused bits that are not zero.
+        for (k, want) in [
+            ("c2VjcmV0", &b"secret"[..]),
+            ("c2VjcmV0==", b"secret"),
+            ("c2Vj\\ncmV0", b"secret"),
+            ("c2VjcmU", b"secre"),
+            ("c2VjcmV", b"secre"),
+        ] {
+            let jwk = format!(r#"{{"kty":"oct","k":"{k}"}}"#);
+            assert_eq!(parse(jwk.as_bytes()).unwrap().material, want, "{k}");
+        }
+        assert_eq!(pyjwt_b64url_decode(b"-_+/"), Some(vec![0xfb, 0xff, 0xbf]));
+        assert!(parse(br#"{"kty":"oct","k":"c2VjcmV0A"}"#).is_err());
     }
 }

@@ -7,27 +7,44 @@ use std::sync::Arc;
 
 use jiter::JsonValue;
 
-use crate::alg::{Algorithm, Family};
+use crate::alg::Algorithm;
 use crate::error::{ErrorKind, JwtError};
 use crate::jwk::{self, Jwk};
-use crate::keys::KeyEntry;
+use crate::keys::{KeyEntry, KeyProblem};
 use crate::pyfmt;
 use crate::verify::KeyRef;
+use jiter::JsonObject;
 
 /// RFC 7517 §4.2/§4.3: a key for encryption (`use`) or whose `key_ops` leave out `verify`
-/// does not verify signatures (turbojwt's `_verify_refusal`).
-pub fn verify_refusal(jwk: &Jwk) -> Option<String> {
-    if let Some(u) = jwk.public_key_use.as_deref().filter(|u| *u != "sig") {
-        return Some(format!(
-            "The JWK is not for signatures (\"use\": {})",
-            pyfmt::json_str(u)
-        ));
+/// does not verify signatures (turbojwt's `_verify_refusal`, its messages).
+pub fn verify_refusal(obj: &JsonObject<'_>) -> Option<String> {
+    if let Some(u) = member(obj, "use").filter(|u| !matches!(u, JsonValue::Null)) {
+        if !matches!(u, JsonValue::Str(s) if s == "sig") {
+            return Some(format!(
+                "The JWK is not for signatures (\"use\": {})",
+                pyfmt::dumps_json(u)
+            ));
+        }
     }
-    match &jwk.key_ops {
-        Some(ops) if !ops.iter().any(|o| o == "verify") => Some(format!(
+    let ops = member(obj, "key_ops").filter(|o| !matches!(o, JsonValue::Null))?;
+    let verifies = matches!(ops, JsonValue::Array(items)
+        if items.iter().any(|i| matches!(i, JsonValue::Str(s) if s == "verify")));
+    (!verifies).then(|| {
+        format!(
             "The JWK's \"key_ops\" do not include \"verify\" ({})",
-            pyfmt::json_str_list(ops)
-        )),
+            pyfmt::dumps_json(ops)
+        )
+    })
+}
+
+/// A JSON object's member (the last of that name, as Python's `json` keeps it).
+fn member<'a, 'j>(obj: &'a JsonObject<'j>, name: &str) -> Option<&'a JsonValue<'j>> {
+    obj.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v)
+}
+
+fn str_member<'a>(obj: &'a JsonObject<'_>, name: &str) -> Option<&'a str> {
+    match member(obj, name) {
+        Some(JsonValue::Str(s)) => Some(s.as_ref()),
         _ => None,
     }
 }
@@ -67,8 +84,10 @@ fn guess_algorithm(jwk: &Jwk) -> Result<Algorithm, String> {
 pub fn jwk_key(json: &[u8]) -> Result<KeyRef, JwtError> {
     let invalid = |m: String| JwtError::new(ErrorKind::InvalidKey, m);
     let jwk = jwk::parse(json).map_err(invalid)?;
-    if let Some(refusal) = verify_refusal(&jwk) {
-        return Err(invalid(refusal));
+    if let Ok(JsonValue::Object(obj)) = JsonValue::parse(json, false) {
+        if let Some(refusal) = verify_refusal(&obj) {
+            return Err(invalid(refusal));
+        }
     }
     let alg = match &jwk.alg {
         Some(name) => Algorithm::from_name(name)
@@ -100,22 +119,33 @@ const HMAC_MIN_BYTES: [(Algorithm, usize); 3] = [
 /// The minimum RSA modulus of a key set's keys (KeySet's `min_rsa_bits` default).
 pub const MIN_RSA_BITS: usize = 2048;
 
-/// The JWS algorithms a key of this type and curve signs with.
-fn allowed_algorithms(jwk: &Jwk) -> Vec<Algorithm> {
-    match jwk.kty.as_str() {
-        "RSA" => RSA_ALGORITHMS.to_vec(),
-        "EC" => crv_alg(jwk.crv.as_deref().unwrap_or("P-256"))
-            .into_iter()
-            .collect(),
-        "OKP" if matches!(jwk.crv.as_deref(), Some("Ed25519" | "Ed448")) => {
+/// The JWS algorithms a key of this type and curve signs with (`_allowed_algorithms`);
+/// `hmac_bytes`: an `oct` key's length.
+fn allowed_algorithms(obj: &JsonObject<'_>, hmac_bytes: Option<usize>) -> Vec<Algorithm> {
+    match str_member(obj, "kty") {
+        Some("RSA") => RSA_ALGORITHMS.to_vec(),
+        Some("EC") => match member(obj, "crv") {
+            None => vec![Algorithm::ES256],
+            Some(JsonValue::Str(crv)) => crv_alg(crv).into_iter().collect(),
+            Some(_) => Vec::new(),
+        },
+        Some("OKP") if matches!(str_member(obj, "crv"), Some("Ed25519" | "Ed448")) => {
             vec![Algorithm::EdDSA]
         }
-        "oct" => HMAC_MIN_BYTES
+        Some("oct") => HMAC_MIN_BYTES
             .iter()
-            .filter(|(_, n)| jwk.material.len() >= *n)
+            .filter(|(_, n)| hmac_bytes.is_none_or(|b| b >= *n))
             .map(|(a, _)| *a)
             .collect(),
         _ => Vec::new(),
+    }
+}
+
+/// `_b64_length`: the decoded length of a base64url string.
+fn b64_length(v: Option<&JsonValue<'_>>) -> Option<usize> {
+    match v {
+        Some(JsonValue::Str(s)) => Some(s.trim_end_matches('=').chars().count() * 3 / 4),
+        _ => None,
     }
 }
 
@@ -186,62 +216,80 @@ fn opt_repr(s: Option<&str>) -> String {
     s.map_or_else(|| "None".into(), pyfmt::repr)
 }
 
-/// The entry for a usable key, or why it is left out.
+/// The entry for a usable key, or why it is left out (`KeySet._check`, step by step).
 fn check(value: &JsonValue<'_>) -> Result<KeySetEntry, String> {
     let JsonValue::Object(obj) = value else {
         return Err("not a JSON object".into());
     };
-    if let Some((_, v)) = obj.iter().rev().find(|(k, _)| k == "kid") {
-        if !matches!(v, JsonValue::Str(_)) {
-            return Err("kid must be a string".into());
-        }
-    }
-    let jwk = jwk::parse_value(value).map_err(|e| format!("cannot be loaded: {e}"))?;
-    if let Some(refusal) = verify_refusal(&jwk) {
+    if let Some(refusal) = verify_refusal(obj) {
         return Err(refusal);
     }
-    let kty = jwk.kty.as_str();
-    let hmac_bytes = jwk.material.len();
-    let possible = allowed_algorithms(&jwk);
-    let algorithms = match &jwk.alg {
-        Some(name) => {
-            let alg = Algorithm::from_name(name).filter(|a| possible.contains(a));
-            if let (Some((_, min)), None) =
-                (HMAC_MIN_BYTES.iter().find(|(a, _)| a.name() == name), alg)
-            {
-                if kty == "oct" {
-                    return Err(format!(
-                        "HMAC key of {hmac_bytes} bytes is shorter than {name} requires ({min})"
-                    ));
-                }
-            }
-            let Some(alg) = alg else {
+    if member(obj, "kid").is_some_and(|k| !matches!(k, JsonValue::Str(_))) {
+        return Err("kid must be a string".into());
+    }
+    let kty = member(obj, "kty");
+    let kty_repr = kty.map_or_else(|| "None".into(), pyfmt::repr_json);
+    let crv_repr = member(obj, "crv").map_or_else(|| "None".into(), pyfmt::repr_json);
+    let is_oct = str_member(obj, "kty") == Some("oct");
+    let hmac_bytes = if is_oct {
+        b64_length(member(obj, "k"))
+    } else {
+        None
+    };
+    if is_oct && hmac_bytes.unwrap_or(0) == 0 {
+        return Err("empty or missing HMAC key".into());
+    }
+    let possible = allowed_algorithms(obj, hmac_bytes);
+    let algorithms = match member(obj, "alg").filter(|a| !matches!(a, JsonValue::Null)) {
+        Some(alg) => {
+            let name = match alg {
+                JsonValue::Str(s) => Some(s.as_ref()),
+                _ => None,
+            };
+            let fits = name
+                .and_then(Algorithm::from_name)
+                .filter(|a| possible.contains(a));
+            if let (Some(name), Some((_, min)), None, true) = (
+                name,
+                name.and_then(|n| HMAC_MIN_BYTES.iter().find(|(a, _)| a.name() == n)),
+                fits,
+                is_oct,
+            ) {
                 return Err(format!(
-                    "algorithm {} does not fit this key (kty {}, crv {})",
-                    pyfmt::repr(name),
-                    pyfmt::repr(kty),
-                    opt_repr(jwk.crv.as_deref())
+                    "HMAC key of {} bytes is shorter than {name} requires ({min})",
+                    hmac_bytes.unwrap_or(0)
+                ));
+            }
+            let Some(alg) = fits else {
+                return Err(format!(
+                    "algorithm {} does not fit this key (kty {kty_repr}, crv {crv_repr})",
+                    pyfmt::repr_json(alg)
                 ));
             };
             vec![alg]
         }
-        None if possible.is_empty() && kty == "oct" => {
+        None if possible.is_empty() && is_oct => {
             return Err(format!(
-                "HMAC key of {hmac_bytes} bytes is shorter than HS256 requires (32)"
+                "HMAC key of {} bytes is shorter than HS256 requires (32)",
+                hmac_bytes.unwrap_or(0)
             ))
         }
         None if possible.is_empty() => {
             return Err(format!(
-                "unsupported key type or curve ({}, {})",
-                pyfmt::repr(kty),
-                opt_repr(jwk.crv.as_deref())
+                "unsupported key type or curve ({kty_repr}, {crv_repr})"
             ))
         }
         None => possible,
     };
+    // PyJWK(jwk, algorithm=algorithms[0]): the key loads for its first algorithm.
+    let jwk = jwk::parse_value(value).map_err(|e| format!("cannot be loaded: {e}"))?;
     let entry = Arc::new(KeyEntry::new(&jwk.material));
-    if algorithms[0].family() != Family::Hmac && entry.check(algorithms[0]).is_err() {
-        return Err("cannot be loaded: the key material is not a valid key".into());
+    match entry.check(algorithms[0]) {
+        Ok(()) => {}
+        Err(KeyProblem::HmacRefused(m)) => return Err(format!("cannot be loaded: {m}")),
+        Err(KeyProblem::Unsupported) => {
+            return Err("cannot be loaded: the key material is not a valid key".into())
+        }
     }
     if let Some((n, e)) = &jwk.rsa {
         let bits = bit_length(n);
@@ -269,7 +317,7 @@ fn check(value: &JsonValue<'_>) -> Result<KeySetEntry, String> {
     Ok(KeySetEntry {
         kid: jwk.kid.clone(),
         algorithms,
-        symmetric: kty == "oct",
+        symmetric: is_oct,
         entry,
     })
 }

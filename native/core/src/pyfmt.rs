@@ -69,6 +69,85 @@ pub fn repr_list(items: &[&str]) -> String {
     format!("[{}]", parts.join(", "))
 }
 
+/// `repr()` of the Python value `json.loads` makes of a JSON value.
+pub fn repr_json(v: &jiter::JsonValue<'_>) -> String {
+    use jiter::JsonValue as J;
+    match v {
+        J::Null => "None".into(),
+        J::Bool(true) => "True".into(),
+        J::Bool(false) => "False".into(),
+        J::Int(i) => i.to_string(),
+        J::BigInt(b) => b.to_string(),
+        J::Float(f) => float_repr(*f),
+        J::Str(s) => repr(s),
+        J::Array(items) => {
+            let parts: Vec<String> = items.iter().map(repr_json).collect();
+            format!("[{}]", parts.join(", "))
+        }
+        J::Object(obj) => {
+            let parts: Vec<String> = obj
+                .iter()
+                .map(|(k, v)| format!("{}: {}", repr(k), repr_json(v)))
+                .collect();
+            format!("{{{}}}", parts.join(", "))
+        }
+    }
+}
+
+/// `json.dumps()` of the Python value `json.loads` makes of a JSON value.
+pub fn dumps_json(v: &jiter::JsonValue<'_>) -> String {
+    use jiter::JsonValue as J;
+    match v {
+        J::Null => "null".into(),
+        J::Bool(b) => b.to_string(),
+        J::Int(i) => i.to_string(),
+        J::BigInt(b) => b.to_string(),
+        J::Float(f) if f.is_nan() => "NaN".into(),
+        J::Float(f) if f.is_infinite() => if *f > 0.0 { "Infinity" } else { "-Infinity" }.into(),
+        J::Float(f) => float_repr(*f),
+        J::Str(s) => json_str(s),
+        J::Array(items) => {
+            let parts: Vec<String> = items.iter().map(dumps_json).collect();
+            format!("[{}]", parts.join(", "))
+        }
+        J::Object(obj) => {
+            let parts: Vec<String> = obj
+                .iter()
+                .map(|(k, v)| format!("{}: {}", json_str(k), dumps_json(v)))
+                .collect();
+            format!("{{{}}}", parts.join(", "))
+        }
+    }
+}
+
+/// Python's `repr(float)` for the usual values (shortest round trip; exponent form as
+/// Python writes it outside 1e-4 <= |f| < 1e16).
+fn float_repr(f: f64) -> String {
+    if f.is_nan() {
+        return "nan".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "inf" } else { "-inf" }.into();
+    }
+    let a = f.abs();
+    if a != 0.0 && !(1e-4..1e16).contains(&a) {
+        let s = format!("{f:e}");
+        let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
+        let exp: i32 = exp.parse().unwrap_or(0);
+        return format!(
+            "{mantissa}e{}{:02}",
+            if exp < 0 { '-' } else { '+' },
+            exp.abs()
+        );
+    }
+    let s = format!("{f:?}");
+    if s.contains('.') {
+        s
+    } else {
+        format!("{s}.0")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,6 +163,13 @@ mod tests {
         assert_eq!(
             json_str_list(&["sign".into(), "x".into()]),
             "[\"sign\", \"x\"]"
+        );
+        let v = jiter::JsonValue::parse(br#"[1, 2.5, 1e20, null, true, "x", {"a": []}]"#, false)
+            .unwrap();
+        assert_eq!(repr_json(&v), "[1, 2.5, 1e+20, None, True, 'x', {'a': []}]");
+        assert_eq!(
+            dumps_json(&v),
+            "[1, 2.5, 1e+20, null, true, \"x\", {\"a\": []}]"
         );
     }
 }

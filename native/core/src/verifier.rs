@@ -12,16 +12,16 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use jiter::JsonValue;
 
-use crate::alg::AlgorithmSet;
+use crate::alg::{Algorithm, AlgorithmSet, Curve, Family};
 use crate::cache::{served_window, Lookup, Repeats};
 use crate::claims::{ClaimsPolicy, Expected};
 use crate::error::{ErrorKind, JwtError};
 use crate::json::{Audience, Claims, Field, Header, HeaderAlg};
 use crate::jws::{self, Decoded, Limits};
-use crate::keys::KeyEntry;
+use crate::keys::{AsymKind, KeyEntry};
 use crate::keyset::{jwk_key, KeySet};
 use crate::pyfmt;
-use crate::verify::sequence::{self, Caller, Candidates, LazyClaims, Stop};
+use crate::verify::sequence::{self, Caller, Candidates, HeaderCache, LazyClaims, Stop};
 use crate::verify::{typ_error, typ_matches, DecodePolicy, KeyRef};
 
 /// The keys a verifier verifies with.
@@ -318,6 +318,33 @@ fn own(f: &Field<Cow<'_, str>>) -> Option<String> {
     }
 }
 
+/// PyJWT's refusal of key material that its `prepare_key` cannot even try to load for an RSA
+/// or EdDSA algorithm (no PEM block, no OpenSSH prefix): its `InvalidKeyError`. DER and
+/// certificates, which turbojwt reads on its own terms, are left alone.
+fn not_a_key(material: &[u8], alg: Algorithm) -> Option<JwtError> {
+    if material.first() == Some(&0x30) {
+        return None;
+    }
+    let has = |needle: &[u8]| material.windows(needle.len()).any(|w| w == needle);
+    let message = match alg.family() {
+        Family::Rsa | Family::RsaPss
+            if !has(b"-----BEGIN") && !material.starts_with(b"ssh-rsa") =>
+        {
+            "Could not parse the provided public key."
+        }
+        // (any PEM block: turbojwt reads certificates itself, deviation K)
+        Family::Okp
+            if std::str::from_utf8(material).is_ok()
+                && !has(b"-----BEGIN")
+                && !material.starts_with(b"ssh-") =>
+        {
+            "Not a public or private key"
+        }
+        _ => return None,
+    };
+    Some(JwtError::new(ErrorKind::InvalidKey, message))
+}
+
 /// The decode sequence's caller for a [`Verifier`]: one key or a key set's, the header's
 /// `kid`, `alg` and `typ` noted, the claims as the core reads them.
 struct Call<'v, 'p> {
@@ -438,6 +465,18 @@ impl Verifier {
 
     /// Verifies `token` as of `at` (seconds since the epoch; NaN: now).
     pub fn verify(&self, token: &[u8], at: f64) -> Result<Arc<VerifiedToken>, Refusal> {
+        self.verify_with(token, at, None)
+    }
+
+    /// [`Verifier::verify`], reusing (and updating) the caller's last header parse: an
+    /// issuer's tokens share their header. The parse depends on the header bytes alone, so
+    /// one cache may serve several verifiers (a caller keeps one per thread).
+    pub fn verify_with(
+        &self,
+        token: &[u8],
+        at: f64,
+        last_header: Option<&mut HeaderCache>,
+    ) -> Result<Arc<VerifiedToken>, Refusal> {
         let at = if at.is_nan() { now() } else { at };
         let mut admit = false;
         if let Some(cache) = &self.cache {
@@ -450,7 +489,7 @@ impl Verifier {
                 Lookup::Miss { admit: a } => admit = a,
             }
         }
-        let verified = Arc::new(self.verify_uncached(token, at)?);
+        let verified = Arc::new(self.verify_uncached(token, at, last_header)?);
         if let (Some(cache), true) = (&self.cache, admit) {
             let leeway = self.options.policy.claims.leeway;
             let (exp, nbf, iat) = (verified.exp, verified.nbf, verified.iat);
@@ -469,7 +508,12 @@ impl Verifier {
         Ok(verified)
     }
 
-    fn verify_uncached(&self, token: &[u8], at: f64) -> Result<VerifiedToken, Refusal> {
+    fn verify_uncached(
+        &self,
+        token: &[u8],
+        at: f64,
+        last_header: Option<&mut HeaderCache>,
+    ) -> Result<VerifiedToken, Refusal> {
         let policy = &self.options.policy;
         let mut bufs = Decoded::default();
         let mut call = Call {
@@ -481,7 +525,15 @@ impl Verifier {
             typ: None,
             payload: &[],
         };
-        let result = sequence::verify(token, policy, &self.limits, at, None, &mut bufs, &mut call);
+        let result = sequence::verify(
+            token,
+            policy,
+            &self.limits,
+            at,
+            last_header,
+            &mut bufs,
+            &mut call,
+        );
         let verified = match result {
             Ok(v) => v,
             Err(Stop::Invalid(e)) => return Err(Refusal::Invalid(e)),
@@ -535,24 +587,65 @@ impl Verifier {
             HeaderAlg::Unknown(s) => Some(s.as_str()),
             _ => None,
         };
-        match (bound, token_alg) {
-            (Some(b), Some(t)) if b.name() != t => Refusal::Invalid(JwtError::new(
-                ErrorKind::InvalidAlgorithm,
-                format!(
-                    "Token algorithm {} does not match the key's algorithm {}",
-                    pyfmt::repr(t),
-                    pyfmt::repr(b.name())
-                ),
-            )),
-            _ => Refusal::Unsupported(UNSUPPORTED.into()),
+        if let (Some(b), Some(t)) = (bound, token_alg) {
+            if b.name() != t {
+                return Refusal::Invalid(JwtError::new(
+                    ErrorKind::InvalidAlgorithm,
+                    format!(
+                        "Token algorithm {} does not match the key's algorithm {}",
+                        pyfmt::repr(t),
+                        pyfmt::repr(b.name())
+                    ),
+                ));
+            }
         }
+        if let Some(e) = self.curve_mismatch(call) {
+            return Refusal::Invalid(e);
+        }
+        if let (VerifierKeys::One(k), HeaderAlg::Known(alg)) = (&self.keys, &call.alg) {
+            if let (None, Some(e)) = (k.bound, not_a_key(k.entry.material(), *alg)) {
+                return Refusal::Invalid(e);
+            }
+        }
+        Refusal::Unsupported(UNSUPPORTED.into())
+    }
+
+    /// PyJWT's `ECAlgorithm.prepare_key` refusal of an EC key on another curve than the
+    /// token's algorithm names (its message, with OpenSSL's curve names).
+    fn curve_mismatch(&self, call: &Call<'_, '_>) -> Option<JwtError> {
+        let HeaderAlg::Known(alg) = call.alg else {
+            return None;
+        };
+        let want = alg.curve()?;
+        let key = match &self.keys {
+            VerifierKeys::One(k) => k,
+            VerifierKeys::Set(_) => call.resolved.as_ref()?,
+        };
+        let AsymKind::Ec(have) = key.entry.asymmetric()?.kind else {
+            return None;
+        };
+        let openssl = |c: Curve| match c {
+            Curve::P256 => "secp256r1",
+            Curve::P384 => "secp384r1",
+            Curve::P521 => "secp521r1",
+            Curve::Secp256k1 => "secp256k1",
+        };
+        (have != want).then(|| {
+            JwtError::new(
+                ErrorKind::InvalidKey,
+                format!(
+                    "The key's curve '{}' does not match the expected curve '{}' for this algorithm",
+                    openssl(have),
+                    openssl(want)
+                ),
+            )
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alg::Algorithm;
     use crate::b64;
 
     const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
@@ -688,6 +781,59 @@ mod tests {
                 "Token algorithm 'HS384' does not match the key's algorithm 'HS256'"
             ))
         );
+    }
+
+    #[test]
+    fn keys_pyjwt_cannot_load_get_its_messages() {
+        let policy = |alg: &str| {
+            VerifierOptions::from_json(format!(r#"{{"algorithms":["{alg}"]}}"#).as_bytes()).unwrap()
+        };
+        let token = |alg: &str| {
+            format!(
+                "{}.{}.AAAA",
+                b64::encode(format!(r#"{{"alg":"{alg}"}}"#).as_bytes()),
+                b64::encode(b"{}")
+            )
+        };
+        for (material, alg, want) in [
+            (
+                &b"not a key"[..],
+                "RS256",
+                Some("Could not parse the provided public key."),
+            ),
+            (
+                b"",
+                "PS384",
+                Some("Could not parse the provided public key."),
+            ),
+            (
+                br#"{"kty":"OKP"}"#,
+                "EdDSA",
+                Some("Not a public or private key"),
+            ),
+            (
+                b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
+                "RS256",
+                None,
+            ),
+            (b"ssh-rsa AAAA", "RS256", None),
+            (b"\x30\x03\x02\x01\x01", "RS256", None),
+            (b"not a key", "ES256", None),
+        ] {
+            let v = Verifier::new(VerifierKeys::material(material), policy(alg), 0);
+            let got = v.verify(token(alg).as_bytes(), 0.0).unwrap_err();
+            match want {
+                Some(m) => assert_eq!(
+                    got,
+                    Refusal::Invalid(JwtError::new(ErrorKind::InvalidKey, m)),
+                    "{material:?}"
+                ),
+                None => assert!(
+                    matches!(got, Refusal::Unsupported(_)),
+                    "{material:?}: {got:?}"
+                ),
+            }
+        }
     }
 
     #[test]
