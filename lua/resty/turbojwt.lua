@@ -19,7 +19,7 @@ local cjson_safe = require "cjson.safe"
 
 local ngx = ngx -- nil outside nginx (a standalone LuaJIT): only access() and watch()'s timer need it
 local type, pairs, ipairs, tostring, tonumber, setmetatable = type, pairs, ipairs, tostring, tonumber, setmetatable
-local byte, char, find, format, sub, gsub, lower = string.byte, string.char, string.find, string.format, string.sub,
+local byte, find, format, sub, gsub, lower = string.byte, string.find, string.format, string.sub,
     string.gsub, string.lower
 local concat = table.concat
 
