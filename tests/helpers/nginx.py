@@ -5,12 +5,14 @@ there); free loopback ports; polling with a deadline."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
 
@@ -59,3 +61,33 @@ def wait_until(check: Callable[[], object], what: str, timeout: float = 15.0) ->
             pass
         time.sleep(0.05)
     raise TimeoutError(f"{what} did not happen within {timeout} s")
+
+
+@contextlib.contextmanager
+def running(nginx: str, prefix: Path, conf: str, ready_url: str) -> Iterator[Path]:
+    """nginx in the foreground with ``conf`` under ``prefix`` (its ``logs/`` and ``temp/``
+    made), until ``ready_url`` answers; stopped afterwards, its output and the end of its
+    error log printed (pytest shows them for a failed test). Yields the error log's path."""
+    (prefix / "logs").mkdir(exist_ok=True)
+    (prefix / "temp").mkdir(exist_ok=True)
+    (prefix / "nginx.conf").write_text(conf, encoding="utf-8")
+    proc = subprocess.Popen(
+        [nginx, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-g", "daemon off;"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    log = prefix / "logs" / "error.log"
+    try:
+        wait_until(lambda: proc.poll() is None and httpx.get(ready_url).status_code < 500, "nginx")
+        yield log
+    finally:
+        proc.terminate()
+        try:
+            out, _ = proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate()
+        if out:
+            print(f"--- nginx output ---\n{out.decode(errors='replace')}")
+        if log.exists():
+            print(f"--- nginx error.log ---\n{log.read_text(errors='replace')[-5000:]}")

@@ -16,7 +16,6 @@ import base64
 import contextlib
 import json
 import os
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 import turbojwt
 from helpers import capi_build
 from helpers.lua import LUA_DIR, nginx_with_lua
-from helpers.nginx import free_port, wait_until
+from helpers.nginx import free_port, running, wait_until
 from turbojwt.gateway.asgi import denial_for
 
 pytestmark = pytest.mark.e2e  # nginx as a process
@@ -73,8 +72,6 @@ def keys() -> dict[str, rsa.RSAPrivateKey]:
 @contextlib.contextmanager
 def running_nginx(prefix: Path, key: bytes | None) -> Iterator[dict[str, Any]]:
     """The example's nginx under ``prefix``, with ``key`` in its key file (None: no file)."""
-    (prefix / "logs").mkdir()
-    (prefix / "temp").mkdir()
     key_file = prefix / "idp.pem"
     if key is not None:
         key_file.write_bytes(key)
@@ -94,28 +91,9 @@ def running_nginx(prefix: Path, key: bytes | None) -> Iterator[dict[str, Any]]:
             "error_log logs/error.log notice;": "error_log logs/error.log info;",
         },
     )
-    (prefix / "nginx.conf").write_text(conf, encoding="utf-8")
-    nginx = subprocess.Popen(
-        [NGINX, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-g", "daemon off;"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
     url = f"http://127.0.0.1:{port}"
-    log = prefix / "logs" / "error.log"
-    try:
-        wait_until(lambda: httpx.get(url + "/public/ping").status_code == 200, "nginx")
+    with running(NGINX, prefix, conf, url + "/public/ping") as log:
         yield {"url": url, "key_file": key_file, "log": log}
-    finally:
-        nginx.terminate()
-        try:
-            out, _ = nginx.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            nginx.kill()
-            out, _ = nginx.communicate()
-        if out:
-            print(f"--- nginx output ---\n{out.decode(errors='replace')}")
-        if log.exists():
-            print(f"--- nginx error.log ---\n{log.read_text(errors='replace')[-5000:]}")
 
 
 @pytest.fixture(scope="module")
