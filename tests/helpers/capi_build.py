@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+from helpers.debian import apt_install
+
 ROOT = Path(__file__).resolve().parents[2]
 NATIVE = ROOT / "native"
 RELEASE = NATIVE / "target" / "release"
@@ -57,16 +59,8 @@ def debian_tool(command: str, package: str) -> str | None:
     found = shutil.which(command)
     if found:
         return found
-    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"] if shutil.which("sudo") else None
-    if shutil.which("apt-get") and sudo is not None:
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-
-        def apt(*args: str) -> bool:
-            return subprocess.run([*sudo, "apt-get", *args], env=env, capture_output=True).returncode == 0
-
-        install = ("install", "-y", "-q", package)
-        if apt(*install) or (apt("update", "-q") and apt(*install)):
-            return shutil.which(command)
+    if apt_install(package):
+        return shutil.which(command)
     return None
 
 

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from helpers import capi_build
-from helpers.nginx import apt_install, nginx_binary
+from helpers.debian import apt_install
+from helpers.nginx import nginx_binary
 
 ROOT = capi_build.ROOT
 LUA_DIR = ROOT / "lua"

@@ -16,19 +16,7 @@ from pathlib import Path
 
 import httpx
 
-
-def apt_install(*packages: str) -> bool:
-    """Installs Debian packages with apt-get (as root, or with passwordless sudo)."""
-    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"] if shutil.which("sudo") else None
-    if not shutil.which("apt-get") or sudo is None:
-        return False
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-
-    def apt(*args: str) -> bool:
-        return subprocess.run([*sudo, "apt-get", *args], env=env, capture_output=True).returncode == 0
-
-    install = ("install", "-y", "-q", *packages)
-    return apt(*install) or (apt("update", "-q") and apt(*install))
+from helpers.debian import apt_install
 
 
 def nginx_binary() -> str | None:
