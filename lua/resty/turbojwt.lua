@@ -639,12 +639,6 @@ end
 
 local watched = {} -- name -> { config, verifier, content, rejected }
 
--- ngx.log when in nginx (nothing in a standalone LuaJIT); the level by name.
-local function log(level, ...)
-    if ngx then
-        ngx.log(ngx[level], ...)
-    end
-end
 
 local function read_file(path)
     local f, err = io.open(path, "rb")
@@ -666,8 +660,10 @@ local function refresh(entry)
     if not data then
         if entry.failure ~= err then
             entry.failure = err
-            log("ERR", "turbojwt: key ", entry.name, ": ", err,
-                entry.verifier and "; keeping the key loaded before" or "")
+            if ngx then -- (nothing to log to in a standalone LuaJIT)
+                ngx.log(ngx.ERR, "turbojwt: key ", entry.name, ": ", err,
+                    entry.verifier and "; keeping the key loaded before" or "")
+            end
         end
         return nil, err
     end
@@ -694,14 +690,18 @@ local function refresh(entry)
     if not verifier then
         local why = format("%s: %s (%s)", entry.key_file, message, name)
         entry.rejected, entry.rejected_error = data, why
-        log("ERR", "turbojwt: key ", entry.name, ": ", why,
-            entry.verifier and "; keeping the key loaded before" or "")
+        if ngx then
+            ngx.log(ngx.ERR, "turbojwt: key ", entry.name, ": ", why,
+                entry.verifier and "; keeping the key loaded before" or "")
+        end
         return nil, why
     end
     local first = entry.verifier == nil
     entry.verifier, entry.content, entry.rejected = verifier, data, nil
-    log("NOTICE", "turbojwt: key ", entry.name, first and " loaded from " or " reloaded from ",
-        entry.key_file)
+    if ngx then
+        ngx.log(ngx.NOTICE, "turbojwt: key ", entry.name, first and " loaded from " or " reloaded from ",
+            entry.key_file)
+    end
     return true
 end
 
@@ -735,7 +735,7 @@ function _M.watch(name, config)
             end
         end)
         if not timer_ok then
-            log("ERR", "turbojwt: key ", name, ": no reload timer: ", timer_err)
+            ngx.log(ngx.ERR, "turbojwt: key ", name, ": no reload timer: ", timer_err)
         end
     end
     return ok, err

@@ -5,6 +5,7 @@ option, an unknown verifier name."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import time
@@ -13,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import hypothesis
 import pytest
+from hypothesis import strategies as st
 
 import turbojwt
 from helpers import capi_build
@@ -94,6 +97,14 @@ http {{
                 }})
             }}
             content_by_lua_block {{ ngx.say(require("cjson").encode(ngx.req.get_headers())) }}
+        }}
+
+        location /source {{
+            access_by_lua_block {{
+                require("resty.turbojwt").access(package.loaded.test_verifiers.hs,
+                    {{ cookie = "session", query = "jwt" }})
+            }}
+            content_by_lua_block {{ ngx.say(require("cjson").encode({{ sub = ngx.ctx.jwt.sub }})) }}
         }}
 
         location /bad-option {{
@@ -207,3 +218,89 @@ def test_log_lines_escape_the_message(server: dict[str, Any], tmp_path: Path) ->
     escaped = str(e.value).replace("\n", "\\x0a").replace("é", "\\xc3\\xa9")
     assert escaped != str(e.value)
     assert f"turbojwt: token refused: {type(e.value).__name__}: {escaped}" in server["log"].read_text(errors="replace")
+
+
+# The pieces requests are made of: two valid tokens, malformed ones, and the ways of writing
+# them that TokenSource accepts, refuses as ambiguous or ignores.
+T = token(sub="tom")
+U = token(sub="uma")
+AUTHORIZATIONS = [
+    f"Bearer {T}",
+    f"Bearer   {T}",
+    f"bearer {U}",
+    f"Bearer\t{T}",
+    f"Bearer {T} {U}",
+    "Bearer",
+    "Bearer not-a-token",
+    'Bearer "quoted"',
+    "Basic eDp5",
+    "(",
+]
+COOKIE_PAIRS = [
+    f"session={T}",
+    f"session={U}",
+    f'session="{T}"',
+    "session=",
+    "theme=dark",
+    f" session = {T}",
+    'session=a"b',
+    "session=not-a-token",
+    "other=1=2",
+]
+QUERY_PARAMS = [f"jwt={T}", f"jwt={U}", "jwt=", "x=1", f"jwt={T};jwt={U}", "jwt=%2Bab", "jwt=a+b", "jwt", "a=b;jwt=c"]
+
+
+def expected_answer(headers: list[tuple[str, str]], query: str) -> tuple[int, dict[str, Any]]:
+    """What the Python gateway answers for the same request: TokenSource, then the token's
+    verdict and denial."""
+    from turbojwt.gateway.asgi import MISSING, BadRequest, TokenSource, denial_for
+
+    scope = {
+        "headers": [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers],
+        "query_string": query.encode("latin-1"),
+    }
+    try:
+        found = TokenSource(cookie="session", query_param="jwt").token(scope)
+    except BadRequest as e:
+        return 400, {"error": "invalid_request", "error_description": str(e)}
+    if found is None:
+        return MISSING.status, MISSING.document()
+    try:
+        claims = turbojwt.decode(found, SECRET, algorithms=["HS256"], audience="api")
+    except turbojwt.PyJWTError as e:
+        denial = denial_for(e)
+        return denial.status, denial.document()
+    return 200, {"sub": claims["sub"]}
+
+
+@hypothesis.settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture],
+)
+@hypothesis.given(
+    authorization=st.none() | st.sampled_from(AUTHORIZATIONS),
+    cookies=st.lists(st.lists(st.sampled_from(COOKIE_PAIRS), min_size=1, max_size=3), max_size=2),
+    query=st.lists(st.sampled_from(QUERY_PARAMS), max_size=3),
+)
+def test_token_sources_answer_as_the_gateway(
+    server: dict[str, Any], authorization: str | None, cookies: list[list[str]], query: list[str]
+) -> None:
+    """The token of a request (Authorization header, session cookie, jwt parameter: malformed,
+    repeated, ambiguous) gives the answer the Python gateway's TokenSource and denial give."""
+    headers = [] if authorization is None else [("Authorization", authorization)]
+    headers += [("Cookie", "; ".join(pairs)) for pairs in cookies]
+    query_string = "&".join(query)
+    want = expected_answer(headers, query_string)
+    conn = http.client.HTTPConnection(server["url"].removeprefix("http://"), timeout=10)
+    try:
+        conn.putrequest("GET", "/source" + (f"?{query_string}" if query_string else ""), skip_accept_encoding=True)
+        for name, value in headers:
+            conn.putheader(name, value)
+        conn.endheaders()
+        response = conn.getresponse()
+        got = (response.status, json.loads(response.read()))
+    finally:
+        conn.close()
+    assert got == want, (headers, query_string)
