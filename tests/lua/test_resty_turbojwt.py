@@ -12,7 +12,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+import hypothesis
 import pytest
+from hypothesis import strategies as st
 
 import turbojwt
 from helpers import capi_build
@@ -333,3 +335,42 @@ def test_module_loads_twice(luajit: str, library: Path) -> None:
         library=library,
     )
     assert out.strip() == "DecodeError"
+
+
+_SCALARS = (
+    st.text(st.characters(blacklist_categories=["Cs"]), max_size=12)
+    | st.booleans()
+    | st.integers(-(2**53), 2**53)
+    | st.floats(allow_nan=False, allow_infinity=False).filter(lambda x: not x.is_integer())
+)
+# cjson keeps neither an object's member order nor an integral float's ".0" (docs/nginx-lua.md):
+# objects of one member, floats that are not integral.
+_CLAIMS = st.recursive(
+    _SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, min_size=1, max_size=1),
+    max_leaves=6,
+)
+
+
+@hypothesis.settings(max_examples=25, deadline=None, derandomize=True)
+@hypothesis.given(values=st.lists(_CLAIMS, min_size=1, max_size=40))
+def test_claim_headers_property(luajit_and_library: tuple[str, Path], values: list[Any]) -> None:
+    """Random claims (text of any code point, lists, one-member objects, numbers, booleans)
+    give the gateway's header values."""
+    luajit, library = luajit_and_library
+    lines = "\n".join(json.dumps({"v": v}) for v in values)
+    out = run_lua(
+        luajit,
+        "for line in io.lines() do\n"
+        "  local v = turbojwt.header_value(cjson.decode(line).v)\n"
+        "  io.write(cjson.encode({ v = v or cjson.null }), '\\n')\nend\n",
+        stdin=lines,
+        library=library,
+    )
+    got = [json.loads(line)["v"] for line in out.split("\n") if line]
+    assert got == [header_value(v) for v in values]
+
+
+@pytest.fixture(scope="module")
+def luajit_and_library(luajit: str, library: Path) -> tuple[str, Path]:
+    return luajit, library
