@@ -66,6 +66,14 @@ http {{
         listen 127.0.0.1:{port};
         default_type application/json;
         location = /ping {{ return 200 "{{}}"; }}
+        location = /runtime {{
+            content_by_lua_block {{
+                ngx.say(require("cjson").encode({{
+                    resty_core = package.loaded["resty.core"] ~= nil, jit = jit and jit.version or "",
+                    ngx_lua = ngx.config.ngx_lua_version, library = require("resty.turbojwt").library(),
+                }}))
+            }}
+        }}
 
         location /optional {{
             access_by_lua_block {{
@@ -149,6 +157,15 @@ def get(server: dict[str, Any], path: str, tok: str | None = None, **headers: st
     if tok is not None:
         headers["Authorization"] = f"Bearer {tok}"
     return httpx.get(server["url"] + path, headers=headers)
+
+
+def test_runtime(server: dict[str, Any]) -> None:
+    """Debian's lua module runs LuaJIT with lua-resty-core loaded (0.10.16 and later refuse to
+    run without it), and the module found this checkout's library."""
+    runtime = httpx.get(server["url"] + "/runtime").json()
+    assert runtime["resty_core"] is True and runtime["jit"].startswith("LuaJIT 2.1")
+    assert runtime["ngx_lua"] >= 10016
+    assert runtime["library"] == capi_build.cffi_package().Library(capi_build.library(), capi_build.HEADER).version
 
 
 def test_optional(server: dict[str, Any]) -> None:
