@@ -5,6 +5,7 @@ outside nginx, and the Debian packages the nginx tests need."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import tempfile
@@ -63,7 +64,9 @@ def require_luajit() -> str:
     return luajit
 
 
-def run_lua(luajit: str, code: str, stdin: str = "", library: Path | None = None) -> str:
+def run_lua(
+    luajit: str, code: str, stdin: str = "", library: Path | None = None, env: dict[str, str] | None = None
+) -> str:
     """Runs ``code`` (``turbojwt`` is the module, loaded with ``library``; ``cjson`` is
     cjson) and returns its standard output."""
     prelude = (
@@ -75,7 +78,9 @@ def run_lua(luajit: str, code: str, stdin: str = "", library: Path | None = None
     with tempfile.NamedTemporaryFile("w", suffix=".lua", encoding="utf-8") as script:
         script.write(prelude + code)
         script.flush()
-        proc = subprocess.run([luajit, script.name], input=stdin, capture_output=True, text=True)
+        proc = subprocess.run(
+            [luajit, script.name], input=stdin, capture_output=True, text=True, env={**os.environ, **(env or {})}
+        )
     if proc.returncode != 0:
         raise RuntimeError(f"luajit failed ({proc.returncode}):\n{proc.stderr}")
     return proc.stdout

@@ -54,6 +54,19 @@ def test_library_version_and_abi(luajit: str, library: Path) -> None:
     assert abi == "1"
 
 
+def test_library_lookup(luajit: str, library: Path, tmp_path: Path) -> None:
+    """$TURBOJWT_LIBRARY, then libturbojwt.so on package.cpath, then ld.so's search."""
+    probe = "print(turbojwt.library())"
+    version = run_lua(luajit, probe, library=library).strip()
+    assert run_lua(luajit, probe, env={"TURBOJWT_LIBRARY": str(library)}).strip() == version
+    on_cpath = f"package.cpath = {json.dumps(str(library.parent))} .. '/?.so;' .. package.cpath\n" + probe
+    assert run_lua(luajit, on_cpath, env={"TURBOJWT_LIBRARY": ""}).strip() == version
+    system = {"TURBOJWT_LIBRARY": "", "LD_LIBRARY_PATH": str(library.parent)}
+    assert run_lua(luajit, probe, env=system).strip() == version  # ffi.load("turbojwt"): libturbojwt.so
+    nowhere = {"TURBOJWT_LIBRARY": "", "LD_LIBRARY_PATH": str(tmp_path)}
+    assert run_lua(luajit, probe, env=nowhere).startswith("nil\tcannot load libturbojwt (turbojwt)")
+
+
 def test_library_not_found_is_an_error_not_a_crash(luajit: str, tmp_path: Path) -> None:
     out = run_lua(
         luajit,
