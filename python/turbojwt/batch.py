@@ -391,6 +391,9 @@ class _ReferencePart:
     def counts(self) -> dict[str, int]:
         return dict(Counter("valid" if e is None else e.kind for e, _ in self._verdicts))
 
+    def arrow(self, first: int) -> Any:
+        return _native.verdict_batch(self.columns(), first)
+
     def columns(self) -> dict[str, list[Any]]:
         cols: dict[str, list[Any]] = {name: [] for name in COLUMNS}
         for error, payload in self._verdicts:
@@ -463,28 +466,28 @@ class BatchResult:
                 cols[name].extend(values)
         return cols
 
+    def arrow(self) -> list[Any]:
+        """The verdicts as Arrow record batches, one per part of the batch, built natively and
+        exported through the Arrow PyCapsule interface (``pyarrow.record_batch(b)``,
+        ``polars.DataFrame(b)``): ``index``, then the columns of ``to_arrow``."""
+        out = []
+        start = 0
+        for p in self._parts:
+            out.append(p.arrow(start))
+            start += len(p)
+        return out
+
     def to_arrow(self) -> Any:
-        """A pyarrow Table: index, valid, error, reason, kid, iss, sub, aud, exp, iat
-        (kid/iss/sub/aud/exp/iat as the token states them, also for refused tokens)."""
+        """A pyarrow Table: index (int64), valid (bool), error, reason, kid, iss, sub, aud
+        (strings), exp, iat (float64 seconds): kid/iss/sub/aud/exp/iat as the token states
+        them, also for refused tokens. Built natively as Arrow arrays and handed over without
+        a copy (pyarrow required)."""
         import pyarrow as pa
 
-        cols = self.columns()
-        exp_type = pa.float64() if any(isinstance(v, float) for v in cols["exp"] + cols["iat"]) else pa.int64()
-        schema = pa.schema(
-            [
-                ("index", pa.int64()),
-                ("valid", pa.bool_()),
-                ("error", pa.string()),
-                ("reason", pa.string()),
-                ("kid", pa.string()),
-                ("iss", pa.string()),
-                ("sub", pa.string()),
-                ("aud", pa.string()),
-                ("exp", exp_type),
-                ("iat", exp_type),
-            ]
-        )
-        return pa.table({"index": range(self._len), **cols}, schema=schema)
+        batches = [pa.record_batch(b) for b in self.arrow()]
+        if not batches:
+            batches = [pa.record_batch(_native.verdict_batch({name: [] for name in COLUMNS}, 0))]
+        return pa.Table.from_batches(batches)
 
     def __getitem__(self, i: int) -> TokenResult:
         if i < 0:

@@ -133,6 +133,14 @@ class Verifier:
         Over a ``JWKSClient`` each call uses the client's current keys (refreshed first when
         due): the engine, its key table and its repeated-token cache are rebuilt whenever
         the key set changed since they were made."""
+        engine = self._batch_engine()
+        return engine.run(tokens, at=at, claims=claims, threads=threads)
+
+    def _batch_engine(self) -> BatchEngine:
+        """The batch engine of this verifier's key and policy (``verify_batch`` and the Arrow
+        kernel run on it). Over a ``JWKSClient``, the client's current keys (refreshed first
+        when due): the engine, its key table and its repeated-token cache are rebuilt
+        whenever the key set changed since they were made."""
         key, generation = self.key, 0
         if isinstance(key, JWKSClient):
             key, generation = key.key_set_and_generation()
@@ -148,7 +156,7 @@ class Verifier:
                 options=self.options,
             )
             self._batch, self._batch_generation = engine, generation
-        return engine.run(tokens, at=at, claims=claims, threads=threads)
+        return engine
 
     def cache_info(self) -> CacheInfo | None:
         """Hits, misses, maxsize and currsize of the verified-token cache (None when off)."""

@@ -202,10 +202,10 @@ class NativeBlock:
         self.part = part
         self.first = first
 
-    def columns(self) -> dict[str, list[Any]]:
-        columns = self.part.columns()
-        columns["line"] = list(range(self.first, self.first + len(self.part)))
-        return columns
+    def report(self, fields: tuple[str, ...], source: str) -> Any:
+        """The records of the block as an Arrow batch with the columns ``fields``, built
+        natively from the verdict arrays."""
+        return self.part.report(list(fields), self.first, source)
 
     def add_to(self, summary: Summary) -> int:
         outcomes, expired_only_now, (issuers, kids, subjects) = self.part.tally(summary.expired_before)
@@ -288,7 +288,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def verify_logs(args: argparse.Namespace) -> int:
-    from .. import logs
+    from .. import _native, logs
     from ..batch import BatchEngine
     from ..exceptions import PyJWTError
     from ..logs.report import Summary, print_summary
@@ -361,19 +361,21 @@ def verify_logs(args: argparse.Namespace) -> int:
                     raise UsageError(f"cannot read {source}: {e.strerror or e}") from e
                 except ValueError as e:
                     raise UsageError(f"{source}: {e}") from e
-                if isinstance(block, NativeBlock) and writer is None:
+                if isinstance(block, NativeBlock):
                     lines = block.add_to(summary)
+                    records = block.report(writer.fields, source) if writer else None
                 else:
-                    columns = block.columns() if isinstance(block, NativeBlock) else block
+                    columns = block
                     if extra:
                         columns["source"] = [source] * len(columns["line"])
                     summary.update(columns)
-                    if writer:
-                        try:
-                            writer.write(columns)
-                        except OSError as e:
-                            raise UsageError(f"cannot write {args.out}: {e.strerror or e}") from e
                     lines = len(columns["line"])
+                    records = _native.report_batch(columns, list(writer.fields)) if writer else None
+                if writer:
+                    try:
+                        writer.write(records)
+                    except OSError as e:
+                        raise UsageError(f"cannot write {args.out}: {e.strerror or e}") from e
                 if progress:
                     progress.update(lines)
     except KeyboardInterrupt:

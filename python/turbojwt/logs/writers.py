@@ -1,10 +1,13 @@
 """Report writers: the per-line verdict records of ``turbojwt verify-logs --out`` as JSON
 lines, CSV or Parquet, chosen by the file name (:func:`open_writer`).
 
-Each writer takes the output columns of a chunk (``line``, ``valid``, ``error``,
-``reason``, ``iss``, ``sub``, ``kid``, ``exp``, and ``source`` when there are several
-inputs) and writes them whole, so an interrupted run leaves whole chunks only. The CSV
-writer neutralises cells a spreadsheet would read as formulas (:func:`csv_cell`).
+Each writer takes the records of a chunk as one Arrow record batch (anything exporting it
+through the Arrow PyCapsule interface) with the columns ``fields`` (``source`` when there
+are several inputs, then ``line``, ``valid``, ``error``, ``reason``, ``iss``, ``sub``,
+``kid``, ``exp``), and writes it whole, so an interrupted run leaves whole chunks only.
+JSON lines and CSV are serialised natively from the arrays (``_native.report_jsonl``,
+``_native.report_csv``), Parquet by pyarrow's writer: never a Python object per record.
+The CSV writer neutralises cells a spreadsheet would read as formulas (:func:`csv_cell`).
 """
 
 from __future__ import annotations
@@ -14,8 +17,7 @@ import gzip
 import io
 from typing import IO, Any
 
-import orjson
-
+from .. import _native
 from .readers import guess_format
 
 FIELDS = ("line", "valid", "error", "reason", "iss", "sub", "kid", "exp")
@@ -28,11 +30,10 @@ class JsonlWriter:
             gzip.open(path, "wb") if path.endswith(".gz") else open(path, "wb")  # type: ignore[assignment]  # noqa: SIM115
         )
 
-    def write(self, columns: dict[str, list[Any]]) -> None:
-        rows = zip(*(columns[f] for f in self.fields))
-        keys = self.fields
+    def write(self, batch: Any) -> None:
+        """Each record as ``orjson.dumps(dict(record))`` would write it, one per line."""
         # One write per chunk: an interrupted run leaves whole chunks only.
-        self.file.write(b"".join(orjson.dumps(dict(zip(keys, row))) + b"\n" for row in rows))
+        self.file.write(_native.report_jsonl(batch))
         self.file.flush()
 
     def close(self) -> None:
@@ -45,7 +46,8 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def csv_cell(value: Any) -> Any:
-    """A value as a CSV report writes it: None empty, booleans ``true``/``false``, numbers
+    """A value as a CSV report writes it (the native writer, ``_native.report_csv``, applies
+    the same rule; the tests hold the two together): None empty, booleans ``true``/``false``, numbers
     as they are (``-5`` stays a number), and text that a spreadsheet would take for a
     formula prefixed with ``'`` (``=cmd|...`` -> ``'=cmd|...``). Every text cell is also
     quoted (``csv.QUOTE_NONNUMERIC``), so a separator inside it never starts a new cell,
@@ -65,20 +67,17 @@ class CsvWriter:
 
     def __init__(self, path: str, extra: tuple[str, ...]) -> None:
         self.fields = extra + FIELDS
-        raw = (
-            gzip.open(path, "wt", newline="", encoding="utf-8")  # noqa: SIM115 (closed by close())
-            if path.endswith(".gz")
-            else open(path, "w", newline="", encoding="utf-8")  # noqa: SIM115
+        self.file: IO[bytes] = (
+            gzip.open(path, "wb") if path.endswith(".gz") else open(path, "wb")  # type: ignore[assignment]  # noqa: SIM115
         )
-        self.file = raw
-        self.writer = csv.writer(raw, quoting=csv.QUOTE_NONNUMERIC)
-        self.writer.writerow(self.fields)
+        header = io.StringIO()
+        csv.writer(header, quoting=csv.QUOTE_NONNUMERIC).writerow(self.fields)
+        self.file.write(header.getvalue().encode("utf-8"))
 
-    def write(self, columns: dict[str, list[Any]]) -> None:
-        buf = io.StringIO()
-        w = csv.writer(buf, quoting=csv.QUOTE_NONNUMERIC)
-        w.writerows([csv_cell(v) for v in row] for row in zip(*(columns[f] for f in self.fields)))
-        self.file.write(buf.getvalue())
+    def write(self, batch: Any) -> None:
+        """The records as ``csv.writer(quoting=QUOTE_NONNUMERIC)`` writes their
+        :func:`csv_cell` values."""
+        self.file.write(_native.report_csv(batch))
         self.file.flush()
 
     def close(self) -> None:
@@ -96,11 +95,9 @@ class ParquetWriter:
         self.schema = pa.schema([(f, types.get(f, pa.string())) for f in self.fields])
         self.writer = pq.ParquetWriter(path, self.schema)
 
-    def write(self, columns: dict[str, list[Any]]) -> None:
-        cols = {f: columns[f] for f in self.fields}
-        cols["exp"] = [None if v is None else float(v) for v in cols["exp"]]
+    def write(self, batch: Any) -> None:
         # Each chunk is a row group: a closed file holds every complete chunk.
-        self.writer.write_table(self.pa.table(cols, schema=self.schema))
+        self.writer.write_batch(self.pa.record_batch(batch))
 
     def close(self) -> None:
         self.writer.close()
