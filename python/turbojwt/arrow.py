@@ -64,9 +64,10 @@ def verify_table(
     ``malformed`` with the reason. Without one, every token is judged as of ``at`` (None:
     now; or one time, as ``verify_batch`` takes it).
 
-    Returns the kind it was given: a pyarrow Table for a Table, a RecordBatch for a
-    RecordBatch, a polars DataFrame for one; for anything else a pyarrow Table (or, without
-    pyarrow, an object exporting the result through the Arrow PyCapsule interface).
+    Returns a polars DataFrame for a polars DataFrame, else a pyarrow Table (or, without
+    pyarrow, an object exporting the result through the Arrow PyCapsule interface). Its
+    record batches follow the input's, cut where the verdict columns were built in parts
+    (one per thread): ``table.to_batches()`` gives whole record batches back.
 
     :raises ValueError: no column ``token_column`` (or ``time_column``), or the table already
         has a verdict column's name.
@@ -95,6 +96,4 @@ def _same_kind(table: Any, result: Any) -> Any:
         import pyarrow as pa
     except ImportError:
         return result
-    if isinstance(table, pa.RecordBatch):
-        return pa.record_batch(result)
     return pa.table(result)

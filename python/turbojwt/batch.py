@@ -467,9 +467,9 @@ class BatchResult:
         return cols
 
     def arrow(self) -> list[Any]:
-        """The verdicts as Arrow record batches, one per part of the batch, built natively and
-        exported through the Arrow PyCapsule interface (``pyarrow.record_batch(b)``,
-        ``polars.DataFrame(b)``): ``index``, then the columns of ``to_arrow``."""
+        """The verdicts as Arrow data, one object per part of the batch, built natively and
+        exported through the Arrow PyCapsule interface (``pyarrow.table(p)``,
+        ``polars.DataFrame(p)``): ``index``, then the columns of ``to_arrow``."""
         out = []
         start = 0
         for p in self._parts:
@@ -484,10 +484,8 @@ class BatchResult:
         a copy (pyarrow required)."""
         import pyarrow as pa
 
-        batches = [pa.record_batch(b) for b in self.arrow()]
-        if not batches:
-            batches = [pa.record_batch(_native.verdict_batch({name: [] for name in COLUMNS}, 0))]
-        return pa.Table.from_batches(batches)
+        parts = self.arrow() or [_native.verdict_batch({name: [] for name in COLUMNS}, 0)]
+        return pa.concat_tables([pa.table(p) for p in parts])
 
     def __getitem__(self, i: int) -> TokenResult:
         if i < 0:

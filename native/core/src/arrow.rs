@@ -3,6 +3,7 @@
 //! Arrow arrays. The binding moves the arrays across the Arrow C data interface; nothing
 //! here knows Python.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
@@ -15,8 +16,9 @@ use arrow_array::types::{
 };
 use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch};
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef, TimeUnit};
+use rayon::prelude::*;
 
-use crate::batch::{Chunk, Verdict};
+use crate::batch::{pool, Chunk, Verdict, CHUNK};
 use crate::time;
 
 /// The verdict columns, in order (a table of verdicts starts with an `index` column).
@@ -45,88 +47,105 @@ pub fn verdict_schema() -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
-/// One verdict row, as any source gives it (the engine's verdicts, or the Python reference
-/// path's).
-#[derive(Clone, Copy, Default)]
-pub struct Row<'a> {
-    /// `(exception class name or "malformed", message)`; None when valid.
-    pub error: Option<(&'a str, &'a str)>,
-    pub kid: Option<&'a str>,
-    pub iss: Option<&'a str>,
-    pub sub: Option<&'a str>,
-    pub aud: Option<&'a str>,
-    pub exp: Option<f64>,
-    pub iat: Option<f64>,
+/// A UTF-8 column of `rows` values holding `bytes` bytes of text in all.
+pub fn text_column<'a>(
+    rows: usize,
+    bytes: usize,
+    values: impl Iterator<Item = Option<&'a str>>,
+) -> ArrayRef {
+    let mut b = StringBuilder::with_capacity(rows, bytes);
+    values.for_each(|v| b.append_option(v));
+    Arc::new(b.finish())
 }
 
-impl<'a> Row<'a> {
-    /// The report fields of an engine verdict (whose strings are in `chunk`), with its error.
-    pub fn of(chunk: &'a Chunk, v: &Verdict, error: Option<(&'a str, &'a str)>) -> Self {
-        let text = |s: Option<crate::batch::Span>| s.map(|s| chunk.text(s));
-        Row {
-            error,
-            kid: text(v.kid),
-            iss: text(v.iss),
-            sub: text(v.sub),
-            aud: text(v.aud),
-            exp: v.exp,
-            iat: v.iat,
+/// A float64 column (seconds).
+pub fn seconds_column(rows: usize, values: impl Iterator<Item = Option<f64>>) -> ArrayRef {
+    let mut b = Float64Builder::with_capacity(rows);
+    values.for_each(|v| b.append_option(v));
+    Arc::new(b.finish())
+}
+
+/// The error of verdict `i` (its index in the batch): `(exception class name or
+/// "malformed", message)`, None when valid. The binding's, which knows the verdicts the
+/// reference path gave and the messages worded as Python's json module words them.
+pub type ErrorOf<'a> = dyn Fn(usize, &'a Verdict) -> Option<(&'a str, Cow<'a, str>)> + Sync + 'a;
+
+/// The verdict columns ([`VERDICT_COLUMNS`], in order) of the verdicts in `chunks`, in one
+/// group of rows per thread of `threads` (whole chunks each), built side by side: `(first
+/// row, columns)` per group. Building them is memory-bound (a verdict is read once; the
+/// columns of a million tokens take tens of megabytes), so each group is one pass, with
+/// room reserved up front (untouched reserved pages cost nothing) so that no column is
+/// copied as it grows.
+pub fn verdict_columns<'a>(
+    chunks: &'a [Chunk],
+    error: &ErrorOf<'a>,
+    threads: usize,
+) -> Vec<(usize, Vec<ArrayRef>)> {
+    let groups = if chunks.len() < 4 {
+        1
+    } else {
+        threads.clamp(1, chunks.len())
+    };
+    let per = chunks.len().div_ceil(groups).max(1);
+    let build = |g: usize| {
+        let first_chunk = g * per;
+        let part = &chunks[first_chunk.min(chunks.len())..((g + 1) * per).min(chunks.len())];
+        (first_chunk * CHUNK, group_columns(part, first_chunk, error))
+    };
+    let count = chunks.len().div_ceil(per).max(1);
+    if count == 1 {
+        return vec![build(0)];
+    }
+    pool(threads).install(|| {
+        (0..count)
+            .into_par_iter()
+            .with_max_len(1)
+            .map(build)
+            .collect()
+    })
+}
+
+/// The verdict columns of `chunks`, the first of which is chunk `first_chunk` of the batch.
+fn group_columns<'a>(
+    chunks: &'a [Chunk],
+    first_chunk: usize,
+    error: &ErrorOf<'a>,
+) -> Vec<ArrayRef> {
+    let rows: usize = chunks.iter().map(|c| c.verdicts.len()).sum();
+    let text: usize = chunks.iter().map(Chunk::text_bytes).sum();
+    let mut valid = BooleanBuilder::with_capacity(rows);
+    let mut name = StringBuilder::with_capacity(rows, rows * 24);
+    let mut reason = StringBuilder::with_capacity(rows, rows * 48);
+    let mut fields: [StringBuilder; 4] =
+        std::array::from_fn(|_| StringBuilder::with_capacity(rows, text));
+    let mut exp = Float64Builder::with_capacity(rows);
+    let mut iat = Float64Builder::with_capacity(rows);
+    for (c, chunk) in chunks.iter().enumerate() {
+        let first = (first_chunk + c) * CHUNK;
+        for (j, v) in chunk.verdicts.iter().enumerate() {
+            let e = error(first + j, v);
+            valid.append_value(e.is_none());
+            name.append_option(e.as_ref().map(|e| e.0));
+            reason.append_option(e.as_ref().map(|e| e.1.as_ref()));
+            for (b, span) in fields.iter_mut().zip([v.kid, v.iss, v.sub, v.aud]) {
+                b.append_option(span.map(|s| chunk.text(s)));
+            }
+            exp.append_option(v.exp);
+            iat.append_option(v.iat);
         }
     }
-}
-
-/// The verdict columns being built, a row at a time.
-pub struct VerdictColumns {
-    valid: BooleanBuilder,
-    text: [StringBuilder; 6],
-    exp: Float64Builder,
-    iat: Float64Builder,
-}
-
-impl VerdictColumns {
-    /// Room for `rows` rows and `text_bytes` bytes of kid/iss/sub/aud text.
-    pub fn with_capacity(rows: usize, text_bytes: usize) -> Self {
-        let strings = |bytes| StringBuilder::with_capacity(rows, bytes);
-        VerdictColumns {
-            valid: BooleanBuilder::with_capacity(rows),
-            text: [
-                strings(0),
-                strings(0),
-                strings(text_bytes / 4),
-                strings(text_bytes / 4),
-                strings(text_bytes / 4),
-                strings(text_bytes / 4),
-            ],
-            exp: Float64Builder::with_capacity(rows),
-            iat: Float64Builder::with_capacity(rows),
-        }
-    }
-
-    pub fn push(&mut self, row: Row<'_>) {
-        self.valid.append_value(row.error.is_none());
-        let [error, reason, kid, iss, sub, aud] = &mut self.text;
-        error.append_option(row.error.map(|e| e.0));
-        reason.append_option(row.error.map(|e| e.1));
-        kid.append_option(row.kid);
-        iss.append_option(row.iss);
-        sub.append_option(row.sub);
-        aud.append_option(row.aud);
-        self.exp.append_option(row.exp);
-        self.iat.append_option(row.iat);
-    }
-
-    /// The columns of [`VERDICT_COLUMNS`], in order.
-    pub fn finish(mut self) -> Vec<ArrayRef> {
-        let mut out: Vec<ArrayRef> = vec![Arc::new(self.valid.finish())];
-        out.extend(
-            self.text
-                .iter_mut()
-                .map(|b| Arc::new(b.finish()) as ArrayRef),
-        );
-        out.push(Arc::new(self.exp.finish()));
-        out.push(Arc::new(self.iat.finish()));
-        out
-    }
+    let [kid, iss, sub, aud] = fields.map(|mut b| Arc::new(b.finish()) as ArrayRef);
+    vec![
+        Arc::new(valid.finish()),
+        Arc::new(name.finish()),
+        Arc::new(reason.finish()),
+        kid,
+        iss,
+        sub,
+        aud,
+        Arc::new(exp.finish()),
+        Arc::new(iat.finish()),
+    ]
 }
 
 /// A batch of `index` (from `first`) and the verdict columns.

@@ -22,9 +22,7 @@ use turbojwt_core::error::{Detail, Segment};
 use turbojwt_core::jws::{self, Limits};
 use turbojwt_core::verify::KeyRef;
 
-use turbojwt_core::arrow::{
-    self as core_arrow, Row, UnsupportedType, VerdictColumns, VERDICT_COLUMNS,
-};
+use turbojwt_core::arrow::{self as core_arrow, UnsupportedType, VERDICT_COLUMNS};
 
 use crate::arrow::{arrow_err, import_batches, ArrowBatches};
 use crate::decode_args;
@@ -301,14 +299,22 @@ impl BatchVerifier {
                 .map(|n| Arc::new(Field::new(*n, core_arrow::verdict_type(n), true))),
         );
         let out_schema = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
-        let mut out = Vec::with_capacity(batches.len());
+        // Each input batch, cut where a group of verdict rows ends, beside its verdicts.
+        let mut out = Vec::with_capacity(batches.len() + verdicts.len());
         let mut offset = 0;
         for b in &batches {
-            let n = b.num_rows();
-            let mut columns = b.columns().to_vec();
-            columns.extend(verdicts.iter().map(|a| a.slice(offset, n)));
-            out.push(RecordBatch::try_new(out_schema.clone(), columns).map_err(arrow_err)?);
-            offset += n;
+            let end = offset + b.num_rows();
+            for (start, group) in verdicts {
+                let group_end = start + group.first().map_or(0, |a| a.len());
+                let (from, to) = (offset.max(*start), end.min(group_end));
+                if from >= to {
+                    continue;
+                }
+                let mut columns = b.slice(from - offset, to - from).columns().to_vec();
+                columns.extend(group.iter().map(|a| a.slice(from - start, to - from)));
+                out.push(RecordBatch::try_new(out_schema.clone(), columns).map_err(arrow_err)?);
+            }
+            offset = end;
         }
         Ok(ArrowBatches {
             schema: out_schema,
@@ -441,7 +447,8 @@ impl BatchVerifier {
             self.pipelined(py, slices, at, &limits, threads, &mut dicts)?
         };
         let messages = json_messages(py, &chunks, |i| slices[i].map(Into::into));
-        let mut part = BatchPart::new(slices.len(), chunks, messages, claims.then_some(dicts));
+        let mut part = BatchPart::new(slices.len(), chunks, messages, claims.then_some(dicts))
+            .with_threads(threads);
         let fallbacks: Vec<(usize, usize)> = part.fallbacks().collect();
         for (i, k) in fallbacks {
             if let (Some(reason), None) = (null_reason, slices[i]) {
@@ -604,6 +611,9 @@ fn json_message(py: Python<'_>, token: &[u8], segment: Segment) -> Option<String
     python_json_message(py, segment, &buf)
 }
 
+/// The verdict columns of rows `start..` (as many as the columns hold).
+type VerdictGroup = (usize, Vec<ArrayRef>);
+
 /// The verdicts of one batch call.
 #[pyclass(module = "turbojwt._native")]
 pub struct BatchPart {
@@ -614,8 +624,11 @@ pub struct BatchPart {
     /// Verdicts the Python reference path gave (fallbacks): error or None, and claims.
     overrides: HashMap<usize, reference::Verdict>,
     claims: Option<Vec<Option<Py<PyAny>>>>,
-    /// The verdict columns as Arrow arrays, built on first use.
-    verdicts: OnceLock<Vec<ArrayRef>>,
+    /// The verdict columns as Arrow arrays, built on first use: `(first row, columns)` per
+    /// group of rows.
+    verdicts: OnceLock<Vec<VerdictGroup>>,
+    /// Threads the verification used (and building the columns may use).
+    threads: usize,
 }
 
 fn opt_f64(py: Python<'_>, v: Option<f64>) -> Bound<'_, PyAny> {
@@ -644,7 +657,14 @@ impl BatchPart {
             overrides: HashMap::new(),
             claims,
             verdicts: OnceLock::new(),
+            threads: 1,
         }
+    }
+
+    /// The part of a batch verified on `threads` threads.
+    pub(crate) fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = threads;
+        self
     }
 
     /// Records the reference path's verdict on token `i` (one the core handed over).
@@ -705,19 +725,12 @@ impl BatchPart {
         Some((name, message))
     }
 
-    /// The verdict columns ([`VERDICT_COLUMNS`]) as Arrow arrays, built once.
-    pub(crate) fn verdict_arrays(&self) -> &[ArrayRef] {
+    /// The verdict columns ([`VERDICT_COLUMNS`]) as Arrow arrays, built once (on as many
+    /// threads as verified the batch).
+    pub(crate) fn verdict_arrays(&self) -> &[VerdictGroup] {
         self.verdicts.get_or_init(|| {
-            let text: usize = self.chunks.iter().map(Chunk::text_bytes).sum();
-            let mut columns = VerdictColumns::with_capacity(self.len, text);
-            for (i, chunk, v) in self.with_chunk() {
-                let error = self.error_of(i, v);
-                let error = error
-                    .as_ref()
-                    .map(|(name, message)| (*name, message.as_ref()));
-                columns.push(Row::of(chunk, v, error));
-            }
-            columns.finish()
+            let error: &core_arrow::ErrorOf<'_> = &|i, v| self.error_of(i, v);
+            core_arrow::verdict_columns(&self.chunks, error, self.threads)
         })
     }
 }
@@ -819,22 +832,25 @@ impl BatchPart {
     /// iat (read from the Arrow arrays; `exp`/`iat` an int when they are whole seconds).
     fn columns(&self, py: Python<'_>) -> PyResult<Py<PyDict>> {
         let out = PyDict::new(py);
-        for (name, array) in VERDICT_COLUMNS.iter().zip(self.verdict_arrays()) {
+        for (j, name) in VERDICT_COLUMNS.iter().enumerate() {
             let values = PyList::empty(py);
-            match array.data_type() {
-                DataType::Boolean => {
-                    for v in array.as_boolean().iter() {
-                        values.append(v)?;
+            for (_, group) in self.verdict_arrays() {
+                let array = &group[j];
+                match array.data_type() {
+                    DataType::Boolean => {
+                        for v in array.as_boolean().iter() {
+                            values.append(v)?;
+                        }
                     }
-                }
-                DataType::Float64 => {
-                    for v in array.as_primitive::<Float64Type>().iter() {
-                        values.append(opt_f64(py, v))?;
+                    DataType::Float64 => {
+                        for v in array.as_primitive::<Float64Type>().iter() {
+                            values.append(opt_f64(py, v))?;
+                        }
                     }
-                }
-                _ => {
-                    for v in array.as_string::<i32>().iter() {
-                        values.append(v)?;
+                    _ => {
+                        for v in array.as_string::<i32>().iter() {
+                            values.append(v)?;
+                        }
                     }
                 }
             }
@@ -845,8 +861,16 @@ impl BatchPart {
 
     /// The verdicts as Arrow: `index` (from `first`) and the verdict columns.
     fn arrow(&self, first: i64) -> PyResult<ArrowBatches> {
-        let batch = core_arrow::verdict_batch(first, self.verdict_arrays()).map_err(arrow_err)?;
-        Ok(ArrowBatches::one(batch))
+        let batches = self
+            .verdict_arrays()
+            .iter()
+            .map(|(start, columns)| core_arrow::verdict_batch(first + *start as i64, columns))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(arrow_err)?;
+        Ok(ArrowBatches {
+            schema: core_arrow::verdict_schema(),
+            batches,
+        })
     }
 
     /// A report batch: the columns `fields` in order, among the verdict columns, `line`
@@ -857,27 +881,34 @@ impl BatchPart {
         first_line: i64,
         source: Option<&str>,
     ) -> PyResult<ArrowBatches> {
-        let arrays = self.verdict_arrays();
-        let len = self.len as i64;
-        let mut columns: Vec<ArrayRef> = Vec::with_capacity(fields.len());
-        let mut schema = Vec::with_capacity(fields.len());
-        for name in &fields {
-            let column: ArrayRef = match name.as_str() {
-                "line" => Arc::new(Int64Array::from_iter_values(first_line..first_line + len)),
-                "source" => Arc::new(StringArray::from_iter_values(std::iter::repeat_n(
-                    source.unwrap_or(""),
-                    self.len,
-                ))),
-                _ => match VERDICT_COLUMNS.iter().position(|c| c == name) {
-                    Some(j) => arrays[j].clone(),
-                    None => return Err(PyValueError::new_err(format!("no report column {name}"))),
-                },
-            };
-            schema.push(Field::new(name, core_arrow::verdict_type(name), true));
-            columns.push(column);
+        let schema = Arc::new(Schema::new(
+            fields
+                .iter()
+                .map(|n| Field::new(n, core_arrow::verdict_type(n), true))
+                .collect::<Vec<_>>(),
+        ));
+        let mut batches = Vec::new();
+        for (start, arrays) in self.verdict_arrays() {
+            let rows = arrays.first().map_or(0, |a| a.len());
+            let first = first_line + *start as i64;
+            let mut columns: Vec<ArrayRef> = Vec::with_capacity(fields.len());
+            for name in &fields {
+                columns.push(match name.as_str() {
+                    "line" => Arc::new(Int64Array::from_iter_values(first..first + rows as i64)),
+                    "source" => Arc::new(StringArray::from_iter_values(std::iter::repeat_n(
+                        source.unwrap_or(""),
+                        rows,
+                    ))),
+                    _ => match VERDICT_COLUMNS.iter().position(|c| c == name) {
+                        Some(j) => arrays[j].clone(),
+                        None => {
+                            return Err(PyValueError::new_err(format!("no report column {name}")))
+                        }
+                    },
+                });
+            }
+            batches.push(RecordBatch::try_new(schema.clone(), columns).map_err(arrow_err)?);
         }
-        let batch =
-            RecordBatch::try_new(Arc::new(Schema::new(schema)), columns).map_err(arrow_err)?;
-        Ok(ArrowBatches::one(batch))
+        Ok(ArrowBatches { schema, batches })
     }
 }

@@ -97,7 +97,7 @@ class ParquetWriter:
 
     def write(self, batch: Any) -> None:
         # Each chunk is a row group: a closed file holds every complete chunk.
-        self.writer.write_batch(self.pa.record_batch(batch))
+        self.writer.write_table(self.pa.table(batch))
 
     def close(self) -> None:
         self.writer.close()
