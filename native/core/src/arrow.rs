@@ -207,6 +207,11 @@ pub fn token_slices<'a>(
                 .ok_or_else(|| UnsupportedType(array.data_type().clone()))?;
             let mut values = Vec::with_capacity(dict.values().len());
             token_slices(dict.values().as_ref(), &mut values)?;
+            if values.is_empty() {
+                // (no values: every row is null; `normalized_keys` needs one)
+                out.extend((0..array.len()).map(|_| None));
+                return Ok(());
+            }
             let keys = dict.normalized_keys();
             out.extend(keys.iter().enumerate().map(|(i, &k)| {
                 if array.is_valid(i) {

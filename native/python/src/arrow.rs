@@ -27,21 +27,54 @@ pub(crate) fn arrow_err(e: ArrowError) -> PyErr {
     PyValueError::new_err(e.to_string())
 }
 
-/// Record batches of one schema, exported through the Arrow PyCapsule interface
-/// (`pyarrow.table(obj)`, `pyarrow.record_batch(obj)`, `polars.DataFrame(obj)`).
+/// Record batches of one schema, exported as a stream through the Arrow PyCapsule interface
+/// (`pyarrow.table(obj)`, `polars.DataFrame(obj)`). One batch is exported as an
+/// [`ArrowRecordBatch`] instead (see [`export`]): a consumer that finds
+/// `__arrow_c_array__` (polars does first) must get the whole data from it.
 #[pyclass(module = "turbojwt._native", frozen)]
 pub struct ArrowBatches {
-    pub(crate) schema: SchemaRef,
-    pub(crate) batches: Vec<RecordBatch>,
+    schema: SchemaRef,
+    batches: Vec<RecordBatch>,
 }
 
-impl ArrowBatches {
-    pub(crate) fn one(batch: RecordBatch) -> Self {
-        ArrowBatches {
-            schema: batch.schema(),
-            batches: vec![batch],
-        }
+/// One record batch, exported through the Arrow PyCapsule interface as an array or a stream
+/// (`pyarrow.record_batch(obj)` too).
+#[pyclass(module = "turbojwt._native", frozen)]
+pub struct ArrowRecordBatch {
+    batch: RecordBatch,
+}
+
+/// `batches` for Python: an [`ArrowRecordBatch`] when there is one, else [`ArrowBatches`].
+pub(crate) fn export(
+    py: Python<'_>,
+    schema: SchemaRef,
+    mut batches: Vec<RecordBatch>,
+) -> PyResult<Py<PyAny>> {
+    if batches.len() == 1 {
+        let batch = batches.pop().expect("one batch");
+        return Ok(Py::new(py, ArrowRecordBatch { batch })?.into_any());
     }
+    Ok(Py::new(py, ArrowBatches { schema, batches })?.into_any())
+}
+
+fn schema_capsule<'py>(py: Python<'py>, schema: &Schema) -> PyResult<Bound<'py, PyCapsule>> {
+    let schema = FFI_ArrowSchema::try_from(schema).map_err(arrow_err)?;
+    PyCapsule::new_with_value(py, schema, SCHEMA)
+}
+
+/// The batches as an ArrowArrayStream capsule. (The requested schema, which the protocol
+/// lets a producer ignore, is ignored.)
+fn stream_capsule<'py>(
+    py: Python<'py>,
+    schema: &SchemaRef,
+    batches: Vec<RecordBatch>,
+) -> PyResult<Bound<'py, PyCapsule>> {
+    let reader = RecordBatchIterator::new(batches.into_iter().map(Ok), schema.clone());
+    PyCapsule::new_with_value(py, FFI_ArrowArrayStream::new(Box::new(reader)), STREAM)
+}
+
+fn column_names(schema: &Schema) -> Vec<String> {
+    schema.fields().iter().map(|f| f.name().clone()).collect()
 }
 
 #[pymethods]
@@ -53,21 +86,50 @@ impl ArrowBatches {
     /// The column names, in order.
     #[getter]
     fn column_names(&self) -> Vec<String> {
-        self.schema
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .collect()
+        column_names(&self.schema)
     }
 
     fn __arrow_c_schema__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyCapsule>> {
-        let schema = FFI_ArrowSchema::try_from(self.schema.as_ref()).map_err(arrow_err)?;
-        PyCapsule::new_with_value(py, schema, SCHEMA)
+        schema_capsule(py, &self.schema)
     }
 
-    /// The batch as a struct array (one batch only: a table of several is read through
-    /// `__arrow_c_stream__`). The requested schema, which the protocol lets a producer
-    /// ignore, is ignored.
+    #[pyo3(signature = (requested_schema=None))]
+    fn __arrow_c_stream__<'py>(
+        &self,
+        py: Python<'py>,
+        requested_schema: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyCapsule>> {
+        let _ = requested_schema;
+        stream_capsule(py, &self.schema, self.batches.clone())
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<ArrowBatches {} rows in {} batches: {}>",
+            self.__len__(),
+            self.batches.len(),
+            self.column_names().join(", ")
+        )
+    }
+}
+
+#[pymethods]
+impl ArrowRecordBatch {
+    fn __len__(&self) -> usize {
+        self.batch.num_rows()
+    }
+
+    /// The column names, in order.
+    #[getter]
+    fn column_names(&self) -> Vec<String> {
+        column_names(self.batch.schema_ref())
+    }
+
+    fn __arrow_c_schema__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyCapsule>> {
+        schema_capsule(py, self.batch.schema_ref())
+    }
+
+    /// The batch as a struct array. (The requested schema is ignored.)
     #[pyo3(signature = (requested_schema=None))]
     fn __arrow_c_array__<'py>(
         &self,
@@ -75,22 +137,12 @@ impl ArrowBatches {
         requested_schema: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyTuple>> {
         let _ = requested_schema;
-        let batch = match self.batches.as_slice() {
-            [one] => one.clone(),
-            [] => RecordBatch::new_empty(self.schema.clone()),
-            _ => {
-                return Err(PyValueError::new_err(
-                    "several record batches: read them as a stream (__arrow_c_stream__, e.g. pyarrow.table)",
-                ))
-            }
-        };
-        let array = StructArray::from(batch);
-        let schema = FFI_ArrowSchema::try_from(self.schema.as_ref()).map_err(arrow_err)?;
+        let array = StructArray::from(self.batch.clone());
         let array = FFI_ArrowArray::new(&array.to_data());
         PyTuple::new(
             py,
             [
-                PyCapsule::new_with_value(py, schema, SCHEMA)?,
+                schema_capsule(py, self.batch.schema_ref())?,
                 PyCapsule::new_with_value(py, array, ARRAY)?,
             ],
         )
@@ -103,16 +155,12 @@ impl ArrowBatches {
         requested_schema: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyCapsule>> {
         let _ = requested_schema;
-        let reader = RecordBatchIterator::new(
-            self.batches.clone().into_iter().map(Ok),
-            self.schema.clone(),
-        );
-        PyCapsule::new_with_value(py, FFI_ArrowArrayStream::new(Box::new(reader)), STREAM)
+        stream_capsule(py, &self.batch.schema(), vec![self.batch.clone()])
     }
 
     fn __repr__(&self) -> String {
         format!(
-            "<ArrowBatches {} rows: {}>",
+            "<ArrowRecordBatch {} rows: {}>",
             self.__len__(),
             self.column_names().join(", ")
         )
@@ -215,7 +263,11 @@ fn column_from_list(ty: &DataType, values: &Bound<'_, PyList>) -> PyResult<Array
 /// The verdict batch (`index` from `first`, then the verdict columns) of columns given as
 /// Python lists (the reference path's verdicts).
 #[pyfunction]
-pub fn verdict_batch(columns: &Bound<'_, PyDict>, first: i64) -> PyResult<ArrowBatches> {
+pub fn verdict_batch(
+    py: Python<'_>,
+    columns: &Bound<'_, PyDict>,
+    first: i64,
+) -> PyResult<Py<PyAny>> {
     let arrays = VERDICT_COLUMNS
         .iter()
         .map(|name| {
@@ -225,15 +277,18 @@ pub fn verdict_batch(columns: &Bound<'_, PyDict>, first: i64) -> PyResult<ArrowB
             column_from_list(&core_arrow::verdict_type(name), values.cast::<PyList>()?)
         })
         .collect::<PyResult<Vec<_>>>()?;
-    Ok(ArrowBatches::one(
-        core_arrow::verdict_batch(first, &arrays).map_err(arrow_err)?,
-    ))
+    let batch = core_arrow::verdict_batch(first, &arrays).map_err(arrow_err)?;
+    export(py, batch.schema(), vec![batch])
 }
 
 /// A report batch with the columns `fields` (in that order) of columns given as Python lists
 /// (the records of the Python log readers).
 #[pyfunction]
-pub fn report_batch(columns: &Bound<'_, PyDict>, fields: Vec<String>) -> PyResult<ArrowBatches> {
+pub fn report_batch(
+    py: Python<'_>,
+    columns: &Bound<'_, PyDict>,
+    fields: Vec<String>,
+) -> PyResult<Py<PyAny>> {
     let mut out = Vec::with_capacity(fields.len());
     let mut schema = Vec::with_capacity(fields.len());
     for name in &fields {
@@ -245,7 +300,7 @@ pub fn report_batch(columns: &Bound<'_, PyDict>, fields: Vec<String>) -> PyResul
         schema.push(Field::new(name, ty, true));
     }
     let batch = RecordBatch::try_new(Arc::new(Schema::new(schema)), out).map_err(arrow_err)?;
-    Ok(ArrowBatches::one(batch))
+    export(py, batch.schema(), vec![batch])
 }
 
 /// The report batch `batch` (anything exporting one record batch) as JSON lines.

@@ -24,7 +24,7 @@ use turbojwt_core::verify::KeyRef;
 
 use turbojwt_core::arrow::{self as core_arrow, UnsupportedType, VERDICT_COLUMNS};
 
-use crate::arrow::{arrow_err, import_batches, ArrowBatches};
+use crate::arrow::{arrow_err, export, import_batches};
 use crate::decode_args;
 use crate::errors::python_json_message;
 use crate::keys::resolve_for_verify;
@@ -231,7 +231,7 @@ impl BatchVerifier {
         time_column: Option<&str>,
         at: f64,
         threads: usize,
-    ) -> PyResult<ArrowBatches> {
+    ) -> PyResult<Py<PyAny>> {
         let (schema, batches) = import_batches(table)?;
         let names = || {
             schema
@@ -244,7 +244,7 @@ impl BatchVerifier {
         let find = |name: &str| {
             schema.index_of(name).map_err(|_| {
                 PyValueError::new_err(format!(
-                    "the table has no column {name:?} (columns: {})",
+                    "the table has no column '{name}' (columns: {})",
                     names()
                 ))
             })
@@ -253,11 +253,18 @@ impl BatchVerifier {
         let time_index = time_column.map(find).transpose()?;
         if let Some(clash) = VERDICT_COLUMNS.iter().find(|c| schema.index_of(c).is_ok()) {
             return Err(PyValueError::new_err(format!(
-                "the table already has a column {clash:?}, which the verdict columns would repeat"
+                "the table already has a column '{clash}', which the verdict columns would repeat"
             )));
         }
         let type_error = |name: &str, what: &str, UnsupportedType(t)| {
-            PyTypeError::new_err(format!("column {name:?} holds {t}, not {what}"))
+            PyTypeError::new_err(format!("column '{name}' holds {t}, not {what}"))
+        };
+        // The producer's buffers are read in place: their offsets, dictionary keys and UTF-8
+        // are checked first (the C data interface leaves that to the consumer).
+        let check = |a: &dyn Array, name: &str| {
+            a.to_data().validate_full().map_err(|e| {
+                PyValueError::new_err(format!("column '{name}' is not valid Arrow data: {e}"))
+            })
         };
         let token_type = schema.field(token_index).data_type();
         core_arrow::token_slices(new_empty_array(token_type).as_ref(), &mut Vec::new())
@@ -265,6 +272,7 @@ impl BatchVerifier {
         let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
         let mut slices: Vec<Option<&[u8]>> = Vec::with_capacity(rows);
         for b in &batches {
+            check(b.column(token_index).as_ref(), token_column)?;
             core_arrow::token_slices(b.column(token_index).as_ref(), &mut slices)
                 .map_err(|e| type_error(token_column, "tokens (strings or binary)", e))?;
         }
@@ -276,6 +284,7 @@ impl BatchVerifier {
                 .map_err(|e| type_error(name, what, e))?;
             times.reserve(rows);
             for b in &batches {
+                check(b.column(j).as_ref(), name)?;
                 core_arrow::times(b.column(j).as_ref(), &mut times)
                     .map_err(|e| type_error(name, what, e))?;
             }
@@ -316,10 +325,7 @@ impl BatchVerifier {
             }
             offset = end;
         }
-        Ok(ArrowBatches {
-            schema: out_schema,
-            batches: out,
-        })
+        export(py, out_schema, out)
     }
 
     /// Verifies the token of every JSON line in `block` (whole lines; bytes or a contiguous
@@ -860,27 +866,25 @@ impl BatchPart {
     }
 
     /// The verdicts as Arrow: `index` (from `first`) and the verdict columns.
-    fn arrow(&self, first: i64) -> PyResult<ArrowBatches> {
+    fn arrow(&self, py: Python<'_>, first: i64) -> PyResult<Py<PyAny>> {
         let batches = self
             .verdict_arrays()
             .iter()
             .map(|(start, columns)| core_arrow::verdict_batch(first + *start as i64, columns))
             .collect::<Result<Vec<_>, _>>()
             .map_err(arrow_err)?;
-        Ok(ArrowBatches {
-            schema: core_arrow::verdict_schema(),
-            batches,
-        })
+        export(py, core_arrow::verdict_schema(), batches)
     }
 
     /// A report batch: the columns `fields` in order, among the verdict columns, `line`
     /// (the index from `first_line`) and `source` (`source` on every row).
     fn report(
         &self,
+        py: Python<'_>,
         fields: Vec<String>,
         first_line: i64,
         source: Option<&str>,
-    ) -> PyResult<ArrowBatches> {
+    ) -> PyResult<Py<PyAny>> {
         let schema = Arc::new(Schema::new(
             fields
                 .iter()
@@ -909,6 +913,6 @@ impl BatchPart {
             }
             batches.push(RecordBatch::try_new(schema.clone(), columns).map_err(arrow_err)?);
         }
-        Ok(ArrowBatches { schema, batches })
+        export(py, schema, batches)
     }
 }

@@ -33,6 +33,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<batch::BatchVerifier>()?;
     m.add_class::<batch::BatchPart>()?;
     m.add_class::<arrow::ArrowBatches>()?;
+    m.add_class::<arrow::ArrowRecordBatch>()?;
     m.add_function(wrap_pyfunction!(arrow::verdict_batch, m)?)?;
     m.add_function(wrap_pyfunction!(arrow::report_batch, m)?)?;
     m.add_function(wrap_pyfunction!(arrow::report_jsonl, m)?)?;
