@@ -300,7 +300,7 @@ impl BatchVerifier {
         };
         let null_reason = format!("column {token_column} is null");
         let part = self.run_at(py, &slices, token, at, false, threads, Some(&null_reason))?;
-        let verdicts = part.verdict_arrays();
+        let verdicts = part.verdict_arrays(py);
         let mut fields = schema.fields().to_vec();
         fields.extend(
             VERDICT_COLUMNS
@@ -733,11 +733,16 @@ impl BatchPart {
 
     /// The verdict columns ([`VERDICT_COLUMNS`]) as Arrow arrays, built once (on as many
     /// threads as verified the batch).
-    pub(crate) fn verdict_arrays(&self) -> &[VerdictGroup] {
-        self.verdicts.get_or_init(|| {
+    pub(crate) fn verdict_arrays(&self, py: Python<'_>) -> &[VerdictGroup] {
+        if let Some(built) = self.verdicts.get() {
+            return built;
+        }
+        // (with the GIL released: other Python threads run meanwhile)
+        let built = py.detach(|| {
             let error: &core_arrow::ErrorOf<'_> = &|i, v| self.error_of(i, v);
             core_arrow::verdict_columns(&self.chunks, error, self.threads)
-        })
+        });
+        self.verdicts.get_or_init(|| built)
     }
 }
 
@@ -840,7 +845,7 @@ impl BatchPart {
         let out = PyDict::new(py);
         for (j, name) in VERDICT_COLUMNS.iter().enumerate() {
             let values = PyList::empty(py);
-            for (_, group) in self.verdict_arrays() {
+            for (_, group) in self.verdict_arrays(py) {
                 let array = &group[j];
                 match array.data_type() {
                     DataType::Boolean => {
@@ -868,7 +873,7 @@ impl BatchPart {
     /// The verdicts as Arrow: `index` (from `first`) and the verdict columns.
     fn arrow(&self, py: Python<'_>, first: i64) -> PyResult<Py<PyAny>> {
         let batches = self
-            .verdict_arrays()
+            .verdict_arrays(py)
             .iter()
             .map(|(start, columns)| core_arrow::verdict_batch(first + *start as i64, columns))
             .collect::<Result<Vec<_>, _>>()
@@ -892,7 +897,7 @@ impl BatchPart {
                 .collect::<Vec<_>>(),
         ));
         let mut batches = Vec::new();
-        for (start, arrays) in self.verdict_arrays() {
+        for (start, arrays) in self.verdict_arrays(py) {
             let rows = arrays.first().map_or(0, |a| a.len());
             let first = first_line + *start as i64;
             let mut columns: Vec<ArrayRef> = Vec::with_capacity(fields.len());

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import math
 import os
@@ -361,9 +362,11 @@ def verify_logs(args: argparse.Namespace) -> int:
                     raise UsageError(f"cannot read {source}: {e.strerror or e}") from e
                 except ValueError as e:
                     raise UsageError(f"{source}: {e}") from e
+                records: Any
                 if isinstance(block, NativeBlock):
                     lines = block.add_to(summary)
-                    records = block.report(writer.fields, source) if writer else None
+                    # (built on the writer's thread)
+                    records = functools.partial(block.report, writer.fields, source) if writer else None
                 else:
                     columns = block
                     if extra:

@@ -39,7 +39,16 @@ from .readers import (
     strip_bearer,
 )
 from .report import Summary, TopCounter, print_summary, printable
-from .writers import FIELDS, FORMULA_START, CsvWriter, JsonlWriter, ParquetWriter, csv_cell, open_writer
+from .writers import (
+    FIELDS,
+    FORMULA_START,
+    BackgroundWriter,
+    CsvWriter,
+    JsonlWriter,
+    ParquetWriter,
+    csv_cell,
+    open_writer,
+)
 
 __all__ = [
     "ACCESS_LINE",
@@ -50,6 +59,7 @@ __all__ = [
     "FORMULA_START",
     "MONTHS",
     "READ_ERRORS",
+    "BackgroundWriter",
     "CsvWriter",
     "JsonlWriter",
     "ParquetWriter",

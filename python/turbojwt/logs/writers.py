@@ -15,6 +15,8 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import queue
+import threading
 from typing import IO, Any
 
 from .. import _native
@@ -103,13 +105,60 @@ class ParquetWriter:
         self.writer.close()
 
 
+class BackgroundWriter:
+    """A writer whose chunks are written on a thread of its own while the run verifies the
+    next one (building the columns, serialising, compressing and writing release the GIL).
+    A chunk is a record batch, or a function that builds it (called on that thread).
+    Chunks are written whole and in order; ``close`` writes every chunk handed over first;
+    a write error is raised by the next ``write`` or by ``close``, and no chunk is written
+    after it."""
+
+    def __init__(self, writer: Any) -> None:
+        self.writer = writer
+        self.fields: tuple[str, ...] = writer.fields
+        self.error: BaseException | None = None
+        # (two chunks in flight at most: memory stays bounded)
+        self.queue: queue.Queue[Any] = queue.Queue(maxsize=2)
+        self.thread = threading.Thread(target=self._run, name="turbojwt-report-writer", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while True:
+            batch = self.queue.get()
+            if batch is None:
+                return
+            if self.error is None:
+                try:
+                    self.writer.write(batch() if callable(batch) else batch)
+                except BaseException as e:  # handed to the run's thread
+                    self.error = e
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+
+    def write(self, batch: Any) -> None:
+        self._raise()
+        self.queue.put(batch)
+
+    def close(self) -> None:
+        self.queue.put(None)
+        self.thread.join()
+        try:
+            self._raise()
+        finally:
+            self.writer.close()
+
+
 def open_writer(path: str, extra: tuple[str, ...] = ()) -> Any:
-    """A JSONL, CSV or Parquet writer chosen by the file name (``.gz`` compresses JSONL/CSV)."""
+    """A JSONL, CSV or Parquet writer chosen by the file name (``.gz`` compresses JSONL/CSV),
+    writing on a thread of its own (:class:`BackgroundWriter`)."""
     kind = guess_format(path)
     if kind == "jsonl":
-        return JsonlWriter(path, extra)
+        return BackgroundWriter(JsonlWriter(path, extra))
     if kind == "csv":
-        return CsvWriter(path, extra)
+        return BackgroundWriter(CsvWriter(path, extra))
     if kind == "parquet":
-        return ParquetWriter(path, extra)
+        return BackgroundWriter(ParquetWriter(path, extra))
     raise ValueError(f"--out must end in .jsonl, .csv or .parquet (optionally .gz for JSONL/CSV): {path}")
