@@ -24,7 +24,7 @@ use turbojwt_core::verify::KeyRef;
 
 use turbojwt_core::arrow::{self as core_arrow, UnsupportedType, VERDICT_COLUMNS};
 
-use crate::arrow::{arrow_err, export, import_batches};
+use crate::arrow::{arrow_err, export, import_array, import_batches};
 use crate::decode_args;
 use crate::errors::python_json_message;
 use crate::keys::resolve_for_verify;
@@ -34,17 +34,6 @@ use crate::reference::{self, DecodeArgs};
 
 /// A key set entry as Python passes it: `(kid or None, key index)`.
 type SetEntries = Vec<(Option<String>, usize)>;
-
-/// One Arrow array as Python passes it: `(offsets, data, validity or None, offset, length,
-/// large)`, the buffers exported by pyarrow.
-type ArrowArray = (
-    PyBuffer<i8>,
-    Option<PyBuffer<i8>>,
-    Option<PyBuffer<i8>>,
-    usize,
-    usize,
-    bool,
-);
 
 /// One policy and key table compiled for batches.
 #[pyclass(module = "turbojwt._native", frozen)]
@@ -172,43 +161,33 @@ impl BatchVerifier {
         self.run(py, &slices, token, at, claims, threads)
     }
 
-    /// Verifies Arrow string or binary arrays read in place: `arrays` is a list of
-    /// `(offsets, data, validity or None, offset, length, large)` with pyarrow buffers.
+    /// Verifies Arrow string or binary arrays (objects exporting `__arrow_c_array__`, such
+    /// as pyarrow arrays), read in place through the Arrow C data interface. A null token is
+    /// handed to the reference path (`decode(None)`'s verdict), as a None in a list is.
     #[pyo3(signature = (arrays, at, claims, threads))]
     fn verify_arrow(
         &self,
         py: Python<'_>,
-        arrays: Vec<ArrowArray>,
+        arrays: Vec<Bound<'_, PyAny>>,
         at: &Bound<'_, PyAny>,
         claims: bool,
         threads: usize,
     ) -> PyResult<BatchPart> {
+        let arrays = arrays
+            .iter()
+            .map(import_array)
+            .collect::<PyResult<Vec<_>>>()?;
         let mut slices: Vec<Option<&[u8]>> = Vec::new();
-        for (offsets, data, validity, offset, length, large) in &arrays {
-            let offsets = bytes_of(offsets);
-            let data = data.as_ref().map(bytes_of).unwrap_or(&[]);
-            let validity = validity.as_ref().map(bytes_of);
-            let width = if *large { 8 } else { 4 };
-            if offsets.len() < (offset + length + 1) * width {
-                return Err(PyValueError::new_err("Arrow offsets buffer too short"));
-            }
-            let at_index = |i: usize| -> i64 {
-                let b = &offsets[i * width..(i + 1) * width];
-                if *large {
-                    i64::from_le_bytes(b.try_into().unwrap())
-                } else {
-                    i32::from_le_bytes(b.try_into().unwrap()) as i64
-                }
-            };
-            for i in *offset..offset + length {
-                let valid =
-                    validity.is_none_or(|v| v.get(i / 8).is_some_and(|b| b >> (i % 8) & 1 == 1));
-                let (start, end) = (at_index(i), at_index(i + 1));
-                if start < 0 || end < start || end as usize > data.len() {
-                    return Err(PyValueError::new_err("Arrow offsets out of range"));
-                }
-                slices.push(valid.then(|| &data[start as usize..end as usize]));
-            }
+        for a in &arrays {
+            core_arrow::token_slices(new_empty_array(a.data_type()).as_ref(), &mut Vec::new())
+                .map_err(|UnsupportedType(t)| {
+                    PyTypeError::new_err(format!("Arrow tokens must be strings or binary, not {t}"))
+                })?;
+            a.to_data().validate_full().map_err(|e| {
+                PyValueError::new_err(format!("tokens are not valid Arrow data: {e}"))
+            })?;
+            core_arrow::token_slices(a.as_ref(), &mut slices)
+                .map_err(|UnsupportedType(t)| PyTypeError::new_err(format!("{t}")))?;
         }
         let token = |i: usize| match slices[i] {
             Some(b) => PyBytes::new(py, b).into_any(),
