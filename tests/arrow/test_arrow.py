@@ -365,3 +365,23 @@ def test_native_report_writers_match_orjson_and_csv(rows):
     # pyarrow's own record batch is read the same way
     assert _native.report_jsonl(pa.record_batch(batch)) == want_jsonl
     assert json.loads(want_jsonl.splitlines()[0]) if rows else True
+
+
+def test_reference_path_verdicts_give_the_same_columns(ed448_key, rsa_key):
+    # A JWK meant for encryption never verifies: the whole batch is judged by the Python
+    # reference path, whose verdicts become the same Arrow columns.
+    enc = turbojwt.PyJWK({**rsa_key.public_jwk, "use": "enc"})
+    tok = turbojwt.encode({"sub": "a"}, rsa_key.private_pem, algorithm="RS256")
+    r = verify_batch([tok, "x.y.z"], enc, algorithms=["RS256"])
+    table = r.to_arrow()
+    assert table.schema == SCHEMA
+    assert table.column("error").to_pylist() == [e.kind for e in r.errors]
+    # Ed448 keys only pyca/cryptography takes: each token handed over, in the kernel too.
+    toks = [turbojwt.encode({"sub": "a", "exp": NOW + 60}, ed448_key.private_pem, algorithm="EdDSA"), "x.y.z"]
+    r = verify_batch(toks, ed448_key.public_pem, algorithms=["EdDSA"])
+    rows = r.to_arrow().to_pylist()
+    assert rows[0]["valid"] and rows[0]["sub"] == "a" and rows[0]["exp"] == NOW + 60
+    assert rows[1]["error"] == "DecodeError"
+    v = turbojwt.Verifier(ed448_key.public_pem, algorithms=["EdDSA"])
+    out = verify_table(pa.table({"token": toks}), v)
+    assert out.drop_columns(["token"]).to_pylist() == [{k: v for k, v in row.items() if k != "index"} for row in rows]
