@@ -96,4 +96,5 @@ def _same_kind(table: Any, result: Any) -> Any:
         import pyarrow as pa
     except ImportError:
         return result
-    return pa.table(result)
+    # (through a stream reader: pa.table() would import pandas first, when installed)
+    return pa.RecordBatchReader.from_stream(result).read_all()

@@ -460,7 +460,9 @@ class BatchResult:
         import pyarrow as pa
 
         parts = self.arrow() or [_native.verdict_batch({name: [] for name in COLUMNS}, 0)]
-        return pa.concat_tables([pa.table(p) for p in parts])
+        # (through a stream reader: pa.table() would import pandas first, when installed,
+        # to ask whether the argument is a pandas frame)
+        return pa.concat_tables([pa.RecordBatchReader.from_stream(p).read_all() for p in parts])
 
     def __getitem__(self, i: int) -> TokenResult:
         if i < 0:

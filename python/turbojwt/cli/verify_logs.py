@@ -280,6 +280,10 @@ def source_format(args: argparse.Namespace, source: str) -> str:
 def run(args: argparse.Namespace) -> int:
     from ..logs.report import printable
 
+    # pyarrow (Parquet in or out) imports numpy, whose OpenBLAS starts a pool of threads that
+    # spin for a while on cores the verification uses; nothing here does linear algebra.
+    # (The command runs in a process of its own, or in the caller of main().)
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     try:
         return verify_logs(args)
     except UsageError as e:

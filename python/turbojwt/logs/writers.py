@@ -99,7 +99,8 @@ class ParquetWriter:
 
     def write(self, batch: Any) -> None:
         # Each chunk is a row group: a closed file holds every complete chunk.
-        self.writer.write_table(self.pa.table(batch))
+        # (a stream reader: pa.table() would import pandas first, when installed)
+        self.writer.write_table(self.pa.RecordBatchReader.from_stream(batch).read_all())
 
     def close(self) -> None:
         self.writer.close()
@@ -113,9 +114,12 @@ class BackgroundWriter:
     a write error is raised by the next ``write`` or by ``close``, and no chunk is written
     after it."""
 
-    def __init__(self, writer: Any) -> None:
+    def __init__(self, writer: Any, fields: tuple[str, ...] | None = None) -> None:
+        """``writer``: a writer, or a function that makes one on the writer's thread (then
+        ``fields``, its columns): pyarrow's import, some 0.1 s, overlaps the first chunk's
+        verification that way; an error making it is raised as a write error is."""
         self.writer = writer
-        self.fields: tuple[str, ...] = writer.fields
+        self.fields: tuple[str, ...] = writer.fields if fields is None else fields
         self.error: BaseException | None = None
         # (two chunks in flight at most: memory stays bounded)
         self.queue: queue.Queue[Any] = queue.Queue(maxsize=2)
@@ -123,11 +127,16 @@ class BackgroundWriter:
         self.thread.start()
 
     def _run(self) -> None:
+        if callable(self.writer):
+            try:
+                self.writer = self.writer()
+            except BaseException as e:
+                self.error, self.writer = e, None
         while True:
             batch = self.queue.get()
             if batch is None:
                 return
-            if self.error is None:
+            if self.error is None and self.writer is not None:
                 try:
                     self.writer.write(batch() if callable(batch) else batch)
                 except BaseException as e:  # handed to the run's thread
@@ -148,7 +157,8 @@ class BackgroundWriter:
         try:
             self._raise()
         finally:
-            self.writer.close()
+            if self.writer is not None:
+                self.writer.close()
 
 
 def open_writer(path: str, extra: tuple[str, ...] = ()) -> Any:
@@ -160,5 +170,8 @@ def open_writer(path: str, extra: tuple[str, ...] = ()) -> Any:
     if kind == "csv":
         return BackgroundWriter(CsvWriter(path, extra))
     if kind == "parquet":
-        return BackgroundWriter(ParquetWriter(path, extra))
+        # (opened here, so that a path that cannot be written is refused now; pyarrow is
+        # imported and the writer made on the writer's thread)
+        open(path, "wb").close()
+        return BackgroundWriter(lambda: ParquetWriter(path, extra), extra + FIELDS)
     raise ValueError(f"--out must end in .jsonl, .csv or .parquet (optionally .gz for JSONL/CSV): {path}")
