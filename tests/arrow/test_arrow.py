@@ -308,6 +308,11 @@ def test_kernel_bad_inputs():
         verify_table(pa.table({"token": ["x"], "valid": [True]}), v)
     with pytest.raises(TypeError, match="expected Arrow data"):
         verify_table(["a.b.c"], v)
+    with pytest.raises(TypeError, match="not a single array"):
+        verify_table(pa.array(["a.b.c"]), v)
+    rows = pa.StructArray.from_arrays([pa.array(["a.b.c", "x"])], names=["token"], mask=pa.array([False, True]))
+    with pytest.raises(TypeError, match="null rows"):
+        verify_table(rows, v)
     with pytest.raises(TypeError, match="turbojwt.Verifier"):
         verify_table(table, SECRET)
     with pytest.raises(ValueError, match="not both"):

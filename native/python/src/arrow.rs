@@ -194,13 +194,18 @@ pub(crate) fn import_batches(obj: &Bound<'_, PyAny>) -> PyResult<(SchemaRef, Vec
                 "an Arrow record batch or table is needed, not a single array",
             ));
         };
-        let batch = RecordBatch::from(
-            array
-                .as_any()
-                .downcast_ref::<StructArray>()
-                .expect("struct")
-                .clone(),
-        );
+        let Some(rows) = array.as_any().downcast_ref::<StructArray>() else {
+            return Err(PyTypeError::new_err(
+                "an Arrow struct array that is not one",
+            ));
+        };
+        // (a record batch has no null rows; `RecordBatch::from` would panic on one)
+        if rows.null_count() > 0 {
+            return Err(PyTypeError::new_err(
+                "an Arrow struct array with null rows is not a record batch",
+            ));
+        }
+        let batch = RecordBatch::from(rows.clone());
         return Ok((batch.schema(), vec![batch]));
     }
     Err(PyTypeError::new_err(format!(
@@ -303,7 +308,25 @@ pub fn report_batch(
     export(py, batch.schema(), vec![batch])
 }
 
-/// The report batch `batch` (anything exporting one record batch) as JSON lines.
+/// The batches of a report: ours as they are; another exporter's checked first (their
+/// strings are read in place).
+fn report_batches(batch: &Bound<'_, PyAny>) -> PyResult<Vec<RecordBatch>> {
+    if let Ok(ours) = batch.cast::<ArrowRecordBatch>() {
+        return Ok(vec![ours.get().batch.clone()]);
+    }
+    if let Ok(ours) = batch.cast::<ArrowBatches>() {
+        return Ok(ours.get().batches.clone());
+    }
+    let (_, batches) = import_batches(batch)?;
+    for b in &batches {
+        for column in b.columns() {
+            column.to_data().validate_full().map_err(arrow_err)?;
+        }
+    }
+    Ok(batches)
+}
+
+/// The report batch `batch` (anything exporting record batches) as JSON lines.
 #[pyfunction]
 pub fn report_jsonl<'py>(
     py: Python<'py>,
@@ -326,7 +349,7 @@ fn write_report<'py>(
     batch: &Bound<'py, PyAny>,
     write: fn(&RecordBatch, &mut Vec<u8>) -> Result<(), ArrowError>,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    let (_, batches) = import_batches(batch)?;
+    let batches = report_batches(batch)?;
     let out = py.detach(|| {
         let mut out = Vec::new();
         for b in &batches {
