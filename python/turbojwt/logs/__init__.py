@@ -9,10 +9,11 @@
 - :mod:`turbojwt.logs.report`: the run's summary (outcomes, heavy hitters) and its
   printing, every value from the logs escaped for the terminal.
 
-Nothing here verifies: the command (``turbojwt.cli.verify_logs``) joins the readers,
-``turbojwt.batch`` and the writers. The public names of the three modules are importable
-from ``turbojwt.logs`` itself, and the command calls the readers and :func:`open_writer`
-through this package (so that they can be replaced here, as the tests do).
+Nothing here verifies: ``turbojwt.log_sources`` joins the readers to ``turbojwt.batch``,
+source by source, for the command (``turbojwt.cli.verify_logs``, which adds the writers and
+the summary) and ``turbojwt.dask``. The public names of these modules are importable from
+``turbojwt.logs`` itself; the readers and :func:`open_writer` are called through this
+package (so that they can be replaced here, as the tests do).
 """
 
 from __future__ import annotations
@@ -62,12 +63,16 @@ __all__ = [
     "BackgroundWriter",
     "CsvWriter",
     "JsonlWriter",
+    "NativeBlock",
     "ParquetWriter",
     "ReadError",
     "Records",
+    "SourceError",
+    "SourceOptions",
     "Summary",
     "TopCounter",
     "access_time",
+    "close_all",
     "csv_cell",
     "guess_format",
     "open_source",
@@ -81,5 +86,8 @@ __all__ = [
     "read_jsonl",
     "read_lines",
     "read_parquet",
+    "source_format",
     "strip_bearer",
+    "verify_records",
+    "verify_source",
 ]
