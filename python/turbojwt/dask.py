@@ -15,10 +15,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import _native
+from ._time import parse_time
 from .arrow import VERDICT_COLUMNS, verify_table
+from .log_sources import NativeBlock, SourceOptions, close_all, source_format, verify_source
+from .logs import ReadError
 from .verifier import Verifier
 
-__all__ = ["verify_dataframe", "verify_partition"]
+__all__ = ["REPORT_FIELDS", "verify_dataframe", "verify_file", "verify_files", "verify_partition"]
+
+# The columns of verify_files' records: those of `turbojwt verify-logs --out`, source first.
+REPORT_FIELDS = ("source", "line", "valid", "error", "reason", "iss", "sub", "kid", "exp")
 
 
 def verify_partition(
@@ -84,4 +91,81 @@ def verify_dataframe(
         threads,
         meta=meta,
         align_dataframes=False,
+    )
+
+
+def _records_frame(tables: list[Any]) -> Any:
+    import pyarrow as pa
+
+    if not tables:
+        empty = _native.report_batch({f: [] for f in REPORT_FIELDS}, list(REPORT_FIELDS))
+        tables = [pa.RecordBatchReader.from_stream(empty).read_all()]
+    return pa.concat_tables(tables).to_pandas()
+
+
+def verify_file(path: str, verifier: Verifier, options: SourceOptions | None = None, at: float | None = None) -> Any:
+    """The records of one log file (a pandas frame with :data:`REPORT_FIELDS`), read and
+    verified as ``turbojwt verify-logs`` reads and verifies it (the same readers, the same
+    options), each line as of its own time, or ``at``.
+
+    :raises ValueError: an option the format needs is missing, or the file cannot be read
+        (to its end: a truncated ``.gz`` names the line reached)."""
+    import pyarrow as pa
+
+    options = options or SourceOptions()
+    engine = verifier._batch_engine()
+    opened: list[Any] = []
+    tables = []
+    try:
+        blocks = verify_source(options, engine, path, source_format(options, path), at, opened)
+        for block in blocks:
+            if isinstance(block, NativeBlock):
+                batch = block.report(REPORT_FIELDS, path)
+            else:
+                block["source"] = [path] * len(block["line"])
+                batch = _native.report_batch(block, list(REPORT_FIELDS))
+            tables.append(pa.RecordBatchReader.from_stream(batch).read_all())
+    except ReadError as e:
+        raise ValueError(f"cannot read {path} at {e}") from e
+    except OSError as e:
+        raise ValueError(f"cannot read {path}: {e.strerror or e}") from e
+    finally:
+        close_all(opened)
+    return _records_frame(tables)
+
+
+def verify_files(
+    paths: Any,
+    verifier: Verifier,
+    *,
+    format: str = "auto",
+    token_field: str | None = None,
+    time_field: str | None = None,
+    column: str | None = None,
+    token_regex: str | None = None,
+    at: Any = None,
+    threads: int | None = None,
+    chunk_size: int = 65536,
+) -> Any:
+    """A Dask DataFrame of the records of a set of log files (JSON lines, CSV, Parquet,
+    access logs, one token per line; gzip read transparently), one partition per file,
+    each read and verified by one task on a worker as ``turbojwt verify-logs`` would (the
+    options are the command's of the same names; see :func:`verify_file`). The columns are
+    :data:`REPORT_FIELDS`; ``source`` is the file's path as given (the workers read it by
+    that path)."""
+    import dask.dataframe as dd
+
+    if not isinstance(verifier, Verifier):
+        raise TypeError(f"verifier must be a turbojwt.Verifier, not {type(verifier).__name__}")
+    paths = [str(p) for p in paths]
+    if not paths:
+        raise ValueError("no files to verify")
+    options = SourceOptions(format, token_field, time_field, column, token_regex, threads, chunk_size)
+    return dd.from_map(
+        verify_file,
+        paths,
+        verifier=verifier,
+        options=options,
+        at=None if at is None else parse_time(at),
+        meta=_records_frame([]),
     )

@@ -35,6 +35,11 @@ def client():
         yield c
 
 
+def none(x):
+    """pandas' missing value (NaN, NA) as None."""
+    return None if pd.isna(x) else x
+
+
 def corpus(n: int) -> tuple[list, list]:
     toks, times = [], []
     for i in range(n):
@@ -64,7 +69,7 @@ def test_dataframe_verdicts_equal_local_verify_batch(client):
     assert got["id"].tolist() == list(range(len(toks)))  # every row once, in order
     want = verify_batch(toks, SECRET, algorithms=["HS256"], audience="api", at=times).to_arrow()
     for name in VERDICT_COLUMNS:
-        g = [None if x is None or x != x else x for x in got[name].tolist()]
+        g = [none(x) for x in got[name].tolist()]
         assert g == want.column(name).to_pylist(), name
     # Each worker process rebuilt the verifier once, for all of its partitions.
     kept = client.run(lambda: list(turbojwt.verifier._UNPICKLED))
@@ -80,3 +85,34 @@ def test_bad_input_is_refused_before_the_graph_runs(client):
         verify_dataframe(ddf, v, token_column="n").compute()
     with pytest.raises(TypeError, match="turbojwt.Verifier"):
         verify_dataframe(ddf, SECRET)
+
+
+def test_log_files_one_task_each_as_verify_logs_reads_them(client, tmp_path):
+    import gzip
+    import json
+
+    from turbojwt.dask import REPORT_FIELDS, verify_files
+
+    toks, times = corpus(300)
+    lines = [json.dumps({"ts": t, "auth": "Bearer " + tok}) for tok, t in zip(toks, times)]
+    lines[5] = "{not json"
+    (tmp_path / "a.jsonl").write_text("\n".join(lines[:100]) + "\n")
+    with gzip.open(tmp_path / "b.jsonl.gz", "wt") as f:
+        f.write("\n".join(lines[100:200]) + "\n")
+    (tmp_path / "c.csv").write_text("ts,token\n" + "".join(f"{t},{tok}\n" for tok, t in zip(toks[200:], times[200:])))
+    v = turbojwt.Verifier(SECRET, algorithms=["HS256"], audience="api")
+    paths = [tmp_path / "a.jsonl", tmp_path / "b.jsonl.gz"]
+    out = verify_files(paths, v, token_field="auth", time_field="ts", threads=1)
+    assert out.npartitions == 2 and tuple(out.columns) == REPORT_FIELDS
+    got = out.compute()
+    csv_out = verify_files([tmp_path / "c.csv"], v, column="token", time_field="ts").compute()
+    want = verify_batch(toks, SECRET, algorithms=["HS256"], audience="api", at=times).to_arrow()
+    errors = got["error"].tolist() + csv_out["error"].tolist()
+    assert [none(e) for e in errors[:5]] == want.column("error").to_pylist()[:5]
+    assert errors[5] == "malformed" and got["reason"].iloc[5].startswith("invalid JSON")
+    rest = [none(e) for e in errors[6:]]
+    assert rest == want.column("error").to_pylist()[6:]
+    assert got["line"].tolist() == list(range(1, 101)) * 2  # line numbers within each file
+    assert set(got["source"]) == {str(p) for p in paths}
+    with pytest.raises(ValueError, match="cannot read .*missing.jsonl"):
+        verify_files([tmp_path / "missing.jsonl"], v, token_field="auth").compute()
