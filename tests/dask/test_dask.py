@@ -19,6 +19,9 @@ pd = pytest.importorskip("pandas")
 
 from turbojwt.dask import verify_dataframe  # noqa: E402
 
+# (a Dask cluster of worker processes)
+pytestmark = pytest.mark.e2e
+
 SECRET = "s" * 32
 OTHER = "o" * 32
 NOW = int(time.time())
