@@ -34,7 +34,7 @@ def verify_partition(
     token_column: str = "token",
     time_column: str | None = None,
     at: Any = None,
-    threads: int | None = None,
+    threads: int | None = 1,
 ) -> Any:
     """One pandas partition with the verdict columns after its own (index and columns as
     they were): only the token and time columns go through Arrow, into the kernel."""
@@ -69,12 +69,12 @@ def verify_dataframe(
     time_column: str | None = None,
     *,
     at: Any = None,
-    threads: int | None = None,
+    threads: int | None = 1,
 ) -> Any:
     """The Dask DataFrame ``ddf`` with the verdict columns (``valid``, ``error``, ``reason``,
     ``kid``, ``iss``, ``sub``, ``aud``, ``exp``, ``iat``: see :mod:`turbojwt.arrow`) after its
     own, computed lazily partition by partition on the workers (``threads`` per partition:
-    by default every core of the worker; give 1 with one single-threaded worker per core).
+    1 by default, since Dask runs a task per worker thread; None for every core).
 
     The token and time columns follow :func:`turbojwt.arrow.verify_table`'s rules (a null
     token or time is a ``malformed`` row). A missing column is a ``ValueError`` now, not when
@@ -144,13 +144,14 @@ def verify_files(
     column: str | None = None,
     token_regex: str | None = None,
     at: Any = None,
-    threads: int | None = None,
+    threads: int | None = 1,
     chunk_size: int = 65536,
 ) -> Any:
     """A Dask DataFrame of the records of a set of log files (JSON lines, CSV, Parquet,
     access logs, one token per line; gzip read transparently), one partition per file,
     each read and verified by one task on a worker as ``turbojwt verify-logs`` would (the
-    options are the command's of the same names; see :func:`verify_file`). The columns are
+    options are the command's of the same names, with ``threads`` 1 by default, as in
+    :func:`verify_dataframe`; see :func:`verify_file`). The columns are
     :data:`REPORT_FIELDS`; ``source`` is the file's path as given (the workers read it by
     that path)."""
     import dask.dataframe as dd
