@@ -119,3 +119,36 @@ def test_log_files_one_task_each_as_verify_logs_reads_them(client, tmp_path):
     assert set(got["source"]) == {str(p) for p in paths}
     with pytest.raises(ValueError, match="cannot read .*missing.jsonl"):
         verify_files([tmp_path / "missing.jsonl"], v, token_field="auth").compute()
+
+
+def test_jwks_client_verifier_travels_as_configuration(client, rsa_key):
+    from helpers.jwks_server import Provider
+
+    provider = Provider()
+    provider.jwks = {"keys": [{**rsa_key.public_jwk, "kid": "r1", "alg": "RS256", "use": "sig"}]}
+    provider.start()
+    try:
+        toks = [
+            turbojwt.encode(
+                {"sub": f"u{i}", "exp": NOW + 60},
+                rsa_key.private_pem,
+                algorithm="RS256",
+                headers={"kid": "r1" if i % 5 else "zz"},
+            )
+            for i in range(60)
+        ]
+        jwks_client = turbojwt.JWKSClient(provider.url + "/jwks.json")
+        v = turbojwt.Verifier(jwks_client, algorithms=["RS256"])
+        ddf = dd.from_pandas(pd.DataFrame({"token": toks}), npartitions=4)
+        got = verify_dataframe(ddf, v).compute()
+        want = verify_batch(toks, turbojwt.KeySet(provider.jwks), algorithms=["RS256"]).to_arrow()
+        assert [none(e) for e in got["error"]] == want.column("error").to_pylist()
+        assert got["valid"].sum() == 48
+        # Each worker process rebuilt the client from its configuration and fetched the set.
+        identity = v._identity
+        fetches = client.run(lambda: turbojwt.verifier._UNPICKLED[identity].key.stats()["fetches"])
+        assert len(fetches) == 2 and all(n >= 1 for n in fetches.values())
+        with pytest.raises(TypeError, match="does not pickle"):
+            pickle.dumps(turbojwt.JWKSClient(provider.url + "/jwks.json", http_client=object()))
+    finally:
+        provider.stop()
