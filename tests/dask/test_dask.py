@@ -28,10 +28,20 @@ NOW = int(time.time())
 
 
 @pytest.fixture(scope="module")
-def client():
+def client(tmp_path_factory):
+    # (the workers' scratch space in the test's temporary directory, not in /tmp)
+    scratch = tmp_path_factory.mktemp("dask")
+    import dask
+
     with (
+        dask.config.set({"temporary-directory": str(scratch)}),
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            local_directory=str(scratch),
         ) as cluster,
         distributed.Client(cluster) as c,
     ):
