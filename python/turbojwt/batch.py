@@ -179,39 +179,18 @@ def key_table(key: Any) -> KeyTable:
 # ---------------------------------------------------------------------------- tokens
 
 
-def _arrow_arrays(tokens: Any) -> list[tuple[Any, ...]] | None:
-    """(offsets, data, validity, offset, length, large) per chunk of an Arrow string or
-    binary array, or None when ``tokens`` is not Arrow data."""
+def _arrow_arrays(tokens: Any) -> list[Any] | None:
+    """The chunks of a pyarrow array or chunked array (read natively through the Arrow C
+    data interface: strings or binary, plain, large, view or dictionary-encoded), or None
+    when ``tokens`` is not Arrow data."""
     pa = sys.modules.get("pyarrow")
     if pa is None:
         return None
     if isinstance(tokens, pa.ChunkedArray):
-        chunks = tokens.chunks
-    elif isinstance(tokens, pa.Array):
-        chunks = [tokens]
-    else:
-        return None
-    out = []
-    for arr in chunks:
-        t = arr.type
-        if pa.types.is_dictionary(t):
-            arr = arr.dictionary_decode()
-            t = arr.type
-        is_view = getattr(pa.types, "is_string_view", lambda _: False)
-        is_binary_view = getattr(pa.types, "is_binary_view", lambda _: False)
-        if is_view(t) or is_binary_view(t):
-            # View layouts have no offsets buffer: one copy into the large layout.
-            arr = arr.cast(pa.large_string() if is_view(t) else pa.large_binary())
-            t = arr.type
-        if pa.types.is_string(t) or pa.types.is_binary(t):
-            large = False
-        elif pa.types.is_large_string(t) or pa.types.is_large_binary(t):
-            large = True
-        else:
-            raise TypeError(f"Arrow tokens must be strings or binary, not {t}")
-        validity, offsets, data = arr.buffers()[:3]
-        out.append((offsets, data, validity, arr.offset, len(arr), large))
-    return out
+        return list(tokens.chunks)
+    if isinstance(tokens, pa.Array):
+        return [tokens]
+    return None
 
 
 class _Source:
@@ -290,8 +269,7 @@ class BatchEngine:
             tokens = tokens.to_arrow()  # a polars Series: its Arrow buffers, not a copy
         arrays = _arrow_arrays(tokens)
         if arrays is not None:
-            count = sum(a[4] for a in arrays)
-            times = _times(at, count, now)
+            times = _times(at, len(tokens), now)
             return BatchResult([self._verify_arrow(arrays, _ArrowSource(tokens), times, claims, threads)])
         if isinstance(tokens, (list, tuple)):
             times = _times(at, len(tokens), now)
@@ -318,12 +296,9 @@ class BatchEngine:
             return _ReferencePart(self, _Source(tokens), len(tokens), times, claims)
         return self._finish(self.native.verify(tokens, times, claims, threads))
 
-    def _verify_arrow(
-        self, arrays: list[tuple[Any, ...]], source: _Source, times: Any, claims: bool, threads: int
-    ) -> Any:
-        count = sum(a[4] for a in arrays)
+    def _verify_arrow(self, arrays: list[Any], source: _Source, times: Any, claims: bool, threads: int) -> Any:
         if self.native is None:
-            return _ReferencePart(self, source, count, times, claims)
+            return _ReferencePart(self, source, sum(len(a) for a in arrays), times, claims)
         return self._finish(self.native.verify_arrow(arrays, times, claims, threads))
 
     def verify_jsonl_block(
@@ -390,6 +365,9 @@ class _ReferencePart:
 
     def counts(self) -> dict[str, int]:
         return dict(Counter("valid" if e is None else e.kind for e, _ in self._verdicts))
+
+    def arrow(self, first: int) -> Any:
+        return _native.verdict_batch(self.columns(), first)
 
     def columns(self) -> dict[str, list[Any]]:
         cols: dict[str, list[Any]] = {name: [] for name in COLUMNS}
@@ -463,28 +441,28 @@ class BatchResult:
                 cols[name].extend(values)
         return cols
 
+    def arrow(self) -> list[Any]:
+        """The verdicts as Arrow data, one object per part of the batch, built natively and
+        exported through the Arrow PyCapsule interface (``pyarrow.table(p)``,
+        ``polars.DataFrame(p)``): ``index``, then the columns of ``to_arrow``."""
+        out = []
+        start = 0
+        for p in self._parts:
+            out.append(p.arrow(start))
+            start += len(p)
+        return out
+
     def to_arrow(self) -> Any:
-        """A pyarrow Table: index, valid, error, reason, kid, iss, sub, aud, exp, iat
-        (kid/iss/sub/aud/exp/iat as the token states them, also for refused tokens)."""
+        """A pyarrow Table: index (int64), valid (bool), error, reason, kid, iss, sub, aud
+        (strings), exp, iat (float64 seconds): kid/iss/sub/aud/exp/iat as the token states
+        them, also for refused tokens. Built natively as Arrow arrays and handed over without
+        a copy (pyarrow required)."""
         import pyarrow as pa
 
-        cols = self.columns()
-        exp_type = pa.float64() if any(isinstance(v, float) for v in cols["exp"] + cols["iat"]) else pa.int64()
-        schema = pa.schema(
-            [
-                ("index", pa.int64()),
-                ("valid", pa.bool_()),
-                ("error", pa.string()),
-                ("reason", pa.string()),
-                ("kid", pa.string()),
-                ("iss", pa.string()),
-                ("sub", pa.string()),
-                ("aud", pa.string()),
-                ("exp", exp_type),
-                ("iat", exp_type),
-            ]
-        )
-        return pa.table({"index": range(self._len), **cols}, schema=schema)
+        parts = self.arrow() or [_native.verdict_batch({name: [] for name in COLUMNS}, 0)]
+        # (through a stream reader: pa.table() would import pandas first, when installed,
+        # to ask whether the argument is a pandas frame)
+        return pa.concat_tables([pa.RecordBatchReader.from_stream(p).read_all() for p in parts])
 
     def __getitem__(self, i: int) -> TokenResult:
         if i < 0:

@@ -126,6 +126,10 @@ def cache_control_ttl(headers: Mapping[str, str], default: float, low: float, hi
     return min(max(float(ttl), low), high)
 
 
+def _unpickle_client(url: str | None, config: dict[str, Any]) -> JWKSClient:
+    return JWKSClient(url, **config)
+
+
 class JWKSClient:
     """Keys from a JWKS URL (or an issuer's discovery document), cached and refreshed.
 
@@ -205,6 +209,31 @@ class JWKSClient:
         # Verifiers built over this client (cleared when a key is withdrawn).
         self._verifiers: weakref.WeakSet[Any] = weakref.WeakSet()
         self._refresher_pid: int | None = None
+
+    # ------------------------------------------------------------------ pickling
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickles to its configuration (for worker processes: a ``Verifier`` over it goes to
+        Dask workers so); the rebuilt client fetches the key set itself, on first use. A
+        client given its own HTTP clients or clock does not pickle."""
+        if self._http is not None or self._ahttp is not None or self._clock is not time.monotonic:
+            raise TypeError("a JWKSClient with its own HTTP client or clock does not pickle")
+        config = dict(
+            issuer=self.issuer,
+            min_ttl=self.min_ttl,
+            max_ttl=self.max_ttl,
+            default_ttl=self.default_ttl,
+            refresh_ahead=self.refresh_ahead,
+            cooldown=self.cooldown,
+            negative_cache_size=self.negative_cache_size,
+            max_stale=self.max_stale,
+            timeout=self.timeout,
+            headers=self.headers,
+            max_response_bytes=self.max_response_bytes,
+            min_rsa_bits=self.min_rsa_bits,
+            allow_symmetric=self.allow_symmetric,
+        )
+        return (_unpickle_client, (self.url, config))
 
     # ------------------------------------------------------------------ fetching
 

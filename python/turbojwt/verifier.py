@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import threading
+import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Container, Iterable, Sequence
 from datetime import timedelta
 from typing import Any
@@ -29,6 +32,8 @@ class Verifier:
         "__weakref__",
         "_batch",
         "_batch_generation",
+        "_config",
+        "_identity",
         "_native",
         "audience",
         "cache_clear",
@@ -74,6 +79,24 @@ class Verifier:
         ``"at+jwt"``), compared as a media type (case-insensitive, ``application/`` prefix
         optional); another one is an ``InvalidTypeError``."""
         algorithms = check_policy_arguments(algorithms, options, leeway, require_algorithms=True)
+        # What it pickles to (see __reduce__).
+        self._config: tuple[Any, dict[str, Any]] = (
+            key,
+            dict(
+                algorithms=algorithms,
+                audience=audience,
+                issuer=issuer,
+                subject=subject,
+                leeway=leeway,
+                options=options,
+                cache=cache,
+                cache_ttl=cache_ttl,
+                cache_max_token_bytes=cache_max_token_bytes,
+                cache_negative_ttl=cache_negative_ttl,
+                typ=typ,
+            ),
+        )
+        self._identity = uuid.uuid4().hex
         resolver = _key_resolver(key)
         if (options or {}).get("verify_signature", True) and resolver is None and not isinstance(key, PyJWK):
             _check_key(key, algorithms)
@@ -133,6 +156,14 @@ class Verifier:
         Over a ``JWKSClient`` each call uses the client's current keys (refreshed first when
         due): the engine, its key table and its repeated-token cache are rebuilt whenever
         the key set changed since they were made."""
+        engine = self._batch_engine()
+        return engine.run(tokens, at=at, claims=claims, threads=threads)
+
+    def _batch_engine(self) -> BatchEngine:
+        """The batch engine of this verifier's key and policy (``verify_batch`` and the Arrow
+        kernel run on it). Over a ``JWKSClient``, the client's current keys (refreshed first
+        when due): the engine, its key table and its repeated-token cache are rebuilt
+        whenever the key set changed since they were made."""
         key, generation = self.key, 0
         if isinstance(key, JWKSClient):
             key, generation = key.key_set_and_generation()
@@ -148,7 +179,15 @@ class Verifier:
                 options=self.options,
             )
             self._batch, self._batch_generation = engine, generation
-        return engine.run(tokens, at=at, claims=claims, threads=threads)
+        return engine
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickles to its key material and policy, for worker processes (Dask,
+        multiprocessing). A process rebuilds a given verifier once and keeps it (with its
+        parsed keys, caches and batch engine) for every later task that brings it: see
+        ``_unpickle``. The key must pickle (str, bytes, JWK dicts, ...)."""
+        key, kwargs = self._config
+        return (_unpickle, (self._identity, key, kwargs))
 
     def cache_info(self) -> CacheInfo | None:
         """Hits, misses, maxsize and currsize of the verified-token cache (None when off)."""
@@ -161,6 +200,30 @@ class Verifier:
 
     def __repr__(self) -> str:
         return f"Verifier(algorithms={self.algorithms!r}, audience={self.audience!r}, issuer={self.issuer!r})"
+
+
+# The verifiers this process rebuilt from pickles, by the identity of the original (a few:
+# a job ships one or two verifiers to its workers, each task brings them again).
+_UNPICKLED: OrderedDict[str, Verifier] = OrderedDict()
+_UNPICKLED_MAX = 16
+_UNPICKLED_LOCK = threading.Lock()
+
+
+def _unpickle(identity: str, key: Any, kwargs: dict[str, Any]) -> Verifier:
+    """The verifier ``identity`` as this process first rebuilt it (warm caches across the
+    tasks of a job), or a new one."""
+    with _UNPICKLED_LOCK:
+        known = _UNPICKLED.get(identity)
+        if known is not None:
+            _UNPICKLED.move_to_end(identity)
+            return known
+    verifier = Verifier(key, **kwargs)
+    verifier._identity = identity
+    with _UNPICKLED_LOCK:
+        verifier = _UNPICKLED.setdefault(identity, verifier)
+        while len(_UNPICKLED) > _UNPICKLED_MAX:
+            _UNPICKLED.popitem(last=False)
+    return verifier
 
 
 def _check_cache_arguments(cache: Any, ttl: Any, max_token: Any, negative_ttl: Any) -> int:

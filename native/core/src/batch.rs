@@ -187,6 +187,10 @@ impl Chunk {
     pub fn text(&self, s: Span) -> &str {
         &self.text[s.range()]
     }
+    /// Bytes of report text (kid, iss, sub, aud) the chunk holds.
+    pub fn text_bytes(&self) -> usize {
+        self.text.len()
+    }
     pub fn payload(&self, s: Span) -> &[u8] {
         &self.payloads[s.range()]
     }

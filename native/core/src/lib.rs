@@ -3,6 +3,8 @@
 //! in the `turbojwt-python` crate.
 
 pub mod alg;
+#[cfg(feature = "arrow")]
+pub mod arrow;
 pub mod b64;
 pub mod batch;
 pub mod cache;

@@ -3,18 +3,28 @@
 //! objects built only for what the caller reads. The log-specific parts (JSON-lines blocks,
 //! line splitting, the summary tally) are in `logs.rs`.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::Float64Type;
+use arrow_array::{new_empty_array, Array, ArrayRef, Int64Array, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema};
 
 use pyo3::buffer::PyBuffer;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyModule, PyString, PyTuple};
 use turbojwt_core::b64;
-use turbojwt_core::batch::{self, At, Chunk, KeyTable, Outcome, Selection, Span, Verdict, CHUNK};
+use turbojwt_core::batch::{self, At, Chunk, KeyTable, Outcome, Selection, Verdict, CHUNK};
 use turbojwt_core::error::{Detail, Segment};
 use turbojwt_core::jws::{self, Limits};
 use turbojwt_core::verify::KeyRef;
 
+use turbojwt_core::arrow::{self as core_arrow, UnsupportedType, VERDICT_COLUMNS};
+
+use crate::arrow::{arrow_err, export, import_array, import_batches};
 use crate::decode_args;
 use crate::errors::python_json_message;
 use crate::keys::resolve_for_verify;
@@ -24,17 +34,6 @@ use crate::reference::{self, DecodeArgs};
 
 /// A key set entry as Python passes it: `(kid or None, key index)`.
 type SetEntries = Vec<(Option<String>, usize)>;
-
-/// One Arrow array as Python passes it: `(offsets, data, validity or None, offset, length,
-/// large)`, the buffers exported by pyarrow.
-type ArrowArray = (
-    PyBuffer<i8>,
-    Option<PyBuffer<i8>>,
-    Option<PyBuffer<i8>>,
-    usize,
-    usize,
-    bool,
-);
 
 /// One policy and key table compiled for batches.
 #[pyclass(module = "turbojwt._native", frozen)]
@@ -162,49 +161,150 @@ impl BatchVerifier {
         self.run(py, &slices, token, at, claims, threads)
     }
 
-    /// Verifies Arrow string or binary arrays read in place: `arrays` is a list of
-    /// `(offsets, data, validity or None, offset, length, large)` with pyarrow buffers.
+    /// Verifies Arrow string or binary arrays (objects exporting `__arrow_c_array__`, such
+    /// as pyarrow arrays), read in place through the Arrow C data interface. A null token is
+    /// handed to the reference path (`decode(None)`'s verdict), as a None in a list is.
     #[pyo3(signature = (arrays, at, claims, threads))]
     fn verify_arrow(
         &self,
         py: Python<'_>,
-        arrays: Vec<ArrowArray>,
+        arrays: Vec<Bound<'_, PyAny>>,
         at: &Bound<'_, PyAny>,
         claims: bool,
         threads: usize,
     ) -> PyResult<BatchPart> {
+        let arrays = arrays
+            .iter()
+            .map(import_array)
+            .collect::<PyResult<Vec<_>>>()?;
         let mut slices: Vec<Option<&[u8]>> = Vec::new();
-        for (offsets, data, validity, offset, length, large) in &arrays {
-            let offsets = bytes_of(offsets);
-            let data = data.as_ref().map(bytes_of).unwrap_or(&[]);
-            let validity = validity.as_ref().map(bytes_of);
-            let width = if *large { 8 } else { 4 };
-            if offsets.len() < (offset + length + 1) * width {
-                return Err(PyValueError::new_err("Arrow offsets buffer too short"));
-            }
-            let at_index = |i: usize| -> i64 {
-                let b = &offsets[i * width..(i + 1) * width];
-                if *large {
-                    i64::from_le_bytes(b.try_into().unwrap())
-                } else {
-                    i32::from_le_bytes(b.try_into().unwrap()) as i64
-                }
-            };
-            for i in *offset..offset + length {
-                let valid =
-                    validity.is_none_or(|v| v.get(i / 8).is_some_and(|b| b >> (i % 8) & 1 == 1));
-                let (start, end) = (at_index(i), at_index(i + 1));
-                if start < 0 || end < start || end as usize > data.len() {
-                    return Err(PyValueError::new_err("Arrow offsets out of range"));
-                }
-                slices.push(valid.then(|| &data[start as usize..end as usize]));
-            }
+        for a in &arrays {
+            core_arrow::token_slices(new_empty_array(a.data_type()).as_ref(), &mut Vec::new())
+                .map_err(|UnsupportedType(t)| {
+                    PyTypeError::new_err(format!("Arrow tokens must be strings or binary, not {t}"))
+                })?;
+            a.to_data().validate_full().map_err(|e| {
+                PyValueError::new_err(format!("tokens are not valid Arrow data: {e}"))
+            })?;
+            core_arrow::token_slices(a.as_ref(), &mut slices)
+                .map_err(|UnsupportedType(t)| PyTypeError::new_err(format!("{t}")))?;
         }
         let token = |i: usize| match slices[i] {
             Some(b) => PyBytes::new(py, b).into_any(),
             None => py.None().into_bound(py),
         };
         self.run(py, &slices, token, at, claims, threads)
+    }
+
+    /// The Arrow kernel: the rows of `table` (anything exporting Arrow record batches) with
+    /// the verdict columns after them, for the tokens of `token_column` (strings or binary;
+    /// a null is a malformed row), each as of its `time_column` value (a timestamp, a date,
+    /// seconds, or text under the one time parser; a null or a non-time is malformed) or,
+    /// without one, as of `at`.
+    #[pyo3(signature = (table, token_column, time_column, at, threads))]
+    fn verify_table(
+        &self,
+        py: Python<'_>,
+        table: &Bound<'_, PyAny>,
+        token_column: &str,
+        time_column: Option<&str>,
+        at: f64,
+        threads: usize,
+    ) -> PyResult<Py<PyAny>> {
+        let (schema, batches) = import_batches(table)?;
+        let names = || {
+            schema
+                .fields()
+                .iter()
+                .map(|f| f.name().as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let find = |name: &str| {
+            schema.index_of(name).map_err(|_| {
+                PyValueError::new_err(format!(
+                    "the table has no column '{name}' (columns: {})",
+                    names()
+                ))
+            })
+        };
+        let token_index = find(token_column)?;
+        let time_index = time_column.map(find).transpose()?;
+        if let Some(clash) = VERDICT_COLUMNS.iter().find(|c| schema.index_of(c).is_ok()) {
+            return Err(PyValueError::new_err(format!(
+                "the table already has a column '{clash}', which the verdict columns would repeat"
+            )));
+        }
+        let type_error = |name: &str, what: &str, UnsupportedType(t)| {
+            PyTypeError::new_err(format!("column '{name}' holds {t}, not {what}"))
+        };
+        // The producer's buffers are read in place: their offsets, dictionary keys and UTF-8
+        // are checked first (the C data interface leaves that to the consumer).
+        let check = |a: &dyn Array, name: &str| {
+            a.to_data().validate_full().map_err(|e| {
+                PyValueError::new_err(format!("column '{name}' is not valid Arrow data: {e}"))
+            })
+        };
+        let token_type = schema.field(token_index).data_type();
+        core_arrow::token_slices(new_empty_array(token_type).as_ref(), &mut Vec::new())
+            .map_err(|e| type_error(token_column, "tokens (strings or binary)", e))?;
+        let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+        let mut slices: Vec<Option<&[u8]>> = Vec::with_capacity(rows);
+        for b in &batches {
+            check(b.column(token_index).as_ref(), token_column)?;
+            core_arrow::token_slices(b.column(token_index).as_ref(), &mut slices)
+                .map_err(|e| type_error(token_column, "tokens (strings or binary)", e))?;
+        }
+        let mut times = Vec::new();
+        if let (Some(j), Some(name)) = (time_index, time_column) {
+            let what = "times (timestamps, dates, seconds or time strings)";
+            let time_type = schema.field(j).data_type();
+            core_arrow::times(new_empty_array(time_type).as_ref(), &mut Vec::new())
+                .map_err(|e| type_error(name, what, e))?;
+            times.reserve(rows);
+            for b in &batches {
+                check(b.column(j).as_ref(), name)?;
+                core_arrow::times(b.column(j).as_ref(), &mut times)
+                    .map_err(|e| type_error(name, what, e))?;
+            }
+        }
+        let at = if time_index.is_some() {
+            At::Each(&times)
+        } else {
+            At::One(at)
+        };
+        let token = |i: usize| match slices[i] {
+            Some(b) => PyBytes::new(py, b).into_any(),
+            None => py.None().into_bound(py),
+        };
+        let null_reason = format!("column {token_column} is null");
+        let part = self.run_at(py, &slices, token, at, false, threads, Some(&null_reason))?;
+        let verdicts = part.verdict_arrays(py);
+        let mut fields = schema.fields().to_vec();
+        fields.extend(
+            VERDICT_COLUMNS
+                .iter()
+                .map(|n| Arc::new(Field::new(*n, core_arrow::verdict_type(n), true))),
+        );
+        let out_schema = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
+        // Each input batch, cut where a group of verdict rows ends, beside its verdicts.
+        let mut out = Vec::with_capacity(batches.len() + verdicts.len());
+        let mut offset = 0;
+        for b in &batches {
+            let end = offset + b.num_rows();
+            for (start, group) in verdicts {
+                let group_end = start + group.first().map_or(0, |a| a.len());
+                let (from, to) = (offset.max(*start), end.min(group_end));
+                if from >= to {
+                    continue;
+                }
+                let mut columns = b.slice(from - offset, to - from).columns().to_vec();
+                columns.extend(group.iter().map(|a| a.slice(from - start, to - from)));
+                out.push(RecordBatch::try_new(out_schema.clone(), columns).map_err(arrow_err)?);
+            }
+            offset = end;
+        }
+        export(py, out_schema, out)
     }
 
     /// Verifies the token of every JSON line in `block` (whole lines; bytes or a contiguous
@@ -283,6 +383,7 @@ impl BatchVerifier {
 
     /// Verifies `slices` natively, then gives the tokens the core handed over the reference
     /// path's verdicts, each as of its own time (`token(i)`: token i as a Python object).
+    /// `at`: one time, or a float64 buffer with one per token.
     fn run<'py>(
         &self,
         py: Python<'py>,
@@ -300,15 +401,23 @@ impl BatchVerifier {
                 .map_err(|_| PyTypeError::new_err("at must be a number or a float64 buffer"))?;
             At::Each(times_of(&times_buf)?)
         };
-        if let At::Each(ts) = at {
-            if ts.len() != slices.len() {
-                return Err(PyValueError::new_err(format!(
-                    "{} times for {} tokens",
-                    ts.len(),
-                    slices.len()
-                )));
-            }
-        }
+        self.run_at(py, slices, token, at, claims, threads, None)
+    }
+
+    /// [`Self::run`] with the times given; with `null_reason`, a missing token (None in
+    /// `slices`: a null in an Arrow column) is malformed for that reason instead of handed
+    /// to the reference path.
+    #[allow(clippy::too_many_arguments)]
+    fn run_at<'py>(
+        &self,
+        py: Python<'py>,
+        slices: &[Option<&[u8]>],
+        token: impl Fn(usize) -> Bound<'py, PyAny>,
+        at: At<'_>,
+        claims: bool,
+        threads: usize,
+        null_reason: Option<&str>,
+    ) -> PyResult<BatchPart> {
         let threads = threads.max(1);
         let limits = limits();
         let depth = limits.max_json_depth;
@@ -323,9 +432,15 @@ impl BatchVerifier {
             self.pipelined(py, slices, at, &limits, threads, &mut dicts)?
         };
         let messages = json_messages(py, &chunks, |i| slices[i].map(Into::into));
-        let mut part = BatchPart::new(slices.len(), chunks, messages, claims.then_some(dicts));
+        let mut part = BatchPart::new(slices.len(), chunks, messages, claims.then_some(dicts))
+            .with_threads(threads);
         let fallbacks: Vec<(usize, usize)> = part.fallbacks().collect();
         for (i, k) in fallbacks {
+            if let (Some(reason), None) = (null_reason, slices[i]) {
+                let malformed = ("malformed".to_string(), reason.to_string());
+                part.set_override(i, (Some(malformed), None));
+                continue;
+            }
             let verdict = self.reference_verdict(py, &token(i), k, at.get(i), claims)?;
             part.set_override(i, verdict);
         }
@@ -481,6 +596,9 @@ fn json_message(py: Python<'_>, token: &[u8], segment: Segment) -> Option<String
     python_json_message(py, segment, &buf)
 }
 
+/// The verdict columns of rows `start..` (as many as the columns hold).
+type VerdictGroup = (usize, Vec<ArrayRef>);
+
 /// The verdicts of one batch call.
 #[pyclass(module = "turbojwt._native")]
 pub struct BatchPart {
@@ -491,13 +609,11 @@ pub struct BatchPart {
     /// Verdicts the Python reference path gave (fallbacks): error or None, and claims.
     overrides: HashMap<usize, reference::Verdict>,
     claims: Option<Vec<Option<Py<PyAny>>>>,
-}
-
-fn opt_str<'py>(py: Python<'py>, chunk: &Chunk, s: Option<Span>) -> Bound<'py, PyAny> {
-    match s {
-        Some(s) => PyString::new(py, chunk.text(s)).into_any(),
-        None => py.None().into_bound(py),
-    }
+    /// The verdict columns as Arrow arrays, built on first use: `(first row, columns)` per
+    /// group of rows.
+    verdicts: OnceLock<Vec<VerdictGroup>>,
+    /// Threads the verification used (and building the columns may use).
+    threads: usize,
 }
 
 fn opt_f64(py: Python<'_>, v: Option<f64>) -> Bound<'_, PyAny> {
@@ -525,7 +641,15 @@ impl BatchPart {
             messages,
             overrides: HashMap::new(),
             claims,
+            verdicts: OnceLock::new(),
+            threads: 1,
         }
+    }
+
+    /// The part of a batch verified on `threads` threads.
+    pub(crate) fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = threads;
+        self
     }
 
     /// Records the reference path's verdict on token `i` (one the core handed over).
@@ -550,7 +674,7 @@ impl BatchPart {
 
     /// The exception class name of token `i`'s error (or `malformed`), None when it is valid.
     pub(crate) fn error_name<'a>(&'a self, i: usize, v: &'a Verdict) -> Option<&'a str> {
-        if let Some((err, _)) = self.overrides.get(&i) {
+        if let Some((err, _)) = self.override_of(i) {
             return err.as_ref().map(|(name, _)| name.as_str());
         }
         match &v.outcome {
@@ -561,20 +685,43 @@ impl BatchPart {
         }
     }
 
+    /// The reference path's verdict on token `i`, if it gave one (the map is checked only
+    /// when it has entries: most parts have none).
+    fn override_of(&self, i: usize) -> Option<&reference::Verdict> {
+        if self.overrides.is_empty() {
+            None
+        } else {
+            self.overrides.get(&i)
+        }
+    }
+
     /// `(class name, message)` of token `i`'s error, or None when it is valid.
-    fn error_of(&self, i: usize, v: &Verdict) -> Option<(String, String)> {
-        let name = self.error_name(i, v)?.to_string();
-        let message = match (self.overrides.get(&i), &v.outcome) {
-            (Some((Some((_, message)), _)), _) => message.clone(),
-            (_, Outcome::Invalid(e)) => self
-                .messages
-                .get(&i)
-                .cloned()
-                .unwrap_or_else(|| e.display_message()),
-            (_, Outcome::Malformed(reason)) => reason.clone(),
-            _ => "not verified (fallback pending)".to_string(),
+    fn error_of<'a>(&'a self, i: usize, v: &'a Verdict) -> Option<(&'a str, Cow<'a, str>)> {
+        let name = self.error_name(i, v)?;
+        let message = match (self.override_of(i), &v.outcome) {
+            (Some((Some((_, message)), _)), _) => Cow::Borrowed(message.as_str()),
+            (_, Outcome::Invalid(e)) => match self.messages.get(&i) {
+                Some(m) => Cow::Borrowed(m.as_str()),
+                None => Cow::Owned(e.display_message()),
+            },
+            (_, Outcome::Malformed(reason)) => Cow::Borrowed(reason.as_str()),
+            _ => Cow::Borrowed("not verified (fallback pending)"),
         };
         Some((name, message))
+    }
+
+    /// The verdict columns ([`VERDICT_COLUMNS`]) as Arrow arrays, built once (on as many
+    /// threads as verified the batch).
+    pub(crate) fn verdict_arrays(&self, py: Python<'_>) -> &[VerdictGroup] {
+        if let Some(built) = self.verdicts.get() {
+            return built;
+        }
+        // (with the GIL released: other Python threads run meanwhile)
+        let built = py.detach(|| {
+            let error: &core_arrow::ErrorOf<'_> = &|i, v| self.error_of(i, v);
+            core_arrow::verdict_columns(&self.chunks, error, self.threads)
+        });
+        self.verdicts.get_or_init(|| built)
     }
 }
 
@@ -623,7 +770,7 @@ impl BatchPart {
         for (i, _, v) in self.with_chunk() {
             match self.error_of(i, v) {
                 None => out.append(py.None())?,
-                Some(e) => out.append(e)?,
+                Some((name, message)) => out.append((name, message.as_ref()))?,
             }
         }
         Ok(out.unbind())
@@ -671,36 +818,85 @@ impl BatchPart {
         crate::logs::tally(self, py, expired_before)
     }
 
-    /// Columns for a table: valid, error, reason, kid, iss, sub, aud, exp, iat.
+    /// The verdict columns as Python lists: valid, error, reason, kid, iss, sub, aud, exp,
+    /// iat (read from the Arrow arrays; `exp`/`iat` an int when they are whole seconds).
     fn columns(&self, py: Python<'_>) -> PyResult<Py<PyDict>> {
-        let names = [
-            "valid", "error", "reason", "kid", "iss", "sub", "aud", "exp", "iat",
-        ];
-        let cols: Vec<Bound<'_, PyList>> = names.iter().map(|_| PyList::empty(py)).collect();
-        for (i, chunk, v) in self.with_chunk() {
-            let err = self.error_of(i, v);
-            cols[0].append(err.is_none())?;
-            match err {
-                None => {
-                    cols[1].append(py.None())?;
-                    cols[2].append(py.None())?;
-                }
-                Some((name, msg)) => {
-                    cols[1].append(name)?;
-                    cols[2].append(msg)?;
+        let out = PyDict::new(py);
+        for (j, name) in VERDICT_COLUMNS.iter().enumerate() {
+            let values = PyList::empty(py);
+            for (_, group) in self.verdict_arrays(py) {
+                let array = &group[j];
+                match array.data_type() {
+                    DataType::Boolean => {
+                        for v in array.as_boolean().iter() {
+                            values.append(v)?;
+                        }
+                    }
+                    DataType::Float64 => {
+                        for v in array.as_primitive::<Float64Type>().iter() {
+                            values.append(opt_f64(py, v))?;
+                        }
+                    }
+                    _ => {
+                        for v in array.as_string::<i32>().iter() {
+                            values.append(v)?;
+                        }
+                    }
                 }
             }
-            cols[3].append(opt_str(py, chunk, v.kid))?;
-            cols[4].append(opt_str(py, chunk, v.iss))?;
-            cols[5].append(opt_str(py, chunk, v.sub))?;
-            cols[6].append(opt_str(py, chunk, v.aud))?;
-            cols[7].append(opt_f64(py, v.exp))?;
-            cols[8].append(opt_f64(py, v.iat))?;
-        }
-        let out = PyDict::new(py);
-        for (name, col) in names.iter().zip(cols) {
-            out.set_item(name, col)?;
+            out.set_item(name, values)?;
         }
         Ok(out.unbind())
+    }
+
+    /// The verdicts as Arrow: `index` (from `first`) and the verdict columns.
+    fn arrow(&self, py: Python<'_>, first: i64) -> PyResult<Py<PyAny>> {
+        let batches = self
+            .verdict_arrays(py)
+            .iter()
+            .map(|(start, columns)| core_arrow::verdict_batch(first + *start as i64, columns))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(arrow_err)?;
+        export(py, core_arrow::verdict_schema(), batches)
+    }
+
+    /// A report batch: the columns `fields` in order, among the verdict columns, `line`
+    /// (the index from `first_line`) and `source` (`source` on every row).
+    fn report(
+        &self,
+        py: Python<'_>,
+        fields: Vec<String>,
+        first_line: i64,
+        source: Option<&str>,
+    ) -> PyResult<Py<PyAny>> {
+        let schema = Arc::new(Schema::new(
+            fields
+                .iter()
+                .map(|n| Field::new(n, core_arrow::verdict_type(n), true))
+                .collect::<Vec<_>>(),
+        ));
+        let mut batches = Vec::new();
+        for (start, arrays) in self.verdict_arrays(py) {
+            let rows = arrays.first().map_or(0, |a| a.len());
+            let first = first_line + *start as i64;
+            let mut columns: Vec<ArrayRef> = Vec::with_capacity(fields.len());
+            for name in &fields {
+                columns.push(match name.as_str() {
+                    "line" => Arc::new(Int64Array::from_iter_values(first..first + rows as i64)),
+                    "source" => Arc::new(StringArray::from_iter_values(std::iter::repeat_n(
+                        source.unwrap_or(""),
+                        rows,
+                    ))),
+                    _ => match VERDICT_COLUMNS.iter().position(|c| c == name) {
+                        Some(j) => arrays[j].clone(),
+                        None => {
+                            return Err(PyValueError::new_err(format!("no report column {name}")))
+                        }
+                    },
+                });
+            }
+            batches.push(RecordBatch::try_new(schema.clone(), columns).map_err(arrow_err)?);
+        }
+        export(py, schema, batches)
     }
 }

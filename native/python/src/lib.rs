@@ -3,6 +3,7 @@
 
 use pyo3::prelude::*;
 
+mod arrow;
 mod batch;
 mod bench;
 mod decode;
@@ -31,6 +32,12 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<keyset::KeyGeneration>()?;
     m.add_class::<batch::BatchVerifier>()?;
     m.add_class::<batch::BatchPart>()?;
+    m.add_class::<arrow::ArrowBatches>()?;
+    m.add_class::<arrow::ArrowRecordBatch>()?;
+    m.add_function(wrap_pyfunction!(arrow::verdict_batch, m)?)?;
+    m.add_function(wrap_pyfunction!(arrow::report_batch, m)?)?;
+    m.add_function(wrap_pyfunction!(arrow::report_jsonl, m)?)?;
+    m.add_function(wrap_pyfunction!(arrow::report_csv, m)?)?;
     m.add_function(wrap_pyfunction!(keys::key_cache_info, m)?)?;
     m.add_function(wrap_pyfunction!(keys::key_cache_clear, m)?)?;
     m.add_function(wrap_pyfunction!(keys::set_key_cache_size, m)?)?;

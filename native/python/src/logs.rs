@@ -70,7 +70,7 @@ pub fn verify_jsonl(
             logs::Extracted::Problem(_) => None,
         }
     });
-    let mut part = BatchPart::new(lines.len(), chunks, messages, None);
+    let mut part = BatchPart::new(lines.len(), chunks, messages, None).with_threads(threads.max(1));
     // (a handed-over token is one the core read from its line: read it again)
     let fallbacks: Vec<(usize, usize)> = part.fallbacks().collect();
     for (i, k) in fallbacks {

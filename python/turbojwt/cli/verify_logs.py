@@ -8,17 +8,14 @@ verified by ``turbojwt.batch``, written by ``turbojwt.logs`` (writers) and summe
 from __future__ import annotations
 
 import argparse
-import contextlib
+import functools
 import json
 import math
 import os
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from ..logs.report import Summary
+from typing import Any
 
 EXIT_ALL_VALID, EXIT_SOME_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -149,94 +146,6 @@ def load_key(args: argparse.Namespace) -> tuple[Any, list[str] | None]:
     return data.decode("utf-8", "replace"), None
 
 
-def column_chunks(
-    args: argparse.Namespace, engine: Any, source: str, fmt: str, at_all: float | None, opened: list[Any]
-) -> Any:
-    """Output columns chunk by chunk for one source; the file it opens is added to ``opened``
-    (the run closes them all at its end, however it ends; stdin is not added: not ours)."""
-
-    if fmt == "jsonl" and engine.native is not None:
-        if not args.token_field:
-            raise UsageError("JSON lines input needs --token-field")
-        stream = _open(source, opened)
-        return _jsonl_native(args, engine, stream, at_all)
-    records = _records(args, source, fmt, opened)
-    return (verify_records(engine, r, at_all, args.threads) for r in records)
-
-
-def _close_all(streams: list[Any]) -> None:
-    for stream in streams:
-        with contextlib.suppress(OSError, ValueError):  # (a truncated .gz may complain again)
-            stream.close()
-
-
-def _open(source: str, opened: list[Any]) -> Any:
-    from .. import logs
-
-    try:
-        stream = logs.open_source(source, sys.stdin.buffer if source == "-" else None)
-    except OSError as e:
-        raise UsageError(f"cannot read {source}: {e.strerror or e}") from e
-    if source != "-":
-        opened.append(stream)
-    return stream
-
-
-def _jsonl_native(args: argparse.Namespace, engine: Any, stream: Any, at_all: float | None) -> Any:
-    """JSON lines parsed, and their tokens verified, in the native core (no Python object per line)."""
-    from .. import logs
-    from ..batch import default_threads
-
-    threads = args.threads or default_threads()
-    for first, block in logs.read_blocks(stream, args.chunk_size):
-        yield NativeBlock(engine.verify_jsonl_block(block, args.token_field, args.time_field, at_all, threads), first)
-
-
-class NativeBlock:
-    """The verdicts of a block of lines, read from the native part on demand: the summary
-    alone needs no Python object per line."""
-
-    __slots__ = ("first", "part")
-
-    def __init__(self, part: Any, first: int) -> None:
-        self.part = part
-        self.first = first
-
-    def columns(self) -> dict[str, list[Any]]:
-        columns = self.part.columns()
-        columns["line"] = list(range(self.first, self.first + len(self.part)))
-        return columns
-
-    def add_to(self, summary: Summary) -> int:
-        outcomes, expired_only_now, (issuers, kids, subjects) = self.part.tally(summary.expired_before)
-        summary.add(len(self.part), outcomes, expired_only_now, issuers, kids, subjects)
-        return len(self.part)
-
-
-def _records(args: argparse.Namespace, source: str, fmt: str, opened: list[Any]) -> Any:
-    """The records of one source."""
-    from .. import logs
-
-    if fmt == "parquet":
-        if source == "-":
-            raise UsageError("Parquet cannot be read from stdin")
-        if not args.column:
-            raise UsageError("Parquet input needs --column")
-        return logs.read_parquet(source, args.chunk_size, args.column, args.time_field)
-    if fmt == "jsonl" and not args.token_field:
-        raise UsageError("JSON lines input needs --token-field")
-    if fmt == "csv" and not args.column:
-        raise UsageError("CSV input needs --column")
-    stream = _open(source, opened)
-    if fmt == "jsonl":
-        return logs.read_jsonl(stream, args.chunk_size, args.token_field, args.time_field)
-    if fmt == "csv":
-        return logs.read_csv(stream, args.chunk_size, args.column, args.time_field)
-    if fmt == "access":
-        return logs.read_access(stream, args.chunk_size, args.token_regex)
-    return logs.read_lines(stream, args.chunk_size)
-
-
 def same_file_as_output(out: str, sources: list[str]) -> str | None:
     """The source that ``out`` names too (the same path, a symlink, another path or a hard
     link to it, or the file stdin reads), or None. Opening the writer would empty it."""
@@ -263,22 +172,16 @@ def same_file_as_output(out: str, sources: list[str]) -> str | None:
     return None
 
 
-def source_format(args: argparse.Namespace, source: str) -> str:
-    from .. import logs
-
-    if args.format != "auto":
-        return args.format
-    if source == "-":
-        return "jsonl" if args.token_field else ("csv" if args.column else "lines")
-    return logs.guess_format(source)
-
-
 # ---------------------------------------------------------------------------- run
 
 
 def run(args: argparse.Namespace) -> int:
     from ..logs.report import printable
 
+    # pyarrow (Parquet in or out) imports numpy, whose OpenBLAS starts a pool of threads that
+    # spin for a while on cores the verification uses; nothing here does linear algebra.
+    # (The command runs in a process of its own, or in the caller of main().)
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     try:
         return verify_logs(args)
     except UsageError as e:
@@ -288,7 +191,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def verify_logs(args: argparse.Namespace) -> int:
-    from .. import logs
+    from .. import _native, log_sources, logs
     from ..batch import BatchEngine
     from ..exceptions import PyJWTError
     from ..logs.report import Summary, print_summary
@@ -319,12 +222,17 @@ def verify_logs(args: argparse.Namespace) -> int:
         engine = BatchEngine(key, algorithms=algorithms, audience=audience, issuer=issuer, leeway=args.leeway)
     except (PyJWTError, ValueError, TypeError) as e:
         raise UsageError(f"key: {e}") from e
-    formats = [source_format(args, s) for s in args.sources]
+    formats = [log_sources.source_format(args, s) for s in args.sources]
     opened: list[Any] = []  # the files the readers opened, closed however the run ends
     extra = ("source",) if len(args.sources) > 1 else ()
     writer = None
     try:
-        readers = [column_chunks(args, engine, s, f, at_all, opened) for s, f in zip(args.sources, formats)]
+        try:
+            readers = [
+                log_sources.verify_source(args, engine, s, f, at_all, opened) for s, f in zip(args.sources, formats)
+            ]
+        except log_sources.SourceError as e:
+            raise UsageError(str(e)) from e
         if args.out:
             try:
                 writer = logs.open_writer(args.out, extra)
@@ -333,7 +241,7 @@ def verify_logs(args: argparse.Namespace) -> int:
             except OSError as e:
                 raise UsageError(f"cannot write {args.out}: {e.strerror or e}") from e
     except BaseException:
-        _close_all(opened)
+        log_sources.close_all(opened)
         raise
 
     summary = Summary(args.leeway)
@@ -361,25 +269,29 @@ def verify_logs(args: argparse.Namespace) -> int:
                     raise UsageError(f"cannot read {source}: {e.strerror or e}") from e
                 except ValueError as e:
                     raise UsageError(f"{source}: {e}") from e
-                if isinstance(block, NativeBlock) and writer is None:
+                records: Any
+                if isinstance(block, log_sources.NativeBlock):
                     lines = block.add_to(summary)
+                    # (built on the writer's thread)
+                    records = functools.partial(block.report, writer.fields, source) if writer else None
                 else:
-                    columns = block.columns() if isinstance(block, NativeBlock) else block
+                    columns = block
                     if extra:
                         columns["source"] = [source] * len(columns["line"])
                     summary.update(columns)
-                    if writer:
-                        try:
-                            writer.write(columns)
-                        except OSError as e:
-                            raise UsageError(f"cannot write {args.out}: {e.strerror or e}") from e
                     lines = len(columns["line"])
+                    records = _native.report_batch(columns, list(writer.fields)) if writer else None
+                if writer:
+                    try:
+                        writer.write(records)
+                    except OSError as e:
+                        raise UsageError(f"cannot write {args.out}: {e.strerror or e}") from e
                 if progress:
                     progress.update(lines)
     except KeyboardInterrupt:
         interrupted = True
     finally:
-        _close_all(opened)
+        log_sources.close_all(opened)
         if progress:
             progress.close()
         if writer:
@@ -398,41 +310,3 @@ def verify_logs(args: argparse.Namespace) -> int:
     if interrupted:
         return 130
     return EXIT_ALL_VALID if report["lines"] == report["valid"] else EXIT_SOME_INVALID
-
-
-def verify_records(engine: Any, records: Any, at_all: float | None, threads: int | None) -> dict[str, list[Any]]:
-    """Verifies the records that have a token; returns the output columns for every record."""
-    n = len(records)
-    has_token = [t is not None for t in records.tokens]
-    picked = [i for i in range(n) if has_token[i]]
-    tokens = [records.tokens[i] for i in picked]
-    if at_all is not None:
-        at: Any = at_all
-    elif records.times is not None:
-        now = time.time()
-        at = [now if records.times[i] is None else records.times[i] for i in picked]
-    else:
-        at = None
-    verdicts = engine.run(tokens, at=at, claims=False, threads=threads).columns() if tokens else None
-    columns: dict[str, list[Any]] = {
-        "line": records.lines,
-        "valid": [False] * n,
-        "error": [None] * n,
-        "reason": list(records.problems),
-        "iss": [None] * n,
-        "sub": [None] * n,
-        "kid": [None] * n,
-        "exp": [None] * n,
-    }
-    for i in range(n):
-        if not has_token[i]:
-            columns["error"][i] = "malformed"
-    if verdicts is not None:
-        if len(picked) == n:
-            for name in ("valid", "error", "reason", "iss", "sub", "kid", "exp"):
-                columns[name] = verdicts[name]
-        else:
-            for j, i in enumerate(picked):
-                for name in ("valid", "error", "reason", "iss", "sub", "kid", "exp"):
-                    columns[name][i] = verdicts[name][j]
-    return columns

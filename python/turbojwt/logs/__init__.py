@@ -9,10 +9,11 @@
 - :mod:`turbojwt.logs.report`: the run's summary (outcomes, heavy hitters) and its
   printing, every value from the logs escaped for the terminal.
 
-Nothing here verifies: the command (``turbojwt.cli.verify_logs``) joins the readers,
-``turbojwt.batch`` and the writers. The public names of the three modules are importable
-from ``turbojwt.logs`` itself, and the command calls the readers and :func:`open_writer`
-through this package (so that they can be replaced here, as the tests do).
+Nothing here verifies: ``turbojwt.log_sources`` joins the readers to ``turbojwt.batch``,
+source by source, for the command (``turbojwt.cli.verify_logs``, which adds the writers and
+the summary) and ``turbojwt.dask``. The public names of these modules are importable from
+``turbojwt.logs`` itself; the readers and :func:`open_writer` are called through this
+package (so that they can be replaced here, as the tests do).
 """
 
 from __future__ import annotations
@@ -39,7 +40,16 @@ from .readers import (
     strip_bearer,
 )
 from .report import Summary, TopCounter, print_summary, printable
-from .writers import FIELDS, FORMULA_START, CsvWriter, JsonlWriter, ParquetWriter, csv_cell, open_writer
+from .writers import (
+    FIELDS,
+    FORMULA_START,
+    BackgroundWriter,
+    CsvWriter,
+    JsonlWriter,
+    ParquetWriter,
+    csv_cell,
+    open_writer,
+)
 
 __all__ = [
     "ACCESS_LINE",
@@ -50,14 +60,19 @@ __all__ = [
     "FORMULA_START",
     "MONTHS",
     "READ_ERRORS",
+    "BackgroundWriter",
     "CsvWriter",
     "JsonlWriter",
+    "NativeBlock",
     "ParquetWriter",
     "ReadError",
     "Records",
+    "SourceError",
+    "SourceOptions",
     "Summary",
     "TopCounter",
     "access_time",
+    "close_all",
     "csv_cell",
     "guess_format",
     "open_source",
@@ -71,5 +86,8 @@ __all__ = [
     "read_jsonl",
     "read_lines",
     "read_parquet",
+    "source_format",
     "strip_bearer",
+    "verify_records",
+    "verify_source",
 ]
