@@ -23,7 +23,7 @@ import pytest
 import turbojwt
 from helpers.debian import debian_command
 from helpers.redis_server import RedisServer, free_port, redis_binary
-from helpers.serve_process import PROJECT_ROOT, ServeProcess, wait_until
+from helpers.serve_process import IMPORTED_FROM, ServeProcess, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -69,7 +69,7 @@ def token(**claims) -> str:
 
 
 def revoke(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT / "python")}
+    env = {**os.environ, "PYTHONPATH": IMPORTED_FROM}
     return subprocess.run(
         [sys.executable, "-m", "turbojwt", "revoke", "--config", str(config), *args],
         capture_output=True,

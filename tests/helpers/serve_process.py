@@ -12,9 +12,12 @@ from pathlib import Path
 
 import httpx
 
+import turbojwt
 from helpers.redis_server import free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# The folder holding the turbojwt package this process imports, for child processes' PYTHONPATH.
+IMPORTED_FROM = str(Path(turbojwt.__file__).resolve().parents[1])
 
 
 class ServeProcess:
@@ -31,8 +34,9 @@ class ServeProcess:
 
     def start(self) -> ServeProcess:
         env = dict(os.environ)
-        # The code under test, whether or not turbojwt is installed.
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT / "python"), env.get("PYTHONPATH")]))
+        # The turbojwt this test process imports (an installed package, or python/ with its
+        # built module beside it): never python/ of a fresh clone, which has no native module.
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [IMPORTED_FROM, env.get("PYTHONPATH")]))
         with open(self.log_path, "ab") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "turbojwt", "serve", "--config", str(self.config), "--port", str(self.port)]
