@@ -11,6 +11,7 @@ so that they can be replaced there, as the tests do.
 from __future__ import annotations
 
 import contextlib
+import functools
 import sys
 import time
 from dataclasses import dataclass
@@ -103,6 +104,25 @@ class NativeBlock:
         outcomes, expired_only_now, (issuers, kids, subjects) = self.part.tally(summary.expired_before)
         summary.add(len(self.part), outcomes, expired_only_now, issuers, kids, subjects)
         return len(self.part)
+
+
+def tally_block(block: Any, summary: Summary, fields: tuple[str, ...] | None, source: str) -> tuple[int, Any]:
+    """Adds one block of :func:`verify_source` to ``summary``; returns its number of lines
+    and, when ``fields`` are asked for, its records: an Arrow batch, or a callable building
+    it (on the writer's thread), for a ``turbojwt.logs`` writer. A ``source`` field holds
+    ``source``."""
+    from . import _native
+
+    if isinstance(block, NativeBlock):
+        lines = block.add_to(summary)
+        return lines, (functools.partial(block.report, fields, source) if fields else None)
+    summary.update(block)
+    lines = len(block["line"])
+    if not fields:
+        return lines, None
+    if "source" in fields:
+        block["source"] = [source] * lines
+    return lines, _native.report_batch(block, list(fields))
 
 
 def _records(args: Any, source: str, fmt: str, opened: list[Any]) -> Any:

@@ -8,7 +8,6 @@ verified by ``turbojwt.batch``, written by ``turbojwt.logs`` (writers) and summe
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import math
 import os
@@ -71,7 +70,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     keys.add_argument("--secret-env", metavar="NAME", help="environment variable holding the HMAC secret")
     keys.add_argument("--key", metavar="FILE", help="public key: PEM, or a JWK as JSON")
-    keys.add_argument("--jwks", metavar="FILE", help="JWKS (JSON); keys picked by kid")
+    keys.add_argument(
+        "--jwks",
+        action="append",
+        metavar="FILE",
+        help="JWKS (JSON); keys picked by kid. Repeatable: snapshots of the provider's set over the period "
+        "the logs span, merged by kid (one kid naming two different keys is an error)",
+    )
     p.add_argument(
         "--alg",
         action="append",
@@ -125,25 +130,50 @@ def load_key(args: argparse.Namespace) -> tuple[Any, list[str] | None]:
         if value is None:
             raise UsageError(f"environment variable {args.secret_env} is not set")
         return value, ["HS256"]
-    path = args.key or args.jwks
+    if args.jwks:
+        from ..exceptions import PyJWKSetError
+        from ..keyset import merge_jwks
+
+        snapshots = [(path, _read_json_key(path, jwks=True)) for path in args.jwks]
+        try:
+            doc = merge_jwks(snapshots) if len(snapshots) > 1 else snapshots[0][1]
+        except PyJWKSetError as e:
+            raise UsageError(f"--jwks: {e}") from e
+        return doc, _jwk_algorithms(doc)
+    path = args.key
+    data = _read(path)
+    if data.lstrip().startswith(b"{"):
+        doc = _read_json_key(path, jwks=False, data=data)
+        return doc, _jwk_algorithms(doc)
+    return data.decode("utf-8", "replace"), None
+
+
+def _read(path: str) -> bytes:
     try:
-        data = Path(path).read_bytes()
+        return Path(path).read_bytes()
     except OSError as e:
         raise UsageError(f"cannot read {path}: {e.strerror or e}") from e
-    if args.jwks or data.lstrip().startswith(b"{"):
-        try:
-            doc = json.loads(data)
-        except ValueError as e:
-            raise UsageError(f"{path} is not JSON: {e}") from e
-        if not isinstance(doc, dict):
-            raise UsageError(f"{path}: a JWK or JWKS must be a JSON object")
-        if args.jwks and not isinstance(doc.get("keys"), list):
-            raise UsageError(f"{path}: a JWKS needs a 'keys' list")
-        keys = doc.get("keys")
-        jwks: list[Any] = keys if isinstance(keys, list) else [doc]
-        algs = sorted({k["alg"] for k in jwks if isinstance(k, dict) and isinstance(k.get("alg"), str)})
-        return doc, algs or None
-    return data.decode("utf-8", "replace"), None
+
+
+def _read_json_key(path: str, *, jwks: bool, data: bytes | None = None) -> dict[str, Any]:
+    """A JWK or (``jwks``) a JWKS document read from ``path``."""
+    try:
+        doc = json.loads(_read(path) if data is None else data)
+    except ValueError as e:
+        raise UsageError(f"{path} is not JSON: {e}") from e
+    if not isinstance(doc, dict):
+        raise UsageError(f"{path}: a JWK or JWKS must be a JSON object")
+    if jwks and not isinstance(doc.get("keys"), list):
+        raise UsageError(f"{path}: a JWKS needs a 'keys' list")
+    return doc
+
+
+def _jwk_algorithms(doc: dict[str, Any]) -> list[str] | None:
+    """The algorithms a JWK or JWKS document names (its keys' ``alg``), or None."""
+    keys = doc.get("keys")
+    jwks: list[Any] = keys if isinstance(keys, list) else [doc]
+    algs = sorted({k["alg"] for k in jwks if isinstance(k, dict) and isinstance(k.get("alg"), str)})
+    return algs or None
 
 
 def same_file_as_output(out: str, sources: list[str]) -> str | None:
@@ -191,7 +221,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def verify_logs(args: argparse.Namespace) -> int:
-    from .. import _native, log_sources, logs
+    from .. import log_sources, logs
     from ..batch import BatchEngine
     from ..exceptions import PyJWTError
     from ..logs.report import Summary, print_summary
@@ -202,7 +232,7 @@ def verify_logs(args: argparse.Namespace) -> int:
         raise UsageError("--at and --time-field exclude each other")
     if args.out:
         # (the key file too: '--jwks keys.json --out keys.json' would overwrite the keys)
-        clash = same_file_as_output(args.out, [*args.sources, *(f for f in (args.key, args.jwks) if f)])
+        clash = same_file_as_output(args.out, [*args.sources, *([args.key] if args.key else []), *(args.jwks or [])])
         if clash is not None:
             shown = "stdin" if clash == "-" else clash
             raise UsageError(f"--out {args.out} is the input {shown}: writing the report would destroy it")
@@ -252,8 +282,11 @@ def verify_logs(args: argparse.Namespace) -> int:
         progress = tqdm(unit=" lines", unit_scale=True, file=sys.stderr, desc="verify-logs")
     started = time.perf_counter()
     interrupted = False
+    part: Summary | None = None
     try:
         for source, chunks in zip(args.sources, readers):
+            # (each file tallied apart and merged, as a cluster's files are: one way to a summary)
+            part = summary.part()
             blocks = iter(chunks)
             while True:
                 try:
@@ -269,18 +302,7 @@ def verify_logs(args: argparse.Namespace) -> int:
                     raise UsageError(f"cannot read {source}: {e.strerror or e}") from e
                 except ValueError as e:
                     raise UsageError(f"{source}: {e}") from e
-                records: Any
-                if isinstance(block, log_sources.NativeBlock):
-                    lines = block.add_to(summary)
-                    # (built on the writer's thread)
-                    records = functools.partial(block.report, writer.fields, source) if writer else None
-                else:
-                    columns = block
-                    if extra:
-                        columns["source"] = [source] * len(columns["line"])
-                    summary.update(columns)
-                    lines = len(columns["line"])
-                    records = _native.report_batch(columns, list(writer.fields)) if writer else None
+                lines, records = log_sources.tally_block(block, part, writer.fields if writer else None, source)
                 if writer:
                     try:
                         writer.write(records)
@@ -288,9 +310,13 @@ def verify_logs(args: argparse.Namespace) -> int:
                         raise UsageError(f"cannot write {args.out}: {e.strerror or e}") from e
                 if progress:
                     progress.update(lines)
+            summary.merge(part)
+            part = None
     except KeyboardInterrupt:
         interrupted = True
     finally:
+        if part is not None:  # (the chunks of the file the run stopped in)
+            summary.merge(part)
         log_sources.close_all(opened)
         if progress:
             progress.close()
