@@ -56,6 +56,23 @@ def verify_source(args: Any, engine: Any, source: str, fmt: str, at_all: float |
     return (verify_records(engine, r, at_all, args.threads) for r in records)
 
 
+def failure_message(source: str, error: Exception) -> str | None:
+    """What went wrong with ``source`` in one line naming it, for an error a source can
+    raise while it is opened or read (None for any other): a read that stopped (a truncated
+    .gz names the line reached), a file that cannot be opened, a column or field missing."""
+    from .logs import ReadError
+
+    if isinstance(error, ReadError):
+        return f"cannot read {source} at {error}"
+    if isinstance(error, SourceError):
+        return str(error) if source in str(error) else f"{source}: {error}"
+    if isinstance(error, OSError):
+        return f"cannot read {source}: {error.strerror or error}"
+    if isinstance(error, ValueError):
+        return f"{source}: {error}"
+    return None
+
+
 def close_all(streams: list[Any]) -> None:
     """Closes the streams :func:`verify_source` opened."""
     for stream in streams:

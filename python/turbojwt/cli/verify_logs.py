@@ -109,6 +109,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="N",
         help="lines per chunk: memory use and the granularity of --out on interrupt (default: 65536)",
     )
+    p.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        help="run on a Dask cluster (the dask extra): a scheduler address (tcp://host:8786), or 'local' for a "
+        "LocalCluster of one single-threaded worker per core. Each file is one task; the workers read the files "
+        "by their absolute paths; --out is then a directory, one Parquet file per input, named after it; "
+        "--threads is per task (default 1)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar (it is shown only on a terminal)")
     p.set_defaults(func=run)
     return p
@@ -224,7 +232,7 @@ def verify_logs(args: argparse.Namespace) -> int:
     from .. import log_sources, logs
     from ..batch import BatchEngine
     from ..exceptions import PyJWTError
-    from ..logs.report import Summary, print_summary
+    from ..logs.report import Summary
 
     if args.chunk_size < 1:
         raise UsageError("--chunk-size must be at least 1")
@@ -252,6 +260,8 @@ def verify_logs(args: argparse.Namespace) -> int:
         engine = BatchEngine(key, algorithms=algorithms, audience=audience, issuer=issuer, leeway=args.leeway)
     except (PyJWTError, ValueError, TypeError) as e:
         raise UsageError(f"key: {e}") from e
+    if args.dask:
+        return on_cluster(args, engine, at_all)
     formats = [log_sources.source_format(args, s) for s in args.sources]
     opened: list[Any] = []  # the files the readers opened, closed however the run ends
     extra = ("source",) if len(args.sources) > 1 else ()
@@ -293,15 +303,12 @@ def verify_logs(args: argparse.Namespace) -> int:
                     block = next(blocks)
                 except StopIteration:
                     break
-                except logs.ReadError as e:
+                except (logs.ReadError, OSError, ValueError) as e:
                     # A truncated .gz, a disk error: the lines before it are verified (and in
                     # --out, which is closed whole below); the run ends here, with exit 2.
                     kept = f"; {args.out} holds the records of every line before it" if writer else ""
-                    raise UsageError(f"cannot read {source} at {e}{kept}") from e
-                except OSError as e:
-                    raise UsageError(f"cannot read {source}: {e.strerror or e}") from e
-                except ValueError as e:
-                    raise UsageError(f"{source}: {e}") from e
+                    message = log_sources.failure_message(source, e)
+                    raise UsageError(f"{message}{kept if isinstance(e, logs.ReadError) else ''}") from e
                 lines, records = log_sources.tally_block(block, part, writer.fields if writer else None, source)
                 if writer:
                     try:
@@ -325,7 +332,14 @@ def verify_logs(args: argparse.Namespace) -> int:
                 writer.close()
             except OSError as e:
                 raise UsageError(f"cannot write {args.out}: {e.strerror or e}") from e
-    report = summary.as_dict(args.top, time.perf_counter() - started)
+    return finish(args, summary, time.perf_counter() - started, interrupted)
+
+
+def finish(args: argparse.Namespace, summary: Any, seconds: float, interrupted: bool) -> int:
+    """Prints the summary of the run; its exit status."""
+    from ..logs.report import print_summary
+
+    report = summary.as_dict(args.top, seconds)
     if args.json:
         report["interrupted"] = interrupted
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
@@ -336,3 +350,73 @@ def verify_logs(args: argparse.Namespace) -> int:
     if interrupted:
         return 130
     return EXIT_ALL_VALID if report["lines"] == report["valid"] else EXIT_SOME_INVALID
+
+
+def on_cluster(args: argparse.Namespace, engine: Any, at_all: float | None) -> int:
+    """``--dask ADDRESS``: each file one task on the cluster's workers (``turbojwt.dask``),
+    the summary merged from theirs, ``--out`` a directory of one Parquet file per input."""
+    try:
+        from .. import dask as turbojwt_dask
+    except ImportError as e:  # pragma: no cover - the dask extra is missing
+        raise UsageError(f"--dask needs the dask extra (pip install 'turbojwt[dask]'): {e}") from e
+    from ..log_sources import SourceOptions
+    from ..logs.report import Summary
+
+    if "-" in args.sources:
+        raise UsageError("--dask reads files by their paths on the workers: stdin cannot be one")
+    # (the workers may run elsewhere: absolute paths, which they must see as well)
+    paths = [os.path.abspath(s) for s in args.sources]
+    if args.out:
+        if os.path.exists(args.out) and not os.path.isdir(args.out):
+            raise UsageError(f"--out {args.out}: with --dask, --out is a directory (one Parquet file per input)")
+        try:
+            names = turbojwt_dask.part_names(paths)
+        except ValueError as e:
+            raise UsageError(f"--out: {e}") from e
+        for name in names:
+            clash = same_file_as_output(os.path.join(args.out, name), args.sources)
+            if clash is not None:
+                raise UsageError(f"--out {args.out}/{name} is the input {clash}: writing the report would destroy it")
+        try:
+            os.makedirs(args.out, exist_ok=True)
+        except OSError as e:
+            raise UsageError(f"cannot write {args.out}: {e.strerror or e}") from e
+    options = SourceOptions(
+        args.format,
+        args.token_field,
+        args.time_field,
+        args.column,
+        args.token_regex,
+        args.threads or 1,
+        args.chunk_size,
+    )
+    summary = Summary(args.leeway)
+    progress = None
+    if not args.no_progress and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        progress = tqdm(total=len(paths), unit=" files", file=sys.stderr, desc="verify-logs (dask)")
+
+    def done(lines: int) -> None:
+        if progress is not None:
+            progress.update(1)
+            progress.set_postfix(lines=f"{summary.lines + lines:,}")
+
+    started = time.perf_counter()
+    interrupted = False
+    try:
+        with turbojwt_dask.cluster_client(args.dask) as client:
+            turbojwt_dask.verify_log_parts(
+                client, paths, engine, options, summary, at=at_all, out_dir=args.out, progress=done
+            )
+    except KeyboardInterrupt:
+        interrupted = True
+    except ValueError as e:
+        kept = f"; the parts of the files done before are kept in {args.out}" if args.out else ""
+        raise UsageError(f"{e}{kept}") from e
+    except (OSError, TimeoutError) as e:
+        raise UsageError(f"the Dask cluster at {args.dask}: {e}") from e
+    finally:
+        if progress is not None:
+            progress.close()
+    return finish(args, summary, time.perf_counter() - started, interrupted)
