@@ -27,7 +27,7 @@ pq = pytest.importorskip("pyarrow.parquet")
 
 from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: E402
 
-from helpers.dask_cluster import PYTHON_DIR, DaskCluster  # noqa: E402
+from helpers.dask_cluster import IMPORTED_FROM, DaskCluster  # noqa: E402
 from turbojwt.dask import verify_dataframe, verify_log_parts  # noqa: E402
 from turbojwt.log_sources import SourceOptions  # noqa: E402
 from turbojwt.logs.report import Summary  # noqa: E402
@@ -36,7 +36,9 @@ from turbojwt.logs.report import Summary  # noqa: E402
 pytestmark = pytest.mark.e2e
 
 SECRET = "s" * 32
-NOW = int(time.time())
+# The tokens' times and expiries a day back: every token is judged as of its row's time, and
+# the summaries' "expired now" counts cannot change between two runs of a test.
+NOW = int(time.time()) - 86400
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +155,7 @@ def write_logs(folder, toks, times) -> list[str]:
 
 
 def run_command(args: list[str], cwd) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(PYTHON_DIR)}
+    env = {**os.environ, "PYTHONPATH": IMPORTED_FROM}
     return subprocess.run(
         [sys.executable, "-m", "turbojwt", "verify-logs", *args], cwd=cwd, env=env, capture_output=True, timeout=300
     )
@@ -284,7 +286,7 @@ def test_verify_logs_dask_names_the_bad_file_and_keeps_parts(one_worker, tmp_pat
     args += ["--aud", "api", "--column", "token", "--no-progress", "--json", "--out", str(tmp_path / "out")]
     proc = subprocess.run(
         [sys.executable, "-m", "turbojwt", *args, "--dask", one_worker.scheduler.address],
-        env={**os.environ, "PYTHONPATH": str(PYTHON_DIR)},
+        env={**os.environ, "PYTHONPATH": IMPORTED_FROM},
         capture_output=True,
         text=True,
         timeout=300,
@@ -306,3 +308,19 @@ def test_dataframe_partition_without_the_token_column_is_named(one_worker):
     v = turbojwt.Verifier(SECRET, algorithms=["HS256"])
     with pytest.raises(ValueError, match="partition 2 has no column 'token' \\(columns: jwt\\)"):
         verify_dataframe(ddf, v).compute()
+
+
+def test_verify_logs_dask_local_starts_its_own_cluster(tmp_path, capsys):
+    from turbojwt.__main__ import main
+
+    toks, times = hs256_rows(120)
+    sources = write_logs(tmp_path / "logs", toks, times)
+    args = ["verify-logs", *sources, "--secret", SECRET, "--aud", "api", "--token-field", "tok"]
+    args += ["--column", "token", "--time-field", "ts", "--json", "--no-progress", "--threads", "1"]
+    assert main(args) == 1
+    want = json.loads(capsys.readouterr().out)
+    assert main([*args, "--dask", "local"]) == 1
+    got = json.loads(capsys.readouterr().out)
+    for summary in (want, got):
+        del summary["seconds"], summary["lines_per_second"]
+    assert got == want and got["lines"] == 120

@@ -141,7 +141,7 @@ def test_jwks_client_verifier_travels_as_configuration(client, rsa_key):
     try:
         toks = [
             turbojwt.encode(
-                {"sub": f"u{i}", "exp": NOW + 60},
+                {"sub": f"u{i}", "exp": NOW + 3600},  # (judged now, minutes after NOW was taken)
                 rsa_key.private_pem,
                 algorithm="RS256",
                 headers={"kid": "r1" if i % 5 else "zz"},

@@ -1,7 +1,9 @@
 """A real Dask cluster of separate processes: ``dask scheduler`` and ``dask worker``
 (distributed's command line, run as ``python -m dask scheduler`` with this interpreter) on loopback, free ports, no dashboard, each
 worker single-threaded and without a nanny (the worker process is the one a test kills),
-their scratch space in the test's folder, this checkout's turbojwt on their path."""
+their scratch space in the test's folder, the turbojwt this test process imports on their
+path (an installed package, or python/ with its built module beside it: never python/ of a
+fresh clone, which has no native module)."""
 
 from __future__ import annotations
 
@@ -12,9 +14,11 @@ import sys
 import time
 from pathlib import Path
 
+import turbojwt
 from helpers.redis_server import free_port
 
-PYTHON_DIR = Path(__file__).resolve().parents[2] / "python"
+# The folder holding the turbojwt package this process imports, for child processes' PYTHONPATH.
+IMPORTED_FROM = str(Path(turbojwt.__file__).resolve().parents[1])
 
 
 class DaskCluster:
@@ -33,7 +37,7 @@ class DaskCluster:
 
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join([str(PYTHON_DIR), *filter(None, [env.get("PYTHONPATH")])])
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [IMPORTED_FROM, env.get("PYTHONPATH")]))
         env["DASK_TEMPORARY_DIRECTORY"] = str(self.folder)
         env["OPENBLAS_NUM_THREADS"] = "1"
         return env
