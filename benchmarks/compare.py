@@ -689,6 +689,11 @@ def main(argv=None) -> int:
         help="leave out the forward-auth servers (benchmarks/forward_auth.py; needs wrk)",
     )
     ap.add_argument(
+        "--no-dask",
+        action="store_true",
+        help="leave out scale-out on a Dask cluster (benchmarks/dask_cluster.py; needs the dask extra)",
+    )
+    ap.add_argument(
         "--no-libs", action="store_true", help="leave out the all-libraries comparison (turbojwt bench) and its chart"
     )
     args = ap.parse_args(argv)
@@ -746,6 +751,19 @@ def main(argv=None) -> int:
 
         log("forward-auth service ...")
         lines += forward_auth.section(args.quick, log)
+    if not args.no_dask:
+        try:
+            import dask_cluster  # benchmarks/dask_cluster.py, beside this file
+        except ImportError as exc:  # (dask_cluster itself imports dask only when run)
+            notes.append(f"the Dask section was skipped: {exc}")
+        else:
+            log("Dask cluster ...")
+            try:
+                dask_lines, dask_targets = dask_cluster.section(args.quick, log)
+            except ImportError as exc:  # the dask extra is not installed
+                notes.append(f"the Dask section was skipped (pip install 'turbojwt[dask]'): {exc}")
+            else:
+                lines += dask_lines + targets_table(16, dask_targets)
     if not args.no_libs:
         from turbojwt.bench import report as bench_report
         from turbojwt.bench.plot import plot as bench_plot

@@ -13,6 +13,7 @@ import math
 import os
 import sys
 import time
+import uuid
 import warnings
 from array import array
 from collections import Counter
@@ -21,6 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from . import _native, _reference
+from ._pickling import rebuilt_once
 from ._time import timestamp
 from .api_jwk import PyJWK, PyJWKSet, _verify_refusal
 from .exceptions import PyJWKSetError, PyJWTError
@@ -71,9 +73,9 @@ def _times(at: Any, count: int, now: float) -> float | array:
     a ``malformed`` verdict with the reason)."""
     if _is_scalar_time(at):
         return timestamp(at, now)
-    pa = sys.modules.get("pyarrow")
-    if pa is not None and isinstance(at, (pa.Array, pa.ChunkedArray)):
-        at = _arrow_times(pa, at)
+    arrow = _arrow_types()
+    if arrow is not None and isinstance(at, arrow):
+        at = _arrow_times(sys.modules["pyarrow"], at)
     times = array("d", (_token_time(v, now) for v in at))
     if len(times) != count:
         raise ValueError(f"at has {len(times)} times for {count} tokens")
@@ -183,14 +185,25 @@ def _arrow_arrays(tokens: Any) -> list[Any] | None:
     """The chunks of a pyarrow array or chunked array (read natively through the Arrow C
     data interface: strings or binary, plain, large, view or dictionary-encoded), or None
     when ``tokens`` is not Arrow data."""
-    pa = sys.modules.get("pyarrow")
-    if pa is None:
+    arrow = _arrow_types()
+    if arrow is None:
         return None
-    if isinstance(tokens, pa.ChunkedArray):
+    if isinstance(tokens, arrow[1]):
         return list(tokens.chunks)
-    if isinstance(tokens, pa.Array):
+    if isinstance(tokens, arrow[0]):
         return [tokens]
     return None
+
+
+def _arrow_types() -> tuple[Any, Any] | None:
+    """pyarrow's ``Array`` and ``ChunkedArray`` when pyarrow is imported (else the argument
+    cannot be Arrow data). A pyarrow being imported on another thread, as verify-logs'
+    writer does, is in ``sys.modules`` half made: none of its data exists yet either."""
+    pa = sys.modules.get("pyarrow")
+    array, chunked = getattr(pa, "Array", None), getattr(pa, "ChunkedArray", None)
+    if array is None or chunked is None:
+        return None
+    return array, chunked
 
 
 class _Source:
@@ -229,6 +242,15 @@ def check_policy_arguments(
     return list(algorithms)
 
 
+def _rebuild_engine(identity: str, key: Any, kwargs: dict[str, Any]) -> BatchEngine:
+    def build() -> BatchEngine:
+        engine = BatchEngine(key, **kwargs)
+        engine._identity = identity
+        return engine
+
+    return rebuilt_once(identity, build)
+
+
 class BatchEngine:
     """A key table and a decode policy compiled once; runs batches."""
 
@@ -244,6 +266,14 @@ class BatchEngine:
         options: dict[str, Any] | None = None,
     ) -> None:
         algorithms = check_policy_arguments(algorithms, options, leeway)
+        # What it pickles to (see __reduce__).
+        self._config = (
+            key,
+            dict(
+                algorithms=algorithms, audience=audience, issuer=issuer, subject=subject, leeway=leeway, options=options
+            ),
+        )
+        self._identity = uuid.uuid4().hex
         self.table = key_table(key)
         self.decode_args = dict(
             algorithms=algorithms,
@@ -259,6 +289,13 @@ class BatchEngine:
             )
         except NotImplementedError:
             self.native = None  # a key only the reference path takes: token by token
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickles to its key material and policy, for worker processes (Dask): a process
+        rebuilds a given engine once and keeps it (``_pickling.rebuilt_once``). The key must
+        pickle: a secret, a PEM, a JWK or JWKS dict, a ``KeySet``."""
+        key, kwargs = self._config
+        return (_rebuild_engine, (self._identity, key, kwargs))
 
     def run(self, tokens: Any, *, at: Any = None, claims: bool = True, threads: int | None = None) -> BatchResult:
         threads = default_threads() if threads is None else int(threads)

@@ -27,7 +27,7 @@ runs on the JWK Sets given to it too: one set of rules, one verdict for a set ev
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from . import _native
@@ -80,6 +80,18 @@ class KeySet:
     >>> claims = turbojwt.decode(token, keys, algorithms=["RS256"], audience="api")
     """
 
+    @classmethod
+    def from_snapshots(
+        cls,
+        snapshots: Iterable[tuple[str, Mapping[str, Any] | str | bytes]],
+        *,
+        min_rsa_bits: int = 2048,
+        allow_symmetric: bool = True,
+    ) -> KeySet:
+        """The set of several snapshots of a provider's set, merged by kid (see
+        :func:`merge_jwks`): ``KeySet.from_snapshots([("jwks-11-01.json", doc1), ...])``."""
+        return cls(merge_jwks(snapshots), min_rsa_bits=min_rsa_bits, allow_symmetric=allow_symmetric)
+
     def __init__(
         self,
         jwks: Mapping[str, Any] | str | bytes | PyJWKSet,
@@ -89,6 +101,7 @@ class KeySet:
     ) -> None:
         data = _jwks_data(jwks)
         self.min_rsa_bits = min_rsa_bits
+        self.allow_symmetric = allow_symmetric
         try:
             text = json.dumps({"keys": data})
         except (TypeError, ValueError) as e:
@@ -161,8 +174,58 @@ class KeySet:
             raise InvalidAlgorithmError("Algorithm not specified")
         return self.entry(header.get("kid"), alg).key(alg)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickles to its usable JWKs (public halves, as kept) and its rules, for worker
+        processes (Dask): the copy checks and loads them again."""
+        jwks = {"keys": [e.jwk for e in self.entries]}
+        return (_rebuild_keyset, (jwks, self.min_rsa_bits, self.allow_symmetric))
+
     def __repr__(self) -> str:
         return f"KeySet(kids={self.kids!r}, rejected={len(self.rejected)})"
+
+
+# The members that decide what a JWK verifies: two keys under one kid that differ in any
+# of them are two different keys (others, such as x5c or a private half, do not count).
+_VERIFYING_MEMBERS = ("kty", "alg", "use", "key_ops", "crv", "n", "e", "x", "y", "k")
+
+
+def merge_jwks(snapshots: Iterable[tuple[str, Mapping[str, Any] | str | bytes]]) -> dict[str, Any]:
+    """One JWK Set from several snapshots of a provider's set (a month of logs spans key
+    rotations): every key of every snapshot, merged by ``kid``, in the order first seen.
+
+    ``snapshots``: ``(name, document)`` pairs; the name (a file name, a date) is what an
+    error quotes. The same key under one kid in several snapshots is kept once; two
+    different keys (see ``_VERIFYING_MEMBERS``) under one kid are refused, since which one
+    signed a token would be a guess. Keys without a kid are kept, each distinct one once.
+    ``KeySet`` checks the result as it checks any set.
+
+    :raises PyJWKSetError: a snapshot is not a JWK Set, or a kid names two different keys
+        (the message names the kid and both snapshots)."""
+    merged: list[Any] = []
+    seen: dict[Any, tuple[str, tuple[Any, ...]]] = {}
+    for name, document in snapshots:
+        try:
+            keys = _jwks_data(document)
+        except PyJWKSetError as e:
+            raise PyJWKSetError(f"{name}: {e}") from None
+        for jwk in keys:
+            if not isinstance(jwk, Mapping):
+                merged.append(jwk)  # (refused with its reason by KeySet)
+                continue
+            kid = jwk.get("kid")
+            material = tuple(json.dumps(jwk.get(m), sort_keys=True) for m in _VERIFYING_MEMBERS)
+            slot = ("kid", kid) if isinstance(kid, str) else ("no kid", material)
+            first = seen.get(slot)
+            if first is None:
+                seen[slot] = (name, material)
+                merged.append(dict(jwk))
+            elif first[1] != material:
+                raise PyJWKSetError(f"kid {kid!r} names two different keys: one in {first[0]}, another in {name}")
+    return {"keys": merged}
+
+
+def _rebuild_keyset(jwks: dict[str, Any], min_rsa_bits: int, allow_symmetric: bool) -> KeySet:
+    return KeySet(jwks, min_rsa_bits=min_rsa_bits, allow_symmetric=allow_symmetric)
 
 
 def _kid_of(jwk: Any) -> Any:

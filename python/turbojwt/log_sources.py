@@ -11,6 +11,7 @@ so that they can be replaced there, as the tests do.
 from __future__ import annotations
 
 import contextlib
+import functools
 import sys
 import time
 from dataclasses import dataclass
@@ -53,6 +54,23 @@ def verify_source(args: Any, engine: Any, source: str, fmt: str, at_all: float |
         return _jsonl_native(args, engine, stream, at_all)
     records = _records(args, source, fmt, opened)
     return (verify_records(engine, r, at_all, args.threads) for r in records)
+
+
+def failure_message(source: str, error: Exception) -> str | None:
+    """What went wrong with ``source`` in one line naming it, for an error a source can
+    raise while it is opened or read (None for any other): a read that stopped (a truncated
+    .gz names the line reached), a file that cannot be opened, a column or field missing."""
+    from .logs import ReadError
+
+    if isinstance(error, ReadError):
+        return f"cannot read {source} at {error}"
+    if isinstance(error, SourceError):
+        return str(error) if source in str(error) else f"{source}: {error}"
+    if isinstance(error, OSError):
+        return f"cannot read {source}: {error.strerror or error}"
+    if isinstance(error, ValueError):
+        return f"{source}: {error}"
+    return None
 
 
 def close_all(streams: list[Any]) -> None:
@@ -103,6 +121,25 @@ class NativeBlock:
         outcomes, expired_only_now, (issuers, kids, subjects) = self.part.tally(summary.expired_before)
         summary.add(len(self.part), outcomes, expired_only_now, issuers, kids, subjects)
         return len(self.part)
+
+
+def tally_block(block: Any, summary: Summary, fields: tuple[str, ...] | None, source: str) -> tuple[int, Any]:
+    """Adds one block of :func:`verify_source` to ``summary``; returns its number of lines
+    and, when ``fields`` are asked for, its records: an Arrow batch, or a callable building
+    it (on the writer's thread), for a ``turbojwt.logs`` writer. A ``source`` field holds
+    ``source``."""
+    from . import _native
+
+    if isinstance(block, NativeBlock):
+        lines = block.add_to(summary)
+        return lines, (functools.partial(block.report, fields, source) if fields else None)
+    summary.update(block)
+    lines = len(block["line"])
+    if not fields:
+        return lines, None
+    if "source" in fields:
+        block["source"] = [source] * lines
+    return lines, _native.report_batch(block, list(fields))
 
 
 def _records(args: Any, source: str, fmt: str, opened: list[Any]) -> Any:

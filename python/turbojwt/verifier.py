@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import math
-import threading
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable, Container, Iterable, Sequence
 from datetime import timedelta
 from typing import Any
 
 from . import _native
+from ._pickling import rebuilt_once
 from .api_jwk import PyJWK
 from .api_jws import _PUBLIC_KEY_ALGORITHMS, _unwrap_certificate_or_der, get_algorithm_by_name
 from .batch import BatchEngine, BatchResult, check_policy_arguments
@@ -202,28 +201,16 @@ class Verifier:
         return f"Verifier(algorithms={self.algorithms!r}, audience={self.audience!r}, issuer={self.issuer!r})"
 
 
-# The verifiers this process rebuilt from pickles, by the identity of the original (a few:
-# a job ships one or two verifiers to its workers, each task brings them again).
-_UNPICKLED: OrderedDict[str, Verifier] = OrderedDict()
-_UNPICKLED_MAX = 16
-_UNPICKLED_LOCK = threading.Lock()
-
-
 def _unpickle(identity: str, key: Any, kwargs: dict[str, Any]) -> Verifier:
     """The verifier ``identity`` as this process first rebuilt it (warm caches across the
     tasks of a job), or a new one."""
-    with _UNPICKLED_LOCK:
-        known = _UNPICKLED.get(identity)
-        if known is not None:
-            _UNPICKLED.move_to_end(identity)
-            return known
-    verifier = Verifier(key, **kwargs)
-    verifier._identity = identity
-    with _UNPICKLED_LOCK:
-        verifier = _UNPICKLED.setdefault(identity, verifier)
-        while len(_UNPICKLED) > _UNPICKLED_MAX:
-            _UNPICKLED.popitem(last=False)
-    return verifier
+
+    def build() -> Verifier:
+        verifier = Verifier(key, **kwargs)
+        verifier._identity = identity
+        return verifier
+
+    return rebuilt_once(identity, build)
 
 
 def _check_cache_arguments(cache: Any, ttl: Any, max_token: Any, negative_ttl: Any) -> int:

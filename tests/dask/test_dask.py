@@ -11,6 +11,7 @@ import pytest
 
 import turbojwt
 from turbojwt import verify_batch
+from turbojwt._pickling import rebuilt, rebuilt_identities
 from turbojwt.arrow import VERDICT_COLUMNS
 
 dd = pytest.importorskip("dask.dataframe")
@@ -40,7 +41,7 @@ def client(tmp_path_factory):
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
-            dashboard_address=None,
+            dashboard_address="127.0.0.1:0",  # (no fixed port: 8787 may be taken)
             local_directory=str(scratch),
         ) as cluster,
         distributed.Client(cluster) as c,
@@ -85,7 +86,7 @@ def test_dataframe_verdicts_equal_local_verify_batch(client):
         g = [none(x) for x in got[name].tolist()]
         assert g == want.column(name).to_pylist(), name
     # Each worker process rebuilt the verifier once, for all of its partitions.
-    kept = client.run(lambda: list(turbojwt.verifier._UNPICKLED))
+    kept = client.run(rebuilt_identities)
     assert len(kept) == 2 and all(ids == [v._identity] for ids in kept.values())
 
 
@@ -94,7 +95,7 @@ def test_bad_input_is_refused_before_the_graph_runs(client):
     v = turbojwt.Verifier(SECRET, algorithms=["HS256"])
     with pytest.raises(ValueError, match="no column 'token'"):
         verify_dataframe(ddf, v)
-    with pytest.raises(TypeError, match="column 'n' holds Int64, not tokens"):
+    with pytest.raises(TypeError, match="the frame: column .n. holds Int64, not tokens"):
         verify_dataframe(ddf, v, token_column="n").compute()
     with pytest.raises(TypeError, match="turbojwt.Verifier"):
         verify_dataframe(ddf, SECRET)
@@ -140,7 +141,7 @@ def test_jwks_client_verifier_travels_as_configuration(client, rsa_key):
     try:
         toks = [
             turbojwt.encode(
-                {"sub": f"u{i}", "exp": NOW + 60},
+                {"sub": f"u{i}", "exp": NOW + 3600},  # (judged now, minutes after NOW was taken)
                 rsa_key.private_pem,
                 algorithm="RS256",
                 headers={"kid": "r1" if i % 5 else "zz"},
@@ -156,7 +157,7 @@ def test_jwks_client_verifier_travels_as_configuration(client, rsa_key):
         assert got["valid"].sum() == 48
         # Each worker process rebuilt the client from its configuration and fetched the set.
         identity = v._identity
-        fetches = client.run(lambda: turbojwt.verifier._UNPICKLED[identity].key.stats()["fetches"])
+        fetches = client.run(lambda: rebuilt(identity).key.stats()["fetches"])
         assert len(fetches) == 2 and all(n >= 1 for n in fetches.values())
         with pytest.raises(TypeError, match="does not pickle"):
             pickle.dumps(turbojwt.JWKSClient(provider.url + "/jwks.json", http_client=object()))

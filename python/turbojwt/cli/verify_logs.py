@@ -8,7 +8,6 @@ verified by ``turbojwt.batch``, written by ``turbojwt.logs`` (writers) and summe
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import math
 import os
@@ -71,7 +70,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     keys.add_argument("--secret-env", metavar="NAME", help="environment variable holding the HMAC secret")
     keys.add_argument("--key", metavar="FILE", help="public key: PEM, or a JWK as JSON")
-    keys.add_argument("--jwks", metavar="FILE", help="JWKS (JSON); keys picked by kid")
+    keys.add_argument(
+        "--jwks",
+        action="append",
+        metavar="FILE",
+        help="JWKS (JSON); keys picked by kid. Repeatable: snapshots of the provider's set over the period "
+        "the logs span, merged by kid (one kid naming two different keys is an error)",
+    )
     p.add_argument(
         "--alg",
         action="append",
@@ -104,6 +109,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="N",
         help="lines per chunk: memory use and the granularity of --out on interrupt (default: 65536)",
     )
+    p.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        help="run on a Dask cluster (the dask extra): a scheduler address (tcp://host:8786), or 'local' for a "
+        "LocalCluster of one single-threaded worker per core. Each file is one task; the workers read the files "
+        "by their absolute paths; --out is then a directory, one Parquet file per input, named after it; "
+        "--threads is per task (default 1)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar (it is shown only on a terminal)")
     p.set_defaults(func=run)
     return p
@@ -125,25 +138,50 @@ def load_key(args: argparse.Namespace) -> tuple[Any, list[str] | None]:
         if value is None:
             raise UsageError(f"environment variable {args.secret_env} is not set")
         return value, ["HS256"]
-    path = args.key or args.jwks
+    if args.jwks:
+        from ..exceptions import PyJWKSetError
+        from ..keyset import merge_jwks
+
+        snapshots = [(path, _read_json_key(path, jwks=True)) for path in args.jwks]
+        try:
+            doc = merge_jwks(snapshots) if len(snapshots) > 1 else snapshots[0][1]
+        except PyJWKSetError as e:
+            raise UsageError(f"--jwks: {e}") from e
+        return doc, _jwk_algorithms(doc)
+    path = args.key
+    data = _read(path)
+    if data.lstrip().startswith(b"{"):
+        doc = _read_json_key(path, jwks=False, data=data)
+        return doc, _jwk_algorithms(doc)
+    return data.decode("utf-8", "replace"), None
+
+
+def _read(path: str) -> bytes:
     try:
-        data = Path(path).read_bytes()
+        return Path(path).read_bytes()
     except OSError as e:
         raise UsageError(f"cannot read {path}: {e.strerror or e}") from e
-    if args.jwks or data.lstrip().startswith(b"{"):
-        try:
-            doc = json.loads(data)
-        except ValueError as e:
-            raise UsageError(f"{path} is not JSON: {e}") from e
-        if not isinstance(doc, dict):
-            raise UsageError(f"{path}: a JWK or JWKS must be a JSON object")
-        if args.jwks and not isinstance(doc.get("keys"), list):
-            raise UsageError(f"{path}: a JWKS needs a 'keys' list")
-        keys = doc.get("keys")
-        jwks: list[Any] = keys if isinstance(keys, list) else [doc]
-        algs = sorted({k["alg"] for k in jwks if isinstance(k, dict) and isinstance(k.get("alg"), str)})
-        return doc, algs or None
-    return data.decode("utf-8", "replace"), None
+
+
+def _read_json_key(path: str, *, jwks: bool, data: bytes | None = None) -> dict[str, Any]:
+    """A JWK or (``jwks``) a JWKS document read from ``path``."""
+    try:
+        doc = json.loads(_read(path) if data is None else data)
+    except ValueError as e:
+        raise UsageError(f"{path} is not JSON: {e}") from e
+    if not isinstance(doc, dict):
+        raise UsageError(f"{path}: a JWK or JWKS must be a JSON object")
+    if jwks and not isinstance(doc.get("keys"), list):
+        raise UsageError(f"{path}: a JWKS needs a 'keys' list")
+    return doc
+
+
+def _jwk_algorithms(doc: dict[str, Any]) -> list[str] | None:
+    """The algorithms a JWK or JWKS document names (its keys' ``alg``), or None."""
+    keys = doc.get("keys")
+    jwks: list[Any] = keys if isinstance(keys, list) else [doc]
+    algs = sorted({k["alg"] for k in jwks if isinstance(k, dict) and isinstance(k.get("alg"), str)})
+    return algs or None
 
 
 def same_file_as_output(out: str, sources: list[str]) -> str | None:
@@ -191,10 +229,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def verify_logs(args: argparse.Namespace) -> int:
-    from .. import _native, log_sources, logs
+    from .. import log_sources, logs
     from ..batch import BatchEngine
     from ..exceptions import PyJWTError
-    from ..logs.report import Summary, print_summary
+    from ..logs.report import Summary
 
     if args.chunk_size < 1:
         raise UsageError("--chunk-size must be at least 1")
@@ -202,7 +240,7 @@ def verify_logs(args: argparse.Namespace) -> int:
         raise UsageError("--at and --time-field exclude each other")
     if args.out:
         # (the key file too: '--jwks keys.json --out keys.json' would overwrite the keys)
-        clash = same_file_as_output(args.out, [*args.sources, *(f for f in (args.key, args.jwks) if f)])
+        clash = same_file_as_output(args.out, [*args.sources, *([args.key] if args.key else []), *(args.jwks or [])])
         if clash is not None:
             shown = "stdin" if clash == "-" else clash
             raise UsageError(f"--out {args.out} is the input {shown}: writing the report would destroy it")
@@ -222,6 +260,8 @@ def verify_logs(args: argparse.Namespace) -> int:
         engine = BatchEngine(key, algorithms=algorithms, audience=audience, issuer=issuer, leeway=args.leeway)
     except (PyJWTError, ValueError, TypeError) as e:
         raise UsageError(f"key: {e}") from e
+    if args.dask:
+        return on_cluster(args, engine, at_all)
     formats = [log_sources.source_format(args, s) for s in args.sources]
     opened: list[Any] = []  # the files the readers opened, closed however the run ends
     extra = ("source",) if len(args.sources) > 1 else ()
@@ -252,35 +292,24 @@ def verify_logs(args: argparse.Namespace) -> int:
         progress = tqdm(unit=" lines", unit_scale=True, file=sys.stderr, desc="verify-logs")
     started = time.perf_counter()
     interrupted = False
+    part: Summary | None = None
     try:
         for source, chunks in zip(args.sources, readers):
+            # (each file tallied apart and merged, as a cluster's files are: one way to a summary)
+            part = summary.part()
             blocks = iter(chunks)
             while True:
                 try:
                     block = next(blocks)
                 except StopIteration:
                     break
-                except logs.ReadError as e:
+                except (logs.ReadError, OSError, ValueError) as e:
                     # A truncated .gz, a disk error: the lines before it are verified (and in
                     # --out, which is closed whole below); the run ends here, with exit 2.
                     kept = f"; {args.out} holds the records of every line before it" if writer else ""
-                    raise UsageError(f"cannot read {source} at {e}{kept}") from e
-                except OSError as e:
-                    raise UsageError(f"cannot read {source}: {e.strerror or e}") from e
-                except ValueError as e:
-                    raise UsageError(f"{source}: {e}") from e
-                records: Any
-                if isinstance(block, log_sources.NativeBlock):
-                    lines = block.add_to(summary)
-                    # (built on the writer's thread)
-                    records = functools.partial(block.report, writer.fields, source) if writer else None
-                else:
-                    columns = block
-                    if extra:
-                        columns["source"] = [source] * len(columns["line"])
-                    summary.update(columns)
-                    lines = len(columns["line"])
-                    records = _native.report_batch(columns, list(writer.fields)) if writer else None
+                    message = log_sources.failure_message(source, e)
+                    raise UsageError(f"{message}{kept if isinstance(e, logs.ReadError) else ''}") from e
+                lines, records = log_sources.tally_block(block, part, writer.fields if writer else None, source)
                 if writer:
                     try:
                         writer.write(records)
@@ -288,9 +317,13 @@ def verify_logs(args: argparse.Namespace) -> int:
                         raise UsageError(f"cannot write {args.out}: {e.strerror or e}") from e
                 if progress:
                     progress.update(lines)
+            summary.merge(part)
+            part = None
     except KeyboardInterrupt:
         interrupted = True
     finally:
+        if part is not None:  # (the chunks of the file the run stopped in)
+            summary.merge(part)
         log_sources.close_all(opened)
         if progress:
             progress.close()
@@ -299,7 +332,14 @@ def verify_logs(args: argparse.Namespace) -> int:
                 writer.close()
             except OSError as e:
                 raise UsageError(f"cannot write {args.out}: {e.strerror or e}") from e
-    report = summary.as_dict(args.top, time.perf_counter() - started)
+    return finish(args, summary, time.perf_counter() - started, interrupted)
+
+
+def finish(args: argparse.Namespace, summary: Any, seconds: float, interrupted: bool) -> int:
+    """Prints the summary of the run; its exit status."""
+    from ..logs.report import print_summary
+
+    report = summary.as_dict(args.top, seconds)
     if args.json:
         report["interrupted"] = interrupted
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
@@ -310,3 +350,73 @@ def verify_logs(args: argparse.Namespace) -> int:
     if interrupted:
         return 130
     return EXIT_ALL_VALID if report["lines"] == report["valid"] else EXIT_SOME_INVALID
+
+
+def on_cluster(args: argparse.Namespace, engine: Any, at_all: float | None) -> int:
+    """``--dask ADDRESS``: each file one task on the cluster's workers (``turbojwt.dask``),
+    the summary merged from theirs, ``--out`` a directory of one Parquet file per input."""
+    try:
+        from .. import dask as turbojwt_dask
+    except ImportError as e:  # pragma: no cover - the dask extra is missing
+        raise UsageError(f"--dask needs the dask extra (pip install 'turbojwt[dask]'): {e}") from e
+    from ..log_sources import SourceOptions
+    from ..logs.report import Summary
+
+    if "-" in args.sources:
+        raise UsageError("--dask reads files by their paths on the workers: stdin cannot be one")
+    # (the workers may run elsewhere: absolute paths, which they must see as well)
+    paths = [os.path.abspath(s) for s in args.sources]
+    if args.out:
+        if os.path.exists(args.out) and not os.path.isdir(args.out):
+            raise UsageError(f"--out {args.out}: with --dask, --out is a directory (one Parquet file per input)")
+        try:
+            names = turbojwt_dask.part_names(paths)
+        except ValueError as e:
+            raise UsageError(f"--out: {e}") from e
+        for name in names:
+            clash = same_file_as_output(os.path.join(args.out, name), args.sources)
+            if clash is not None:
+                raise UsageError(f"--out {args.out}/{name} is the input {clash}: writing the report would destroy it")
+        try:
+            os.makedirs(args.out, exist_ok=True)
+        except OSError as e:
+            raise UsageError(f"cannot write {args.out}: {e.strerror or e}") from e
+    options = SourceOptions(
+        args.format,
+        args.token_field,
+        args.time_field,
+        args.column,
+        args.token_regex,
+        args.threads or 1,
+        args.chunk_size,
+    )
+    summary = Summary(args.leeway)
+    progress = None
+    if not args.no_progress and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        progress = tqdm(total=len(paths), unit=" files", file=sys.stderr, desc="verify-logs (dask)")
+
+    def done(lines: int) -> None:
+        if progress is not None:
+            progress.update(1)
+            progress.set_postfix(lines=f"{summary.lines + lines:,}")
+
+    started = time.perf_counter()
+    interrupted = False
+    try:
+        with turbojwt_dask.cluster_client(args.dask) as client:
+            turbojwt_dask.verify_log_parts(
+                client, paths, engine, options, summary, at=at_all, out_dir=args.out, progress=done
+            )
+    except KeyboardInterrupt:
+        interrupted = True
+    except ValueError as e:
+        kept = f"; the parts of the files done before are kept in {args.out}" if args.out else ""
+        raise UsageError(f"{e}{kept}") from e
+    except (OSError, TimeoutError) as e:
+        raise UsageError(f"the Dask cluster at {args.dask}: {e}") from e
+    finally:
+        if progress is not None:
+            progress.close()
+    return finish(args, summary, time.perf_counter() - started, interrupted)

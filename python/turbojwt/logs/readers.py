@@ -418,6 +418,12 @@ def read_parquet(path: str, chunk_size: int, column: str, time_field: str | None
                 raise ReadError(n + 1, e) from e
             tokens = batch.column(0)
             if tokens.type != "string" and tokens.type != "large_string":
+                kind = tokens.type.value_type if pa.types.is_dictionary(tokens.type) else tokens.type
+                textual = ("is_string", "is_large_string", "is_binary", "is_large_binary", "is_string_view")
+                if not any(getattr(pa.types, test, lambda _: False)(kind) for test in textual):
+                    # (numbers are no tokens: a wrong --column, said once rather than as
+                    # a malformed verdict per row)
+                    raise ValueError(f"Parquet column {column!r} holds {tokens.type}, not tokens (strings)")
                 tokens = pc.cast(tokens, "large_string")
             times: list[Any] | None = None
             if time_field:

@@ -35,8 +35,12 @@ class TopCounter:
 
 
 class Summary:
-    def __init__(self, leeway: float) -> None:
-        self.now = time.time()
+    """The tallies of a run, or of one part of it (a file, a partition): parts are counted
+    apart (on a Dask worker, or file by file by the local command) and joined with
+    :meth:`merge`, so that every summary, local or from a cluster, is built the same way."""
+
+    def __init__(self, leeway: float, now: float | None = None) -> None:
+        self.now = time.time() if now is None else now
         self.leeway = leeway
         self.lines = 0
         self.tokens = 0
@@ -80,6 +84,23 @@ class Summary:
         self.issuers.update(issuers)
         self.kids.update(kids)
         self.subjects.update(subjects)
+
+    def part(self) -> Summary:
+        """An empty summary for one part of this run (the same ``now`` and leeway)."""
+        return Summary(self.leeway, self.now)
+
+    def merge(self, part: Summary) -> None:
+        """Adds the tallies of ``part`` (see :meth:`part`)."""
+        if (part.now, part.leeway) != (self.now, self.leeway):
+            raise ValueError("a summary merges only the parts of its own run (same time and leeway)")
+        self.add(
+            part.lines,
+            part.outcomes,
+            part.expired_only_now,
+            dict(part.issuers.counts),
+            dict(part.kids.counts),
+            dict(part.subjects.counts),
+        )
 
     def as_dict(self, top: int, seconds: float) -> dict[str, Any]:
         valid = self.outcomes.get("valid", 0)
