@@ -45,10 +45,10 @@ def hs_corpus() -> list[str]:
     enc = turbojwt.encode
     toks = []
     for i in range(30):
-        toks.append(enc({"sub": f"u{i}", "iss": "https://idp", "aud": "api", "exp": NOW + 60 + i}, SECRET))
+        toks.append(enc({"sub": f"u{i}", "iss": "https://idp", "aud": "api", "exp": NOW + 3600 + i}, SECRET))
     toks += [
         enc({"sub": "old", "aud": "api", "exp": NOW - 100, "iat": NOW - 200}, SECRET, headers={"kid": "k1"}),
-        enc({"sub": "forged", "aud": ["api", "x"], "exp": NOW + 60}, OTHER, headers={"kid": "k2"}),
+        enc({"sub": "forged", "aud": ["api", "x"], "exp": NOW + 3600}, OTHER, headers={"kid": "k2"}),
         enc({"sub": "elsewhere", "aud": "other", "exp": NOW + 0.5, "iat": NOW - 0.25}, SECRET),
         enc({"sub": "\x1b[31m=cmd|x", "iss": 'quote"d', "aud": "api"}, SECRET),
         "not-a-token",
@@ -109,7 +109,7 @@ def test_hs256_columns_row_for_row(threads):
     # columns() reads the same arrays (exp/iat whole seconds as ints, as before)
     cols = r.columns()
     assert cols == {k: v for k, v in table.to_pydict().items() if k != "index"}
-    assert cols["exp"][0] == NOW + 60 and isinstance(cols["exp"][0], int)
+    assert cols["exp"][0] == NOW + 3600 and isinstance(cols["exp"][0], int)
 
 
 def test_rs256_key_set_per_row_times_and_malformed_times(rsa_key):
@@ -242,7 +242,7 @@ def test_kernel_time_column_types(make_times):
 
 
 def test_kernel_nulls_and_bad_times_are_malformed_rows():
-    good = turbojwt.encode({"aud": "api", "exp": NOW + 60}, SECRET)
+    good = turbojwt.encode({"aud": "api", "exp": NOW + 3600}, SECRET)
     table = pa.table(
         {
             "jwt": pa.array([good, None, good, good, None]),
@@ -254,7 +254,7 @@ def test_kernel_nulls_and_bad_times_are_malformed_rows():
     assert [r["error"] for r in out] == [None, "malformed", "malformed", "malformed", "malformed"]
     assert out[1]["reason"] == "column jwt is null"
     assert "not a finite number" in out[2]["reason"] and "not a finite number" in out[3]["reason"]
-    assert out[0]["valid"] and out[0]["exp"] == NOW + 60
+    assert out[0]["valid"] and out[0]["exp"] == NOW + 3600
 
 
 def test_kernel_batches_chunks_and_record_batch_input():
@@ -382,10 +382,10 @@ def test_reference_path_verdicts_give_the_same_columns(ed448_key, rsa_key):
     assert table.schema == SCHEMA
     assert table.column("error").to_pylist() == [e.kind for e in r.errors]
     # Ed448 keys only pyca/cryptography takes: each token handed over, in the kernel too.
-    toks = [turbojwt.encode({"sub": "a", "exp": NOW + 60}, ed448_key.private_pem, algorithm="EdDSA"), "x.y.z"]
+    toks = [turbojwt.encode({"sub": "a", "exp": NOW + 3600}, ed448_key.private_pem, algorithm="EdDSA"), "x.y.z"]
     r = verify_batch(toks, ed448_key.public_pem, algorithms=["EdDSA"])
     rows = r.to_arrow().to_pylist()
-    assert rows[0]["valid"] and rows[0]["sub"] == "a" and rows[0]["exp"] == NOW + 60
+    assert rows[0]["valid"] and rows[0]["sub"] == "a" and rows[0]["exp"] == NOW + 3600
     assert rows[1]["error"] == "DecodeError"
     v = turbojwt.Verifier(ed448_key.public_pem, algorithms=["EdDSA"])
     out = verify_table(pa.table({"token": toks}), v)
