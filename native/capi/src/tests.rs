@@ -3,7 +3,6 @@
 
 use std::ffi::CStr;
 use std::ptr::{null, null_mut};
-use std::time::Instant;
 
 use turbojwt_core::alg::Algorithm;
 use turbojwt_core::b64;
@@ -634,43 +633,4 @@ fn max_token_bytes_refuses_longer_tokens_unread() {
     .unwrap_err();
     assert_eq!(e.0, TjCode::TJ_ERR_BAD_POLICY);
     assert!(e.1.contains("max_token_bytes"), "{}", e.1);
-}
-
-/// The ABI's cost per call against the core's own `Verifier::verify` (ns per token, HS256,
-/// no token cache; the ABI's result keeps the last header parse, which `verify` alone does
-/// not). Prints, asserts nothing about time (the machine is shared): run with
-/// `cargo test --release -p turbojwt-capi -- --ignored --nocapture abi_overhead`.
-#[test]
-#[ignore]
-fn abi_overhead() {
-    let token = good_token();
-    let n = 200_000;
-    let core = turbojwt_core::verifier::Verifier::new(
-        VerifierKeys::material(SECRET),
-        VerifierOptions::from_json(POLICY.as_bytes()).unwrap(),
-        0,
-    );
-    let v = new(1, SECRET, POLICY.as_bytes(), 0).unwrap();
-    let r = tj_result_new();
-    for round in 0..3 {
-        let t0 = Instant::now();
-        for _ in 0..n {
-            std::hint::black_box(core.verify(&token, 1e9).unwrap());
-        }
-        let direct = t0.elapsed().as_nanos() as f64 / n as f64;
-        let t0 = Instant::now();
-        for _ in 0..n {
-            // SAFETY: live handles, token slice valid.
-            let code = unsafe { tj_verify(v, token.as_ptr(), token.len(), 1e9, r) };
-            assert_eq!(code, TjCode::TJ_OK);
-        }
-        let abi = t0.elapsed().as_nanos() as f64 / n as f64;
-        println!(
-            "round {round}: core {direct:.0} ns/token, C ABI {abi:.0} ns/token ({:+.0} ns)",
-            abi - direct
-        );
-    }
-    // SAFETY: made above, freed once.
-    unsafe { tj_result_free(r) };
-    free(v);
 }
