@@ -840,6 +840,32 @@ local function from_authorization(value)
     return token
 end
 
+-- The tokens of recent Authorization header values (a worker sees the same few clients'
+-- headers again and again): from_authorization's answer, without its pattern matching, which
+-- LuaJIT does not compile (a trace that reaches it ends, and access() runs interpreted).
+-- Only well-formed values are kept; the table is emptied when it reaches AUTH_MEMO_MAX.
+local AUTH_MEMO_MAX = 4096
+local auth_memo, auth_memo_size = {}, 0
+
+local function authorization_token(value)
+    if type(value) ~= "string" then
+        return from_authorization(value)
+    end
+    local token = auth_memo[value]
+    if token then
+        return token
+    end
+    local why
+    token, why = from_authorization(value)
+    if token then
+        if auth_memo_size >= AUTH_MEMO_MAX then
+            auth_memo, auth_memo_size = {}, 0
+        end
+        auth_memo[value], auth_memo_size = token, auth_memo_size + 1
+    end
+    return token, why
+end
+
 -- A cookie or query token: nil when empty; refused outside the b64token set.
 local function checked(token)
     if token == "" then
@@ -942,7 +968,7 @@ local function request_token(headers, options)
         end
         return true
     end
-    local ok, why = add(from_authorization(headers["authorization"]))
+    local ok, why = add(authorization_token(headers["authorization"]))
     if not ok then
         return false, why
     end
