@@ -694,6 +694,12 @@ def main(argv=None) -> int:
         help="leave out scale-out on a Dask cluster (benchmarks/dask_cluster.py; needs the dask extra)",
     )
     ap.add_argument(
+        "--no-nginx-lua",
+        action="store_true",
+        help="leave out turbojwt inside nginx and the C ABI's per-call cost (benchmarks/nginx_lua.py; needs wrk, "
+        "nginx's lua module and the release libturbojwt)",
+    )
+    ap.add_argument(
         "--no-libs", action="store_true", help="leave out the all-libraries comparison (turbojwt bench) and its chart"
     )
     args = ap.parse_args(argv)
@@ -764,6 +770,12 @@ def main(argv=None) -> int:
                 notes.append(f"the Dask section was skipped (pip install 'turbojwt[dask]'): {exc}")
             else:
                 lines += dask_lines + targets_table(16, dask_targets)
+    if not args.no_nginx_lua:
+        import nginx_lua  # benchmarks/nginx_lua.py, beside this file
+
+        log("turbojwt inside nginx (resty.turbojwt) and the C ABI ...")
+        nginx_lines, nginx_targets = nginx_lua.section(args.quick, log)
+        lines += nginx_lines + (targets_table(17, nginx_targets) if nginx_targets else [])
     if not args.no_libs:
         from turbojwt.bench import report as bench_report
         from turbojwt.bench.plot import plot as bench_plot

@@ -87,6 +87,7 @@ TjVerifier *tj_verifier_new(uint32_t key_kind,
                             size_t cache_entries,
                             TjError **error_out);
 void tj_verifier_free(TjVerifier *verifier);
+TjCode tj_verifier_check_key(const TjVerifier *verifier, TjError **error_out);
 TjCode tj_error_code(const TjError *error);
 const char *tj_error_message(const TjError *error, size_t *len_out);
 void tj_error_free(TjError *error);
@@ -185,11 +186,15 @@ local POLICY_MEMBERS = {
 }
 local CONFIG_MEMBERS = {
     key = true, key_kind = true, required = true, options = true, cache = true,
-    cache_ttl = true, cache_max_token_bytes = true,
+    cache_ttl = true, cache_max_token_bytes = true, max_token_bytes = true,
 }
 for name in pairs(POLICY_MEMBERS) do
     CONFIG_MEMBERS[name] = true
 end
+
+-- Longer tokens are refused unread, as malformed (the policy's max_token_bytes): the Python
+-- gateway's limit, not the library's 1 MiB.
+local MAX_TOKEN_BYTES = 8192
 
 local LIST_MEMBERS = { algorithms = true, audience = true, issuer = true, require = true }
 
@@ -242,6 +247,7 @@ local function policy_json(config)
             parts[#parts + 1] = json.encode(name) .. ":" .. json.encode(config[name])
         end
     end
+    parts[#parts + 1] = '"max_token_bytes":' .. json.encode(config.max_token_bytes or MAX_TOKEN_BYTES)
     if config.options ~= nil or config.required ~= nil then
         if config.options ~= nil and type(config.options) ~= "table" then
             return nil, "options must be a table"
@@ -272,7 +278,8 @@ Verifier.__index = Verifier
 -- Set), algorithms (required), audience, issuer (a string or a list), subject, leeway
 -- (seconds), typ, required (claims that must be present: options.require), options
 -- (PyJWT's decode options: verify_exp, strict_aud, ...), cache (keep the claims of about N
--- verified tokens; 0: none), cache_ttl, cache_max_token_bytes.
+-- verified tokens; 0: none), cache_ttl, cache_max_token_bytes, max_token_bytes (8192: longer
+-- tokens are refused unread as malformed, a DecodeError).
 --
 -- Returns the verifier, or nil, the error message and its name ("BadPolicy",
 -- "InvalidKeyError", ...).
@@ -364,37 +371,20 @@ function Verifier:verify(token, at)
     return claims
 end
 
-local B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-
-local function b64url(data)
-    local out = {}
-    for i = 1, #data, 3 do
-        local a, b, c = byte(data, i, i + 2)
-        local n = a * 65536 + (b or 0) * 256 + (c or 0)
-        local chars = 2 + (b and 1 or 0) + (c and 1 or 0)
-        for j = 1, chars do
-            local index = math.floor(n / 2 ^ (6 * (4 - j))) % 64
-            out[#out + 1] = sub(B64URL, index + 1, index + 1)
-        end
+--- Whether the key can verify tokens of at least one of the policy's algorithms (the library
+-- reads PEM, DER, OpenSSH and secret key material when it first verifies, as PyJWT does):
+-- tj_verifier_check_key. Returns true, or nil, why not (PyJWT's InvalidKeyError message where
+-- it has one) and the error's name.
+function Verifier:check_key()
+    local error_out = ffi.new("TjError *[1]")
+    local code = tonumber(lib.tj_verifier_check_key(self.handle, error_out))
+    if code == 0 then
+        return true
     end
-    return concat(out)
-end
-
---- Whether the key can verify tokens of one of `algorithms` (the library reads PEM, DER and
--- OpenSSH key material when it first verifies, as PyJWT does): a token of each algorithm with
--- a wrong signature is tried, and the key is usable when one of them is refused for its
--- signature (not for the key). Returns true, or nil and why not.
-function Verifier:check_key(algorithms)
-    local why = "no algorithm"
-    for _, alg in ipairs(algorithms) do
-        local probe = b64url('{"alg":' .. json.encode(alg) .. "}") .. ".e30.AAAA"
-        local message, name = self:run(probe)
-        if message == nil or name == "InvalidSignatureError" then
-            return true
-        end
-        why = format("%s (%s: %s)", message, alg, name)
-    end
-    return nil, why
+    local e = error_out[0]
+    local message = ffi.string(lib.tj_error_message(e, nil))
+    lib.tj_error_free(e)
+    return nil, message, code_name(code)
 end
 
 local STRING_CLAIMS = { iss = 1, sub = 2, jti = 4, kid = 8, alg = 9, typ = 10 }
@@ -680,11 +670,11 @@ local function refresh(entry)
     end
     config.key = data
     local verifier, message, name = _M.new(config)
-    if verifier and type(config.algorithms) == "table" then
-        -- A file of key material is only read when a token comes: a bad one must fail here.
-        local usable, why = verifier:check_key(config.algorithms)
+    if verifier then
+        -- Key material is only read when a token comes: a bad file must fail here.
+        local usable, why, why_name = verifier:check_key()
         if not usable then
-            verifier, message, name = nil, "the key cannot verify any of the algorithms: " .. why, "InvalidKeyError"
+            verifier, message, name = nil, why, why_name
         end
     end
     if not verifier then
@@ -850,6 +840,32 @@ local function from_authorization(value)
     return token
 end
 
+-- The tokens of recent Authorization header values (a worker sees the same few clients'
+-- headers again and again): from_authorization's answer, without its pattern matching, which
+-- LuaJIT does not compile (a trace that reaches it ends, and access() runs interpreted).
+-- Only well-formed values are kept; the table is emptied when it reaches AUTH_MEMO_MAX.
+local AUTH_MEMO_MAX = 4096
+local auth_memo, auth_memo_size = {}, 0
+
+local function authorization_token(value)
+    if type(value) ~= "string" then
+        return from_authorization(value)
+    end
+    local token = auth_memo[value]
+    if token then
+        return token
+    end
+    local why
+    token, why = from_authorization(value)
+    if token then
+        if auth_memo_size >= AUTH_MEMO_MAX then
+            auth_memo, auth_memo_size = {}, 0
+        end
+        auth_memo[value], auth_memo_size = token, auth_memo_size + 1
+    end
+    return token, why
+end
+
 -- A cookie or query token: nil when empty; refused outside the b64token set.
 local function checked(token)
     if token == "" then
@@ -952,7 +968,7 @@ local function request_token(headers, options)
         end
         return true
     end
-    local ok, why = add(from_authorization(headers["authorization"]))
+    local ok, why = add(authorization_token(headers["authorization"]))
     if not ok then
         return false, why
     end
@@ -1015,7 +1031,7 @@ local function quotable(s, space)
 end
 local ACCESS_OPTIONS = {
     realm = true, cookie = true, query = true, roles = true, roles_claim = true, claim_headers = true,
-    optional = true, max_token_bytes = true, ctx_key = true,
+    optional = true, ctx_key = true,
 }
 
 --- Checks access()'s options; returns them (with defaults) or nil and what is wrong.
@@ -1037,7 +1053,6 @@ function _M.access_options(options)
         roles_claim = options.roles_claim,
         claim_headers = options.claim_headers or {},
         optional = options.optional or false,
-        max_token_bytes = options.max_token_bytes or 8192,
         ctx_key = options.ctx_key or "jwt",
     }
     if type(out.realm) ~= "string" or not quotable(out.realm, true) then
@@ -1060,9 +1075,6 @@ function _M.access_options(options)
             return nil, name .. " must be a non-empty string"
         end
     end
-    if type(out.max_token_bytes) ~= "number" or out.max_token_bytes < 1 then
-        return nil, "max_token_bytes must be a positive number"
-    end
     return out
 end
 
@@ -1077,7 +1089,7 @@ local checked_options = setmetatable({}, { __mode = "k" }) -- options table -> c
 -- (a dotted claim path holding a list or a space-separated string; default: the scope and
 -- scp claims), claim_headers ({ ["X-Auth-Subject"] = "sub", ... }: set on the request to
 -- the upstream, their client-sent copies removed), optional (a request without a token
--- passes), max_token_bytes (8192: longer tokens are refused as malformed), ctx_key
+-- passes), ctx_key
 -- (ngx.ctx[ctx_key] gets the claims; "jwt").
 --
 -- Answers: no token 401 (no error code); an invalid token 401 invalid_token with a fixed
@@ -1122,13 +1134,7 @@ function _M.access(verifier, options)
         ngx.log(ngx.ERR, "turbojwt.access: no verifier (no key loaded yet?)")
         return deny(opts.realm, 503, "temporarily_unavailable", "The signing keys are unavailable")
     end
-    local claims, err, name
-    if #token > opts.max_token_bytes then
-        err, name = format("Token is %d bytes long, over the limit of %d bytes", #token, opts.max_token_bytes),
-            "DecodeError"
-    else
-        claims, err, name = verifier:verify(token)
-    end
+    local claims, err, name = verifier:verify(token)
     if not claims then
         -- The message can quote the token's header: no control or non-ASCII byte into the log.
         ngx.log(ngx.INFO, "turbojwt: token refused: ", name, ": ", (gsub(err, "[^\32-\126]", function(c)

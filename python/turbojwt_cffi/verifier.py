@@ -46,6 +46,7 @@ def policy_json(
     leeway: float | timedelta = 0,
     options: dict[str, Any] | None = None,
     typ: str | None = None,
+    max_token_bytes: int | None = None,
 ) -> bytes:
     """The policy JSON ``tj_verifier_new`` takes, from ``decode``'s arguments."""
     policy: dict[str, Any] = {"algorithms": list(algorithms)}
@@ -59,14 +60,18 @@ def policy_json(
         policy["options"] = options
     if typ is not None:
         policy["typ"] = typ
+    if max_token_bytes is not None:
+        policy["max_token_bytes"] = max_token_bytes
     return json.dumps(policy).encode()
 
 
 class Verifier:
     """Verifies tokens with one key (PEM, DER, OpenSSH line or HMAC secret: ``key_kind=
     "material"``; a JWK: ``"jwk"``; a JWK Set: ``"jwks"``) under one policy (``decode``'s
-    arguments), in ``libturbojwt``. ``cache=N`` keeps the claims of about N verified tokens.
-    Thread-safe."""
+    arguments), in ``libturbojwt``. ``cache=N`` keeps the claims of about N verified tokens;
+    a token over ``max_token_bytes`` (default: the core's 1 MiB) is refused unread. Key
+    material is read when a token needs it, as PyJWT reads it: :meth:`check_key` asks up
+    front. Thread-safe."""
 
     def __init__(
         self,
@@ -80,6 +85,7 @@ class Verifier:
         leeway: float | timedelta = 0,
         options: dict[str, Any] | None = None,
         typ: str | None = None,
+        max_token_bytes: int | None = None,
         cache: int = 0,
         library: Library | None = None,
     ) -> None:
@@ -88,7 +94,7 @@ class Verifier:
         if key_kind not in _KEY_KINDS:
             raise ValueError(f"key_kind must be one of {sorted(_KEY_KINDS)}")
         material = _as_bytes(key, "key")
-        policy = policy_json(algorithms, audience, issuer, subject, leeway, options, typ)
+        policy = policy_json(algorithms, audience, issuer, subject, leeway, options, typ, max_token_bytes)
         error = ffi.new("TjError **")
         handle = lib.tj_verifier_new(_KEY_KINDS[key_kind], material, len(material), policy, len(policy), cache, error)
         if handle == ffi.NULL:
@@ -98,6 +104,18 @@ class Verifier:
             raise Error(code, self._library.code_name(code), message)
         self._handle = ffi.gc(handle, lib.tj_verifier_free)
         self._local = threading.local()
+
+    def check_key(self) -> None:
+        """Raises :class:`Error` (``InvalidKeyError`` with PyJWT's message where it has one)
+        when the key can verify tokens of none of the policy's algorithms
+        (``tj_verifier_check_key``)."""
+        ffi, lib = self._library.ffi, self._library.lib
+        error = ffi.new("TjError **")
+        code = int(lib.tj_verifier_check_key(self._handle, error))
+        if code != 0:
+            message = ffi.string(lib.tj_error_message(error[0], ffi.NULL)).decode("utf-8", "replace")
+            lib.tj_error_free(error[0])
+            raise Error(code, self._library.code_name(code), message)
 
     def _result(self) -> tuple[Any, Any]:
         """This thread's result handle and length cell (a result serves one thread at a time)."""

@@ -165,3 +165,41 @@ def test_the_cffi_package_never_imports_turbojwt() -> None:
                 else []
             )
             assert not [n for n in names if n.split(".")[0] == "turbojwt"], (path.name, names)
+
+
+def test_check_key_gives_pyjwts_key_refusal(cffi_binding: ModuleType, cffi_library: Any) -> None:
+    """check_key (tj_verifier_check_key) refuses key material no policy algorithm can use,
+    with the class and message PyJWT's decode raises for it; a usable key passes."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    private = rsa.generate_private_key(65537, 2048)
+    public_pem = private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    cffi_binding.Verifier(public_pem, algorithms=["RS256"], library=cffi_library).check_key()
+    cffi_binding.Verifier(SECRET, algorithms=["RS256", "HS256"], library=cffi_library).check_key()
+    rs_token = jwt.encode({"sub": "u"}, private, "RS256")
+    hs_token = jwt.encode({"sub": "u"}, SECRET, "HS256")
+    for key, alg, token in ((public_pem, "HS256", hs_token), (b"not a key", "RS256", rs_token)):
+        v = cffi_binding.Verifier(key, algorithms=[alg], library=cffi_library)  # made: read lazily
+        with pytest.raises(jwt.InvalidKeyError) as theirs:
+            jwt.decode(token, key, algorithms=[alg])
+        with pytest.raises(cffi_binding.Error) as ours:
+            v.check_key()
+        assert (ours.value.name, ours.value.code, str(ours.value)) == ("InvalidKeyError", 10, str(theirs.value))
+
+
+def test_max_token_bytes(cffi_binding: ModuleType, cffi_library: Any) -> None:
+    token = jwt.encode({"sub": "u", "pad": "x" * 100}, SECRET, "HS256")
+    limited = cffi_binding.Verifier(SECRET, algorithms=["HS256"], max_token_bytes=100, library=cffi_library)
+    with pytest.raises(cffi_binding.Error) as e:
+        limited.decode(token)
+    assert (e.value.name, str(e.value)) == (
+        "DecodeError",
+        f"Token is {len(token)} bytes long, over the limit of 100 bytes",
+    )
+    assert cffi_binding.Verifier(SECRET, algorithms=["HS256"], library=cffi_library).decode(token)["sub"] == "u"
+    with pytest.raises(cffi_binding.Error, match="max_token_bytes") as e:
+        cffi_binding.Verifier(SECRET, algorithms=["HS256"], max_token_bytes=0, library=cffi_library)
+    assert e.value.name == "BadPolicy"

@@ -313,8 +313,12 @@ def test_bad_key_file_keeps_the_key(stack: dict[str, Any], keys: dict[str, Any])
     wait_until(lambda: get(stack, token(keys["k2"])).status_code == 200, "the key", timeout=RELOAD_DEADLINE)
     bad = b"-----BEGIN PUBLIC KEY-----\nnot a key\n-----END PUBLIC KEY-----\n"
     write_atomically(stack["key_file"], bad)
+    # The library's tj_verifier_check_key refuses it, with PyJWT's message.
     wait_until(
-        lambda: "keeping the key loaded before" in stack["log"].read_text(errors="replace"),
+        lambda: (
+            "Could not parse the provided public key. (InvalidKeyError); keeping the key loaded before"
+            in stack["log"].read_text(errors="replace")
+        ),
         "the bad key file's log line",
         timeout=RELOAD_DEADLINE,
     )

@@ -321,3 +321,23 @@ def test_token_sources_answer_as_the_gateway(
     finally:
         conn.close()
     assert got == want, (headers, query_string)
+
+
+def test_repeated_authorization_values_keep_their_answers(server: dict[str, Any]) -> None:
+    """access() keeps the tokens of recent Authorization values (no pattern matching on a
+    repeat): a repeated value gets the same answer, and the same value sent twice in one
+    request is still refused (by nginx itself, which refuses a second Authorization header)."""
+    tok = token()
+    for _ in range(3):
+        assert get(server, "/optional", tok).json() == {"header": "alice", "sub": "alice"}
+        assert get(server, "/optional", Authorization=f"Bearer {tok}!").status_code == 400
+    conn = http.client.HTTPConnection(server["url"].removeprefix("http://"), timeout=10)
+    try:
+        conn.putrequest("GET", "/optional", skip_accept_encoding=True)
+        conn.putheader("Authorization", f"Bearer {tok}")
+        conn.putheader("Authorization", f"Bearer {tok}")
+        conn.endheaders()
+        response = conn.getresponse()
+        assert response.status == 400
+    finally:
+        conn.close()

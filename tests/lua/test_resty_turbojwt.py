@@ -296,8 +296,9 @@ def test_verify_against_decode(luajit: str, library: Path) -> None:
 
 
 def test_check_key(luajit: str, library: Path) -> None:
-    """check_key() (watch() runs it on every key file it loads): key material the library
-    would refuse on every token is found out when it is loaded."""
+    """check_key() (tj_verifier_check_key; watch() runs it on every key file it loads): key
+    material the library would refuse on every token is found out when it is loaded, with
+    PyJWT's InvalidKeyError message where PyJWT has one."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
@@ -311,23 +312,58 @@ def test_check_key(luajit: str, library: Path) -> None:
         .public_key()
         .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
+    asymmetric = "The specified key is an asymmetric key or x509 certificate and should not be used as an HMAC secret."
     rows = [
-        (rsa_pem, ["RS256"], True),
-        (rsa_pem, ["ES256", "RS256"], True),
-        (rsa_pem, ["HS256"], False),  # a PEM is no HMAC secret
-        (ec_pem, ["RS256"], False),
-        (ec_pem, ["ES256"], True),
-        (b"-----BEGIN PUBLIC KEY-----\nnot a key\n-----END PUBLIC KEY-----\n", ["RS256"], False),
-        (b"a secret of 32 bytes, not a PEM", ["HS256"], True),
-        (b"", ["HS256"], False),
+        (rsa_pem, ["RS256"], "usable"),
+        (rsa_pem, ["ES256", "RS256"], "usable"),
+        (rsa_pem, ["HS256"], f"InvalidKeyError: {asymmetric}"),  # a PEM is no HMAC secret
+        (ec_pem, ["RS256"], "InvalidKeyError: The key cannot be used with RS256"),
+        (ec_pem, ["ES256"], "usable"),
+        (
+            b"-----BEGIN PUBLIC KEY-----\nnot a key\n-----END PUBLIC KEY-----\n",
+            ["RS256"],
+            "InvalidKeyError: Could not parse the provided public key.",
+        ),
+        (b"a secret of 32 bytes, not a PEM", ["HS256"], "usable"),
+        (b"", ["HS256"], "InvalidKeyError: HMAC key must not be empty."),
     ]
     code = "".join(
         f"do local v = assert(turbojwt.new{{ key = {lua_bytes(key)}, algorithms = {{ {', '.join(map(json.dumps, algs))} }} }})\n"
-        f"  print(v:check_key({{ {', '.join(map(json.dumps, algs))} }}) and 'usable' or 'unusable') end\n"
+        "  local ok, why, name = v:check_key()\n"
+        "  print(ok and 'usable' or (name .. ': ' .. why)) end\n"
         for key, algs, _ in rows
     )
-    out = run_lua(luajit, code, library=library).split()
-    assert out == ["usable" if ok else "unusable" for _, _, ok in rows]
+    out = run_lua(luajit, code, library=library).splitlines()
+    assert out == [want for _, _, want in rows]
+
+
+def test_max_token_bytes(luajit: str, library: Path) -> None:
+    """max_token_bytes (8192 by default) is the library's limit: a longer token is refused
+    unread with the core's DecodeError message."""
+    secret = "0123456789abcdef0123456789abcdef"
+    tok = turbojwt.encode({"pad": "x" * 9000}, secret, algorithm="HS256")
+    small = turbojwt.encode({"sub": "s"}, secret, algorithm="HS256")
+    code = (
+        f"local big, small = {json.dumps(tok)}, {json.dumps(small)}\n"
+        f"for _, limit in ipairs({{ false, 100000, {len(small)} }}) do\n"
+        f"  local v = assert(turbojwt.new{{ key = {json.dumps(secret)}, algorithms = {{ 'HS256' }},\n"
+        "    max_token_bytes = limit or nil })\n"
+        "  for _, t in ipairs({ big, small }) do\n"
+        "    local claims, err, name = v:verify(t)\n"
+        "    print(claims and 'ok' or (name .. ': ' .. err)) end end\n"
+        f"print(select(2, turbojwt.new{{ key = {json.dumps(secret)}, algorithms = {{ 'HS256' }}, max_token_bytes = 0 }}))\n"
+    )
+    out = run_lua(luajit, code, library=library).splitlines()
+    refused = f"DecodeError: Token is {len(tok)} bytes long, over the limit of"
+    assert out[:6] == [
+        f"{refused} 8192 bytes",
+        "ok",
+        "ok",
+        "ok",
+        f"{refused} {len(small)} bytes",
+        "ok",
+    ]
+    assert "max_token_bytes" in out[6]
 
 
 def lua_bytes(data: bytes) -> str:

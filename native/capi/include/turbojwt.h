@@ -146,6 +146,19 @@ TjVerifier *tj_verifier_new(uint32_t key_kind,
 // `verifier` is NULL or from `tj_verifier_new`, not freed before.
 void tj_verifier_free(TjVerifier *verifier);
 
+// Checks that `verifier`'s key can verify tokens of at least one of its policy's
+// algorithms. `tj_verifier_new` reads key material (PEM, DER, OpenSSH line, HMAC secret)
+// only when a token needs it, as PyJWT does, so a token's verdict is `decode`'s; a caller
+// loading a key file calls this before putting the verifier in place of a working one.
+// Returns `TJ_OK`, or the code of why not (`TJ_ERR_INVALID_KEY` with PyJWT's message where
+// PyJWT has one) and, when `error_out` is not NULL, stores an error there (free it with
+// `tj_error_free`); on `TJ_OK` stores NULL there. A JWK or JWK Set was checked by
+// `tj_verifier_new`: `TJ_OK` unless its algorithm is not in the policy.
+//
+// # Safety
+// `verifier` is NULL or live; `error_out` is NULL or writable.
+TjCode tj_verifier_check_key(const TjVerifier *verifier, TjError **error_out);
+
 // The code of an error from `tj_verifier_new` (`TJ_ERR_NULL_ARGUMENT` for NULL).
 //
 // # Safety
@@ -162,7 +175,7 @@ const char *tj_error_message(const TjError *error, size_t *len_out);
 // Frees an error (NULL: nothing).
 //
 // # Safety
-// `error` is NULL or from `tj_verifier_new`, not freed before.
+// `error` is NULL or from `tj_verifier_new` or `tj_verifier_check_key`, not freed before.
 void tj_error_free(TjError *error);
 
 // A new, empty result (its code is `TJ_OK` until a verification stores one), or NULL when

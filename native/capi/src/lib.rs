@@ -345,24 +345,11 @@ pub unsafe extern "C" fn tj_verifier_new(
         new_verifier(key_kind, key, policy, cache_entries)
     });
     let (verifier, error) = match made {
-        Ok(v) => (Box::into_raw(Box::new(v)), std::ptr::null_mut()),
-        Err((code, message)) => (
-            std::ptr::null_mut(),
-            Box::into_raw(Box::new(TjError {
-                code,
-                message: with_nul(&message),
-            })),
-        ),
+        Ok(v) => (Box::into_raw(Box::new(v)), None),
+        Err(e) => (std::ptr::null_mut(), Some(e)),
     };
-    if error_out.is_null() {
-        if !error.is_null() {
-            // SAFETY: made by Box::into_raw just above, and not handed out.
-            drop(unsafe { Box::from_raw(error) });
-        }
-    } else {
-        // SAFETY: the caller's promise that a non-NULL `error_out` is writable.
-        unsafe { error_out.write(error) };
-    }
+    // SAFETY: the caller's promise for `error_out`.
+    unsafe { store_error(error_out, error) };
     verifier
 }
 
@@ -379,6 +366,51 @@ pub unsafe extern "C" fn tj_verifier_free(verifier: *mut TjVerifier) {
         // SAFETY: the caller's promise: made by tj_verifier_new (Box::into_raw), freed once.
         drop(unsafe { Box::from_raw(verifier) });
     }));
+}
+
+/// Checks that `verifier`'s key can verify tokens of at least one of its policy's
+/// algorithms. `tj_verifier_new` reads key material (PEM, DER, OpenSSH line, HMAC secret)
+/// only when a token needs it, as PyJWT does, so a token's verdict is `decode`'s; a caller
+/// loading a key file calls this before putting the verifier in place of a working one.
+/// Returns `TJ_OK`, or the code of why not (`TJ_ERR_INVALID_KEY` with PyJWT's message where
+/// PyJWT has one) and, when `error_out` is not NULL, stores an error there (free it with
+/// `tj_error_free`); on `TJ_OK` stores NULL there. A JWK or JWK Set was checked by
+/// `tj_verifier_new`: `TJ_OK` unless its algorithm is not in the policy.
+///
+/// # Safety
+/// `verifier` is NULL or live; `error_out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn tj_verifier_check_key(
+    verifier: *const TjVerifier,
+    error_out: *mut *mut TjError,
+) -> TjCode {
+    let checked = guarded(|| {
+        // SAFETY: the caller's promise: NULL or a live verifier.
+        let verifier = unsafe { verifier.as_ref() }.ok_or_else(|| null("verifier"))?;
+        verifier.inner.check_key().map_err(refusal)
+    });
+    let code = checked.as_ref().err().map_or(TjCode::TJ_OK, |(c, _)| *c);
+    // SAFETY: the caller's promise for `error_out`.
+    unsafe { store_error(error_out, checked.err()) };
+    code
+}
+
+/// Stores `error` (or NULL) at `error_out`, or drops it when `error_out` is NULL.
+///
+/// # Safety
+/// `error_out` is NULL or writable.
+unsafe fn store_error(error_out: *mut *mut TjError, error: Option<CallError>) {
+    if error_out.is_null() {
+        return;
+    }
+    let error = error.map_or(std::ptr::null_mut(), |(code, message)| {
+        Box::into_raw(Box::new(TjError {
+            code,
+            message: with_nul(&message),
+        }))
+    });
+    // SAFETY: the caller's promise that a non-NULL `error_out` is writable.
+    unsafe { error_out.write(error) };
 }
 
 /// The code of an error from `tj_verifier_new` (`TJ_ERR_NULL_ARGUMENT` for NULL).
@@ -422,7 +454,7 @@ pub unsafe extern "C" fn tj_error_message(
 /// Frees an error (NULL: nothing).
 ///
 /// # Safety
-/// `error` is NULL or from `tj_verifier_new`, not freed before.
+/// `error` is NULL or from `tj_verifier_new` or `tj_verifier_check_key`, not freed before.
 #[no_mangle]
 pub unsafe extern "C" fn tj_error_free(error: *mut TjError) {
     shielded((), || {

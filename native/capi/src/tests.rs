@@ -3,7 +3,6 @@
 
 use std::ffi::CStr;
 use std::ptr::{null, null_mut};
-use std::time::Instant;
 
 use turbojwt_core::alg::Algorithm;
 use turbojwt_core::b64;
@@ -543,41 +542,95 @@ fn a_panic_becomes_an_error_code() {
     );
 }
 
-/// The ABI's cost per call against the core's own `Verifier::verify` (ns per token, HS256,
-/// no token cache; the ABI's result keeps the last header parse, which `verify` alone does
-/// not). Prints, asserts nothing about time (the machine is shared): run with
-/// `cargo test --release -p turbojwt-capi -- --ignored --nocapture abi_overhead`.
-#[test]
-#[ignore]
-fn abi_overhead() {
-    let token = good_token();
-    let n = 200_000;
-    let core = turbojwt_core::verifier::Verifier::new(
-        VerifierKeys::material(SECRET),
-        VerifierOptions::from_json(POLICY.as_bytes()).unwrap(),
-        0,
-    );
-    let v = new(1, SECRET, POLICY.as_bytes(), 0).unwrap();
-    let r = tj_result_new();
-    for round in 0..3 {
-        let t0 = Instant::now();
-        for _ in 0..n {
-            std::hint::black_box(core.verify(&token, 1e9).unwrap());
-        }
-        let direct = t0.elapsed().as_nanos() as f64 / n as f64;
-        let t0 = Instant::now();
-        for _ in 0..n {
-            // SAFETY: live handles, token slice valid.
-            let code = unsafe { tj_verify(v, token.as_ptr(), token.len(), 1e9, r) };
-            assert_eq!(code, TjCode::TJ_OK);
-        }
-        let abi = t0.elapsed().as_nanos() as f64 / n as f64;
-        println!(
-            "round {round}: core {direct:.0} ns/token, C ABI {abi:.0} ns/token ({:+.0} ns)",
-            abi - direct
-        );
+/// `tj_verifier_check_key`'s code and message (and that the error slot is NULL on TJ_OK).
+fn check_key(v: *const TjVerifier) -> (TjCode, String) {
+    let mut err: *mut TjError = std::ptr::dangling_mut(); // overwritten either way
+                                                          // SAFETY: `v` is NULL or live; `err` writable.
+    let code = unsafe { tj_verifier_check_key(v, &mut err) };
+    if code == TjCode::TJ_OK {
+        assert!(err.is_null());
+        return (code, String::new());
     }
-    // SAFETY: made above, freed once.
-    unsafe { tj_result_free(r) };
+    // SAFETY: made by tj_verifier_check_key; freed once.
+    unsafe {
+        assert_eq!(tj_error_code(err), code);
+        let msg = CStr::from_ptr(tj_error_message(err, null_mut()));
+        let msg = msg.to_str().unwrap().to_owned();
+        tj_error_free(err);
+        (code, msg)
+    }
+}
+
+#[test]
+fn check_key_refuses_material_no_policy_algorithm_can_use() {
+    let good = new(1, SECRET, POLICY.as_bytes(), 0).unwrap();
+    assert_eq!(check_key(good), (TjCode::TJ_OK, String::new()));
+    // SAFETY: live verifier; a NULL error_out is allowed.
+    let code = unsafe { tj_verifier_check_key(good, null_mut()) };
+    assert_eq!(code, TjCode::TJ_OK);
+    free(good);
+    for (key, policy, want) in [
+        (
+            &b"not a key"[..],
+            r#"{"algorithms":["RS256"]}"#,
+            "Could not parse the provided public key.",
+        ),
+        (
+            b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
+            r#"{"algorithms":["HS256"]}"#,
+            "The specified key is an asymmetric key or x509 certificate and should not be used as an HMAC secret.",
+        ),
+        (b"", r#"{"algorithms":["HS256"]}"#, "HMAC key must not be empty."),
+    ] {
+        // Made: the key is read when a token needs it, as PyJWT reads it.
+        let v = new(1, key, policy.as_bytes(), 0).unwrap();
+        assert_eq!(
+            check_key(v),
+            (TjCode::TJ_ERR_INVALID_KEY, want.to_string()),
+            "{policy}"
+        );
+        // SAFETY: live verifier; a NULL error_out is allowed.
+        let code = unsafe { tj_verifier_check_key(v, null_mut()) };
+        assert_eq!(code, TjCode::TJ_ERR_INVALID_KEY);
+        free(v);
+    }
+    assert_eq!(
+        check_key(null()),
+        (TjCode::TJ_ERR_NULL_ARGUMENT, "verifier is NULL".into())
+    );
+}
+
+#[test]
+fn max_token_bytes_refuses_longer_tokens_unread() {
+    let t = good_token();
+    let limit = t.len() - 1;
+    let policy =
+        format!(r#"{{"algorithms":["HS256"],"audience":"api","max_token_bytes":{limit}}}"#);
+    let v = new(1, SECRET, policy.as_bytes(), 0).unwrap();
+    let out = verify(v, &t, 1e9);
+    assert_eq!(out.code, TjCode::TJ_ERR_DECODE);
+    assert_eq!(
+        out.message,
+        format!(
+            "Token is {} bytes long, over the limit of {limit} bytes",
+            t.len()
+        )
+    );
     free(v);
+    let policy = format!(
+        r#"{{"algorithms":["HS256"],"audience":"api","max_token_bytes":{}}}"#,
+        t.len()
+    );
+    let v = new(1, SECRET, policy.as_bytes(), 0).unwrap();
+    assert_eq!(verify(v, &t, 1e9).code, TjCode::TJ_OK);
+    free(v);
+    let e = new(
+        1,
+        SECRET,
+        br#"{"algorithms":["HS256"],"max_token_bytes":0}"#,
+        0,
+    )
+    .unwrap_err();
+    assert_eq!(e.0, TjCode::TJ_ERR_BAD_POLICY);
+    assert!(e.1.contains("max_token_bytes"), "{}", e.1);
 }

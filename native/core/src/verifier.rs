@@ -18,7 +18,7 @@ use crate::claims::{ClaimsPolicy, Expected};
 use crate::error::{ErrorKind, JwtError};
 use crate::json::{Audience, Claims, Field, Header, HeaderAlg};
 use crate::jws::{self, Decoded, Limits};
-use crate::keys::{AsymKind, KeyEntry};
+use crate::keys::{AsymKind, KeyEntry, KeyProblem};
 use crate::keyset::{jwk_key, KeySet};
 use crate::pyfmt;
 use crate::verify::sequence::{self, Caller, Candidates, HeaderCache, LazyClaims, Stop};
@@ -78,7 +78,7 @@ impl VerifierKeys {
 ///              "verify_iat": true, "verify_aud": true, "verify_iss": true,
 ///              "verify_sub": true, "verify_jti": true, "strict_aud": false,
 ///              "require": ["exp"], "enforce_minimum_key_length": false},
-///  "cache_ttl": 600, "cache_max_token_bytes": 8192}
+///  "max_token_bytes": 1048576, "cache_ttl": 600, "cache_max_token_bytes": 8192}
 /// ```
 ///
 /// Only `algorithms` is required. The members mean what PyJWT's `decode` arguments and
@@ -95,6 +95,8 @@ pub struct VerifierOptions {
     pub cache_ttl: f64,
     /// Tokens longer than this are not cached.
     pub cache_max_token_bytes: usize,
+    /// Tokens longer than this are refused unread (`DecodeError`): [`Limits::max_token_length`].
+    pub max_token_bytes: usize,
 }
 
 fn member_names(obj: &jiter::JsonObject<'_>, what: &str) -> Result<(), String> {
@@ -177,6 +179,7 @@ impl VerifierOptions {
         let mut typ = None;
         let mut options = None;
         let (mut cache_ttl, mut cache_max_token_bytes) = (600.0, 8192);
+        let mut max_token_bytes = Limits::default().max_token_length;
         for (name, v) in obj.iter() {
             match name.as_ref() {
                 "algorithms" => algorithms = Some(strings(v, "algorithms")?),
@@ -202,6 +205,16 @@ impl VerifierOptions {
                         JsonValue::Int(i) if *i >= 0 => *i as usize,
                         _ => {
                             return Err("\"cache_max_token_bytes\" must be a count of bytes".into())
+                        }
+                    }
+                }
+                "max_token_bytes" => {
+                    max_token_bytes = match v {
+                        JsonValue::Int(i) if *i >= 1 => *i as usize,
+                        _ => {
+                            return Err(
+                                "\"max_token_bytes\" must be a positive count of bytes".into()
+                            )
                         }
                     }
                 }
@@ -261,6 +274,7 @@ impl VerifierOptions {
             typ,
             cache_ttl,
             cache_max_token_bytes,
+            max_token_bytes,
         })
     }
 }
@@ -451,16 +465,65 @@ impl Verifier {
                 options.cache_max_token_bytes,
             )
         });
+        let limits = Limits {
+            max_token_length: options.max_token_bytes,
+            ..Limits::default()
+        };
         Verifier {
             keys,
             options,
-            limits: Limits::default(),
+            limits,
             cache,
         }
     }
 
     pub fn options(&self) -> &VerifierOptions {
         &self.options
+    }
+
+    /// Whether the key can verify tokens of at least one of the policy's algorithms: key
+    /// material (PEM, DER, OpenSSH line, HMAC secret) is only read when a token needs it, as
+    /// PyJWT reads it, so a loader that must not swap a good key for a bad one asks here
+    /// first. A JWK or a JWK Set was checked when it was read (`Ok`). The refusal is PyJWT's
+    /// `InvalidKeyError` for the first algorithm, with its message where PyJWT has one.
+    pub fn check_key(&self) -> Result<(), Refusal> {
+        let VerifierKeys::One(key) = &self.keys else {
+            return Ok(());
+        };
+        let allowed = self.options.policy.algorithms.as_ref();
+        let algs: Vec<Algorithm> = match key.bound {
+            Some(b) => allowed
+                .filter(|s| s.contains(b))
+                .map(|_| b)
+                .into_iter()
+                .collect(),
+            None => allowed.map(|s| s.known().collect()).unwrap_or_default(),
+        };
+        let mut first = None;
+        for alg in algs {
+            let why = match key.entry.check(alg) {
+                Ok(()) => return Ok(()),
+                Err(KeyProblem::HmacRefused(m)) => m.to_string(),
+                Err(KeyProblem::Unsupported) => match not_a_key(key.entry.material(), alg) {
+                    Some(e) => e.message.to_string(),
+                    // PyJWT's RSAAlgorithm.prepare_key, for material no loader reads.
+                    None if matches!(alg.family(), Family::Rsa | Family::RsaPss)
+                        && key.entry.asymmetric().is_none() =>
+                    {
+                        "Could not parse the provided public key.".to_string()
+                    }
+                    None => format!("The key cannot be used with {}", alg.name()),
+                },
+            };
+            first.get_or_insert(why);
+        }
+        let message = first.unwrap_or_else(|| {
+            "The key cannot be used with any of the policy's algorithms".to_string()
+        });
+        Err(Refusal::Invalid(JwtError::new(
+            ErrorKind::InvalidKey,
+            message,
+        )))
     }
 
     /// Verifies `token` as of `at` (seconds since the epoch; NaN: now).
@@ -833,6 +896,72 @@ mod tests {
                     "{material:?}: {got:?}"
                 ),
             }
+        }
+    }
+
+    #[test]
+    fn check_key_finds_material_no_algorithm_can_use() {
+        let check = |material: &[u8], algs: &str| {
+            let options =
+                VerifierOptions::from_json(format!(r#"{{"algorithms":{algs}}}"#).as_bytes())
+                    .unwrap();
+            Verifier::new(VerifierKeys::material(material), options, 0).check_key()
+        };
+        assert!(check(SECRET, r#"["HS256"]"#).is_ok());
+        let pem = b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n";
+        for (material, algs, want) in [
+            (
+                &b"not a key"[..],
+                r#"["RS256"]"#,
+                "Could not parse the provided public key.",
+            ),
+            (&pem[..], r#"["HS256"]"#, crate::keys::HMAC_ASYMMETRIC),
+            (
+                &pem[..],
+                r#"["PS256"]"#,
+                "Could not parse the provided public key.",
+            ),
+            (b"", r#"["HS256","RS256"]"#, crate::keys::HMAC_EMPTY),
+            (
+                b"not a key",
+                r#"["ES256"]"#,
+                "The key cannot be used with ES256",
+            ),
+        ] {
+            assert_eq!(
+                check(material, algs),
+                Err(Refusal::Invalid(JwtError::new(ErrorKind::InvalidKey, want))),
+                "{material:?} {algs}"
+            );
+        }
+        // One usable algorithm is enough.
+        assert!(check(SECRET, r#"["RS256","HS256"]"#).is_ok());
+    }
+
+    #[test]
+    fn max_token_bytes_is_the_length_limit() {
+        let v = verifier(r#"{"algorithms":["HS256"],"max_token_bytes":64}"#, 0);
+        let t = hs256(
+            r#"{"alg":"HS256"}"#,
+            r#"{"sub":"a-subject-long-enough-to-pass-64"}"#,
+        );
+        let Err(Refusal::Invalid(e)) = v.verify(&t, 0.0) else {
+            panic!()
+        };
+        assert_eq!(e.kind, ErrorKind::Decode);
+        assert_eq!(
+            e.message,
+            format!(
+                "Token is {} bytes long, over the limit of 64 bytes",
+                t.len()
+            )
+        );
+        let roomy = verifier(r#"{"algorithms":["HS256"]}"#, 0);
+        assert!(roomy.verify(&t, 0.0).is_ok());
+        for bad in ["0", "-1", "1.5", "\"8\""] {
+            let json = format!(r#"{{"algorithms":["HS256"],"max_token_bytes":{bad}}}"#);
+            let e = VerifierOptions::from_json(json.as_bytes()).unwrap_err();
+            assert!(e.contains("max_token_bytes"), "{bad}: {e}");
         }
     }
 
