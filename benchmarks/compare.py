@@ -689,6 +689,11 @@ def main(argv=None) -> int:
         help="leave out the forward-auth servers (benchmarks/forward_auth.py; needs wrk)",
     )
     ap.add_argument(
+        "--no-arrow",
+        action="store_true",
+        help="leave out the Arrow results (benchmarks/arrow_out.py: to_arrow and verify-logs --out)",
+    )
+    ap.add_argument(
         "--no-dask",
         action="store_true",
         help="leave out scale-out on a Dask cluster (benchmarks/dask_cluster.py; needs the dask extra)",
@@ -757,6 +762,12 @@ def main(argv=None) -> int:
 
         log("forward-auth service ...")
         lines += forward_auth.section(args.quick, log)
+    if not args.no_arrow:
+        import arrow_out  # benchmarks/arrow_out.py, beside this file
+
+        log("Arrow results ...")
+        arrow_lines, arrow_targets = arrow_out.section(args.quick, log)
+        lines += arrow_lines + targets_table(16, arrow_targets)
     if not args.no_dask:
         try:
             import dask_cluster  # benchmarks/dask_cluster.py, beside this file
