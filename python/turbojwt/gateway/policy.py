@@ -197,6 +197,10 @@ class Verified:
     provider: str
 
 
+# Integers below this are exact as floats (and so are their differences): such a time needs
+# no parse_time.
+_EXACT = 2**52
+
 # The route of a policy without [[route]] tables: every request needs a token.
 IMPLICIT_ROUTE = Route(None, "required", name="the whole API (no [[route]] tables)")
 
@@ -224,16 +228,51 @@ def token_scopes(claims: Mapping[str, Any]) -> set[str]:
     for name in ("scope", "scp"):
         value = claims.get(name)
         if isinstance(value, str):
-            out.update(s for s in value.split(" ") if s)
+            pieces = set(value.split(" "))
+            pieces.discard("")
+            out |= pieces
         elif isinstance(value, list):
             out.update(v for v in value if isinstance(v, str))
     return out
 
 
 def check_scopes(claims: Mapping[str, Any], required: Iterable[str]) -> None:
-    missing = [s for s in required if s not in token_scopes(claims)]
+    required = list(required)
+    if not required:
+        return
+    held = token_scopes(claims)
+    missing = [s for s in required if s not in held]
     if missing:
         raise InsufficientScopeError(missing)
+
+
+def check_age(claims: Mapping[str, Any], max_age: float, leeway: float) -> None:
+    """``max_age``: ``iat`` at most that long ago (give or take ``leeway`` seconds, for the
+    clocks of issuer and gateway), and ``exp - iat`` at most that long (no leeway: both
+    times are the issuer's). Times are read by the core's one rule (``_time.parse_time``);
+    the verifier has already refused an ``iat`` in the future."""
+    iat = claims.get("iat")
+    if iat is None:
+        raise MissingRequiredClaimError("iat")
+    # An int that a float holds exactly is its own time (the common case, read without a
+    # call); anything else goes through parse_time.
+    if type(iat) is not int or not -_EXACT < iat < _EXACT:
+        try:
+            iat = parse_time(iat)
+        except (TypeError, ValueError):
+            raise InvalidIssuedAtError("Issued At claim (iat) must be a number") from None
+    # (written as "not <=" so that a comparison that is not ordered refuses)
+    if not time.time() - iat <= max_age + leeway:
+        raise TokenTooOldError(lifetime=False)
+    exp = claims.get("exp")
+    if exp is not None:
+        if type(exp) is not int or not -_EXACT < exp < _EXACT:
+            try:
+                exp = parse_time(exp)
+            except (TypeError, ValueError):
+                raise InvalidTokenError("Expiration Time claim (exp) must be a number") from None
+        if not exp - iat <= max_age:
+            raise TokenTooOldError(lifetime=True)
 
 
 def claim_at(claims: Mapping[str, Any], path: str) -> Any:
@@ -371,6 +410,8 @@ class Policy:
         self.max_age = _check_max_age(max_age, "max_age")
         for p in self.providers:
             _check_max_age(p.max_age, f"provider {p.name!r}: max_age")
+        # Per provider, what _admit applies (read once here, not on every request).
+        self._admission = {p.name: self._admission_of(p) for p in self.providers}
         self.forward_auth = forward_auth or ForwardAuthSettings()
         if self.forward_auth.proxy not in (None, *PROXIES):
             raise PolicyError(f"forward_auth: proxy must be one of {', '.join(PROXIES)}")
@@ -436,7 +477,9 @@ class Policy:
             result = result or Verified(claims, p.name)
         assert result is not None
         self.revocations.check(result.claims)
-        check_scopes(result.claims, self.required_scopes if scopes is None else scopes)
+        required = self.required_scopes if scopes is None else scopes
+        if required:
+            check_scopes(result.claims, required)
         return result
 
     async def averify(self, token: str | bytes, scopes: Sequence[str] | None = None) -> Verified:
@@ -534,48 +577,42 @@ class Policy:
 
     def _admit(self, verified: Verified, route: Route, scopes: Sequence[str] | None) -> None:
         """After verification: the token's age, then the scopes and roles ``route`` needs."""
-        provider = self._by_name[verified.provider]
-        self._check_age(verified.claims, provider)
         claims = verified.claims
-        needed = [*(self.required_scopes if scopes is None else scopes), *route.scopes]
-        missing = [s for s in needed if s not in token_scopes(claims)] if needed else []
-        lacks_any: list[str] = []
-        lacks_all: list[str] = []
-        if route.roles_any or route.roles_all:
-            held = (provider.roles or self.roles).roles(claims)
-            if route.roles_any and held.isdisjoint(route.roles_any):
-                lacks_any = list(route.roles_any)
-            lacks_all = [r for r in route.roles_all if r not in held]
+        max_age, leeway, role_rules = self._admission[verified.provider]
+        if max_age is not None:
+            check_age(claims, max_age, leeway)
+        needed = self.required_scopes if scopes is None else scopes
+        if route.scopes:
+            needed = [*needed, *route.scopes]
+        missing: list[str] = []
+        if needed:
+            held_scopes = token_scopes(claims)
+            missing = [s for s in needed if s not in held_scopes]
+        lacks_any: Sequence[str] = ()
+        lacks_all: Sequence[str] = ()
+        roles_any, roles_all = route.roles_any, route.roles_all
+        if roles_any or roles_all:
+            held = role_rules.roles(claims)
+            if roles_any and held.isdisjoint(roles_any):
+                lacks_any = roles_any
+            if roles_all:
+                lacks_all = [r for r in roles_all if r not in held]
         if missing or lacks_any or lacks_all:
             raise InsufficientScopeError(missing, lacks_any, lacks_all)
 
-    def _check_age(self, claims: Mapping[str, Any], provider: Provider) -> None:
-        """``max_age``: ``iat`` at most that long ago (give or take the provider's leeway,
-        for the clocks of issuer and gateway), and ``exp - iat`` at most that long (no
-        leeway: both times are the issuer's). Times are read by the core's one rule
-        (``_time.parse_time``); the verifier has already refused an ``iat`` in the future."""
+    def _admission_of(self, provider: Provider) -> tuple[float | None, float, RoleRules]:
+        """What ``_admit`` applies to ``provider``'s tokens: its maximum age (None: none),
+        its leeway in seconds and its role rules."""
         max_age = provider.max_age if provider.max_age is not None else self.max_age
-        if max_age is None:
-            return
-        if claims.get("iat") is None:
-            raise MissingRequiredClaimError("iat")
-        try:
-            iat = parse_time(claims["iat"])
-        except (TypeError, ValueError):
-            raise InvalidIssuedAtError("Issued At claim (iat) must be a number") from None
         leeway = provider.leeway
         seconds = leeway.total_seconds() if isinstance(leeway, timedelta) else float(leeway)
-        # (written as "not <=" so that a comparison that is not ordered refuses)
-        if not time.time() - iat <= max_age + seconds:
-            raise TokenTooOldError(lifetime=False)
-        exp = claims.get("exp")
-        if exp is not None:
-            try:
-                lifetime = parse_time(exp) - iat
-            except (TypeError, ValueError):
-                raise InvalidTokenError("Expiration Time claim (exp) must be a number") from None
-            if not lifetime <= max_age:
-                raise TokenTooOldError(lifetime=True)
+        return max_age, seconds, provider.roles or self.roles
+
+    def _check_age(self, claims: Mapping[str, Any], provider: Provider) -> None:
+        """``check_age`` with ``provider``'s maximum age and leeway (nothing without one)."""
+        max_age, leeway, _ = self._admission_of(provider)
+        if max_age is not None:
+            check_age(claims, max_age, leeway)
 
     def headers_for(self, claims: Mapping[str, Any]) -> dict[str, str]:
         """``claim_to_headers`` applied to verified claims (absent claims give no header)."""

@@ -220,13 +220,14 @@ class Revocations:
     def check(self, claims: Mapping[str, Any]) -> None:
         """Raises ``TokenRevokedError`` for a revoked token, ``RevocationUnavailableError``
         when the replica is too stale to tell (and the policy fails closed)."""
-        if self._jti:
+        jtis, subs = self._jti, self._sub
+        if jtis:
             jti = claims.get("jti")
-            if isinstance(jti, str) and jti in self._jti:
+            if isinstance(jti, str) and jti in jtis:
                 raise TokenRevokedError()
-        if self._sub:
+        if subs:
             sub = claims.get("sub")
-            rule = self._sub.get(sub) if isinstance(sub, str) else None
+            rule = subs.get(sub) if isinstance(sub, str) else None
             if rule is not None:
                 iat, before = claims.get("iat"), rule.before
                 # "not >=": an iat that does not compare (NaN) is before every time.
