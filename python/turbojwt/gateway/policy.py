@@ -74,6 +74,7 @@ import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -279,7 +280,7 @@ def claim_at(claims: Mapping[str, Any], path: str) -> Any:
     """The value at a dotted path (``realm_access.roles``), or None."""
     value: Any = claims
     for part in path.split("."):
-        if not isinstance(value, Mapping) or part not in value:
+        if (type(value) is not dict and not isinstance(value, Mapping)) or part not in value:
             return None
         value = value[part]
     return value
@@ -290,6 +291,9 @@ def claim_at(claims: Mapping[str, Any], path: str) -> Any:
 # either end (HTTP strips it), and everything outside printable ASCII as its UTF-8 bytes:
 # C0 controls, DEL, C1 controls, every non-ASCII character.
 _PLAIN = frozenset(map(chr, range(0x21, 0x7F))) - set('%,"')
+# A text of _PLAIN characters and spaces, none of them at either end (or the empty text).
+_PLAIN_CLASS = r"\x21\x23\x24\x26-\x2b\x2d-\x7e"  # _PLAIN as a character class
+_PLAIN_TEXT = re.compile(f"(?:[{_PLAIN_CLASS}](?:[ {_PLAIN_CLASS}]*[{_PLAIN_CLASS}])?)?")
 
 
 def encode_header_text(text: str) -> str:
@@ -298,9 +302,9 @@ def encode_header_text(text: str) -> str:
     one (controls, non-ASCII) become ``%XX`` escapes of their UTF-8 bytes (upper-case hex,
     RFC 3986 percent-encoding). Percent-decoding (``urllib.parse.unquote``; ``+`` is a plus)
     gives ``text`` back, so distinct values never share an encoding."""
-    last = len(text) - 1
-    if all(c in _PLAIN or (c == " " and 0 < i < last) for i, c in enumerate(text)):
+    if _PLAIN_TEXT.fullmatch(text):  # (one regular expression: headers are built on every request)
         return text
+    last = len(text) - 1
     out = []
     for i, c in enumerate(text):
         if c in _PLAIN or (c == " " and 0 < i < last):
@@ -399,6 +403,8 @@ class Policy:
         self.mode = mode
         self.required_scopes = check_scope_names(required_scopes)
         self.claim_to_headers = headers
+        self._header_texts: dict[str, str] = {}
+        self._scope_sets: dict[str, frozenset[str]] = {}
         self.realm = realm
         self._by_issuer: dict[str, Provider] = {}
         for p in self.providers:
@@ -586,7 +592,7 @@ class Policy:
             needed = [*needed, *route.scopes]
         missing: list[str] = []
         if needed:
-            held_scopes = token_scopes(claims)
+            held_scopes = self._scopes_held(claims)
             missing = [s for s in needed if s not in held_scopes]
         lacks_any: Sequence[str] = ()
         lacks_all: Sequence[str] = ()
@@ -599,6 +605,22 @@ class Policy:
                 lacks_all = [r for r in roles_all if r not in held]
         if missing or lacks_any or lacks_all:
             raise InsufficientScopeError(missing, lacks_any, lacks_all)
+
+    def _scopes_held(self, claims: Mapping[str, Any]) -> AbstractSet[str]:
+        """``token_scopes(claims)``; for a ``scope`` string alone (the common case), the set
+        kept for the strings seen last (at most HEADER_TEXTS of at most 1024 characters)."""
+        scope = claims.get("scope")
+        if type(scope) is not str or "scp" in claims:
+            return token_scopes(claims)
+        kept = self._scope_sets
+        held = kept.get(scope)
+        if held is None:
+            held = frozenset(token_scopes(claims))
+            if len(scope) <= 1024:
+                if len(kept) >= self.HEADER_TEXTS:
+                    kept.clear()
+                kept[scope] = held
+        return held
 
     def _admission_of(self, provider: Provider) -> tuple[float | None, float, RoleRules]:
         """What ``_admit`` applies to ``provider``'s tokens: its maximum age (None: none),
@@ -618,10 +640,35 @@ class Policy:
         """``claim_to_headers`` applied to verified claims (absent claims give no header)."""
         out = {}
         for name, path in self.claim_to_headers.items():
-            value = header_value(claim_at(claims, path))
-            if value is not None:
-                out[name] = value
+            value = claim_at(claims, path)
+            if value is None:
+                continue
+            if type(value) is str:
+                out[name] = self._header_text(value)
+            elif type(value) is list:
+                out[name] = ",".join(
+                    [self._header_text(v) if type(v) is str else encode_header_text(_scalar_text(v)) for v in value]
+                )
+            else:
+                out[name] = encode_header_text(_scalar_text(value))
         return out
+
+    # Header texts of the claim strings seen last (a forward-auth answer builds its headers
+    # on every request): at most this many strings of at most that length, emptied when full.
+    HEADER_TEXTS = 4096
+    HEADER_TEXT_LENGTH = 256
+
+    def _header_text(self, value: str) -> str:
+        """``encode_header_text(value)``, kept for the strings seen last."""
+        texts = self._header_texts
+        text = texts.get(value)
+        if text is None:
+            text = encode_header_text(value)
+            if len(value) <= self.HEADER_TEXT_LENGTH:
+                if len(texts) >= self.HEADER_TEXTS:
+                    texts.clear()
+                texts[value] = text
+        return text
 
     def start(self) -> None:
         """Starts what runs beside the policy: the revocation replica's synchronisation."""

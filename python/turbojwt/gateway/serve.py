@@ -222,14 +222,19 @@ class ForwardAuthApp:
             if not path.startswith(prefix + "/"):
                 raise PathError(f"the check request's path does not start with {prefix}/")
             return scope.get("method", ""), path[len(prefix) :]
-        values = []
-        for name in self._HEADERS[str(proxy)]:
-            found = [v for k, v in scope.get("headers", []) if k.lower() == name]
+        method_name, uri_name = self._HEADERS[str(proxy)]
+        methods: list[bytes] = []
+        uris: list[bytes] = []
+        for k, v in scope.get("headers", []):  # (one pass: this runs on every check)
+            k = k.lower()
+            if k == method_name:
+                methods.append(v)
+            elif k == uri_name:
+                uris.append(v)
+        for name, found in ((method_name, methods), (uri_name, uris)):
             if len(found) != 1:
                 raise PathError(f"the proxy must send one {name.decode()} header")
-            values.append(found[0].decode("latin-1"))
-        method, uri = values
-        return method, uri.split("?", 1)[0]
+        return methods[0].decode("latin-1"), uris[0].decode("latin-1").split("?", 1)[0]
 
     async def _plain(self, send: Send, status: int, body: bytes, content_type: str) -> None:
         await send(
