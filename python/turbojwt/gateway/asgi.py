@@ -158,7 +158,8 @@ class BadRequest(Exception):
     """The request carries credentials in a malformed way."""
 
 
-def _headers(scope: Scope) -> dict[bytes, list[bytes]]:
+def request_headers(scope: Scope) -> dict[bytes, list[bytes]]:
+    """A request's header values by lower-case name, in the order sent."""
     out: dict[bytes, list[bytes]] = {}
     for k, v in scope.get("headers", []):
         out.setdefault(k.lower(), []).append(v)
@@ -192,9 +193,11 @@ class TokenSource:
     cookie: str | None = None
     query_param: str | None = None
 
-    def token(self, scope: Scope) -> str | None:
-        """The token, None when there is none; raises ``BadRequest`` when malformed or ambiguous."""
-        headers = _headers(scope)
+    def token(self, scope: Scope, headers: dict[bytes, list[bytes]] | None = None) -> str | None:
+        """The token, None when there is none; raises ``BadRequest`` when malformed or ambiguous.
+        ``headers``: ``request_headers(scope)``, when the caller has read them already."""
+        if headers is None:
+            headers = request_headers(scope)
         found = [self._from_authorization(headers.get(b"authorization", []))]
         if self.cookie:
             found.append(self._from_cookies(headers.get(b"cookie", [])))
@@ -282,14 +285,16 @@ async def authorize(
     missing_ok: bool = False,
     strict_path: bool = True,
     require: bool = False,
+    headers: dict[bytes, list[bytes]] | None = None,
 ) -> Decision | Denial:
     """``Policy.aauthorize`` for a request: the decision, or the denial to answer with.
-    The token is read from ``scope`` only when the route needs one."""
+    The token is read from ``scope`` (``headers``: its ``request_headers``, when read
+    already) only when the route needs one."""
     try:
         return await policy.aauthorize(
             method or "",
             path,
-            lambda: source.token(scope),
+            lambda: source.token(scope, headers),
             scopes=scopes,
             missing_ok=missing_ok,
             strict_path=strict_path,

@@ -31,7 +31,7 @@ from typing import Any, ClassVar
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from .asgi import Denial, Receive, Scope, Send, TokenSource, authorize, request_path, send_denial
+from .asgi import Denial, Receive, Scope, Send, TokenSource, authorize, request_headers, request_path, send_denial
 from .policy import Decision, Policy, PolicyError
 from .reload import PolicyReloader
 from .routes import PROXIES, PathError
@@ -185,33 +185,37 @@ class ForwardAuthApp:
             await self._plain(send, 200, generate_latest(self.registry), "text/plain; version=0.0.4; charset=utf-8")
             return
         result: Decision | Denial
+        headers = request_headers(scope)  # (read once, for the original request and the token)
         try:
-            method, original = self.original_request(scope, policy)
+            method, original = self.original_request(scope, policy, headers)
         except PathError as e:
             result = Denial(400, "path", "invalid_request", str(e))
         else:
-            result = await authorize(policy, self.source, scope, method, original)
+            result = await authorize(policy, self.source, scope, method, original, headers=headers)
         if isinstance(result, Denial):
             self.results["denied"] += 1
             self.denials[result.reason] += 1
             await send_denial(send, result, policy.realm)
             return
         self.results["allowed"] += 1
-        headers = []
+        answer = [(b"content-length", b"0")]
         if result.verified is not None:
             self.allowed_by[result.verified.provider] += 1
             # Claim values are printable ASCII (policy.header_value percent-encodes the rest).
-            headers = [
+            answer += [
                 (k.lower().encode("ascii"), v.encode("ascii"))
                 for k, v in policy.headers_for(result.verified.claims).items()
             ]
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"0"), *headers]})
+        await send({"type": "http.response.start", "status": 200, "headers": answer})
         await send({"type": "http.response.body", "body": b""})
 
-    def original_request(self, scope: Scope, policy: Policy | None = None) -> tuple[str | None, str | None]:
+    def original_request(
+        self, scope: Scope, policy: Policy | None = None, headers: dict[bytes, list[bytes]] | None = None
+    ) -> tuple[str | None, str | None]:
         """The original request's method and path (without the query) as the trusted proxy
         gives them; (None, None) when the policy (default: the app's) has no routes (the
-        path is not read). Raises ``PathError`` for a missing or repeated header."""
+        path is not read). ``headers``: ``request_headers(scope)``, when read already.
+        Raises ``PathError`` for a missing or repeated header."""
         policy = policy or self.policy
         if not policy.has_routes:
             return None, None
@@ -222,19 +226,16 @@ class ForwardAuthApp:
             if not path.startswith(prefix + "/"):
                 raise PathError(f"the check request's path does not start with {prefix}/")
             return scope.get("method", ""), path[len(prefix) :]
-        method_name, uri_name = self._HEADERS[str(proxy)]
-        methods: list[bytes] = []
-        uris: list[bytes] = []
-        for k, v in scope.get("headers", []):  # (one pass: this runs on every check)
-            k = k.lower()
-            if k == method_name:
-                methods.append(v)
-            elif k == uri_name:
-                uris.append(v)
-        for name, found in ((method_name, methods), (uri_name, uris)):
+        if headers is None:
+            headers = request_headers(scope)
+        values = []
+        for name in self._HEADERS[str(proxy)]:
+            found = headers.get(name, ())
             if len(found) != 1:
                 raise PathError(f"the proxy must send one {name.decode()} header")
-        return methods[0].decode("latin-1"), uris[0].decode("latin-1").split("?", 1)[0]
+            values.append(found[0].decode("latin-1"))
+        method, uri = values
+        return method, uri.split("?", 1)[0]
 
     async def _plain(self, send: Send, status: int, body: bytes, content_type: str) -> None:
         await send(
