@@ -514,10 +514,10 @@ class Policy:
             return 0, IMPLICIT_ROUTE, None
         if not isinstance(method, str) or not isinstance(path, str):
             raise PathError("the request's method or path is unknown")
-        number, route, normal = table.lookup(method, path)
-        if strict_path and normal.segments_changed:
+        found = table.lookup(method, path)
+        if strict_path and found[2].segments_changed:
             raise PathError("the request path has empty, '.' or '..' segments")
-        return number, route, normal
+        return found
 
     def authorize(
         self,
