@@ -207,14 +207,16 @@ async def authorize(
     missing_ok: bool = False,
     strict_path: bool = True,
     require: bool = False,
+    headers: dict[bytes, list[bytes]] | None = None,
 ) -> Decision | Denial:
     """``Policy.aauthorize`` for a request: the decision, or the denial to answer with.
-    The token is read from ``scope`` only when the route needs one."""
+    The token is read from ``scope`` (``headers``: its ``request_headers``, when read
+    already) only when the route needs one."""
     try:
         return await policy.aauthorize(
             method or "",
             path,
-            lambda: source.token(scope),
+            lambda: source.token(scope, headers),
             scopes=scopes,
             missing_ok=missing_ok,
             strict_path=strict_path,

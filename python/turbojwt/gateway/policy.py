@@ -87,10 +87,11 @@ import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, NamedTuple, Union
 
 from .. import _native
 from .._time import parse_time
@@ -214,6 +215,19 @@ class Verified:
     consumer: str | None = None
 
 
+class _Admission(NamedTuple):
+    """What ``Policy._admit`` applies to one provider's or consumer's tokens."""
+
+    max_age: float | None  # None: no maximum age
+    leeway: float  # seconds
+    roles: RoleRules | frozenset[str]  # a provider's role rules; the roles a consumer is given
+    scopes: frozenset[str] | None  # the scopes a consumer is given; None: the token's own
+
+
+# Integers below this are exact as floats (and so are their differences): such a time needs
+# no parse_time.
+_EXACT = 2**52
+
 # The route of a policy without [[route]] tables: every request needs a token.
 IMPLICIT_ROUTE = Route(None, "required", name="the whole API (no [[route]] tables)")
 
@@ -241,23 +255,58 @@ def token_scopes(claims: Mapping[str, Any]) -> set[str]:
     for name in ("scope", "scp"):
         value = claims.get(name)
         if isinstance(value, str):
-            out.update(s for s in value.split(" ") if s)
+            pieces = set(value.split(" "))
+            pieces.discard("")
+            out |= pieces
         elif isinstance(value, list):
             out.update(v for v in value if isinstance(v, str))
     return out
 
 
 def check_scopes(claims: Mapping[str, Any], required: Iterable[str]) -> None:
-    missing = [s for s in required if s not in token_scopes(claims)]
+    required = list(required)
+    if not required:
+        return
+    held = token_scopes(claims)
+    missing = [s for s in required if s not in held]
     if missing:
         raise InsufficientScopeError(missing)
+
+
+def check_age(claims: Mapping[str, Any], max_age: float, leeway: float) -> None:
+    """``max_age``: ``iat`` at most that long ago (give or take ``leeway`` seconds, for the
+    clocks of issuer and gateway), and ``exp - iat`` at most that long (no leeway: both
+    times are the issuer's). Times are read by the core's one rule (``_time.parse_time``);
+    the verifier has already refused an ``iat`` in the future."""
+    iat = claims.get("iat")
+    if iat is None:
+        raise MissingRequiredClaimError("iat")
+    # An int that a float holds exactly is its own time (the common case, read without a
+    # call); anything else goes through parse_time.
+    if type(iat) is not int or not -_EXACT < iat < _EXACT:
+        try:
+            iat = parse_time(iat)
+        except (TypeError, ValueError):
+            raise InvalidIssuedAtError("Issued At claim (iat) must be a number") from None
+    # (written as "not <=" so that a comparison that is not ordered refuses)
+    if not time.time() - iat <= max_age + leeway:
+        raise TokenTooOldError(lifetime=False)
+    exp = claims.get("exp")
+    if exp is not None:
+        if type(exp) is not int or not -_EXACT < exp < _EXACT:
+            try:
+                exp = parse_time(exp)
+            except (TypeError, ValueError):
+                raise InvalidTokenError("Expiration Time claim (exp) must be a number") from None
+        if not exp - iat <= max_age:
+            raise TokenTooOldError(lifetime=True)
 
 
 def claim_at(claims: Mapping[str, Any], path: str) -> Any:
     """The value at a dotted path (``realm_access.roles``), or None."""
     value: Any = claims
     for part in path.split("."):
-        if not isinstance(value, Mapping) or part not in value:
+        if (type(value) is not dict and not isinstance(value, Mapping)) or part not in value:
             return None
         value = value[part]
     return value
@@ -268,6 +317,9 @@ def claim_at(claims: Mapping[str, Any], path: str) -> Any:
 # either end (HTTP strips it), and everything outside printable ASCII as its UTF-8 bytes:
 # C0 controls, DEL, C1 controls, every non-ASCII character.
 _PLAIN = frozenset(map(chr, range(0x21, 0x7F))) - set('%,"')
+# A text of _PLAIN characters and spaces, none of them at either end (or the empty text).
+_PLAIN_CLASS = r"\x21\x23\x24\x26-\x2b\x2d-\x7e"  # _PLAIN as a character class
+_PLAIN_TEXT = re.compile(f"(?:[{_PLAIN_CLASS}](?:[ {_PLAIN_CLASS}]*[{_PLAIN_CLASS}])?)?")
 
 
 def encode_header_text(text: str) -> str:
@@ -276,9 +328,9 @@ def encode_header_text(text: str) -> str:
     one (controls, non-ASCII) become ``%XX`` escapes of their UTF-8 bytes (upper-case hex,
     RFC 3986 percent-encoding). Percent-decoding (``urllib.parse.unquote``; ``+`` is a plus)
     gives ``text`` back, so distinct values never share an encoding."""
-    last = len(text) - 1
-    if all(c in _PLAIN or (c == " " and 0 < i < last) for i, c in enumerate(text)):
+    if _PLAIN_TEXT.fullmatch(text):  # (one regular expression: headers are built on every request)
         return text
+    last = len(text) - 1
     out = []
     for i, c in enumerate(text):
         if c in _PLAIN or (c == " " and 0 < i < last):
@@ -395,6 +447,8 @@ class Policy:
         self.mode = mode
         self.required_scopes = check_scope_names(required_scopes)
         self.claim_to_headers = headers
+        self._header_texts: dict[str, str] = {}
+        self._scope_sets: dict[str, frozenset[str]] = {}
         self.realm = realm
         self.consumers = consumers if consumers else None
         for c in self.consumers.consumers if self.consumers else ():
@@ -410,6 +464,12 @@ class Policy:
         self.max_age = _check_max_age(max_age, "max_age")
         for p in self.providers:
             _check_max_age(p.max_age, f"provider {p.name!r}: max_age")
+        # Per provider and per consumer, what _admit applies (read once here, not on every
+        # request; a reload builds a new Policy).
+        self._admission: dict[str | None, _Admission] = {p.name: self._admission_of(p) for p in self.providers}
+        self._consumer_admission = (
+            {c.name: self._admission_of(c) for c in self.consumers.consumers} if self.consumers else {}
+        )
         self.forward_auth = forward_auth or ForwardAuthSettings()
         if self.forward_auth.proxy not in (None, *PROXIES):
             raise PolicyError(f"forward_auth: proxy must be one of {', '.join(PROXIES)}")
@@ -556,10 +616,10 @@ class Policy:
             return 0, IMPLICIT_ROUTE, None
         if not isinstance(method, str) or not isinstance(path, str):
             raise PathError("the request's method or path is unknown")
-        number, route, normal = table.lookup(method, path)
-        if strict_path and normal.segments_changed:
+        found = table.lookup(method, path)
+        if strict_path and found[2].segments_changed:
             raise PathError("the request path has empty, '.' or '..' segments")
-        return number, route, normal
+        return found
 
     def authorize(
         self,
@@ -627,72 +687,101 @@ class Policy:
         """After verification: the token's age, then the scopes and roles ``route`` needs
         (a consumer's: those the policy gives it, not those its own token claims)."""
         claims = verified.claims
-        if verified.consumer is not None:
-            consumer = self._consumer(verified)
-            self._check_age(claims, consumer)
+        if verified.consumer is None:
+            max_age, leeway, role_rules, given_scopes = self._admission[verified.provider]
         else:
-            assert verified.provider is not None
-            provider = self._by_name[verified.provider]
-            self._check_age(claims, provider)
-        needed = [*(self.required_scopes if scopes is None else scopes), *route.scopes]
-        missing = []
+            max_age, leeway, role_rules, given_scopes = self._consumer_admission[verified.consumer]
+        if max_age is not None:
+            check_age(claims, max_age, leeway)
+        needed = self.required_scopes if scopes is None else scopes
+        if route.scopes:
+            needed = [*needed, *route.scopes]
+        missing: list[str] = []
         if needed:
-            held_scopes = self.scopes_held(verified)
+            held_scopes = self._scopes_held(claims) if given_scopes is None else given_scopes
             missing = [s for s in needed if s not in held_scopes]
-        lacks_any: list[str] = []
-        lacks_all: list[str] = []
-        if route.roles_any or route.roles_all:
-            if verified.consumer is not None:
-                held = frozenset(consumer.roles)
-            else:
-                held = (provider.roles or self.roles).roles(claims)
-            if route.roles_any and held.isdisjoint(route.roles_any):
-                lacks_any = list(route.roles_any)
-            lacks_all = [r for r in route.roles_all if r not in held]
+        lacks_any: Sequence[str] = ()
+        lacks_all: Sequence[str] = ()
+        roles_any, roles_all = route.roles_any, route.roles_all
+        if roles_any or roles_all:
+            held = role_rules if isinstance(role_rules, frozenset) else role_rules.roles(claims)
+            if roles_any and held.isdisjoint(roles_any):
+                lacks_any = roles_any
+            if roles_all:
+                lacks_all = [r for r in roles_all if r not in held]
         if missing or lacks_any or lacks_all:
             raise InsufficientScopeError(missing, lacks_any, lacks_all)
 
-    def _check_age(self, claims: Mapping[str, Any], issuer: Provider | Consumer) -> None:
-        """``max_age``: ``iat`` at most that long ago (give or take the provider's leeway,
-        for the clocks of issuer and gateway), and ``exp - iat`` at most that long (no
-        leeway: both times are the issuer's). Times are read by the core's one rule
-        (``_time.parse_time``); the verifier has already refused an ``iat`` in the future.
-        A consumer has the policy's ``max_age`` and its ``lifetime_grace_period``."""
-        own = issuer.max_age if isinstance(issuer, Provider) else None
-        max_age = own if own is not None else self.max_age
-        if max_age is None:
-            return
-        if claims.get("iat") is None:
-            raise MissingRequiredClaimError("iat")
-        try:
-            iat = parse_time(claims["iat"])
-        except (TypeError, ValueError):
-            raise InvalidIssuedAtError("Issued At claim (iat) must be a number") from None
+    def _scopes_held(self, claims: Mapping[str, Any]) -> AbstractSet[str]:
+        """``token_scopes(claims)``; for a ``scope`` string alone (the common case), the set
+        kept for the strings seen last (at most HEADER_TEXTS of at most 1024 characters)."""
+        scope = claims.get("scope")
+        if type(scope) is not str or "scp" in claims:
+            return token_scopes(claims)
+        kept = self._scope_sets
+        held = kept.get(scope)
+        if held is None:
+            held = frozenset(token_scopes(claims))
+            if len(scope) <= 1024:
+                if len(kept) >= self.HEADER_TEXTS:
+                    kept.clear()
+                kept[scope] = held
+        return held
+
+    def _admission_of(self, issuer: Provider | Consumer) -> _Admission:
+        """What ``_admit`` applies to a provider's or consumer's tokens. A consumer has the
+        policy's ``max_age``, its ``lifetime_grace_period`` as leeway, and the roles and
+        scopes the policy gives it."""
         leeway = issuer.leeway
         seconds = leeway.total_seconds() if isinstance(leeway, timedelta) else float(leeway)
-        # (written as "not <=" so that a comparison that is not ordered refuses)
-        if not time.time() - iat <= max_age + seconds:
-            raise TokenTooOldError(lifetime=False)
-        exp = claims.get("exp")
-        if exp is not None:
-            try:
-                lifetime = parse_time(exp) - iat
-            except (TypeError, ValueError):
-                raise InvalidTokenError("Expiration Time claim (exp) must be a number") from None
-            if not lifetime <= max_age:
-                raise TokenTooOldError(lifetime=True)
+        if isinstance(issuer, Consumer):
+            return _Admission(self.max_age, seconds, frozenset(issuer.roles), frozenset(issuer.scopes))
+        max_age = issuer.max_age if issuer.max_age is not None else self.max_age
+        return _Admission(max_age, seconds, issuer.roles or self.roles, None)
+
+    def _check_age(self, claims: Mapping[str, Any], issuer: Provider | Consumer) -> None:
+        """``check_age`` with the maximum age and leeway of ``issuer``'s tokens (nothing
+        without a maximum age)."""
+        max_age, leeway, _, _ = self._admission_of(issuer)
+        if max_age is not None:
+            check_age(claims, max_age, leeway)
 
     def headers_for(self, claims: Mapping[str, Any], consumer: str | None = None) -> dict[str, str]:
         """``claim_to_headers`` applied to verified claims (absent claims give no header), and
         ``X-Consumer-Username`` (encoded like a claim) for a consumer's token."""
         out = {}
         for name, path in self.claim_to_headers.items():
-            value = header_value(claim_at(claims, path))
-            if value is not None:
-                out[name] = value
+            value = claim_at(claims, path)
+            if value is None:
+                continue
+            if type(value) is str:
+                out[name] = self._header_text(value)
+            elif type(value) is list:
+                out[name] = ",".join(
+                    [self._header_text(v) if type(v) is str else encode_header_text(_scalar_text(v)) for v in value]
+                )
+            else:
+                out[name] = encode_header_text(_scalar_text(value))
         if consumer is not None:
-            out[CONSUMER_HEADER] = encode_header_text(consumer)
+            out[CONSUMER_HEADER] = self._header_text(consumer)
         return out
+
+    # Header texts of the claim strings seen last (a forward-auth answer builds its headers
+    # on every request): at most this many strings of at most that length, emptied when full.
+    HEADER_TEXTS = 4096
+    HEADER_TEXT_LENGTH = 256
+
+    def _header_text(self, value: str) -> str:
+        """``encode_header_text(value)``, kept for the strings seen last."""
+        texts = self._header_texts
+        text = texts.get(value)
+        if text is None:
+            text = encode_header_text(value)
+            if len(value) <= self.HEADER_TEXT_LENGTH:
+                if len(texts) >= self.HEADER_TEXTS:
+                    texts.clear()
+                texts[value] = text
+        return text
 
     def start(self) -> None:
         """Starts what runs beside the policy: the revocation replica's synchronisation."""
