@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from turbojwt.gateway.policy import Policy
+from turbojwt.gateway.revocation import TokenRevokedError
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
@@ -34,7 +35,21 @@ def case(gp, tmp_path_factory):
 
 def test_the_timed_policies_pass_their_checks(gp, case):
     assert case.problems == []
-    assert case.full.revocations.counts() == {"jti": gp.REVOKED_JTIS, "sub": gp.REVOKED_SUBJECTS}
+    for policy in (case.full, case.worst):
+        assert policy.revocations.counts() == {"jti": gp.REVOKED_JTIS, "sub": gp.REVOKED_SUBJECTS}
+    assert case.plain.max_age == case.full.max_age == 3600  # the baseline has max_age too
+    assert not case.plain.has_routes and case.plain.revocations.counts() == {"jti": 0, "sub": 0}
+
+
+def test_only_the_worst_case_has_a_rule_for_the_token_subject(gp, case):
+    # A token of the subject issued before the worst case's rule for it (and after every
+    # other rule's time): the worst case refuses it, the full policy has no rule for it.
+    now = int(case.claims["iat"])
+    earlier = dict(case.claims, iat=now - 1200, nbf=now - 1200, exp=now + 1200)
+    token = gp.sign(earlier, case.signing_key, "HS256")
+    assert case.full.authorize(gp.METHOD, gp.PATH, token).verified is not None
+    with pytest.raises(TokenRevokedError):
+        case.worst.authorize(gp.METHOD, gp.PATH, token)
 
 
 def test_a_policy_that_refuses_the_token_is_not_timed(gp, case):
@@ -62,15 +77,15 @@ def test_a_policy_without_the_token_cache_is_not_timed(gp, case, tmp_path):
 
 
 def test_a_policy_that_admits_what_the_full_one_refuses_is_not_timed(gp, case):
-    # The plain policy has no roles, max_age or revocation entries: it admits them all.
+    # The plain policy has no routes, roles or revocation entries (it has max_age).
     problems = gp.refusal_problems(case.plain, case.signing_key, "HS256", case.claims)
     assert problems == [
         "ADMITTED a revoked jti",
         "ADMITTED a revoked subject",
         "ADMITTED a token without the role admin",
-        "ADMITTED a token older than max_age",
     ]
     assert gp.refusal_problems(case.full, case.signing_key, "HS256", case.claims) == []
+    assert gp.refusal_problems(case.worst, case.signing_key, "HS256", case.claims) == []
 
 
 def test_the_section_reports_a_miss_without_timing_when_a_check_fails(gp, monkeypatch):
