@@ -148,7 +148,10 @@ def source_for(policy: Policy, source: TokenSource | None = None) -> TokenSource
     would be a guess)."""
     if source is not None and policy.token_source is not None:
         raise TypeError("the policy has a [token] table: give token sources there or here, not both")
-    return source or policy.token_source or TokenSource()
+    return source or policy.token_source or _BEARER
+
+
+_BEARER = TokenSource()  # (frozen: one for every request that reads the default source)
 
 
 def _insufficient(error: InsufficientScopeError) -> Denial:

@@ -87,7 +87,6 @@ import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -213,6 +212,38 @@ class Verified:
     claims: dict[str, Any]
     provider: str | None
     consumer: str | None = None
+    # What the policy derived from the claims (set by Policy.verify; see _Derived).
+    derived: _Derived | None = field(default=None, init=False, repr=False, compare=False)
+
+
+class _Derived:
+    """What a policy derives from one verified token's claims, which its bytes fix: the
+    provider or consumer its (unverified) issuer or consumer claim picks, the maximum age
+    and leeway that apply to it, its ``iat`` when only the clock can make it too old (else
+    None: ``check_age`` runs in full), its policy roles and scopes, and (once asked for) its
+    forward-auth answer headers. ``Policy`` keeps these per token (``Policy.DERIVED_TOKENS``),
+    so that a request repeating a token reads none of its claims again. Nothing here depends
+    on the keys, the clock or the revocation list: the signature and times are verified, the
+    age compared with the clock and the revocation list consulted on every request."""
+
+    __slots__ = ("answer", "candidates", "iat", "leeway", "max_age", "roles", "scopes")
+
+    def __init__(
+        self,
+        candidates: list[Provider] | Consumer,
+        max_age: float | None,
+        leeway: float,
+        iat: float | None,
+        roles: frozenset[str],
+        scopes: frozenset[str],
+    ) -> None:
+        self.candidates = candidates
+        self.max_age = max_age
+        self.leeway = leeway
+        self.iat = iat
+        self.roles = roles
+        self.scopes = scopes
+        self.answer: tuple[tuple[bytes, bytes], ...] | None = None
 
 
 class _Admission(NamedTuple):
@@ -278,6 +309,25 @@ def check_age(claims: Mapping[str, Any], max_age: float, leeway: float) -> None:
     clocks of issuer and gateway), and ``exp - iat`` at most that long (no leeway: both
     times are the issuer's). Times are read by the core's one rule (``_time.parse_time``);
     the verifier has already refused an ``iat`` in the future."""
+    iat = _issued_at(claims)
+    # (written as "not <=" so that a comparison that is not ordered refuses)
+    if not time.time() - iat <= max_age + leeway:
+        raise TokenTooOldError(lifetime=False)
+    _check_lifetime(claims, iat, max_age)
+
+
+def settled_issued_at(claims: Mapping[str, Any], max_age: float) -> float | None:
+    """The token's ``iat`` when ``check_age`` can refuse it only by the clock (its ``iat``
+    reads and its lifetime is within ``max_age``); None when it refuses it whatever the time."""
+    try:
+        iat = _issued_at(claims)
+        _check_lifetime(claims, iat, max_age)
+    except InvalidTokenError:
+        return None
+    return iat
+
+
+def _issued_at(claims: Mapping[str, Any]) -> float:
     iat = claims.get("iat")
     if iat is None:
         raise MissingRequiredClaimError("iat")
@@ -288,9 +338,10 @@ def check_age(claims: Mapping[str, Any], max_age: float, leeway: float) -> None:
             iat = parse_time(iat)
         except (TypeError, ValueError):
             raise InvalidIssuedAtError("Issued At claim (iat) must be a number") from None
-    # (written as "not <=" so that a comparison that is not ordered refuses)
-    if not time.time() - iat <= max_age + leeway:
-        raise TokenTooOldError(lifetime=False)
+    return iat
+
+
+def _check_lifetime(claims: Mapping[str, Any], iat: float, max_age: float) -> None:
     exp = claims.get("exp")
     if exp is not None:
         if type(exp) is not int or not -_EXACT < exp < _EXACT:
@@ -447,8 +498,9 @@ class Policy:
         self.mode = mode
         self.required_scopes = check_scope_names(required_scopes)
         self.claim_to_headers = headers
-        self._header_texts: dict[str, str] = {}
-        self._scope_sets: dict[str, frozenset[str]] = {}
+        # Per token, what this policy derived from its claims (see _Derived): a reload makes
+        # a new Policy, so nothing derived under the old one is read under the new one.
+        self._derived: dict[str | bytes, _Derived] = {}
         self.realm = realm
         self.consumers = consumers if consumers else None
         for c in self.consumers.consumers if self.consumers else ():
@@ -546,7 +598,8 @@ class Policy:
 
     def verify(self, token: str | bytes, scopes: Sequence[str] | None = None) -> Verified:
         """Verifies the token (raising the token's ``InvalidTokenError``) and its scopes."""
-        candidates = self._candidates(token)
+        derived = self._kept(token)
+        candidates = self._candidates(token) if derived is None else derived.candidates
         if isinstance(candidates, Consumer):
             result = self._consumer_verified(candidates, candidates.verify(token))
         else:
@@ -555,15 +608,12 @@ class Policy:
                 claims = p.verify(token)
                 result = result or Verified(claims, p.name)
         assert result is not None
-        self.revocations.check(result.claims)
-        needed = self.required_scopes if scopes is None else scopes
-        if needed:
-            self._check_scopes(result, needed)
-        return result
+        return self._verified(token, result, candidates, derived, scopes)
 
     async def averify(self, token: str | bytes, scopes: Sequence[str] | None = None) -> Verified:
         """``verify`` without blocking the event loop on key fetches."""
-        candidates = self._candidates(token)
+        derived = self._kept(token)
+        candidates = self._candidates(token) if derived is None else derived.candidates
         if isinstance(candidates, Consumer):
             result = self._consumer_verified(candidates, await candidates.averify(token))
         else:
@@ -572,22 +622,63 @@ class Policy:
                 claims = await p.averify(token)
                 result = result or Verified(claims, p.name)
         assert result is not None
+        return self._verified(token, result, candidates, derived, scopes)
+
+    # Derived facts are kept for this many tokens of at most that length (emptied when full:
+    # a flood of distinct tokens, each of which must verify first, only cycles it).
+    DERIVED_TOKENS = 4096
+    DERIVED_TOKEN_LENGTH = 4096
+
+    def _kept(self, token: str | bytes) -> _Derived | None:
+        """What was derived from ``token`` when it last verified, if kept."""
+        if type(token) is str or type(token) is bytes:
+            return self._derived.get(token)
+        return None
+
+    def _verified(
+        self,
+        token: str | bytes,
+        result: Verified,
+        candidates: list[Provider] | Consumer,
+        derived: _Derived | None,
+        scopes: Sequence[str] | None,
+    ) -> Verified:
+        """After the signature and times: the revocation list, then (kept for the next
+        request with this token) what the policy derives from the claims, then the scopes."""
         self.revocations.check(result.claims)
+        if derived is None:
+            derived = self._derive(result, candidates)
+            if (type(token) is str or type(token) is bytes) and len(token) <= self.DERIVED_TOKEN_LENGTH:
+                kept = self._derived
+                if len(kept) >= self.DERIVED_TOKENS:
+                    kept.clear()
+                kept[token] = derived
+        result.derived = derived
         needed = self.required_scopes if scopes is None else scopes
-        if needed:
-            self._check_scopes(result, needed)
+        if needed and not derived.scopes.issuperset(needed):
+            raise InsufficientScopeError([s for s in needed if s not in derived.scopes])
         return result
+
+    def _derive(self, verified: Verified, candidates: list[Provider] | Consumer) -> _Derived:
+        """What the policy derives from a verified token's claims (see ``_Derived``)."""
+        claims = verified.claims
+        if verified.consumer is None:
+            max_age, leeway, role_rules, given_scopes = self._admission[verified.provider]
+        else:
+            max_age, leeway, role_rules, given_scopes = self._consumer_admission[verified.consumer]
+        return _Derived(
+            candidates,
+            max_age,
+            leeway,
+            None if max_age is None else settled_issued_at(claims, max_age),
+            role_rules if isinstance(role_rules, frozenset) else role_rules.roles(claims),
+            frozenset(token_scopes(claims)) if given_scopes is None else given_scopes,
+        )
 
     def _consumer_verified(self, consumer: Consumer, claims: dict[str, Any]) -> Verified:
         assert self.consumers is not None
         self.consumers.check(consumer, claims)
         return Verified(claims, None, consumer.name)
-
-    def _check_scopes(self, verified: Verified, needed: Sequence[str]) -> None:
-        held = self.scopes_held(verified)
-        missing = [s for s in needed if s not in held]
-        if missing:
-            raise InsufficientScopeError(missing)
 
     def scopes_held(self, verified: Verified) -> set[str]:
         """The scopes a verified token holds: a provider's token, those it claims
@@ -686,47 +777,33 @@ class Policy:
     def _admit(self, verified: Verified, route: Route, scopes: Sequence[str] | None) -> None:
         """After verification: the token's age, then the scopes and roles ``route`` needs
         (a consumer's: those the policy gives it, not those its own token claims)."""
-        claims = verified.claims
-        if verified.consumer is None:
-            max_age, leeway, role_rules, given_scopes = self._admission[verified.provider]
-        else:
-            max_age, leeway, role_rules, given_scopes = self._consumer_admission[verified.consumer]
+        derived = verified.derived
+        if derived is None:  # (a Verified made elsewhere)
+            derived = self._derive(verified, [])
+        max_age = derived.max_age
         if max_age is not None:
-            check_age(claims, max_age, leeway)
+            iat = derived.iat
+            if iat is None:
+                check_age(verified.claims, max_age, derived.leeway)  # refuses it
+            elif not time.time() - iat <= max_age + derived.leeway:  # (check_age's clock rule)
+                raise TokenTooOldError(lifetime=False)
         needed = self.required_scopes if scopes is None else scopes
         if route.scopes:
             needed = [*needed, *route.scopes]
         missing: list[str] = []
-        if needed:
-            held_scopes = self._scopes_held(claims) if given_scopes is None else given_scopes
-            missing = [s for s in needed if s not in held_scopes]
+        if needed and not derived.scopes.issuperset(needed):
+            missing = [s for s in needed if s not in derived.scopes]
         lacks_any: Sequence[str] = ()
         lacks_all: Sequence[str] = ()
         roles_any, roles_all = route.roles_any, route.roles_all
         if roles_any or roles_all:
-            held = role_rules if isinstance(role_rules, frozenset) else role_rules.roles(claims)
+            held = derived.roles
             if roles_any and held.isdisjoint(roles_any):
                 lacks_any = roles_any
-            if roles_all:
+            if roles_all and not held.issuperset(roles_all):
                 lacks_all = [r for r in roles_all if r not in held]
         if missing or lacks_any or lacks_all:
             raise InsufficientScopeError(missing, lacks_any, lacks_all)
-
-    def _scopes_held(self, claims: Mapping[str, Any]) -> AbstractSet[str]:
-        """``token_scopes(claims)``; for a ``scope`` string alone (the common case), the set
-        kept for the strings seen last (at most HEADER_TEXTS of at most 1024 characters)."""
-        scope = claims.get("scope")
-        if type(scope) is not str or "scp" in claims:
-            return token_scopes(claims)
-        kept = self._scope_sets
-        held = kept.get(scope)
-        if held is None:
-            held = frozenset(token_scopes(claims))
-            if len(scope) <= 1024:
-                if len(kept) >= self.HEADER_TEXTS:
-                    kept.clear()
-                kept[scope] = held
-        return held
 
     def _admission_of(self, issuer: Provider | Consumer) -> _Admission:
         """What ``_admit`` applies to a provider's or consumer's tokens. A consumer has the
@@ -751,37 +828,26 @@ class Policy:
         ``X-Consumer-Username`` (encoded like a claim) for a consumer's token."""
         out = {}
         for name, path in self.claim_to_headers.items():
-            value = claim_at(claims, path)
-            if value is None:
-                continue
-            if type(value) is str:
-                out[name] = self._header_text(value)
-            elif type(value) is list:
-                out[name] = ",".join(
-                    [self._header_text(v) if type(v) is str else encode_header_text(_scalar_text(v)) for v in value]
-                )
-            else:
-                out[name] = encode_header_text(_scalar_text(value))
+            value = header_value(claim_at(claims, path))
+            if value is not None:
+                out[name] = value
         if consumer is not None:
-            out[CONSUMER_HEADER] = self._header_text(consumer)
+            out[CONSUMER_HEADER] = encode_header_text(consumer)
         return out
 
-    # Header texts of the claim strings seen last (a forward-auth answer builds its headers
-    # on every request): at most this many strings of at most that length, emptied when full.
-    HEADER_TEXTS = 4096
-    HEADER_TEXT_LENGTH = 256
-
-    def _header_text(self, value: str) -> str:
-        """``encode_header_text(value)``, kept for the strings seen last."""
-        texts = self._header_texts
-        text = texts.get(value)
-        if text is None:
-            text = encode_header_text(value)
-            if len(value) <= self.HEADER_TEXT_LENGTH:
-                if len(texts) >= self.HEADER_TEXTS:
-                    texts.clear()
-                texts[value] = text
-        return text
+    def answer_headers(self, verified: Verified) -> tuple[tuple[bytes, bytes], ...]:
+        """``headers_for`` a verified token as a forward-auth answer's headers (lower-case
+        names; values are printable ASCII), kept with what was derived from the token."""
+        derived = verified.derived
+        if derived is not None and derived.answer is not None:
+            return derived.answer
+        answer = tuple(
+            (k.lower().encode("ascii"), v.encode("ascii"))
+            for k, v in self.headers_for(verified.claims, verified.consumer).items()
+        )
+        if derived is not None:
+            derived.answer = answer
+        return answer
 
     def start(self) -> None:
         """Starts what runs beside the policy: the revocation replica's synchronisation."""

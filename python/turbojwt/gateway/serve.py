@@ -246,11 +246,7 @@ class ForwardAuthApp:
                 self.allowed_by[verified.provider] += 1
             if verified.consumer is not None:
                 self.allowed_by_consumer[verified.consumer] += 1
-            # Claim values are printable ASCII (policy.header_value percent-encodes the rest).
-            answer += [
-                (k.lower().encode("ascii"), v.encode("ascii"))
-                for k, v in policy.headers_for(verified.claims, verified.consumer).items()
-            ]
+            answer += policy.answer_headers(verified)
         if source.hide_credentials:
             answer += _upstream_request(source, headers, uri)
         await send({"type": "http.response.start", "status": 200, "headers": answer})
