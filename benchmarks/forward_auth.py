@@ -133,7 +133,7 @@ from turbojwt.gateway.serve import ForwardAuthApp
 
 data = gateway_policy.policy_data(True, "key.pem", "RS256", providers=2, extra_keys={{"partner": "partner.pem"}})
 policy = Policy.from_dict(data, base=Path(__file__).parent)
-gateway_policy.fill_revocations(policy, {sub!r}, {iat!r})
+gateway_policy.fill_revocations(policy, {sub!r}, {iat!r}, own_rule=True)
 app = ForwardAuthApp(policy)
 """
 
@@ -314,7 +314,8 @@ def section(quick: bool, log=lambda s: print(s, file=sys.stderr)) -> tuple[list[
         "rows' policy above; *full example policy* is examples/gateway.toml (both providers with local "
         "keys, routes plus an exact and a glob route, roles mapping, `max_age`, three claim headers) with a "
         f"memory revocation list of {gateway_policy.REVOKED_JTIS:,} jtis and "
-        f"{gateway_policy.REVOKED_SUBJECTS:,} subject rules. Both get the same requests: the 12-claim "
+        f"{gateway_policy.REVOKED_SUBJECTS:,} subject rules (one for the token's subject, issued before it). "
+        "Both get the same requests: the 12-claim "
         f"`at+jwt` token of the decision benchmark, with `X-Original-Method: {nginx['X-Original-Method']}` "
         f"and `X-Original-URI: {nginx['X-Original-URI']}` as nginx's `auth_request` sends them (a route for "
         "admins, which the token is). Every request was answered 200 (wrk saw no other status), and before "
