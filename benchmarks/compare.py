@@ -689,6 +689,11 @@ def main(argv=None) -> int:
         help="leave out the forward-auth servers (benchmarks/forward_auth.py; needs wrk)",
     )
     ap.add_argument(
+        "--no-gateway",
+        action="store_true",
+        help="leave out the gateway policy's decision (benchmarks/gateway_policy.py)",
+    )
+    ap.add_argument(
         "--no-arrow",
         action="store_true",
         help="leave out the Arrow results (benchmarks/arrow_out.py: to_arrow and verify-logs --out)",
@@ -757,11 +762,23 @@ def main(argv=None) -> int:
         log("verified-token cache ...")
         cache_lines, cache_targets = cache_bench.section(args.quick, log)
         lines += cache_lines + targets_table(6, cache_targets)
+    gateway_targets = []  # issue 18's, from the forward-auth and the policy decision sections
     if not args.no_serve:
         import forward_auth  # benchmarks/forward_auth.py, beside this file
 
         log("forward-auth service ...")
-        lines += forward_auth.section(args.quick, log)
+        serve_lines, serve_targets = forward_auth.section(args.quick, log)
+        lines += serve_lines
+        gateway_targets += serve_targets
+    if not args.no_gateway:
+        import gateway_policy  # benchmarks/gateway_policy.py, beside this file
+
+        log("gateway policy decision ...")
+        policy_lines, policy_targets = gateway_policy.section(args.quick, log)
+        lines += policy_lines
+        gateway_targets += policy_targets
+    if gateway_targets:
+        lines += targets_table(18, gateway_targets)
     if not args.no_arrow:
         import arrow_out  # benchmarks/arrow_out.py, beside this file
 

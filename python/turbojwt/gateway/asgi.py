@@ -148,7 +148,10 @@ def source_for(policy: Policy, source: TokenSource | None = None) -> TokenSource
     would be a guess)."""
     if source is not None and policy.token_source is not None:
         raise TypeError("the policy has a [token] table: give token sources there or here, not both")
-    return source or policy.token_source or TokenSource()
+    return source or policy.token_source or _BEARER
+
+
+_BEARER = TokenSource()  # (frozen: one for every request that reads the default source)
 
 
 def _insufficient(error: InsufficientScopeError) -> Denial:
@@ -207,14 +210,16 @@ async def authorize(
     missing_ok: bool = False,
     strict_path: bool = True,
     require: bool = False,
+    headers: dict[bytes, list[bytes]] | None = None,
 ) -> Decision | Denial:
     """``Policy.aauthorize`` for a request: the decision, or the denial to answer with.
-    The token is read from ``scope`` only when the route needs one."""
+    The token is read from ``scope`` (``headers``: its ``request_headers``, when read
+    already) only when the route needs one."""
     try:
         return await policy.aauthorize(
             method or "",
             path,
-            lambda: source.token(scope),
+            lambda: source.token(scope, headers),
             scopes=scopes,
             missing_ok=missing_ok,
             strict_path=strict_path,

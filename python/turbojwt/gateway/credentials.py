@@ -76,9 +76,11 @@ class TokenSource:
         object.__setattr__(self, "_header", self.header.lower().encode("ascii"))
         object.__setattr__(self, "_authorization", self._header == b"authorization")
 
-    def token(self, scope: Scope) -> str | None:
-        """The token, None when there is none; raises ``BadRequest`` when malformed or ambiguous."""
-        headers = request_headers(scope)
+    def token(self, scope: Scope, headers: dict[bytes, list[bytes]] | None = None) -> str | None:
+        """The token, None when there is none; raises ``BadRequest`` when malformed or ambiguous.
+        ``headers``: ``request_headers(scope)``, when the caller has read them already."""
+        if headers is None:
+            headers = request_headers(scope)
         found = [self._from_header(headers.get(self._header, []))]
         if self.cookie:
             found.append(self._from_cookies(headers.get(b"cookie", [])))

@@ -90,7 +90,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, NamedTuple, Union
 
 from .. import _native
 from .._time import parse_time
@@ -212,7 +212,52 @@ class Verified:
     claims: dict[str, Any]
     provider: str | None
     consumer: str | None = None
+    # What the policy derived from the claims (set by Policy.verify; see _Derived).
+    derived: _Derived | None = field(default=None, init=False, repr=False, compare=False)
 
+
+class _Derived:
+    """What a policy derives from one verified token's claims, which its bytes fix: the
+    provider or consumer its (unverified) issuer or consumer claim picks, the maximum age
+    and leeway that apply to it, its ``iat`` when only the clock can make it too old (else
+    None: ``check_age`` runs in full), its policy roles and scopes, and (once asked for) its
+    forward-auth answer headers. ``Policy`` keeps these per token (``Policy.DERIVED_TOKENS``),
+    so that a request repeating a token reads none of its claims again. Nothing here depends
+    on the keys, the clock or the revocation list: the signature and times are verified, the
+    age compared with the clock and the revocation list consulted on every request."""
+
+    __slots__ = ("answer", "candidates", "iat", "leeway", "max_age", "roles", "scopes")
+
+    def __init__(
+        self,
+        candidates: list[Provider] | Consumer,
+        max_age: float | None,
+        leeway: float,
+        iat: float | None,
+        roles: frozenset[str],
+        scopes: frozenset[str],
+    ) -> None:
+        self.candidates = candidates
+        self.max_age = max_age
+        self.leeway = leeway
+        self.iat = iat
+        self.roles = roles
+        self.scopes = scopes
+        self.answer: tuple[tuple[bytes, bytes], ...] | None = None
+
+
+class _Admission(NamedTuple):
+    """What ``Policy._admit`` applies to one provider's or consumer's tokens."""
+
+    max_age: float | None  # None: no maximum age
+    leeway: float  # seconds
+    roles: RoleRules | frozenset[str]  # a provider's role rules; the roles a consumer is given
+    scopes: frozenset[str] | None  # the scopes a consumer is given; None: the token's own
+
+
+# Integers below this are exact as floats (and so are their differences): such a time needs
+# no parse_time.
+_EXACT = 2**52
 
 # The route of a policy without [[route]] tables: every request needs a token.
 IMPLICIT_ROUTE = Route(None, "required", name="the whole API (no [[route]] tables)")
@@ -241,23 +286,78 @@ def token_scopes(claims: Mapping[str, Any]) -> set[str]:
     for name in ("scope", "scp"):
         value = claims.get(name)
         if isinstance(value, str):
-            out.update(s for s in value.split(" ") if s)
+            pieces = set(value.split(" "))
+            pieces.discard("")
+            out |= pieces
         elif isinstance(value, list):
             out.update(v for v in value if isinstance(v, str))
     return out
 
 
 def check_scopes(claims: Mapping[str, Any], required: Iterable[str]) -> None:
-    missing = [s for s in required if s not in token_scopes(claims)]
+    required = list(required)
+    if not required:
+        return
+    held = token_scopes(claims)
+    missing = [s for s in required if s not in held]
     if missing:
         raise InsufficientScopeError(missing)
+
+
+def check_age(claims: Mapping[str, Any], max_age: float, leeway: float) -> None:
+    """``max_age``: ``iat`` at most that long ago (give or take ``leeway`` seconds, for the
+    clocks of issuer and gateway), and ``exp - iat`` at most that long (no leeway: both
+    times are the issuer's). Times are read by the core's one rule (``_time.parse_time``);
+    the verifier has already refused an ``iat`` in the future."""
+    iat = _issued_at(claims)
+    # (written as "not <=" so that a comparison that is not ordered refuses)
+    if not time.time() - iat <= max_age + leeway:
+        raise TokenTooOldError(lifetime=False)
+    _check_lifetime(claims, iat, max_age)
+
+
+def settled_issued_at(claims: Mapping[str, Any], max_age: float) -> float | None:
+    """The token's ``iat`` when ``check_age`` can refuse it only by the clock (its ``iat``
+    reads and its lifetime is within ``max_age``); None when it refuses it whatever the time."""
+    try:
+        iat = _issued_at(claims)
+        _check_lifetime(claims, iat, max_age)
+    except InvalidTokenError:
+        return None
+    return iat
+
+
+def _issued_at(claims: Mapping[str, Any]) -> float:
+    iat = claims.get("iat")
+    if iat is None:
+        raise MissingRequiredClaimError("iat")
+    # An int that a float holds exactly is its own time (the common case, read without a
+    # call); anything else goes through parse_time.
+    if type(iat) is not int or not -_EXACT < iat < _EXACT:
+        try:
+            iat = parse_time(iat)
+        except (TypeError, ValueError):
+            raise InvalidIssuedAtError("Issued At claim (iat) must be a number") from None
+    return iat
+
+
+def _check_lifetime(claims: Mapping[str, Any], iat: float, max_age: float) -> None:
+    exp = claims.get("exp")
+    if exp is not None:
+        if type(exp) is not int or not -_EXACT < exp < _EXACT:
+            try:
+                exp = parse_time(exp)
+            except (TypeError, ValueError):
+                raise InvalidTokenError("Expiration Time claim (exp) must be a number") from None
+        if not exp - iat <= max_age:
+            raise TokenTooOldError(lifetime=True)
 
 
 def claim_at(claims: Mapping[str, Any], path: str) -> Any:
     """The value at a dotted path (``realm_access.roles``), or None."""
     value: Any = claims
     for part in path.split("."):
-        if not isinstance(value, Mapping) or part not in value:
+        if (type(value) is not dict and not isinstance(value, Mapping)) or part not in value:
             return None
         value = value[part]
     return value
@@ -268,6 +368,9 @@ def claim_at(claims: Mapping[str, Any], path: str) -> Any:
 # either end (HTTP strips it), and everything outside printable ASCII as its UTF-8 bytes:
 # C0 controls, DEL, C1 controls, every non-ASCII character.
 _PLAIN = frozenset(map(chr, range(0x21, 0x7F))) - set('%,"')
+# A text of _PLAIN characters and spaces, none of them at either end (or the empty text).
+_PLAIN_CLASS = r"\x21\x23\x24\x26-\x2b\x2d-\x7e"  # _PLAIN as a character class
+_PLAIN_TEXT = re.compile(f"(?:[{_PLAIN_CLASS}](?:[ {_PLAIN_CLASS}]*[{_PLAIN_CLASS}])?)?")
 
 
 def encode_header_text(text: str) -> str:
@@ -276,9 +379,9 @@ def encode_header_text(text: str) -> str:
     one (controls, non-ASCII) become ``%XX`` escapes of their UTF-8 bytes (upper-case hex,
     RFC 3986 percent-encoding). Percent-decoding (``urllib.parse.unquote``; ``+`` is a plus)
     gives ``text`` back, so distinct values never share an encoding."""
-    last = len(text) - 1
-    if all(c in _PLAIN or (c == " " and 0 < i < last) for i, c in enumerate(text)):
+    if _PLAIN_TEXT.fullmatch(text):  # (one regular expression: headers are built on every request)
         return text
+    last = len(text) - 1
     out = []
     for i, c in enumerate(text):
         if c in _PLAIN or (c == " " and 0 < i < last):
@@ -395,6 +498,9 @@ class Policy:
         self.mode = mode
         self.required_scopes = check_scope_names(required_scopes)
         self.claim_to_headers = headers
+        # Per token, what this policy derived from its claims (see _Derived): a reload makes
+        # a new Policy, so nothing derived under the old one is read under the new one.
+        self._derived: dict[str | bytes, _Derived] = {}
         self.realm = realm
         self.consumers = consumers if consumers else None
         for c in self.consumers.consumers if self.consumers else ():
@@ -410,6 +516,12 @@ class Policy:
         self.max_age = _check_max_age(max_age, "max_age")
         for p in self.providers:
             _check_max_age(p.max_age, f"provider {p.name!r}: max_age")
+        # Per provider and per consumer, what _admit applies (read once here, not on every
+        # request; a reload builds a new Policy).
+        self._admission: dict[str | None, _Admission] = {p.name: self._admission_of(p) for p in self.providers}
+        self._consumer_admission = (
+            {c.name: self._admission_of(c) for c in self.consumers.consumers} if self.consumers else {}
+        )
         self.forward_auth = forward_auth or ForwardAuthSettings()
         if self.forward_auth.proxy not in (None, *PROXIES):
             raise PolicyError(f"forward_auth: proxy must be one of {', '.join(PROXIES)}")
@@ -486,7 +598,8 @@ class Policy:
 
     def verify(self, token: str | bytes, scopes: Sequence[str] | None = None) -> Verified:
         """Verifies the token (raising the token's ``InvalidTokenError``) and its scopes."""
-        candidates = self._candidates(token)
+        derived = self._kept(token)
+        candidates = self._candidates(token) if derived is None else derived.candidates
         if isinstance(candidates, Consumer):
             result = self._consumer_verified(candidates, candidates.verify(token))
         else:
@@ -495,15 +608,12 @@ class Policy:
                 claims = p.verify(token)
                 result = result or Verified(claims, p.name)
         assert result is not None
-        self.revocations.check(result.claims)
-        needed = self.required_scopes if scopes is None else scopes
-        if needed:
-            self._check_scopes(result, needed)
-        return result
+        return self._verified(token, result, candidates, derived, scopes)
 
     async def averify(self, token: str | bytes, scopes: Sequence[str] | None = None) -> Verified:
         """``verify`` without blocking the event loop on key fetches."""
-        candidates = self._candidates(token)
+        derived = self._kept(token)
+        candidates = self._candidates(token) if derived is None else derived.candidates
         if isinstance(candidates, Consumer):
             result = self._consumer_verified(candidates, await candidates.averify(token))
         else:
@@ -512,22 +622,63 @@ class Policy:
                 claims = await p.averify(token)
                 result = result or Verified(claims, p.name)
         assert result is not None
+        return self._verified(token, result, candidates, derived, scopes)
+
+    # Derived facts are kept for this many tokens of at most that length (emptied when full:
+    # a flood of distinct tokens, each of which must verify first, only cycles it).
+    DERIVED_TOKENS = 4096
+    DERIVED_TOKEN_LENGTH = 4096
+
+    def _kept(self, token: str | bytes) -> _Derived | None:
+        """What was derived from ``token`` when it last verified, if kept."""
+        if type(token) is str or type(token) is bytes:
+            return self._derived.get(token)
+        return None
+
+    def _verified(
+        self,
+        token: str | bytes,
+        result: Verified,
+        candidates: list[Provider] | Consumer,
+        derived: _Derived | None,
+        scopes: Sequence[str] | None,
+    ) -> Verified:
+        """After the signature and times: the revocation list, then (kept for the next
+        request with this token) what the policy derives from the claims, then the scopes."""
         self.revocations.check(result.claims)
+        if derived is None:
+            derived = self._derive(result, candidates)
+            if (type(token) is str or type(token) is bytes) and len(token) <= self.DERIVED_TOKEN_LENGTH:
+                kept = self._derived
+                if len(kept) >= self.DERIVED_TOKENS:
+                    kept.clear()
+                kept[token] = derived
+        result.derived = derived
         needed = self.required_scopes if scopes is None else scopes
-        if needed:
-            self._check_scopes(result, needed)
+        if needed and not derived.scopes.issuperset(needed):
+            raise InsufficientScopeError([s for s in needed if s not in derived.scopes])
         return result
+
+    def _derive(self, verified: Verified, candidates: list[Provider] | Consumer) -> _Derived:
+        """What the policy derives from a verified token's claims (see ``_Derived``)."""
+        claims = verified.claims
+        if verified.consumer is None:
+            max_age, leeway, role_rules, given_scopes = self._admission[verified.provider]
+        else:
+            max_age, leeway, role_rules, given_scopes = self._consumer_admission[verified.consumer]
+        return _Derived(
+            candidates,
+            max_age,
+            leeway,
+            None if max_age is None else settled_issued_at(claims, max_age),
+            role_rules if isinstance(role_rules, frozenset) else role_rules.roles(claims),
+            frozenset(token_scopes(claims)) if given_scopes is None else given_scopes,
+        )
 
     def _consumer_verified(self, consumer: Consumer, claims: dict[str, Any]) -> Verified:
         assert self.consumers is not None
         self.consumers.check(consumer, claims)
         return Verified(claims, None, consumer.name)
-
-    def _check_scopes(self, verified: Verified, needed: Sequence[str]) -> None:
-        held = self.scopes_held(verified)
-        missing = [s for s in needed if s not in held]
-        if missing:
-            raise InsufficientScopeError(missing)
 
     def scopes_held(self, verified: Verified) -> set[str]:
         """The scopes a verified token holds: a provider's token, those it claims
@@ -556,10 +707,10 @@ class Policy:
             return 0, IMPLICIT_ROUTE, None
         if not isinstance(method, str) or not isinstance(path, str):
             raise PathError("the request's method or path is unknown")
-        number, route, normal = table.lookup(method, path)
-        if strict_path and normal.segments_changed:
+        found = table.lookup(method, path)
+        if strict_path and found[2].segments_changed:
             raise PathError("the request path has empty, '.' or '..' segments")
-        return number, route, normal
+        return found
 
     def authorize(
         self,
@@ -626,61 +777,51 @@ class Policy:
     def _admit(self, verified: Verified, route: Route, scopes: Sequence[str] | None) -> None:
         """After verification: the token's age, then the scopes and roles ``route`` needs
         (a consumer's: those the policy gives it, not those its own token claims)."""
-        claims = verified.claims
-        if verified.consumer is not None:
-            consumer = self._consumer(verified)
-            self._check_age(claims, consumer)
-        else:
-            assert verified.provider is not None
-            provider = self._by_name[verified.provider]
-            self._check_age(claims, provider)
-        needed = [*(self.required_scopes if scopes is None else scopes), *route.scopes]
-        missing = []
-        if needed:
-            held_scopes = self.scopes_held(verified)
-            missing = [s for s in needed if s not in held_scopes]
-        lacks_any: list[str] = []
-        lacks_all: list[str] = []
-        if route.roles_any or route.roles_all:
-            if verified.consumer is not None:
-                held = frozenset(consumer.roles)
-            else:
-                held = (provider.roles or self.roles).roles(claims)
-            if route.roles_any and held.isdisjoint(route.roles_any):
-                lacks_any = list(route.roles_any)
-            lacks_all = [r for r in route.roles_all if r not in held]
+        derived = verified.derived
+        if derived is None:  # (a Verified made elsewhere)
+            derived = self._derive(verified, [])
+        max_age = derived.max_age
+        if max_age is not None:
+            iat = derived.iat
+            if iat is None:
+                check_age(verified.claims, max_age, derived.leeway)  # refuses it
+            elif not time.time() - iat <= max_age + derived.leeway:  # (check_age's clock rule)
+                raise TokenTooOldError(lifetime=False)
+        needed = self.required_scopes if scopes is None else scopes
+        if route.scopes:
+            needed = [*needed, *route.scopes]
+        missing: list[str] = []
+        if needed and not derived.scopes.issuperset(needed):
+            missing = [s for s in needed if s not in derived.scopes]
+        lacks_any: Sequence[str] = ()
+        lacks_all: Sequence[str] = ()
+        roles_any, roles_all = route.roles_any, route.roles_all
+        if roles_any or roles_all:
+            held = derived.roles
+            if roles_any and held.isdisjoint(roles_any):
+                lacks_any = roles_any
+            if roles_all and not held.issuperset(roles_all):
+                lacks_all = [r for r in roles_all if r not in held]
         if missing or lacks_any or lacks_all:
             raise InsufficientScopeError(missing, lacks_any, lacks_all)
 
-    def _check_age(self, claims: Mapping[str, Any], issuer: Provider | Consumer) -> None:
-        """``max_age``: ``iat`` at most that long ago (give or take the provider's leeway,
-        for the clocks of issuer and gateway), and ``exp - iat`` at most that long (no
-        leeway: both times are the issuer's). Times are read by the core's one rule
-        (``_time.parse_time``); the verifier has already refused an ``iat`` in the future.
-        A consumer has the policy's ``max_age`` and its ``lifetime_grace_period``."""
-        own = issuer.max_age if isinstance(issuer, Provider) else None
-        max_age = own if own is not None else self.max_age
-        if max_age is None:
-            return
-        if claims.get("iat") is None:
-            raise MissingRequiredClaimError("iat")
-        try:
-            iat = parse_time(claims["iat"])
-        except (TypeError, ValueError):
-            raise InvalidIssuedAtError("Issued At claim (iat) must be a number") from None
+    def _admission_of(self, issuer: Provider | Consumer) -> _Admission:
+        """What ``_admit`` applies to a provider's or consumer's tokens. A consumer has the
+        policy's ``max_age``, its ``lifetime_grace_period`` as leeway, and the roles and
+        scopes the policy gives it."""
         leeway = issuer.leeway
         seconds = leeway.total_seconds() if isinstance(leeway, timedelta) else float(leeway)
-        # (written as "not <=" so that a comparison that is not ordered refuses)
-        if not time.time() - iat <= max_age + seconds:
-            raise TokenTooOldError(lifetime=False)
-        exp = claims.get("exp")
-        if exp is not None:
-            try:
-                lifetime = parse_time(exp) - iat
-            except (TypeError, ValueError):
-                raise InvalidTokenError("Expiration Time claim (exp) must be a number") from None
-            if not lifetime <= max_age:
-                raise TokenTooOldError(lifetime=True)
+        if isinstance(issuer, Consumer):
+            return _Admission(self.max_age, seconds, frozenset(issuer.roles), frozenset(issuer.scopes))
+        max_age = issuer.max_age if issuer.max_age is not None else self.max_age
+        return _Admission(max_age, seconds, issuer.roles or self.roles, None)
+
+    def _check_age(self, claims: Mapping[str, Any], issuer: Provider | Consumer) -> None:
+        """``check_age`` with the maximum age and leeway of ``issuer``'s tokens (nothing
+        without a maximum age)."""
+        max_age, leeway, _, _ = self._admission_of(issuer)
+        if max_age is not None:
+            check_age(claims, max_age, leeway)
 
     def headers_for(self, claims: Mapping[str, Any], consumer: str | None = None) -> dict[str, str]:
         """``claim_to_headers`` applied to verified claims (absent claims give no header), and
@@ -693,6 +834,20 @@ class Policy:
         if consumer is not None:
             out[CONSUMER_HEADER] = encode_header_text(consumer)
         return out
+
+    def answer_headers(self, verified: Verified) -> tuple[tuple[bytes, bytes], ...]:
+        """``headers_for`` a verified token as a forward-auth answer's headers (lower-case
+        names; values are printable ASCII), kept with what was derived from the token."""
+        derived = verified.derived
+        if derived is not None and derived.answer is not None:
+            return derived.answer
+        answer = tuple(
+            (k.lower().encode("ascii"), v.encode("ascii"))
+            for k, v in self.headers_for(verified.claims, verified.consumer).items()
+        )
+        if derived is not None:
+            derived.answer = answer
+        return answer
 
     def start(self) -> None:
         """Starts what runs beside the policy: the revocation replica's synchronisation."""

@@ -32,8 +32,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, NamedTuple
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, NamedTuple
 
 __all__ = [
     "AUTH_MODES",
@@ -141,24 +141,55 @@ class RoleRules:
 
     claim: str = "roles"
     mapping: Mapping[str, tuple[str, ...]] | None = None
+    _path: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    # The policy roles of the role values seen last (a claim's string, or its list as a
+    # tuple): a request costs a dict lookup rather than the mapping. At most MEMO_SIZE,
+    # emptied when full (a flood of distinct values only cycles it).
+    _memo: dict[Any, frozenset[str]] = field(init=False, repr=False, compare=False)
+    MEMO_SIZE: ClassVar[int] = 1024
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_path", tuple(self.claim.split(".")))
+        object.__setattr__(self, "_memo", {})
 
     def roles(self, claims: Mapping[str, Any]) -> frozenset[str]:
         """The token's policy roles: the claim's value, a list of strings or one string
         of space-separated roles (other members and types give none), mapped."""
         value: Any = claims
-        for part in self.claim.split("."):
-            if not isinstance(value, Mapping):
+        for part in self._path:
+            if type(value) is not dict and not isinstance(value, Mapping):
                 return frozenset()
             value = value.get(part)
-        if isinstance(value, str):
-            held = [r for r in value.split(" ") if r]  # SP only, as for scopes (RFC 6749 §3.3)
-        elif isinstance(value, list):
-            held = [r for r in value if isinstance(r, str)]
+        key: Any
+        if isinstance(value, list):
+            try:
+                key = tuple(value)  # (equal tuples hold the same strings in the same places)
+                found = self._memo.get(key)
+            except TypeError:  # an unhashable member (an object, a list): not kept
+                return self._mapped(value)
+        elif isinstance(value, str):
+            key = value
+            found = self._memo.get(key)
         else:
             return frozenset()
-        if self.mapping is None:
+        if found is None:
+            found = self._mapped(value)
+            memo = self._memo
+            if len(memo) >= self.MEMO_SIZE:
+                memo.clear()
+            memo[key] = found
+        return found
+
+    def _mapped(self, value: str | list[Any]) -> frozenset[str]:
+        if isinstance(value, str):
+            held = set(value.split(" "))  # SP only, as for scopes (RFC 6749 §3.3)
+            held.discard("")
+        else:
+            held = {r for r in value if isinstance(r, str)}
+        mapping = self.mapping
+        if mapping is None:
             return frozenset(held)
-        return frozenset(role for r in held for role in self.mapping.get(r, ()))
+        return frozenset(role for r in held for role in mapping.get(r, ()))
 
     def produced(self) -> frozenset[str] | None:
         """The policy roles this can give (None: any, when there is no mapping)."""

@@ -223,42 +223,42 @@ class ForwardAuthApp:
         source = self.source_for(policy)
         proxy = self.proxy_for(policy)
         uri = None
+        headers = request_headers(scope)  # (read once: the original request, the token, hide_credentials)
         try:
-            method, original = self.original_request(scope, policy)
+            method, original = self.original_request(scope, policy, headers)
             if proxy is not None and (source.query_param or source.hide_credentials):
-                uri = self.original_uri(scope, policy, source)
+                uri = self.original_uri(scope, policy, source, headers)
         except PathError as e:
             result = Denial(400, "path", "invalid_request", str(e))
         else:
             request = scope if uri is None else {**scope, "query_string": uri.partition(b"?")[2]}
-            result = await authorize(policy, source, request, method, original)
+            result = await authorize(policy, source, request, method, original, headers=headers)
         if isinstance(result, Denial):
             self.results["denied"] += 1
             self.denials[result.reason] += 1
             await send_denial(send, result, policy.realm)
             return
         self.results["allowed"] += 1
-        answer = []
+        answer = [(b"content-length", b"0")]
         verified = result.verified
         if verified is not None:
             if verified.provider is not None:
                 self.allowed_by[verified.provider] += 1
             if verified.consumer is not None:
                 self.allowed_by_consumer[verified.consumer] += 1
-            # Claim values are printable ASCII (policy.header_value percent-encodes the rest).
-            answer = [
-                (k.lower().encode("ascii"), v.encode("ascii"))
-                for k, v in policy.headers_for(verified.claims, verified.consumer).items()
-            ]
+            answer += policy.answer_headers(verified)
         if source.hide_credentials:
-            answer += _upstream_request(source, request_headers(scope), uri)
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"0"), *answer]})
+            answer += _upstream_request(source, headers, uri)
+        await send({"type": "http.response.start", "status": 200, "headers": answer})
         await send({"type": "http.response.body", "body": b""})
 
-    def original_request(self, scope: Scope, policy: Policy | None = None) -> tuple[str | None, str | None]:
+    def original_request(
+        self, scope: Scope, policy: Policy | None = None, headers: dict[bytes, list[bytes]] | None = None
+    ) -> tuple[str | None, str | None]:
         """The original request's method and path (without the query) as the trusted proxy
         gives them; (None, None) when the policy (default: the app's) has no routes (the
-        path is not read). Raises ``PathError`` for a missing or repeated header."""
+        path is not read). ``headers``: ``request_headers(scope)``, when read already.
+        Raises ``PathError`` for a missing or repeated header."""
         policy = policy or self.policy
         if not policy.has_routes:
             return None, None
@@ -269,19 +269,24 @@ class ForwardAuthApp:
             if not path.startswith(prefix + "/"):
                 raise PathError(f"the check request's path does not start with {prefix}/")
             return scope.get("method", ""), path[len(prefix) :]
+        if headers is None:
+            headers = request_headers(scope)
         values = []
         for name in self._HEADERS[str(proxy)]:
-            found = [v for k, v in scope.get("headers", []) if k.lower() == name]
+            found = headers.get(name, ())
             if len(found) != 1:
                 raise PathError(f"the proxy must send one {name.decode()} header")
             values.append(found[0].decode("latin-1"))
         method, uri = values
         return method, uri.split("?", 1)[0]
 
-    def original_uri(self, scope: Scope, policy: Policy, source: TokenSource) -> bytes:
-        """The original request's URI, with its query, as the trusted proxy gives it.
-        Raises ``PathError`` for a missing or repeated header, or (to be rewritten under
-        ``hide_credentials``) a URI that is not a path."""
+    def original_uri(
+        self, scope: Scope, policy: Policy, source: TokenSource, headers: dict[bytes, list[bytes]] | None = None
+    ) -> bytes:
+        """The original request's URI, with its query, as the trusted proxy gives it
+        (``headers``: ``request_headers(scope)``, when read already). Raises ``PathError``
+        for a missing or repeated header, or (to be rewritten under ``hide_credentials``) a
+        URI that is not a path."""
         proxy = self.proxy_for(policy)
         if proxy == "envoy":
             prefix = policy.forward_auth.path_prefix
@@ -292,7 +297,9 @@ class ForwardAuthApp:
             uri = path[len(prefix) :].encode("latin-1") + (b"?" + query if query else b"")
         else:
             name = self._HEADERS[str(proxy)][1]
-            found = [v for k, v in scope.get("headers", []) if k.lower() == name]
+            if headers is None:
+                headers = request_headers(scope)
+            found = headers.get(name, [])
             if len(found) != 1:
                 raise PathError(f"the proxy must send one {name.decode()} header")
             uri = found[0]
