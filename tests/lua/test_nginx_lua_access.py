@@ -374,8 +374,7 @@ def test_repeated_tokens_keep_their_answers(server: dict[str, Any]) -> None:
     on demand) are the token's and a request's changes to them do not reach the next one."""
     org = {"tenant": "Zoë"}  # one member: cjson's order of members is not the token's
     tok = token(scope="read", org=org, level=3)
-    want = {"claims": turbojwt.decode(tok, SECRET, ["HS256"], audience="api"), "sub": "alice",
-            "org": header_value(org)}
+    want = {"claims": turbojwt.decode(tok, SECRET, ["HS256"], audience="api"), "sub": "alice", "org": header_value(org)}
     for _ in range(3):
         r = get(server, "/memo", tok, **{"X-Sub": "forged", "X-Org": "forged"})
         assert r.status_code == 200 and r.json() == want
