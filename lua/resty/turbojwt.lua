@@ -1089,48 +1089,6 @@ local NO_OPTIONS = {} -- stands for access(verifier) without options, checked on
 -- but what follows from it and the options. Emptied at MEMO_MAX entries or MEMO_BYTES bytes.
 local MEMO_MAX, MEMO_BYTES = 4096, 4 * 1024 * 1024
 
--- The claims table left in ngx.ctx on a memo hit: empty, its members decoded from the
--- claims JSON into it when it is first indexed, assigned to, iterated with pairs() (where
--- LuaJIT honours __pairs) or measured, then a plain table. turbojwt.claims() decodes it now.
-local function lazy_claims_mt(claims_json)
-    local mt = {}
-    local function fill(t)
-        if getmetatable(t) == mt then
-            setmetatable(t, nil)
-            -- This JSON decoded when the entry was made: it decodes again.
-            for k, v in pairs(json.decode(claims_json)) do
-                rawset(t, k, v)
-            end
-        end
-        return t
-    end
-    mt.fill = fill
-    mt.__index = function(t, k)
-        return fill(t)[k]
-    end
-    mt.__newindex = function(t, k, v)
-        fill(t)[k] = v
-    end
-    mt.__pairs = function(t)
-        return next, fill(t), nil
-    end
-    mt.__len = function(t)
-        return #fill(t)
-    end
-    return mt
-end
-
---- The claims table access() left in ngx.ctx, its members decoded now (a table whose
--- members are decoded when first read; see docs/nginx-lua.md): use it before next(), or
--- pairs() and cjson.encode() on a LuaJIT without Lua 5.2 compatibility. Returns `t`.
-function _M.claims(t)
-    local mt = type(t) == "table" and getmetatable(t)
-    if type(mt) == "table" and mt.fill then
-        mt.fill(t)
-    end
-    return t
-end
-
 -- The memo entry for verified claims: their JSON, the claim headers' (name, value) pairs and
 -- the missing roles (a space-separated list) or false.
 local function derive(opts, claims, claims_json)
@@ -1154,7 +1112,7 @@ local function derive(opts, claims, claims_json)
             headers[#headers + 1] = value
         end
     end
-    return { missing = missing, headers = headers, mt = lazy_claims_mt(claims_json) }
+    return { missing = missing, headers = headers, json = claims_json }
 end
 
 --- In access_by_lua*: lets the request through when it carries a token `verifier` (a
@@ -1167,7 +1125,7 @@ end
 -- scp claims), claim_headers ({ ["X-Auth-Subject"] = "sub", ... }: set on the request to
 -- the upstream, their client-sent copies removed), optional (a request without a token
 -- passes), ctx_key
--- (ngx.ctx[ctx_key] gets the claims, decoded when first read: see turbojwt.claims; "jwt").
+-- (ngx.ctx[ctx_key] gets the claims, a table of this request's own; "jwt").
 --
 -- Answers: no token 401 (no error code); an invalid token 401 invalid_token with a fixed
 -- description; a malformed or ambiguous request 400 invalid_request; missing roles 403
@@ -1216,7 +1174,9 @@ function _M.access(verifier, options)
     if not err then
         entry = opts.memo[token]
         if entry then
-            claims = setmetatable({}, entry.mt)
+            -- Each request its own table (a change one request makes never reaches the next),
+            -- decoded from JSON cjson has read before: only the headers and roles are kept.
+            claims = json.decode(entry.json)
         else
             local size = verifier.size
             local claims_json = ffi.string(lib.tj_result_claims(verifier.result, size), size[0])
