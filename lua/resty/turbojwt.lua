@@ -1079,6 +1079,41 @@ function _M.access_options(options)
 end
 
 local checked_options = setmetatable({}, { __mode = "k" }) -- options table -> checked copy
+local NO_OPTIONS = {} -- stands for access(verifier) without options, checked once
+
+-- What access() derives from a token's verified claims, per checked options and token: the
+-- claims JSON, the claim headers' values and the missing roles (a repeated token skips the
+-- claims' decoding and the headers' encoding). Filled only after the token verified, read
+-- only after it verified again in this request (the library checks exp and nbf on every
+-- request, cached token or not): a token maps to one claims JSON, and an entry holds nothing
+-- but what follows from it and the options. Emptied at MEMO_MAX entries or MEMO_BYTES bytes.
+local MEMO_MAX, MEMO_BYTES = 4096, 4 * 1024 * 1024
+
+-- The memo entry for verified claims: their JSON, the claim headers' (name, value) pairs and
+-- the missing roles (a space-separated list) or false.
+local function derive(opts, claims, claims_json)
+    local missing = false
+    if #opts.roles > 0 then
+        local granted, absent = _M.token_roles(claims, opts.roles_claim), {}
+        for _, role in ipairs(opts.roles) do
+            if not granted[role] then
+                absent[#absent + 1] = role
+            end
+        end
+        if #absent > 0 then
+            missing = concat(absent, " ")
+        end
+    end
+    local headers = {}
+    for header, path in pairs(opts.claim_headers) do
+        local value = _M.header_value(_M.claim_at(claims, path))
+        if value ~= nil then
+            headers[#headers + 1] = header
+            headers[#headers + 1] = value
+        end
+    end
+    return { missing = missing, headers = headers, json = claims_json }
+end
 
 --- In access_by_lua*: lets the request through when it carries a token `verifier` (a
 -- verifier, or the name given to watch()) accepts, with the roles `options.roles` needs;
@@ -1090,14 +1125,15 @@ local checked_options = setmetatable({}, { __mode = "k" }) -- options table -> c
 -- scp claims), claim_headers ({ ["X-Auth-Subject"] = "sub", ... }: set on the request to
 -- the upstream, their client-sent copies removed), optional (a request without a token
 -- passes), ctx_key
--- (ngx.ctx[ctx_key] gets the claims; "jwt").
+-- (ngx.ctx[ctx_key] gets the claims, a table of this request's own; "jwt").
 --
 -- Answers: no token 401 (no error code); an invalid token 401 invalid_token with a fixed
 -- description; a malformed or ambiguous request 400 invalid_request; missing roles 403
 -- insufficient_scope with scope="<missing roles>"; no key loaded 503. A bad option is a
 -- 500 and an error log (a configuration error).
 function _M.access(verifier, options)
-    local opts = options and checked_options[options]
+    options = options or NO_OPTIONS
+    local opts = checked_options[options]
     if not opts then
         local err
         opts, err = _M.access_options(options)
@@ -1105,9 +1141,8 @@ function _M.access(verifier, options)
             ngx.log(ngx.ERR, "turbojwt.access: ", err)
             return ngx.exit(ngx.HTTP_INTERNAL_SERVER_ERROR)
         end
-        if options then
-            checked_options[options] = opts
-        end
+        opts.memo, opts.memo_count, opts.memo_bytes = {}, 0, 0
+        checked_options[options] = opts
     end
     -- Headers the upstream takes as verified: never the client's.
     for header in pairs(opts.claim_headers) do
@@ -1134,8 +1169,34 @@ function _M.access(verifier, options)
         ngx.log(ngx.ERR, "turbojwt.access: no verifier (no key loaded yet?)")
         return deny(opts.realm, 503, "temporarily_unavailable", "The signing keys are unavailable")
     end
-    local claims, err, name = verifier:verify(token)
-    if not claims then
+    local err, name = verifier:run(token)
+    local claims, entry
+    if not err then
+        entry = opts.memo[token]
+        if entry then
+            -- Each request its own table (a change one request makes never reaches the next),
+            -- decoded from JSON cjson has read before: only the headers and roles are kept.
+            claims = json.decode(entry.json)
+        else
+            local size = verifier.size
+            local claims_json = ffi.string(lib.tj_result_claims(verifier.result, size), size[0])
+            local decode_err
+            claims, decode_err = json.decode(claims_json)
+            if type(claims) ~= "table" then
+                -- The library gave claims it parsed as a JSON object: cjson must read them too.
+                err, name = "the claims cannot be decoded: " .. tostring(decode_err), "Panic"
+            else
+                entry = derive(opts, claims, claims_json)
+                local bytes = #token + #claims_json
+                if opts.memo_count >= MEMO_MAX or opts.memo_bytes + bytes > MEMO_BYTES then
+                    opts.memo, opts.memo_count, opts.memo_bytes = {}, 0, 0
+                end
+                opts.memo[token] = entry
+                opts.memo_count, opts.memo_bytes = opts.memo_count + 1, opts.memo_bytes + bytes
+            end
+        end
+    end
+    if err then
         -- The message can quote the token's header: no control or non-ASCII byte into the log.
         ngx.log(ngx.INFO, "turbojwt: token refused: ", name, ": ", (gsub(err, "[^\32-\126]", function(c)
             return format("\\x%02x", byte(c))
@@ -1143,23 +1204,12 @@ function _M.access(verifier, options)
         local status, error_code, description = _M.denial_for(name)
         return deny(opts.realm, status, error_code, description)
     end
-    if #opts.roles > 0 then
-        local granted, missing = _M.token_roles(claims, opts.roles_claim), {}
-        for _, role in ipairs(opts.roles) do
-            if not granted[role] then
-                missing[#missing + 1] = role
-            end
-        end
-        if #missing > 0 then
-            return deny(opts.realm, 403, "insufficient_scope", "The token lacks a required scope",
-                concat(missing, " "))
-        end
+    if entry.missing then
+        return deny(opts.realm, 403, "insufficient_scope", "The token lacks a required scope", entry.missing)
     end
-    for header, path in pairs(opts.claim_headers) do
-        local value = _M.header_value(_M.claim_at(claims, path))
-        if value ~= nil then
-            ngx.req.set_header(header, value)
-        end
+    local claim_headers = entry.headers
+    for i = 1, #claim_headers, 2 do
+        ngx.req.set_header(claim_headers[i], claim_headers[i + 1])
     end
     ngx.ctx[opts.ctx_key] = claims
 end

@@ -122,6 +122,30 @@ http {{
             content_by_lua_block {{ ngx.say("{{}}") }}  # (`return` would answer before the access phase)
         }}
 
+        location /memo {{
+            access_by_lua_block {{
+                require("resty.turbojwt").access(package.loaded.test_verifiers.hs,
+                    {{ roles = {{ "read" }}, claim_headers = {{ ["X-Sub"] = "sub", ["X-Org"] = "org" }} }})
+            }}
+            content_by_lua_block {{
+                local headers = ngx.req.get_headers()
+                -- Encoded (iterated) before any member is read: a plain table.
+                ngx.say(require("cjson").encode({{ claims = ngx.ctx.jwt,
+                    sub = headers["x-sub"] or "", org = headers["x-org"] or "" }}))
+            }}
+        }}
+
+        location /mutate {{
+            access_by_lua_block {{ require("resty.turbojwt").access(package.loaded.test_verifiers.hs) }}
+            content_by_lua_block {{
+                local claims = ngx.ctx.jwt
+                claims.extra = "set"  -- an assignment first: it decodes the claims too
+                local seen = {{ sub = claims.sub, extra = claims.extra, scope = claims.scope or "" }}
+                claims.sub, claims.scope = "changed", "admin"
+                ngx.say(require("cjson").encode(seen))
+            }}
+        }}
+
         location /unknown {{
             access_by_lua_block {{ require("resty.turbojwt").access("nobody", {{}}) }}
             content_by_lua_block {{ ngx.say("{{}}") }}  # (`return` would answer before the access phase)
@@ -341,3 +365,38 @@ def test_repeated_authorization_values_keep_their_answers(server: dict[str, Any]
         assert response.status == 400
     finally:
         conn.close()
+
+
+def test_repeated_tokens_keep_their_answers(server: dict[str, Any]) -> None:
+    """access() keeps what it derives from a verified token's claims (headers, missing roles,
+    the claims JSON) per token: a repeated token gets the same answer, its claims (decoded
+    on demand) are the token's and a request's changes to them do not reach the next one."""
+    org = {"tenant": "Zoë"}  # one member: cjson's order of members is not the token's
+    tok = token(scope="read", org=org, level=3)
+    want = {"claims": turbojwt.decode(tok, SECRET, ["HS256"], audience="api"), "sub": "alice", "org": header_value(org)}
+    for _ in range(3):
+        r = get(server, "/memo", tok, **{"X-Sub": "forged", "X-Org": "forged"})
+        assert r.status_code == 200 and r.json() == want
+    lacking = token(scope="write")
+    for _ in range(3):
+        r = get(server, "/memo", lacking)
+        assert r.status_code == 403 and 'scope="read"' in r.headers["www-authenticate"]
+    # A different signature on the same claims is another token, verified on its own.
+    forged = tok[: tok.rindex(".") + 1] + ("A" if tok[-1] != "A" else "B") * len(tok.rsplit(".", 1)[1])
+    assert get(server, "/memo", forged).status_code == 401
+    for _ in range(3):
+        assert get(server, "/mutate", tok).json() == {"sub": "alice", "extra": "set", "scope": "read"}
+
+
+def test_a_repeated_token_expires(server: dict[str, Any]) -> None:
+    """The library verifies a repeated token on every request (its exp against the clock):
+    what access() kept of it does not let it through once it has expired."""
+    exp = int(time.time()) + 2
+    tok = token(exp=exp)
+    assert get(server, "/memo", tok).status_code == 403  # verified: no "read" scope
+    assert get(server, "/mutate", tok).status_code == 200
+    time.sleep(max(0.0, exp + 1.1 - time.time()))
+    for path in ("/memo", "/mutate"):
+        r = get(server, path, tok)
+        assert r.status_code == 401
+        assert 'error_description="The token has expired"' in r.headers["www-authenticate"]
