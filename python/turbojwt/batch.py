@@ -266,15 +266,6 @@ class BatchEngine:
         options: dict[str, Any] | None = None,
     ) -> None:
         algorithms = check_policy_arguments(algorithms, options, leeway)
-        # What it pickles to (see __reduce__).
-        self._config = (
-            key,
-            dict(
-                algorithms=algorithms, audience=audience, issuer=issuer, subject=subject, leeway=leeway, options=options
-            ),
-        )
-        self._identity = uuid.uuid4().hex
-        self.table = key_table(key)
         self.decode_args = dict(
             algorithms=algorithms,
             options=options,
@@ -283,6 +274,9 @@ class BatchEngine:
             subject=subject,
             leeway=leeway,
         )
+        self._key = key  # with decode_args, what it pickles to (see __reduce__)
+        self._identity = uuid.uuid4().hex
+        self.table = key_table(key)
         try:
             self.native: Any = _native.BatchVerifier(
                 self.table.keys, self.table.selection, algorithms, audience, issuer, subject, leeway, options
@@ -294,8 +288,7 @@ class BatchEngine:
         """Pickles to its key material and policy, for worker processes (Dask): a process
         rebuilds a given engine once and keeps it (``_pickling.rebuilt_once``). The key must
         pickle: a secret, a PEM, a JWK or JWKS dict, a ``KeySet``."""
-        key, kwargs = self._config
-        return (_rebuild_engine, (self._identity, key, kwargs))
+        return (_rebuild_engine, (self._identity, self._key, dict(self.decode_args)))
 
     def run(self, tokens: Any, *, at: Any = None, claims: bool = True, threads: int | None = None) -> BatchResult:
         threads = default_threads() if threads is None else int(threads)
