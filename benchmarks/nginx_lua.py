@@ -2,7 +2,8 @@
 with interleaved rounds, RS256 and HS256 tokens:
 
 1. nginx answering 200 with no authentication (the ceiling);
-2. ``access_by_lua`` + resty.turbojwt with its token cache (target: >= 80% of the ceiling);
+2. ``access_by_lua`` + resty.turbojwt with its token cache (target: >= 80% of the ceiling),
+   and the same with the claims decoded into ``ngx.ctx`` (``ctx_key``, off by default);
 3. the same without the cache (every request verified), and the verification's share of a
    request's time (1 - rate(3) / rate(1));
 4. nginx ``auth_request`` to ``turbojwt serve`` (one granian worker, token cache on, kept-alive
@@ -55,10 +56,11 @@ ISSUER = "https://idp"
 AUDIENCE = "api"
 ALGS = ("RS256", "HS256")
 SECRET = b"an HMAC secret of at least 32 bytes!"
-SETUPS = ("ceiling", "lua_cache", "lua_nocache", "auth_request")
+SETUPS = ("ceiling", "lua_cache", "lua_cache_ctx", "lua_nocache", "auth_request")
 LABELS = {
     "ceiling": "nginx, no authentication (ceiling)",
     "lua_cache": "access_by_lua + resty.turbojwt, token cache",
+    "lua_cache_ctx": "the same, claims decoded into ngx.ctx (ctx_key)",
     "lua_nocache": "access_by_lua + resty.turbojwt, no cache",
     "auth_request": "auth_request -> turbojwt serve (granian, 1 worker, cache)",
 }
@@ -168,6 +170,11 @@ def nginx_conf(tmp: Path, port: int, auth_ports: dict[str, int]) -> str:
         f'require("resty.turbojwt").access(package.loaded.bench_verifiers.{alg}_{name}) }} }}'
         for alg in ALGS
         for name in ("cache", "nocache")
+    ) + "\n" + "\n".join(
+        f"location = /lua_cache_ctx_{alg} {{ access_by_lua_block {{ "
+        f'require("resty.turbojwt").access(package.loaded.bench_verifiers.{alg}_cache, '
+        f"package.loaded.bench_verifiers.ctx_options) }} }}"
+        for alg in ALGS
     )
     auth = "\n".join(
         f"""
@@ -209,6 +216,7 @@ def nginx_conf(tmp: Path, port: int, auth_ports: dict[str, int]) -> str:
             end
             package.loaded.bench_verifiers = {{
                 {verifiers}
+                ctx_options = {{ ctx_key = "jwt" }},
             }}
         }}
         {upstreams}
@@ -259,7 +267,7 @@ def processes(tmp: Path, log: Log) -> Iterator[int]:
         (tmp / "www").mkdir(exist_ok=True)
         (tmp / "www" / "ceiling").write_text("ok\n")
         for alg in ALGS:
-            for name in ("lua_cache", "lua_nocache", "auth_request"):
+            for name in ("lua_cache", "lua_cache_ctx", "lua_nocache", "auth_request"):
                 (tmp / "www" / f"{name}_{alg}").write_text("ok\n")
         port = free_port()
         conf = tmp / "nginx.conf"

@@ -955,9 +955,8 @@ local function from_query(query, name)
     return one_value(values, "several " .. name .. " parameters")
 end
 
--- The request's token (asgi.py TokenSource.token): nil when none; false and why when the
--- request is malformed or ambiguous (several different tokens, ...).
-local function request_token(headers, options)
+-- request_token() with a cookie or query parameter to read as well.
+local function request_token_of_sources(headers, options)
     local tokens, count, token = {}, 0, nil
     local function add(t, why)
         if t == false then
@@ -988,6 +987,17 @@ local function request_token(headers, options)
         return false, "several different tokens"
     end
     return token
+end
+
+-- The request's token (asgi.py TokenSource.token): nil when none; false and why when the
+-- request is malformed or ambiguous (several different tokens, ...). (Apart from
+-- request_token_of_sources: a function that makes a closure does not compile in LuaJIT 2.1,
+-- and the common case, the Authorization header alone, should.)
+local function request_token(headers, options)
+    if options.cookie or options.query then
+        return request_token_of_sources(headers, options)
+    end
+    return authorization_token(headers["authorization"])
 end
 
 -- The roles a token grants: the list or space-separated string at options.roles_claim; by
@@ -1053,7 +1063,7 @@ function _M.access_options(options)
         roles_claim = options.roles_claim,
         claim_headers = options.claim_headers or {},
         optional = options.optional or false,
-        ctx_key = options.ctx_key or "jwt",
+        ctx_key = options.ctx_key,
     }
     if type(out.realm) ~= "string" or not quotable(out.realm, true) then
         return nil, "realm must be printable ASCII without quotes or backslashes"
@@ -1070,7 +1080,7 @@ function _M.access_options(options)
                 .. "to claim paths: " .. tostring(header)
         end
     end
-    for _, name in ipairs({ "cookie", "query", "roles_claim" }) do
+    for _, name in ipairs({ "cookie", "query", "roles_claim", "ctx_key" }) do
         if out[name] ~= nil and (type(out[name]) ~= "string" or out[name] == "") then
             return nil, name .. " must be a non-empty string"
         end
@@ -1124,8 +1134,8 @@ end
 -- (a dotted claim path holding a list or a space-separated string; default: the scope and
 -- scp claims), claim_headers ({ ["X-Auth-Subject"] = "sub", ... }: set on the request to
 -- the upstream, their client-sent copies removed), optional (a request without a token
--- passes), ctx_key
--- (ngx.ctx[ctx_key] gets the claims, a table of this request's own; "jwt").
+-- passes), ctx_key (ngx.ctx[ctx_key] gets the claims, a table of this request's own; none by
+-- default: decoding them for every request costs more than the rest of a cached request).
 --
 -- Answers: no token 401 (no error code); an invalid token 401 invalid_token with a fixed
 -- description; a malformed or ambiguous request 400 invalid_request; missing roles 403
@@ -1142,11 +1152,17 @@ function _M.access(verifier, options)
             return ngx.exit(ngx.HTTP_INTERNAL_SERVER_ERROR)
         end
         opts.memo, opts.memo_count, opts.memo_bytes = {}, 0, 0
+        -- (a list: a loop over pairs() does not compile in LuaJIT 2.1)
+        opts.header_names = {}
+        for header in pairs(opts.claim_headers) do
+            opts.header_names[#opts.header_names + 1] = header
+        end
         checked_options[options] = opts
     end
     -- Headers the upstream takes as verified: never the client's.
-    for header in pairs(opts.claim_headers) do
-        ngx.req.clear_header(header)
+    local header_names = opts.header_names
+    for i = 1, #header_names do
+        ngx.req.clear_header(header_names[i])
     end
     local headers, truncated = ngx.req.get_headers(0)
     if truncated == "truncated" then
@@ -1174,9 +1190,11 @@ function _M.access(verifier, options)
     if not err then
         entry = opts.memo[token]
         if entry then
-            -- Each request its own table (a change one request makes never reaches the next),
-            -- decoded from JSON cjson has read before: only the headers and roles are kept.
-            claims = json.decode(entry.json)
+            if opts.ctx_key then
+                -- Each request its own table (a change one request makes never reaches the
+                -- next), decoded from JSON cjson has read before.
+                claims = json.decode(entry.json)
+            end
         else
             local size = verifier.size
             local claims_json = ffi.string(lib.tj_result_claims(verifier.result, size), size[0])
@@ -1211,7 +1229,9 @@ function _M.access(verifier, options)
     for i = 1, #claim_headers, 2 do
         ngx.req.set_header(claim_headers[i], claim_headers[i + 1])
     end
-    ngx.ctx[opts.ctx_key] = claims
+    if opts.ctx_key then
+        ngx.ctx[opts.ctx_key] = claims
+    end
 end
 
 return _M

@@ -60,6 +60,7 @@ http {{
                 key = {secret}, key_kind = "secret", algorithms = {{ "HS256" }}, audience = "api", cache = 100,
             }}),
         }}
+        package.loaded.ctx_jwt = {{ ctx_key = "jwt" }} -- (options kept: checked once)
     }}
 
     server {{
@@ -78,7 +79,7 @@ http {{
         location /optional {{
             access_by_lua_block {{
                 require("resty.turbojwt").access(package.loaded.test_verifiers.hs,
-                    {{ optional = true, claim_headers = {{ ["X-Sub"] = "sub" }} }})
+                    {{ optional = true, claim_headers = {{ ["X-Sub"] = "sub" }}, ctx_key = "jwt" }})
             }}
             content_by_lua_block {{
                 local cjson = require "cjson"
@@ -110,7 +111,7 @@ http {{
         location /source {{
             access_by_lua_block {{
                 require("resty.turbojwt").access(package.loaded.test_verifiers.hs,
-                    {{ cookie = "session", query = "jwt" }})
+                    {{ cookie = "session", query = "jwt", ctx_key = "jwt" }})
             }}
             content_by_lua_block {{ ngx.say(require("cjson").encode({{ sub = ngx.ctx.jwt.sub }})) }}
         }}
@@ -125,7 +126,8 @@ http {{
         location /memo {{
             access_by_lua_block {{
                 require("resty.turbojwt").access(package.loaded.test_verifiers.hs,
-                    {{ roles = {{ "read" }}, claim_headers = {{ ["X-Sub"] = "sub", ["X-Org"] = "org" }} }})
+                    {{ roles = {{ "read" }}, claim_headers = {{ ["X-Sub"] = "sub", ["X-Org"] = "org" }},
+                       ctx_key = "jwt" }})
             }}
             content_by_lua_block {{
                 local headers = ngx.req.get_headers()
@@ -136,13 +138,25 @@ http {{
         }}
 
         location /mutate {{
-            access_by_lua_block {{ require("resty.turbojwt").access(package.loaded.test_verifiers.hs) }}
+            access_by_lua_block {{
+                require("resty.turbojwt").access(package.loaded.test_verifiers.hs, package.loaded.ctx_jwt)
+            }}
             content_by_lua_block {{
                 local claims = ngx.ctx.jwt
                 claims.extra = "set"  -- an assignment first: it decodes the claims too
                 local seen = {{ sub = claims.sub, extra = claims.extra, scope = claims.scope or "" }}
                 claims.sub, claims.scope = "changed", "admin"
                 ngx.say(require("cjson").encode(seen))
+            }}
+        }}
+
+        location /no-ctx {{
+            access_by_lua_block {{
+                require("resty.turbojwt").access(package.loaded.test_verifiers.hs,
+                    {{ claim_headers = {{ ["X-Sub"] = "sub" }} }})
+            }}
+            content_by_lua_block {{
+                ngx.say(require("cjson").encode({{ ctx = ngx.ctx.jwt ~= nil, sub = ngx.var.http_x_sub }}))
             }}
         }}
 
@@ -228,6 +242,13 @@ def test_nested_claims(server: dict[str, Any]) -> None:
     assert "x-flag" not in seen and "x-level" not in seen
     r = get(server, "/nested", token(realm_access={"roles": ["ops"]}))
     assert r.status_code == 403 and 'scope="admin"' in r.headers["www-authenticate"]
+
+
+def test_claims_stay_out_of_ngx_ctx_without_ctx_key(server: dict[str, Any]) -> None:
+    tok = token()
+    for _ in range(3):  # the first request decodes the claims, the next ones use the memo
+        assert get(server, "/no-ctx", tok).json() == {"ctx": False, "sub": "alice"}
+    assert get(server, "/no-ctx", token(aud="other")).status_code == 401
 
 
 def test_bad_option_is_a_500_and_logged(server: dict[str, Any]) -> None:
