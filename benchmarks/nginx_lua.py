@@ -165,16 +165,20 @@ def nginx_conf(tmp: Path, port: int, auth_ports: dict[str, int]) -> str:
         for alg in ALGS
         for name, cache in (("cache", 10000), ("nocache", 0))
     )
-    locations = "\n".join(
-        f"location = /lua_{name}_{alg} {{ access_by_lua_block {{ "
-        f'require("resty.turbojwt").access(package.loaded.bench_verifiers.{alg}_{name}) }} }}'
-        for alg in ALGS
-        for name in ("cache", "nocache")
-    ) + "\n" + "\n".join(
-        f"location = /lua_cache_ctx_{alg} {{ access_by_lua_block {{ "
-        f'require("resty.turbojwt").access(package.loaded.bench_verifiers.{alg}_cache, '
-        f"package.loaded.bench_verifiers.ctx_options) }} }}"
-        for alg in ALGS
+    locations = (
+        "\n".join(
+            f"location = /lua_{name}_{alg} {{ access_by_lua_block {{ "
+            f'require("resty.turbojwt").access(package.loaded.bench_verifiers.{alg}_{name}) }} }}'
+            for alg in ALGS
+            for name in ("cache", "nocache")
+        )
+        + "\n"
+        + "\n".join(
+            f"location = /lua_cache_ctx_{alg} {{ access_by_lua_block {{ "
+            f'require("resty.turbojwt").access(package.loaded.bench_verifiers.{alg}_cache, '
+            f"package.loaded.bench_verifiers.ctx_options) }} }}"
+            for alg in ALGS
+        )
     )
     auth = "\n".join(
         f"""
