@@ -239,9 +239,18 @@ def section(quick: bool, log=lambda s: print(s, file=sys.stderr)) -> tuple[list[
                                 problem = f"{name} " + "; ".join(wrong)
                 results: dict[str, list[tuple[float, float]]] = {name: [] for name, *_ in runs}
                 rng = random.Random(18)
+                # Each server's today/full pair runs back to back (in alternating order), so
+                # that a per-round ratio compares runs seconds apart; the units are shuffled.
+                units: list[list[tuple[str, str, str, str, dict[str, str]]]] = []
+                for run in runs:
+                    pair = next((u for u in units if u[0][1] == run[1] and u[0][3] is access), None)
+                    if run[3] is access and pair is not None:
+                        pair.append(run)
+                    else:
+                        units.append([run])
                 for r in range(rounds):
-                    order = list(runs)
-                    rng.shuffle(order)
+                    rng.shuffle(units)
+                    order = [run for unit in units for run in (unit if r % 2 == 0 else reversed(unit))]
                     for name, s, m, tok, headers in order:
                         if problem and tok is access:
                             continue
@@ -310,7 +319,8 @@ def section(quick: bool, log=lambda s: print(s, file=sys.stderr)) -> tuple[list[
         lines += [f"**Not reported**: {problem}.", ""]
         return lines, [(target_name, "not measured (a correctness check failed)", "≥ 90%", False)]
     lines += [
-        "In the same runs (rounds interleaved with the rows above, cache on): *today's policy* is the "
+        "In the same runs (rounds interleaved with the rows above, cache on; on each server the two "
+        "policies' runs back to back, in alternating order): *today's policy* is the "
         "rows' policy above; *full example policy* is examples/gateway.toml (both providers with local "
         "keys, routes plus an exact and a glob route, roles mapping, `max_age`, three claim headers) with a "
         f"memory revocation list of {gateway_policy.REVOKED_JTIS:,} jtis and "

@@ -99,6 +99,66 @@ def test_a_kept_token_is_still_checked_for_revocation(policy, keys):
         policy.verify(other)
 
 
+def test_every_change_to_the_list_reaches_a_kept_token(policy, keys):
+    """A kept token skips the lookups only while the list's generation is the one it was
+    checked at: every way the list changes (a write, a merge, a full re-read as a resync
+    gives it, a pruning) moves the generation, and the token is looked up again."""
+    from turbojwt.gateway.revocation import Revocation
+
+    revs = policy.revocations
+    now = time.time()
+    admin = corp_token(keys, ["api-admin"], jti="j-2")
+    admitted_twice(policy, "/secure/x", admin)
+    seen = revs.generation
+    revs.revoke("unrelated", now + 600)
+    assert revs.generation > seen
+    admitted_twice(policy, "/secure/x", admin)  # looked up again, not revoked
+    assert policy._derived[admin].generation == revs.generation
+    # A full re-read (a resync) bringing the token's entry: refused from then on.
+    seen = revs.generation
+    revs.replace_all([*revs.entries(), Revocation(now + 600, jti="j-2")])
+    assert revs.generation > seen
+    for _ in range(2):
+        with pytest.raises(TokenRevokedError):
+            policy.authorize("GET", "/secure/x", admin)
+    # An entry applied as the replica's subscription gives it; a merge; a pruning.
+    carol = corp_token(keys, ["api-admin"], sub="carol", iat=int(now) - 10)
+    admitted_twice(policy, "/secure/x", carol)
+    revs.apply(Revocation(now + 600, sub="carol", before=now))
+    with pytest.raises(TokenRevokedError):
+        policy.authorize("GET", "/secure/x", carol)
+    seen = revs.generation
+    revs.apply(Revocation(now + 900, sub="carol", before=now - 100))  # merged: the later before stays
+    assert revs.generation > seen
+    with pytest.raises(TokenRevokedError):
+        policy.authorize("GET", "/secure/x", carol)
+    seen = revs.generation
+    with revs._lock:
+        revs._prune_locked(now)
+    assert revs.generation > seen
+    with pytest.raises(TokenRevokedError):
+        policy.authorize("GET", "/secure/x", carol)
+
+
+def test_a_kept_token_gets_each_routes_own_answer(policy, keys):
+    """What a kept token lacks is kept per route: alternating routes, and scopes given by
+    the caller instead of the policy's, each get their own answer."""
+    user = corp_token(keys, ["api-user"], scope="api:read reports:read")
+    for _ in range(3):
+        assert policy.authorize("GET", "/private/a", user).verified is not None
+        with pytest.raises(InsufficientScopeError) as e:
+            policy.authorize("GET", "/secure/x", user)
+        assert e.value.roles_any == ["admin"]
+        assert policy.authorize("GET", "/reports/q3", user).verified is not None
+        with pytest.raises(InsufficientScopeError) as e:
+            policy.authorize("POST", "/reports/q3", user)  # the second /reports/* route: admins
+        assert e.value.roles_all == ["admin"]
+        with pytest.raises(InsufficientScopeError) as e:
+            policy.authorize("GET", "/private/a", user, scopes=["api:write"])
+        assert e.value.needed == ["api:write"]
+        assert policy.authorize("GET", "/api/x", user).verified is not None  # the default route
+
+
 def test_a_kept_token_is_still_compared_with_the_clock_for_max_age(policy, keys, monkeypatch):
     admin = corp_token(keys, ["api-admin"], exp=int(time.time()) + 3600)
     admitted_twice(policy, "/secure/x", admin)

@@ -224,9 +224,12 @@ class _Derived:
     forward-auth answer headers. ``Policy`` keeps these per token (``Policy.DERIVED_TOKENS``),
     so that a request repeating a token reads none of its claims again. Nothing here depends
     on the keys, the clock or the revocation list: the signature and times are verified, the
-    age compared with the clock and the revocation list consulted on every request."""
+    age compared with the clock and the revocation list consulted on every request. ``routes``
+    keeps, per route number, what the token lacks for that route under the policy's
+    ``required_scopes`` (``_lacks``: token and route fix it); ``generation`` the revocation
+    list's generation at which the token was last found not revoked (-1: not yet)."""
 
-    __slots__ = ("answer", "candidates", "iat", "leeway", "max_age", "roles", "scopes")
+    __slots__ = ("answer", "candidates", "generation", "iat", "leeway", "max_age", "roles", "routes", "scopes")
 
     def __init__(
         self,
@@ -244,6 +247,17 @@ class _Derived:
         self.roles = roles
         self.scopes = scopes
         self.answer: tuple[tuple[bytes, bytes], ...] | None = None
+        self.routes: dict[int, _Lacks | None] = {}
+        self.generation = -1
+
+
+class _Lacks(NamedTuple):
+    """What a token lacks for a route: scopes, and the roles of its roles_any and roles_all
+    it does not hold (``InsufficientScopeError``'s arguments)."""
+
+    scopes: list[str]
+    roles_any: Sequence[str]
+    roles_all: Sequence[str]
 
 
 class _Admission(NamedTuple):
@@ -644,15 +658,23 @@ class Policy:
         scopes: Sequence[str] | None,
     ) -> Verified:
         """After the signature and times: the revocation list, then (kept for the next
-        request with this token) what the policy derives from the claims, then the scopes."""
-        self.revocations.check(result.claims)
-        if derived is None:
-            derived = self._derive(result, candidates)
-            if (type(token) is str or type(token) is bytes) and len(token) <= self.DERIVED_TOKEN_LENGTH:
-                kept = self._derived
-                if len(kept) >= self.DERIVED_TOKENS:
-                    kept.clear()
-                kept[token] = derived
+        request with this token) what the policy derives from the claims, then the scopes.
+        A token the list did not revoke at its current generation is not looked up again
+        until the list changes (``Revocations.generation``); its freshness is checked."""
+        revocations = self.revocations
+        if derived is not None and derived.generation == revocations.generation:
+            revocations.check_fresh()
+        else:
+            generation = revocations.generation  # (read before the check: see Revocations)
+            revocations.check(result.claims)
+            if derived is None:
+                derived = self._derive(result, candidates)
+                if (type(token) is str or type(token) is bytes) and len(token) <= self.DERIVED_TOKEN_LENGTH:
+                    kept = self._derived
+                    if len(kept) >= self.DERIVED_TOKENS:
+                        kept.clear()
+                    kept[token] = derived
+            derived.generation = generation
         result.derived = derived
         needed = self.required_scopes if scopes is None else scopes
         if needed and not derived.scopes.issuperset(needed):
@@ -737,7 +759,7 @@ class Policy:
         decision, value = self._route_and_token(method, path, token, missing_ok, strict_path, require)
         if value is not None:
             decision.verified = self.verify(value, ())
-            self._admit(decision.verified, decision.route, scopes)
+            self._admit(decision.verified, decision.route, scopes, decision.number)
         return decision
 
     async def aauthorize(
@@ -755,7 +777,7 @@ class Policy:
         decision, value = self._route_and_token(method, path, token, missing_ok, strict_path, require)
         if value is not None:
             decision.verified = await self.averify(value, ())
-            self._admit(decision.verified, decision.route, scopes)
+            self._admit(decision.verified, decision.route, scopes, decision.number)
         return decision
 
     def _route_and_token(
@@ -774,9 +796,10 @@ class Policy:
             raise MissingTokenError("No token was sent")
         return decision, value
 
-    def _admit(self, verified: Verified, route: Route, scopes: Sequence[str] | None) -> None:
-        """After verification: the token's age, then the scopes and roles ``route`` needs
-        (a consumer's: those the policy gives it, not those its own token claims)."""
+    def _admit(self, verified: Verified, route: Route, scopes: Sequence[str] | None, number: int | None = None) -> None:
+        """After verification: the token's age, then the scopes and roles ``route`` (the
+        policy's route ``number``, when it is one) needs (a consumer's: those the policy
+        gives it, not those its own token claims)."""
         derived = verified.derived
         if derived is None:  # (a Verified made elsewhere)
             derived = self._derive(verified, [])
@@ -787,7 +810,21 @@ class Policy:
                 check_age(verified.claims, max_age, derived.leeway)  # refuses it
             elif not time.time() - iat <= max_age + derived.leeway:  # (check_age's clock rule)
                 raise TokenTooOldError(lifetime=False)
-        needed = self.required_scopes if scopes is None else scopes
+        if scopes is None and number is not None:  # the policy's scopes: kept per token and route
+            routes = derived.routes
+            if number in routes:
+                lacks = routes[number]
+            else:
+                lacks = routes[number] = self._lacks(derived, route, self.required_scopes)
+        else:
+            lacks = self._lacks(derived, route, self.required_scopes if scopes is None else scopes)
+        if lacks is not None:
+            raise InsufficientScopeError(*lacks)  # (a new error each time: a raised one keeps its traceback)
+
+    @staticmethod
+    def _lacks(derived: _Derived, route: Route, needed: Sequence[str]) -> _Lacks | None:
+        """What a token lacks for ``route``, given the scopes ``needed`` besides the route's;
+        None when nothing."""
         if route.scopes:
             needed = [*needed, *route.scopes]
         missing: list[str] = []
@@ -803,7 +840,8 @@ class Policy:
             if roles_all and not held.issuperset(roles_all):
                 lacks_all = [r for r in roles_all if r not in held]
         if missing or lacks_any or lacks_all:
-            raise InsufficientScopeError(missing, lacks_any, lacks_all)
+            return _Lacks(missing, lacks_any, lacks_all)
+        return None
 
     def _admission_of(self, issuer: Provider | Consumer) -> _Admission:
         """What ``_admit`` applies to a provider's or consumer's tokens. A consumer has the

@@ -203,7 +203,14 @@ class Revocations:
 
     A ``jti`` entry revokes the token with that ``jti``. A subject rule revokes every token
     of that ``sub`` whose ``iat`` is before ``before``; a token of that subject without a
-    numeric ``iat`` is revoked too (fail closed: its issue time cannot be compared)."""
+    numeric ``iat`` is revoked too (fail closed: its issue time cannot be compared).
+
+    ``generation`` counts the changes to the list: every write, merge, full re-read and
+    pruning adds one after it is made. A token found not revoked at generation G is not
+    revoked while the generation is still G (its claims are fixed), which is how ``Policy``
+    skips the lookups for a token it has checked (``check_fresh`` still runs per request).
+    Read G before checking: a write racing the check then either shows in the check or
+    moves the generation past G."""
 
     def __init__(self, settings: RevocationSettings | None = None) -> None:
         self.settings = settings or RevocationSettings()
@@ -214,6 +221,7 @@ class Revocations:
         self._sub: dict[str, Revocation] = {}
         self._lock = threading.Lock()  # writers only; check() reads without it
         self._pruned = time.time()
+        self.generation = 0
 
     # ------------------------------------------------------------------ the request path
 
@@ -238,10 +246,12 @@ class Revocations:
                     raise TokenRevokedError()
                 if before is None or not iat >= before:
                     raise TokenRevokedError()
-        self._check_fresh()
+        self.check_fresh()
 
-    def _check_fresh(self) -> None:
-        pass  # this process's own list is never stale
+    def check_fresh(self) -> None:
+        """Raises ``RevocationUnavailableError`` when the list is too stale to answer from
+        (and the policy fails closed)."""
+        # (this process's own list is never stale)
 
     # ------------------------------------------------------------------ writing
 
@@ -286,6 +296,7 @@ class Revocations:
                 self._jti[entry.jti] = entry.merged(self._jti.get(entry.jti))
             elif entry.sub is not None:
                 self._sub[entry.sub] = entry.merged(self._sub.get(entry.sub))
+            self.generation += 1
             now = time.time()
             if now - self._pruned > 60:
                 self._prune_locked(now)
@@ -305,11 +316,13 @@ class Revocations:
         with self._lock:
             self._jti, self._sub = jti, sub
             self._pruned = now
+            self.generation += 1
 
     def _prune_locked(self, now: float) -> None:
         self._jti = {k: e for k, e in self._jti.items() if e.expires > now}
         self._sub = {k: e for k, e in self._sub.items() if e.expires > now}
         self._pruned = now
+        self.generation += 1
 
     def entries(self) -> list[Revocation]:
         """The live entries of this process's list."""
@@ -376,7 +389,7 @@ class _SyncedRevocations(Revocations):
             self._warned_open = False
             log.info("revocation list in sync with its %s store", self.settings.store)
 
-    def _check_fresh(self) -> None:
+    def check_fresh(self) -> None:
         if self._thread is None:
             self._start_thread()
         synced = self._synced_at

@@ -36,7 +36,7 @@ import logging
 import math
 from collections import Counter
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -135,6 +135,19 @@ class _Collector:
             )
 
 
+class _Plan(NamedTuple):
+    """What a request to ``ForwardAuthApp`` reads, fixed by its policy (worked out once per
+    policy, not per request)."""
+
+    policy: Policy
+    source: TokenSource
+    proxy: str | None
+    # The headers the proxy gives the original method and URI in; None when the policy has
+    # no routes or the proxy is Envoy (whose check request is the original request).
+    original_headers: tuple[bytes, bytes] | None
+    reads_uri: bool  # the original URI is read (a query token, hide_credentials)
+
+
 class ForwardAuthApp:
     """The ASGI app. ``source`` says where tokens are read from (default: the policy's
     ``[token]`` table, else ``Authorization: Bearer``), which is what the proxies forward
@@ -161,6 +174,7 @@ class ForwardAuthApp:
         self.source_override = source
         self.check_policy(policy)
         self.policy = policy  # replaced whole on a reload (see .reload)
+        self._plan = self._plan_for(policy)
         self.prewarm = prewarm
         self.reloader = reloader
         self.results: Counter[str] = Counter()
@@ -184,6 +198,12 @@ class ForwardAuthApp:
     def source(self) -> TokenSource:
         """Where the running policy's tokens are read from."""
         return self.source_for(self.policy)
+
+    def _plan_for(self, policy: Policy) -> _Plan:
+        source, proxy = self.source_for(policy), self.proxy_for(policy)
+        names = self._HEADERS.get(proxy) if policy.has_routes and proxy is not None else None
+        reads_uri = proxy is not None and bool(source.query_param or source.hide_credentials)
+        return _Plan(policy, source, proxy, names, reads_uri)
 
     def check_policy(self, policy: Policy) -> None:
         """Whether this app can serve ``policy`` (at start, and before a reload swaps it in)."""
@@ -220,13 +240,20 @@ class ForwardAuthApp:
             await self._plain(send, 200, generate_latest(self.registry), "text/plain; version=0.0.4; charset=utf-8")
             return
         result: Decision | Denial
-        source = self.source_for(policy)
-        proxy = self.proxy_for(policy)
+        plan = self._plan
+        if plan.policy is not policy:  # (the first request after a reload)
+            plan = self._plan = self._plan_for(policy)
+        source = plan.source
         uri = None
+        method: str | None
+        original: str | None
         headers = request_headers(scope)  # (read once: the original request, the token, hide_credentials)
         try:
-            method, original = self.original_request(scope, policy, headers)
-            if proxy is not None and (source.query_param or source.hide_credentials):
+            if plan.original_headers is not None:
+                method, original = _original_request(headers, *plan.original_headers)
+            else:
+                method, original = self.original_request(scope, policy, headers)
+            if plan.reads_uri:
                 uri = self.original_uri(scope, policy, source, headers)
         except PathError as e:
             result = Denial(400, "path", "invalid_request", str(e))
@@ -271,14 +298,7 @@ class ForwardAuthApp:
             return scope.get("method", ""), path[len(prefix) :]
         if headers is None:
             headers = request_headers(scope)
-        values = []
-        for name in self._HEADERS[str(proxy)]:
-            found = headers.get(name, ())
-            if len(found) != 1:
-                raise PathError(f"the proxy must send one {name.decode()} header")
-            values.append(found[0].decode("latin-1"))
-        method, uri = values
-        return method, uri.split("?", 1)[0]
+        return _original_request(headers, *self._HEADERS[str(proxy)])
 
     def original_uri(
         self, scope: Scope, policy: Policy, source: TokenSource, headers: dict[bytes, list[bytes]] | None = None
@@ -337,6 +357,19 @@ class ForwardAuthApp:
                 await asyncio.to_thread(self.policy.close)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def _original_request(headers: dict[bytes, list[bytes]], method_name: bytes, uri_name: bytes) -> tuple[str, str]:
+    """The original method and path (without the query) from the proxy's two headers, each
+    of which must come once."""
+    methods = headers.get(method_name)
+    if methods is None or len(methods) != 1:
+        raise PathError(f"the proxy must send one {method_name.decode()} header")
+    uris = headers.get(uri_name)
+    if uris is None or len(uris) != 1:
+        raise PathError(f"the proxy must send one {uri_name.decode()} header")
+    # (latin-1 maps each byte to one character: splitting first is the same)
+    return methods[0].decode("latin-1"), uris[0].partition(b"?")[0].decode("latin-1")
 
 
 def _health(policy: Policy) -> tuple[int, bytes]:
