@@ -12,9 +12,8 @@ import json
 import re
 import subprocess
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import httpx
@@ -22,6 +21,7 @@ import pytest
 
 import turbojwt
 from helpers.nginx import free_port, require_nginx, stop, wait_until
+from helpers.upstream import Upstream
 
 pytestmark = pytest.mark.e2e  # nginx and `turbojwt serve` as processes
 
@@ -31,32 +31,11 @@ JACK_SECRET = "jack-hs256-secret-of-at-least-32-bytes"
 JILL_SECRET = base64.b64decode("i8imvHImfJ+1S3++fOlr6DksLYbU7LvfNsN2ose0de0I0LURgX+cqLBk/xKCdRbs")
 
 
-class Echo:
-    """The upstream: answers with the request target and every header it received (in
-    order, duplicates kept)."""
-
-    def __init__(self) -> None:
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = json.dumps({"target": self.path, "headers": [[k.lower(), v] for k, v in self.headers.items()]})
-                data = body.encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+def echo_request(request: BaseHTTPRequestHandler) -> bytes:
+    """The upstream's answer: the request target and every header it received (in order,
+    duplicates kept)."""
+    headers = [[k.lower(), v] for k, v in request.headers.items()]
+    return json.dumps({"target": request.path, "headers": headers}).encode()
 
 
 def _once(text: str, old: str, new: str) -> str:
@@ -89,7 +68,7 @@ http {{
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("nginx-consumers")
-    upstream = Echo()
+    upstream = Upstream(echo_request)
     auth_port, port = free_port(), free_port()
     # The example policy, plus a consumer whose name is not plain ASCII.
     policy = (EXAMPLES / "gateway-consumers.toml").read_text() + (

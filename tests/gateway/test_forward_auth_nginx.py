@@ -18,9 +18,8 @@ import socket
 import subprocess
 import sys
 import textwrap
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import httpx
 import pytest
@@ -30,6 +29,7 @@ import turbojwt
 from helpers import route_cases
 from helpers.jwks_server import Provider
 from helpers.nginx import free_port, require_nginx, stop, wait_until
+from helpers.upstream import Upstream
 from turbojwt.algorithms import RSAAlgorithm
 
 pytestmark = pytest.mark.e2e  # nginx and `turbojwt serve` as processes
@@ -40,34 +40,10 @@ ISSUER = "https://idp.test"
 NGINX = require_nginx()
 
 
-class Upstream:
-    """The protected service: answers with the request headers it received."""
-
-    def __init__(self) -> None:
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                seen = {k.lower(): v for k, v in self.headers.items()}
-                body = json.dumps({**seen, "upstream-path": self.path}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(body)
-
-            do_HEAD = do_POST = do_DELETE = do_GET
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+def echo_headers(request: BaseHTTPRequestHandler) -> bytes:
+    """The protected service's answer: the request headers it received, and its path."""
+    seen = {k.lower(): v for k, v in request.headers.items()}
+    return json.dumps({**seen, "upstream-path": request.path}).encode()
 
 
 NGINX_CONF = """
@@ -139,7 +115,7 @@ def stack(tmp_path_factory, keys):
     idp = Provider().start()
     idp.jwks = {"keys": [jwk(keys["k1"], "k1")]}
     idp.headers = {"Cache-Control": "max-age=1"}
-    upstream = Upstream()
+    upstream = Upstream(echo_headers)
     config = tmp / "gateway.toml"
     config.write_text(
         textwrap.dedent(f"""
@@ -309,7 +285,7 @@ def routed(tmp_path_factory):
     keys = route_cases.Keys()
     idp = Provider().start()
     idp.jwks = {"keys": [{**json.loads(RSAAlgorithm.to_jwk(keys.corp.public_key())), "kid": "c1", "use": "sig"}]}
-    upstream = Upstream()
+    upstream = Upstream(echo_headers)
     config = route_cases.example_toml(keys, tmp, f"{idp.url}/jwks.json")
     try:
         with running_stack(tmp, config, upstream, []) as urls:

@@ -12,9 +12,7 @@ import os
 import subprocess
 import sys
 import textwrap
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -24,6 +22,7 @@ import turbojwt
 from helpers.debian import debian_command
 from helpers.redis_server import RedisServer, free_port, redis_binary
 from helpers.serve_process import IMPORTED_FROM, ServeProcess, wait_until
+from helpers.upstream import Upstream
 
 pytestmark = pytest.mark.e2e
 
@@ -169,38 +168,15 @@ http {{
 """
 
 
-class Upstream:
-    """The protected service: answers with the subject nginx passed on."""
-
-    def __init__(self) -> None:
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = (self.headers.get("X-Auth-Subject") or "").encode()
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 def test_revocations_through_nginx_balancing_both_processes(fleet, tmp_path):
     nginx = debian_command("nginx", "nginx-light", ("/usr/sbin/nginx", "/usr/local/sbin/nginx"))
     if nginx is None:
         if os.environ.get("CI"):
             raise RuntimeError("nginx is missing and could not be installed with apt-get")
         pytest.skip("nginx is not installed and cannot be installed here")
-    upstream, port = Upstream(), free_port()
+    # The protected service answers with the subject nginx passed on.
+    upstream = Upstream(lambda request: (request.headers.get("X-Auth-Subject") or "").encode(), None)
+    port = free_port()
     (tmp_path / "nginx.conf").write_text(
         NGINX_CONF.format(tmp=tmp_path, port=port, a=fleet["a"].port, b=fleet["b"].port, upstream=upstream.port)
     )
