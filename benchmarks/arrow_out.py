@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import shutil
 import statistics
@@ -178,14 +177,9 @@ def section(quick: bool, log=lambda s: print(s, file=sys.stderr)) -> tuple[list[
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true")
-    args = p.parse_args()
-    lines, targets = section(args.quick)
-    print("\n".join(lines))
-    print("\n| target | measured | limit | result |\n| :-- | :-- | :-- | :-: |")
-    for name, measured, limit, ok in targets:
-        print(f"| {name} | {measured} | {limit} | {'PASS' if ok else '**MISS**'} |")
+    from sections import section_main  # benchmarks/sections.py, beside this file
+
+    section_main(section, __doc__)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ Python objects.
 
 from __future__ import annotations
 
-import argparse
 import gc
 import os
 import statistics
@@ -347,14 +346,9 @@ def verify_logs_comparison(quick: bool, log) -> dict:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true")
-    args = p.parse_args()
-    lines, targets = section(args.quick)
-    print("\n".join(lines))
-    print("\n| target | measured | limit | result |\n| :-- | :-- | :-- | :-: |")
-    for name, measured, limit, ok in targets:
-        print(f"| {name} | {measured} | {limit} | {'PASS' if ok else '**MISS**'} |")
+    from sections import section_main  # benchmarks/sections.py, beside this file
+
+    section_main(section, __doc__)
 
 
 if __name__ == "__main__":

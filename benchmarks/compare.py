@@ -38,6 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import jwt as pyjwt
 
+from sections import targets_table  # benchmarks/sections.py, beside this file
+
 try:
     import turbojwt as turbo
     from turbojwt.bench.adapters import signing_key, verify_key
@@ -463,15 +465,6 @@ def fmt_ratio(r: Stats, digits: int = 3) -> str:
     return f"{r.median:.{digits}f}× (IQR {r.p25:.{digits}f}–{r.p75:.{digits}f}×)"
 
 
-def targets_table(issue: int, targets) -> list:
-    """A "### Targets (issue N)" table from (name, measured, limit, ok) rows of a section."""
-    lines = [f"### Targets (issue {issue})", "", "| target | measured | limit | result |", "| :-- | :-- | :-- | :-: |"]
-    lines += [
-        f"| {name} | {measured} | {limit} | {'PASS' if ok else '**MISS**'} |" for name, measured, limit, ok in targets
-    ]
-    return lines + [""]
-
-
 def targets_section(contenders) -> list:
     lines = [
         "## Targets (issue 2)",
@@ -755,13 +748,13 @@ def main(argv=None) -> int:
 
         log("batch verification ...")
         batch_lines, batch_targets = batch_bench.section(args.quick, log)
-        lines += batch_lines + targets_table(3, batch_targets)
+        lines += batch_lines + targets_table(batch_targets, 3)
     if not args.no_cache:
         import token_cache as cache_bench  # benchmarks/token_cache.py, beside this file
 
         log("verified-token cache ...")
         cache_lines, cache_targets = cache_bench.section(args.quick, log)
-        lines += cache_lines + targets_table(6, cache_targets)
+        lines += cache_lines + targets_table(cache_targets, 6)
     gateway_targets = []  # issue 18's, from the forward-auth and the policy decision sections
     if not args.no_serve:
         import forward_auth  # benchmarks/forward_auth.py, beside this file
@@ -778,13 +771,13 @@ def main(argv=None) -> int:
         lines += policy_lines
         gateway_targets += policy_targets
     if gateway_targets:
-        lines += targets_table(18, gateway_targets)
+        lines += targets_table(gateway_targets, 18)
     if not args.no_arrow:
         import arrow_out  # benchmarks/arrow_out.py, beside this file
 
         log("Arrow results ...")
         arrow_lines, arrow_targets = arrow_out.section(args.quick, log)
-        lines += arrow_lines + targets_table(16, arrow_targets)
+        lines += arrow_lines + targets_table(arrow_targets, 16)
     if not args.no_dask:
         try:
             import dask_cluster  # benchmarks/dask_cluster.py, beside this file
@@ -797,13 +790,13 @@ def main(argv=None) -> int:
             except ImportError as exc:  # the dask extra is not installed
                 notes.append(f"the Dask section was skipped (pip install 'turbojwt[dask]'): {exc}")
             else:
-                lines += dask_lines + targets_table(16, dask_targets)
+                lines += dask_lines + targets_table(dask_targets, 16)
     if not args.no_nginx_lua:
         import nginx_lua  # benchmarks/nginx_lua.py, beside this file
 
         log("turbojwt inside nginx (resty.turbojwt) and the C ABI ...")
         nginx_lines, nginx_targets = nginx_lua.section(args.quick, log)
-        lines += nginx_lines + (targets_table(17, nginx_targets) if nginx_targets else [])
+        lines += nginx_lines + (targets_table(nginx_targets, 17) if nginx_targets else [])
     if not args.no_libs:
         from turbojwt.bench import report as bench_report
         from turbojwt.bench.plot import plot as bench_plot

@@ -185,10 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--parts", type=int, help="Parquet files (default 8)")
     ap.add_argument("--rounds", type=int, help="timed rounds (default 7; 3 with --quick)")
     args = ap.parse_args(argv)
-    lines, targets = section(args.quick, rows=args.rows, parts=args.parts, rounds=args.rounds)
-    print("\n".join(lines))
-    for name, measured, limit, ok in targets:
-        print(f"- {name}: {measured} (limit {limit}): {'PASS' if ok else 'MISS'}")
+    from sections import print_section  # benchmarks/sections.py, beside this file
+
+    print_section(section(args.quick, rows=args.rows, parts=args.parts, rounds=args.rounds))
     return 0
 
 

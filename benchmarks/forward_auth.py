@@ -15,7 +15,6 @@ only 2xx answers.
 
 from __future__ import annotations
 
-import argparse
 import os
 import random
 import re
@@ -341,12 +340,9 @@ def section(quick: bool, log=lambda s: print(s, file=sys.stderr)) -> tuple[list[
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true")
-    lines, targets = section(ap.parse_args().quick)
-    print("\n".join(lines))
-    for name, measured, limit, ok in targets:
-        print(f"{name}: {measured} (limit {limit}) {'PASS' if ok else 'MISS'}")
+    from sections import section_main  # benchmarks/sections.py, beside this file
+
+    section_main(section, __doc__)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ providers (and the worst case's revocation list).
 
 from __future__ import annotations
 
-import argparse
 import functools
 import statistics
 import sys
@@ -364,12 +363,9 @@ def section(
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true")
-    lines, targets = section(ap.parse_args().quick)
-    print("\n".join(lines))
-    for name, measured, limit, ok in targets:
-        print(f"{name}: {measured} (limit {limit}) {'PASS' if ok else 'MISS'}")
+    from sections import section_main  # benchmarks/sections.py, beside this file
+
+    section_main(section, __doc__)
 
 
 if __name__ == "__main__":

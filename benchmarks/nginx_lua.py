@@ -25,7 +25,6 @@ note. ``compare.py`` includes this section unless ``--no-nginx-lua``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -478,12 +477,9 @@ def section(quick: bool, log: Log = _stderr) -> tuple[list[str], list[Target]]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true")
-    lines, targets = section(ap.parse_args().quick)
-    print("\n".join(lines))
-    for what, measured, limit, ok in targets:
-        print(f"| {what} | {measured} | {limit} | {'PASS' if ok else 'MISS'} |")
+    from sections import section_main  # benchmarks/sections.py, beside this file
+
+    section_main(section, __doc__)
 
 
 if __name__ == "__main__":

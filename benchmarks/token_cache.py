@@ -10,7 +10,6 @@ median (min..max) per call, loop overhead included.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import time
@@ -102,13 +101,9 @@ def section(quick: bool, log=lambda s: print(s, file=sys.stderr)) -> tuple[list[
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true")
-    args = ap.parse_args()
-    lines, targets = section(args.quick)
-    print("\n".join(lines))
-    for name, measured, limit, ok in targets:
-        print(f"{name}: {measured} (limit {limit}) {'PASS' if ok else 'MISS'}")
+    from sections import section_main  # benchmarks/sections.py, beside this file
+
+    section_main(section, __doc__)
 
 
 if __name__ == "__main__":
